@@ -1,0 +1,62 @@
+// redb-audit itself, through its public API, with `immediate` durability: every `write` is one
+// atomic commit that is fsynced before the call returns. The runner starts this adapter only
+// when src/index.ts exists.
+
+import { Database } from '../../src/index.js';
+import type { Pair } from '../data.js';
+import type { EngineAdapter, EngineModule, MaybePromise, Visit } from './types.js';
+
+type Db = ReturnType<typeof Database.open>;
+
+/** `write` is synchronous under `immediate`; should it ever hand back a promise, wait for that
+ * instead of reporting a commit as done before it is durable. */
+function settled(result: unknown): MaybePromise<void> {
+  return result instanceof Promise ? result.then(() => undefined) : undefined;
+}
+
+class RedbAdapter implements EngineAdapter {
+  constructor(
+    readonly dir: string,
+    private readonly db: Db,
+  ) {}
+
+  putBatch(pairs: readonly Pair[]): MaybePromise<void> {
+    return settled(
+      this.db.write((tx) => {
+        for (const [key, value] of pairs) tx.put(key, value);
+      }),
+    );
+  }
+
+  deleteBatch(keys: readonly Uint8Array[]): MaybePromise<void> {
+    return settled(
+      this.db.write((tx) => {
+        for (const key of keys) tx.delete(key);
+      }),
+    );
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    return this.db.get(key);
+  }
+
+  range(start: Uint8Array, limit: number, visit: Visit): number {
+    const options = Number.isFinite(limit) ? { gte: start, limit } : { gte: start };
+    let n = 0;
+    for (const { key, value } of this.db.range(options)) {
+      visit(key, value);
+      n++;
+    }
+    return n;
+  }
+
+  close(): MaybePromise<void> {
+    return settled(this.db.close());
+  }
+}
+
+export const engine: EngineModule = {
+  open(dir) {
+    return new RedbAdapter(dir, Database.open(dir, { durability: 'immediate' }));
+  },
+};

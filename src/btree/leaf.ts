@@ -1,0 +1,269 @@
+/**
+ * Operations on packed leaves (see node.ts). Reads work on any leaf; the functions that change a
+ * leaf in place require that the calling transaction owns it.
+ *
+ * Entry layout inside `data` (the leaf payload format, node-codec.ts):
+ *   u16 key length, key bytes, u8 value tag, u32 value length, value bytes (tag 0) or a 16-byte
+ *   block ref (tag 1; zero while the value is pending in `pending`).
+ */
+import { readBlockRef } from '../pagefile/block-ref-codec.js';
+import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
+import { LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, ValueTag, type LeafValue } from './node.js';
+
+export function keyLengthAt(leaf: LeafNode, i: number): number {
+  const o = leaf.offs[i]!;
+  return leaf.data[o]! | (leaf.data[o + 1]! << 8);
+}
+
+/** Compares entry i's key with `key`, without allocating. */
+export function compareKeyAt(leaf: LeafNode, i: number, key: Uint8Array): number {
+  const data = leaf.data;
+  const o = leaf.offs[i]!;
+  const kl = data[o]! | (data[o + 1]! << 8);
+  const s = o + 2;
+  const n = kl < key.length ? kl : key.length;
+  for (let j = 0; j < n; j++) {
+    const d = data[s + j]! - key[j]!;
+    if (d !== 0) return d;
+  }
+  return kl - key.length;
+}
+
+/** A view of entry i's key; only valid while the leaf does not change. */
+export function keyAt(leaf: LeafNode, i: number): Uint8Array {
+  const o = leaf.offs[i]!;
+  return leaf.data.subarray(o + 2, o + 2 + keyLengthAt(leaf, i));
+}
+
+/** Offset of entry i's value tag. */
+function tagOffset(leaf: LeafNode, i: number): number {
+  return leaf.offs[i]! + 2 + keyLengthAt(leaf, i);
+}
+
+export function valueTagAt(leaf: LeafNode, i: number): number {
+  return leaf.data[tagOffset(leaf, i)]!;
+}
+
+export function valueLengthAt(leaf: LeafNode, i: number): number {
+  const p = tagOffset(leaf, i) + 1;
+  const d = leaf.data;
+  return (d[p]! | (d[p + 1]! << 8) | (d[p + 2]! << 16)) + d[p + 3]! * 0x1000000;
+}
+
+/** A view of an inline value; only valid while the leaf does not change. */
+export function inlineValueAt(leaf: LeafNode, i: number): Uint8Array {
+  const p = tagOffset(leaf, i) + 5;
+  return leaf.data.subarray(p, p + valueLengthAt(leaf, i));
+}
+
+/** The stored block of an out-of-line value, or null while it is pending (not stored yet). */
+export function valueRefAt(leaf: LeafNode, i: number): BlockRef | null {
+  if (leaf.pending?.[i]) return null;
+  return readBlockRef(leaf.data, tagOffset(leaf, i) + 5) ?? null;
+}
+
+/** Offset in `data` where entry i's out-of-line ref is written. */
+export function valueRefOffset(leaf: LeafNode, i: number): number {
+  return tagOffset(leaf, i) + 5;
+}
+
+/** Index of `key`, or -(insertion point) - 1 when absent. */
+export function leafFind(leaf: LeafNode, key: Uint8Array): number {
+  let lo = 0;
+  let hi = leaf.count - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareKeyAt(leaf, mid, key);
+    if (c < 0) lo = mid + 1;
+    else if (c > 0) hi = mid - 1;
+    else return mid;
+  }
+  return -lo - 1;
+}
+
+/** Index of the first key >= `key` (> when `exclusive`); count when none. */
+export function leafLowerBound(leaf: LeafNode, key: Uint8Array, exclusive: boolean): number {
+  let lo = 0;
+  let hi = leaf.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compareKeyAt(leaf, mid, key);
+    if (c < 0 || (exclusive && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// ---- changes (owned leaves only) ----
+
+/** Spare bytes and entry slots a copied leaf gets, so a few edits need no reallocation. */
+const SPARE_BYTES = 384;
+const SPARE_ENTRIES = 8;
+
+/**
+ * Offsets and payload of one leaf share one backing store: one allocation per copy instead of two,
+ * which matters because copy-on-write allocates for every leaf a transaction touches.
+ */
+function allocateLeaf(dataBytes: number, entries: number): { data: Uint8Array; offs: Int32Array } {
+  const offsBytes = (entries + 1) * 4;
+  const buf = new ArrayBuffer(offsBytes + dataBytes);
+  return { offs: new Int32Array(buf, 0, entries + 1), data: new Uint8Array(buf, offsBytes, dataBytes) };
+}
+
+/** A private copy of `leaf` for transaction `txn`, with room to grow. */
+export function cloneLeaf(leaf: LeafNode, txn: number): LeafNode {
+  const { data, offs } = allocateLeaf(leaf.size + SPARE_BYTES, leaf.count + SPARE_ENTRIES);
+  data.set(leaf.data.subarray(0, leaf.size));
+  offs.set(leaf.offs.subarray(0, leaf.count + 1));
+  return new LeafNode(data, offs, leaf.count, leaf.size, leaf.pending ? leaf.pending.slice() : null, txn, null);
+}
+
+function ensureCapacity(leaf: LeafNode, bytes: number, entries: number): void {
+  if (leaf.data.length >= bytes && leaf.offs.length >= entries + 1) return;
+  const grown = allocateLeaf(
+    Math.max(bytes, leaf.data.length + (leaf.data.length >> 1)),
+    Math.max(entries, leaf.offs.length + (leaf.offs.length >> 1)),
+  );
+  grown.data.set(leaf.data.subarray(0, leaf.size));
+  grown.offs.set(leaf.offs.subarray(0, leaf.count + 1));
+  leaf.data = grown.data;
+  leaf.offs = grown.offs;
+}
+
+function writeCount(leaf: LeafNode): void {
+  leaf.data[0] = leaf.count & 0xff;
+  leaf.data[1] = leaf.count >>> 8;
+}
+
+/** Encoded size of the value part of an entry (tag, length, bytes or ref). */
+function valuePartSize(value: LeafValue): number {
+  return 5 + (value instanceof OutOfLineValue ? BLOCK_REF_SIZE : value.length);
+}
+
+/** Writes an entry's bytes at `o`; returns the offset after it. */
+function writeEntry(data: Uint8Array, o: number, key: Uint8Array, value: LeafValue): number {
+  data[o] = key.length & 0xff;
+  data[o + 1] = key.length >>> 8;
+  data.set(key, o + 2);
+  return writeValuePart(data, o + 2 + key.length, value);
+}
+
+/** Writes tag, length and value bytes (or a zero ref) at `o`; returns the offset after them. */
+function writeValuePart(data: Uint8Array, o: number, value: LeafValue): number {
+  const inline = !(value instanceof OutOfLineValue);
+  const vl = inline ? value.length : value.data.length;
+  data[o] = inline ? ValueTag.Inline : ValueTag.OutOfLine;
+  data[o + 1] = vl & 0xff;
+  data[o + 2] = (vl >>> 8) & 0xff;
+  data[o + 3] = (vl >>> 16) & 0xff;
+  data[o + 4] = (vl >>> 24) & 0xff;
+  o += 5;
+  if (inline) {
+    data.set(value, o);
+    return o + value.length;
+  }
+  data.fill(0, o, o + BLOCK_REF_SIZE);
+  return o + BLOCK_REF_SIZE;
+}
+
+/** Moves bytes [from, size) by `delta` and shifts the offsets of entries after `i` to match. */
+function shiftTail(leaf: LeafNode, from: number, delta: number, firstEntry: number): void {
+  if (delta === 0) return;
+  leaf.data.copyWithin(from + delta, from, leaf.size);
+  for (let j = firstEntry; j <= leaf.count; j++) leaf.offs[j] = leaf.offs[j]! + delta;
+  leaf.size += delta;
+}
+
+/** Inserts an entry at index i (which must keep keys ascending). */
+export function insertEntry(leaf: LeafNode, i: number, key: Uint8Array, value: LeafValue): void {
+  const es = leafEntrySize(key.length, value);
+  ensureCapacity(leaf, leaf.size + es, leaf.count + 1);
+  const at = leaf.offs[i]!;
+  leaf.data.copyWithin(at + es, at, leaf.size);
+  for (let j = leaf.count; j >= i; j--) leaf.offs[j + 1] = leaf.offs[j]! + es;
+  leaf.count++;
+  leaf.size += es;
+  writeEntry(leaf.data, at, key, value);
+  writeCount(leaf);
+  if (value instanceof OutOfLineValue || leaf.pending) {
+    leaf.pending ??= new Array<OutOfLineValue | undefined>(leaf.count - 1);
+    leaf.pending.splice(i, 0, value instanceof OutOfLineValue ? value : undefined);
+  }
+}
+
+/** Replaces the value of entry i. */
+export function replaceValue(leaf: LeafNode, i: number, value: LeafValue): void {
+  const tag = tagOffset(leaf, i);
+  const end = leaf.offs[i + 1]!;
+  const delta = valuePartSize(value) - (end - tag);
+  ensureCapacity(leaf, leaf.size + delta, leaf.count);
+  shiftTail(leaf, end, delta, i + 1);
+  writeValuePart(leaf.data, tag, value);
+  if (value instanceof OutOfLineValue || leaf.pending) {
+    leaf.pending ??= new Array<OutOfLineValue | undefined>(leaf.count);
+    leaf.pending[i] = value instanceof OutOfLineValue ? value : undefined;
+  }
+}
+
+/** Removes entry i. */
+export function removeEntry(leaf: LeafNode, i: number): void {
+  const start = leaf.offs[i]!;
+  const es = leaf.offs[i + 1]! - start;
+  leaf.data.copyWithin(start, start + es, leaf.size);
+  for (let j = i; j < leaf.count; j++) leaf.offs[j] = leaf.offs[j + 1]! - es;
+  leaf.count--;
+  leaf.size -= es;
+  writeCount(leaf);
+  leaf.pending?.splice(i, 1);
+}
+
+/** Builds a new leaf from consecutive entry ranges [from, to) of existing leaves, in order. */
+export function buildLeaf(parts: readonly [LeafNode, number, number][], txn: number): LeafNode {
+  let bytes = LEAF_HEADER_SIZE;
+  let count = 0;
+  let anyPending = false;
+  for (const [leaf, from, to] of parts) {
+    bytes += leaf.offs[to]! - leaf.offs[from]!;
+    count += to - from;
+    if (leaf.pending) anyPending = true;
+  }
+  const { data, offs } = allocateLeaf(bytes + SPARE_BYTES, count + SPARE_ENTRIES);
+  const pending: (OutOfLineValue | undefined)[] | null = anyPending ? [] : null;
+  let o = LEAF_HEADER_SIZE;
+  let n = 0;
+  for (const [leaf, from, to] of parts) {
+    const a = leaf.offs[from]!;
+    const b = leaf.offs[to]!;
+    data.set(leaf.data.subarray(a, b), o);
+    for (let j = from; j < to; j++) offs[n++] = leaf.offs[j]! - a + o;
+    if (pending) for (let j = from; j < to; j++) pending.push(leaf.pending?.[j]);
+    o += b - a;
+  }
+  offs[n] = o;
+  const node = new LeafNode(data, offs, count, o, pending, txn, null);
+  writeCount(node);
+  return node;
+}
+
+/** Cuts an owned leaf to its first `cut` entries (the rest must have been copied elsewhere). */
+export function truncateLeaf(leaf: LeafNode, cut: number): void {
+  leaf.size = leaf.offs[cut]!;
+  leaf.count = cut;
+  leaf.pending?.splice(cut);
+  writeCount(leaf);
+}
+
+/**
+ * Tidies a leaf once its transaction is done with it: drops an all-empty pending list, and gives back
+ * spare capacity when it exceeds a third of the leaf (after many deletes, or a split of a grown leaf).
+ */
+export function trimLeaf(leaf: LeafNode): void {
+  if (leaf.pending && !leaf.pending.some((v) => v !== undefined)) leaf.pending = null;
+  if (leaf.data.length - leaf.size > Math.max(SPARE_BYTES, leaf.size / 3)) {
+    const { data, offs } = allocateLeaf(leaf.size, leaf.count);
+    data.set(leaf.data.subarray(0, leaf.size));
+    offs.set(leaf.offs.subarray(0, leaf.count + 1));
+    leaf.data = data;
+    leaf.offs = offs;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Cache of decoded clean nodes, keyed by block offset within one page file. Eviction is CLOCK
+ * (second chance): a lookup sets the node's `hot` flag; the sweep clears it once and evicts nodes
+ * that are still cold at the next pass. The byte budget is shared by every file of a shard.
+ *
+ * Correctness does not depend on this cache: a node evicted here is re-read from its block. A block
+ * is only rewritten after no snapshot can reach it, and the checkpoint that rewrites it replaces the
+ * entry, so a cached node never stands for different bytes than its offset holds.
+ */
+import { nodeMemorySize, type Node } from './node.js';
+
+/** Bytes allowed for decoded nodes, and hit statistics, shared across a shard's files. */
+export class CacheBudget {
+  used = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(public limit: number) {}
+}
+
+export class NodeCache {
+  private readonly map = new Map<number, Node>();
+
+  constructor(private budget: CacheBudget) {}
+
+  /**
+   * Moves this cache off the shared budget onto a private one of `limit` bytes: for the cache of a
+   * file that a compaction replaced, still read by old snapshots.
+   */
+  detach(limit: number): void {
+    this.clear();
+    this.budget = new CacheBudget(limit);
+  }
+
+  get(offset: number): Node | undefined {
+    const node = this.map.get(offset);
+    if (node) {
+      node.hot = true;
+      this.budget.hits++;
+    } else {
+      this.budget.misses++;
+    }
+    return node;
+  }
+
+  put(offset: number, node: Node): void {
+    const old = this.map.get(offset);
+    if (old) {
+      this.budget.used -= nodeMemorySize(old);
+      this.map.delete(offset);
+    }
+    this.map.set(offset, node);
+    this.budget.used += nodeMemorySize(node);
+    if (this.budget.used > this.budget.limit) this.sweep();
+  }
+
+  delete(offset: number): void {
+    const old = this.map.get(offset);
+    if (old) {
+      this.budget.used -= nodeMemorySize(old);
+      this.map.delete(offset);
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  clear(): void {
+    for (const node of this.map.values()) this.budget.used -= nodeMemorySize(node);
+    this.map.clear();
+  }
+
+  /** Evicts cold nodes until usage is 90% of the limit; each node gets at most one second chance. */
+  private sweep(): void {
+    const target = this.budget.limit * 0.9;
+    let steps = this.map.size * 2;
+    for (const [offset, node] of this.map) {
+      if (this.budget.used <= target || steps-- <= 0) break;
+      this.map.delete(offset);
+      if (node.hot) {
+        node.hot = false;
+        this.map.set(offset, node);
+      } else {
+        this.budget.used -= nodeMemorySize(node);
+      }
+    }
+  }
+}

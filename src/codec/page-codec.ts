@@ -1,0 +1,58 @@
+/**
+ * The transform applied to every stored unit (page-file block, WAL record payload) between its
+ * encoded form and the bytes on disk. The framing around a unit (lengths, checksum) belongs to the
+ * caller; the codec reports how the payload was transformed in one flags byte plus a key id.
+ *
+ * Encoding runs in two stages because a block's identity (its file offset) is bound into the
+ * encryption, and the offset can only be allocated once the compressed size is known:
+ * `compress` -> `planSeal` gives the stored length -> caller allocates -> `seal(..., aad)`.
+ *
+ * Codec flags byte:
+ *   bits 0-1  compression: 0 none, 1 zstd, 2 lz4
+ *   bit  7    encrypted (AES-256-GCM; the stored bytes are nonce + ciphertext + tag)
+ */
+
+export const CodecFlag = {
+  CompressionMask: 0x03,
+  Zstd: 0x01,
+  Lz4: 0x02,
+  Encrypted: 0x80,
+} as const;
+
+/** Output of the compression stage. */
+export interface CompressedUnit {
+  flags: number;
+  data: Uint8Array;
+}
+
+/** Output of the sealing stage: what goes to disk. */
+export interface SealedUnit {
+  flags: number;
+  keyId: number;
+  stored: Uint8Array;
+}
+
+/** What sealing a unit will produce, known before the authenticated data is. */
+export interface SealPlan {
+  flags: number;
+  keyId: number;
+  storedLength: number;
+}
+
+/** Transforms payloads to and from their stored form. */
+export interface PageCodec {
+  /** Compresses when that saves space; may return the payload itself. */
+  compress(payload: Uint8Array): CompressedUnit;
+  /** Flags, key id and stored length that {@link seal} will produce for `unit`. */
+  planSeal(unit: CompressedUnit): SealPlan;
+  /**
+   * Encrypts (when configured) with `aad` authenticated but not stored: the unit's identity, so a
+   * unit moved elsewhere or replayed from an older write fails to open.
+   */
+  seal(unit: CompressedUnit, aad: Uint8Array): SealedUnit;
+  /** Reverses seal and compress; throws {@link CodecDecodeError} when the bytes do not decode. */
+  open(flags: number, keyId: number, stored: Uint8Array, rawLength: number, aad: Uint8Array): Uint8Array;
+}
+
+/** Thrown by a codec when stored bytes cannot be turned back into the payload; callers add location. */
+export class CodecDecodeError extends Error {}

@@ -1,0 +1,141 @@
+/**
+ * Every error the library throws on purpose is a {@link RedbError} with a stable `code`, so callers can
+ * branch on `err.code` (or `instanceof`) rather than on message text. Messages say what was wrong and
+ * what to do about it.
+ */
+
+/** Stable error codes. Never renumbered or reused; new codes are only ever added. */
+export const ErrorCode = {
+  Validation: 'REDB_VALIDATION',
+  Corruption: 'REDB_CORRUPTION',
+  Closed: 'REDB_CLOSED',
+  TransactionClosed: 'REDB_TX_CLOSED',
+  Io: 'REDB_IO',
+  DiskFull: 'REDB_DISK_FULL',
+  Locked: 'REDB_LOCKED',
+  EncryptionKey: 'REDB_ENCRYPTION_KEY',
+  Format: 'REDB_FORMAT',
+} as const;
+
+/** One of the values of {@link ErrorCode}. */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error thrown by redb-audit. */
+export class RedbError extends Error {
+  /** Stable machine-readable code, one of {@link ErrorCode}. */
+  readonly code: ErrorCodeValue;
+
+  constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An argument, option, key, value or name was not acceptable. Nothing was written. */
+export class ValidationError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.Validation, message);
+  }
+}
+
+/**
+ * Stored bytes failed a checksum, an authentication tag or a structural check. The data was not
+ * returned. `file` and `offset` locate the damage; run `verify()` for a full report and `repair` to
+ * salvage what is intact.
+ */
+export class CorruptionError extends RedbError {
+  readonly file: string;
+  readonly offset: number;
+
+  constructor(file: string, offset: number, what: string) {
+    super(
+      ErrorCode.Corruption,
+      `corrupt data in ${file} at offset ${offset}: ${what}. The bytes were not returned; ` +
+        'run verify() for a full report and restore from a backup or run repair to salvage intact records',
+    );
+    this.file = file;
+    this.offset = offset;
+  }
+}
+
+/** The database, snapshot or store was used after it was closed. */
+export class ClosedError extends RedbError {
+  constructor(what: string) {
+    super(ErrorCode.Closed, `${what} is closed; open it again before using it`);
+  }
+}
+
+/** A transaction object was used outside the callback that received it. */
+export class TransactionClosedError extends RedbError {
+  constructor() {
+    super(
+      ErrorCode.TransactionClosed,
+      'this transaction has already ended; use the transaction only inside its write() callback',
+    );
+  }
+}
+
+/** The operating system refused a file operation. `errno` is the system error code, such as `EIO`. */
+export class IoError extends RedbError {
+  readonly errno: string | undefined;
+  readonly path: string;
+
+  constructor(operation: string, path: string, cause: unknown, code: ErrorCodeValue = ErrorCode.Io) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(
+      code,
+      `${operation} failed on ${path}${errno ? ` (${errno})` : ''}: ${(cause as Error | undefined)?.message ?? String(cause)}. ` +
+        'Nothing acknowledged before this error was lost; check the disk and retry',
+      { cause },
+    );
+    this.errno = errno;
+    this.path = path;
+  }
+}
+
+/** The disk is full (ENOSPC or EDQUOT). The failed commit wrote nothing; free space and retry. */
+export class DiskFullError extends IoError {
+  constructor(operation: string, path: string, cause: unknown) {
+    super(operation, path, cause, ErrorCode.DiskFull);
+  }
+}
+
+/** Another live process holds the store's lock. */
+export class LockedError extends RedbError {
+  readonly holderPid: number | undefined;
+  readonly holderHost: string | undefined;
+
+  constructor(path: string, holderPid: number | undefined, holderHost: string | undefined) {
+    super(
+      ErrorCode.Locked,
+      `${path} is locked by ${holderPid !== undefined ? `process ${holderPid}` : 'another process'}` +
+        `${holderHost ? ` on ${holderHost}` : ''}; close the store there first (a lock left by a process ` +
+        'that has exited is taken over automatically)',
+    );
+    this.holderPid = holderPid;
+    this.holderHost = holderHost;
+  }
+}
+
+/** The encryption key is missing, wrong, or cannot decrypt data written under another key id. */
+export class EncryptionKeyError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.EncryptionKey, message);
+  }
+}
+
+/** The files were written by an incompatible format version, or are not redb-audit files at all. */
+export class FormatError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.Format, message);
+  }
+}
+
+/** Wraps a failed system call in the matching typed error (DiskFullError for ENOSPC/EDQUOT). */
+export function ioError(operation: string, path: string, cause: unknown): IoError {
+  if (cause instanceof IoError) return cause;
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return new DiskFullError(operation, path, cause);
+  return new IoError(operation, path, cause);
+}

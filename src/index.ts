@@ -1,0 +1,40 @@
+/**
+ * redb-audit: an embedded, crash-safe, copy-on-write key-value storage engine for Node.js.
+ *
+ * ```ts
+ * import { Database } from 'redb-audit';
+ * const db = Database.open('./data');
+ * db.write((tx) => tx.put(key, value));
+ * const value = db.get(key);
+ * db.close();
+ * ```
+ */
+export { Database } from './shard/database.js';
+export type { DatabaseOptions, Durability } from './shard/options.js';
+export { WriteTxn, TxTable } from './shard/write-txn.js';
+export { Snapshot, SnapshotTable } from './shard/snapshot.js';
+export { Table } from './shard/table.js';
+export type { Entry } from './shard/tree-read.js';
+export type { RangeOptions } from './shard/validate.js';
+export { MAX_KEY_SIZE, MAX_VALUE_SIZE, DEFAULT_TABLE } from './shard/validate.js';
+export type { CheckpointInfo } from './shard/checkpoint.js';
+export type { CompactInfo } from './shard/compact.js';
+export type { VerifyReport, VerifyIssue } from './shard/verify.js';
+export type { DatabaseStats } from './shard/stats.js';
+export type { RecoveryReport } from './shard/open-shard.js';
+export {
+  RedbError,
+  ErrorCode,
+  type ErrorCodeValue,
+  ValidationError,
+  CorruptionError,
+  ClosedError,
+  TransactionClosedError,
+  IoError,
+  DiskFullError,
+  LockedError,
+  EncryptionKeyError,
+  FormatError,
+} from './errors.js';
+export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
+export { NodeFileIO } from './io/node-file-io.js';

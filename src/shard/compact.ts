@@ -1,0 +1,173 @@
+/**
+ * compact(): rewrites the latest version into a new, dense page file and swaps it in atomically.
+ *
+ *   1. Every table is rebuilt bottom-up into `data.redb.compact` (full leaves, no free space), with
+ *      both header slots describing it and the current WAL position, then fdatasync'd.
+ *   2. rename over `data.redb`, fsync the directory. Before the rename the old file and the WAL are
+ *      the truth; after it the new file and the same WAL: a crash at any point opens one or the other,
+ *      and open deletes a leftover `data.redb.compact`.
+ *   3. In memory the new file becomes current. Snapshots that were open keep the old file's
+ *      descriptor and read it (the renamed-over inode stays readable) until they close.
+ */
+import path from 'node:path';
+import { ioError } from '../errors.js';
+import { TreeBuilder } from '../btree/bulk-build.js';
+import { TreeCursor } from '../btree/cursor.js';
+import { NodeCache } from '../btree/node-cache.js';
+import { inlineValueAt, keyAt, valueTagAt } from '../btree/leaf.js';
+import { NodeStore } from '../btree/node-store.js';
+import { ValueTag } from '../btree/node.js';
+import { ExtentAllocator } from '../pagefile/allocator.js';
+import { prepareBlock, sealBlock } from '../pagefile/block.js';
+import { encodeFreelist } from '../pagefile/freelist-codec.js';
+import type { HeaderSlot } from '../pagefile/header-slot.js';
+import { BlockKind, HEADER_SIZE, type BlockKindValue, type BlockRef } from '../pagefile/layout.js';
+import { PageFile } from '../pagefile/page-file.js';
+import { encodeCatalog, type StoredTable, type TableState } from './catalog.js';
+import { deleteWalSegments } from './checkpoint.js';
+import type { ShardCore } from './core.js';
+import { FreeSpace } from './free-space.js';
+import { DATA_FILE } from './open-shard.js';
+import { Version } from './version.js';
+
+/** What compact() did. */
+export interface CompactInfo {
+  /** Page file size before and after, in bytes. */
+  bytesBefore: number;
+  bytesAfter: number;
+  entries: number;
+  durationMs: number;
+}
+
+const FLUSH_BYTES = 8 << 20;
+/** Cache left to a replaced file's snapshots. */
+const RETIRED_CACHE_BYTES = 16 << 20;
+
+/** Appends blocks to a new file front to back. */
+class SequentialWriter {
+  readonly allocator = new ExtentAllocator(HEADER_SIZE);
+  private queue: { offset: number; bytes: Uint8Array }[] = [];
+  private queued = 0;
+
+  constructor(
+    private readonly file: PageFile,
+    private readonly core: ShardCore,
+    private readonly txn: number,
+  ) {}
+
+  write(kind: BlockKindValue, payload: Uint8Array): BlockRef {
+    const prepared = prepareBlock(kind, payload, this.core.codec);
+    const offset = this.allocator.allocateAtEnd(prepared.extentLength);
+    const { bytes, ref } = sealBlock(prepared, offset, this.txn, this.core.codec);
+    this.queue.push({ offset, bytes });
+    this.queued += bytes.length;
+    if (this.queued >= FLUSH_BYTES) this.flush();
+    return ref;
+  }
+
+  flush(): void {
+    if (this.queue.length === 0) return;
+    this.file.writeExtents(this.queue);
+    this.queue = [];
+    this.queued = 0;
+  }
+}
+
+export function compactShard(core: ShardCore): CompactInfo {
+  const started = performance.now();
+  const version = core.durable;
+  const txn = version.txn;
+  const bytesBefore = core.file.size();
+  const tmpPath = path.join(core.dir, `${DATA_FILE}.compact`);
+  if (core.io.exists(tmpPath)) core.io.unlink(tmpPath);
+  const placeholder: HeaderSlot = { ...core.slots.active, catalog: null, freelist: null, fileEnd: HEADER_SIZE, flags: 0 };
+  const generation = core.file.generation + 1;
+  const file = PageFile.create(core.io, tmpPath, core.codec, [placeholder, { ...placeholder, seq: 0 }], generation);
+  const store = new NodeStore(file, new NodeCache(core.budget));
+  let entries = 0;
+  let newTables: Map<string, TableState>;
+  let slot: HeaderSlot;
+  try {
+    const w = new SequentialWriter(file, core, txn);
+    const stored: StoredTable[] = [];
+    const roots = new Map<string, BlockRef | null>();
+    for (const t of version.tables.values()) {
+      const builder = new TreeBuilder(core.options.pageSize, (kind, payload) => w.write(kind === 'leaf' ? BlockKind.Leaf : BlockKind.Branch, payload));
+      const cursor = new TreeCursor(t.root, version.store);
+      for (let ok = cursor.seekForward(null, false); ok; ok = cursor.next()) {
+        const leaf = cursor.leafNode;
+        const i = cursor.leafIndex;
+        if (valueTagAt(leaf, i) === ValueTag.Inline) {
+          builder.addInline(keyAt(leaf, i), inlineValueAt(leaf, i));
+        } else {
+          const bytes = version.store.valueAt(leaf, i);
+          builder.addStored(keyAt(leaf, i), w.write(BlockKind.Value, bytes), bytes.length);
+        }
+        entries++;
+      }
+      const root = builder.finish();
+      roots.set(t.name, root);
+      stored.push({ name: t.name, count: t.count, root });
+    }
+    stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const catalog = w.write(BlockKind.Catalog, encodeCatalog(stored));
+    const freelist = w.write(BlockKind.Freelist, encodeFreelist([]));
+    w.flush();
+    // Start a fresh WAL segment: the new file holds everything before it, so no older one is needed.
+    core.wal.rotate();
+    const walPos = core.wal.position;
+    slot = {
+      ...core.slots.active,
+      seq: core.slots.active.seq + 1,
+      checkpointTxn: txn,
+      fileEnd: w.allocator.end,
+      catalog,
+      freelist,
+      walSegment: walPos.segment,
+      walOffset: walPos.offset,
+      flags: 0,
+    };
+    file.writeSlot(0, slot);
+    file.writeSlot(1, { ...slot, seq: slot.seq + 1 });
+    file.sync();
+    // Roots are loaded back from the new file so the new version shares nothing with the old one.
+    newTables = new Map();
+    for (const t of version.tables.values()) {
+      const ref = roots.get(t.name) ?? null;
+      newTables.set(t.name, { name: t.name, count: t.count, root: ref ? store.readNode(ref) : null });
+    }
+    try {
+      core.io.rename(tmpPath, core.dataPath);
+    } catch (err) {
+      throw ioError('rename', tmpPath, err);
+    }
+    try {
+      core.io.syncDir(core.dir);
+    } catch (err) {
+      throw ioError('fsync directory', core.dir, err);
+    }
+  } catch (err) {
+    file.close();
+    try {
+      core.io.unlink(tmpPath);
+    } catch {
+      // Open deletes a leftover compaction file.
+    }
+    throw err;
+  }
+
+  const oldFile = core.file;
+  version.store.cache.detach(RETIRED_CACHE_BYTES);
+  const fresh = new Version(txn, newTables, store);
+  core.file = file;
+  core.store = store;
+  core.space = new FreeSpace(new ExtentAllocator(slot.fileEnd));
+  core.slots = { activeIndex: 1, active: { ...slot, seq: slot.seq + 1 }, other: slot };
+  core.latest = fresh;
+  core.durable = fresh;
+  core.walBytesAtCheckpoint = core.wal.bytesWritten;
+  core.counters.compactions++;
+  oldFile.retire();
+  deleteWalSegments(core, core.wal.segment);
+  return { bytesBefore, bytesAfter: file.size(), entries, durationMs: performance.now() - started };
+}

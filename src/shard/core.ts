@@ -1,0 +1,61 @@
+/**
+ * The mutable state of an open shard, shared by the modules that implement its operations
+ * (checkpoint, verify, compact, recovery). Only the Database class hands it out.
+ */
+import type { CacheBudget } from '../btree/node-cache.js';
+import type { NodeStore } from '../btree/node-store.js';
+import type { PageCodec } from '../codec/page-codec.js';
+import type { FileIO } from '../io/file-io.js';
+import type { HeaderSlot } from '../pagefile/header-slot.js';
+import type { PageFile } from '../pagefile/page-file.js';
+import type { WalWriter } from '../wal/wal-writer.js';
+import type { FreeSpace } from './free-space.js';
+import type { ResolvedDatabaseOptions } from './options.js';
+import type { ReaderRegistry } from './reader-registry.js';
+import type { Version } from './version.js';
+
+/** The two header slots as this process knows them. */
+export interface SlotState {
+  /** Index of the slot open used, or the last checkpoint wrote. */
+  activeIndex: 0 | 1;
+  active: HeaderSlot;
+  /** The other slot, when valid: the fallback a torn write of the next checkpoint would leave. */
+  other: HeaderSlot | null;
+}
+
+/** Counters reported by stats() and metrics. */
+export interface ShardCounters {
+  commits: number;
+  checkpoints: number;
+  checkpointMsTotal: number;
+  lastCheckpointAt: number | null;
+  lastCheckpointError: Error | null;
+  blockBytesWritten: number;
+  compactions: number;
+}
+
+export interface ShardCore {
+  readonly dir: string;
+  readonly walDir: string;
+  readonly dataPath: string;
+  readonly io: FileIO;
+  readonly options: ResolvedDatabaseOptions;
+  readonly codec: PageCodec;
+  readonly budget: CacheBudget;
+  readonly databaseId: number;
+  /** Values longer than this are stored in their own blocks. */
+  readonly inlineMax: number;
+  file: PageFile;
+  store: NodeStore;
+  space: FreeSpace;
+  wal: WalWriter;
+  /** Newest committed version; writers build on it. It may not be durable yet (group commit). */
+  latest: Version;
+  /** Newest durable version; new snapshots read it. */
+  durable: Version;
+  slots: SlotState;
+  readers: ReaderRegistry;
+  /** WAL bytes written when the last checkpoint was taken. */
+  walBytesAtCheckpoint: number;
+  counters: ShardCounters;
+}

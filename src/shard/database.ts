@@ -1,0 +1,409 @@
+/**
+ * One shard: a directory holding a page file and a WAL, with ACID transactions and MVCC snapshots.
+ *
+ * Commit path: the callback runs against a private copy-on-write view; its operations become one WAL
+ * record, appended and (per durability) fsynced; only then does the new version become the one
+ * snapshots see. Concurrent `writeAsync` commits are appended at once and share the next fsync (group
+ * commit); if that fsync fails, every commit waiting on it fails and the in-memory state rolls back
+ * to the last durable version, so nothing unacknowledged stays visible.
+ */
+import path from 'node:path';
+import { ClosedError, ValidationError } from '../errors.js';
+import { IdentityCodec } from '../codec/identity-codec.js';
+import { DirLock } from '../io/dir-lock.js';
+import { segmentFileName } from '../wal/segment-format.js';
+import type { BlockRef } from '../pagefile/layout.js';
+import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
+import { compactShard, type CompactInfo } from './compact.js';
+import type { ShardCore } from './core.js';
+import { openShard, type RecoveryReport } from './open-shard.js';
+import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
+import { Snapshot, type SnapshotHost } from './snapshot.js';
+import { shardStats, type DatabaseStats } from './stats.js';
+import { Table } from './table.js';
+import { getFromTree, hasInTree, RangeIterator, type Entry } from './tree-read.js';
+import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
+import { verifyShard, type VerifyReport } from './verify.js';
+import type { Version } from './version.js';
+import { WriteTxn } from './write-txn.js';
+
+/** A commit appended to the WAL and waiting for an fsync. */
+interface Unsynced {
+  version: Version;
+  freed: BlockRef[];
+  resolve: (() => void) | null;
+  reject: ((err: unknown) => void) | null;
+}
+
+function isThenable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+export class Database {
+  /** Absolute path of the shard directory. */
+  readonly path: string;
+  /** What opening found: checkpoint used, commits replayed, torn tail cut. */
+  readonly recovery: RecoveryReport;
+  private core: ShardCore | null;
+  private readonly lock: DirLock;
+  private writing = false;
+  private unsynced: Unsynced[] = [];
+  private flushQueued = false;
+  private flushing = false;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tableHandles = new Map<string, Table>();
+  /** Reused by every transaction's commit log: one writer at a time. */
+  private logScratch: Uint8Array = new Uint8Array(64 * 1024);
+  private readonly host: SnapshotHost;
+
+  private constructor(dir: string, core: ShardCore, lock: DirLock, recovery: RecoveryReport) {
+    this.path = dir;
+    this.core = core;
+    this.lock = lock;
+    this.recovery = recovery;
+    const readers = core.readers;
+    this.host = {
+      acquire: (v) => {
+        readers.add(v.txn);
+        v.store.file.retain();
+      },
+      release: (v) => {
+        readers.remove(v.txn);
+        v.store.file.release();
+      },
+      assertOpen: () => {
+        if (!this.core) throw new ClosedError(`the database at ${this.path}`);
+      },
+    };
+    const interval = core.options.checkpointIntervalMs;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.intervalCheckpoint(), interval);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Opens the shard in `dir`, creating it (and the directory) if missing and recovering it after a
+   * crash. Synchronous. Throws LockedError if another process has it open.
+   */
+  static open(dir: string, options?: DatabaseOptions): Database {
+    if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the database directory must be a non-empty string path');
+    const resolved = resolveDatabaseOptions(options);
+    const abs = path.resolve(dir);
+    resolved.io.mkdirp(abs);
+    const lock = DirLock.acquire(abs);
+    try {
+      const { core, recovery } = openShard(abs, resolved, new IdentityCodec());
+      return new Database(abs, core, lock, recovery);
+    } catch (err) {
+      lock.unlock();
+      throw err;
+    }
+  }
+
+  /** The durability this database was opened with. */
+  get durability(): Durability {
+    return this.live().options.durability;
+  }
+
+  get isClosed(): boolean {
+    return this.core === null;
+  }
+
+  /**
+   * Runs `fn` as one atomic transaction and commits it. Returns `fn`'s result once the commit is
+   * durable per the `durability` option. If `fn` throws, nothing is written and the error propagates.
+   * `fn` must be synchronous; the transaction object is only valid inside it.
+   */
+  write<T>(fn: (tx: WriteTxn) => T): T {
+    const { tx, version, result } = this.runTransaction(fn);
+    if (version) {
+      this.appendCommit(tx, version, null, null);
+      this.flushSync();
+      this.afterCommit();
+    }
+    return result;
+  }
+
+  /**
+   * Like {@link write}, but resolves once the commit is durable without blocking the event loop on the
+   * fsync; commits made while an fsync runs share the next one (group commit).
+   */
+  writeAsync<T>(fn: (tx: WriteTxn) => T): Promise<T> {
+    try {
+      const { tx, version, result } = this.runTransaction(fn);
+      if (!version) return Promise.resolve(result);
+      return new Promise<T>((resolve, reject) => {
+        this.appendCommit(tx, version, () => resolve(result), reject);
+        if (this.live().options.durability === 'none') this.flushSync();
+        else this.scheduleFlush();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** A snapshot of the latest durable commit. Close it when done. */
+  read(): Snapshot {
+    return new Snapshot(this.host, this.live().durable);
+  }
+
+  /** The value of `key` in the default table, from the latest durable commit. */
+  get(key: Uint8Array): Buffer | undefined {
+    const v = this.live().durable;
+    return getFromTree(v.tables.get(DEFAULT_TABLE)?.root ?? null, checkKey(key), v.store);
+  }
+
+  has(key: Uint8Array): boolean {
+    const v = this.live().durable;
+    return hasInTree(v.tables.get(DEFAULT_TABLE)?.root ?? null, checkKey(key), v.store);
+  }
+
+  /** Entries of the default table in key order, read from one snapshot held until the scan ends. */
+  range(options?: RangeOptions): IterableIterator<Entry> {
+    return this.rangeOf(DEFAULT_TABLE, options);
+  }
+
+  /** Number of entries in the default table. */
+  count(): number {
+    return this.live().durable.tables.get(DEFAULT_TABLE)?.count ?? 0;
+  }
+
+  /** A handle on the named table (created by its first write). */
+  table(name: string): Table {
+    this.live();
+    let t = this.tableHandles.get(name);
+    if (!t) {
+      t = new Table(this, checkTableName(name));
+      this.tableHandles.set(name, t);
+    }
+    return t;
+  }
+
+  /** Names of the tables that exist. */
+  tableNames(): string[] {
+    return [...this.live().durable.tables.keys()].filter((n) => !n.startsWith('__')).sort();
+  }
+
+  /** Writes every change since the last checkpoint to the page file and trims the WAL. */
+  checkpoint(): CheckpointInfo {
+    this.assertNotWriting('checkpoint()');
+    const core = this.live();
+    this.flushSync();
+    try {
+      const info = writeCheckpoint(core);
+      core.counters.lastCheckpointError = null;
+      return info;
+    } catch (err) {
+      core.counters.lastCheckpointError = err as Error;
+      throw err;
+    }
+  }
+
+  /** Checks every block, the tree shapes, space accounting and the WAL; see {@link VerifyReport}. */
+  verify(): VerifyReport {
+    this.assertNotWriting('verify()');
+    return verifyShard(this.live());
+  }
+
+  /**
+   * Rewrites the page file densely and gives the free space back to the file system. Snapshots that
+   * are open keep reading the old file until they close.
+   */
+  compact(): CompactInfo {
+    this.assertNotWriting('compact()');
+    const core = this.live();
+    this.flushSync();
+    return compactShard(core);
+  }
+
+  /** Sizes, counts, cache and checkpoint figures. */
+  stats(): DatabaseStats {
+    return shardStats(this.live(), this.recovery);
+  }
+
+  /**
+   * Flushes pending commits, checkpoints so that the next open replays nothing, and releases the
+   * directory. Safe to call twice. Open snapshots become unusable.
+   */
+  close(): void {
+    const core = this.core;
+    if (!core) return;
+    this.assertNotWriting('close()');
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    let clean = false;
+    try {
+      this.flushSync();
+      writeCheckpoint(core, true);
+      clean = true;
+    } finally {
+      this.core = null;
+      core.wal.close();
+      if (clean) {
+        try {
+          core.io.unlink(path.join(core.walDir, segmentFileName(core.wal.segment)));
+        } catch {
+          // Both slots say the WAL is not needed; a leftover segment is ignored and removed next open.
+        }
+      }
+      core.file.retire();
+      this.lock.unlock();
+      for (const u of this.unsynced) u.reject?.(new ClosedError(`the database at ${this.path}`));
+      this.unsynced = [];
+    }
+  }
+
+  /** @internal Range over any table, for Table handles. */
+  rangeOf(table: string, options: RangeOptions | undefined): IterableIterator<Entry> {
+    const opts = checkRange(options);
+    const snap = this.read();
+    const v = snap.liveVersion();
+    return new RangeIterator(v.tables.get(table)?.root ?? null, v.store, opts, () => snap.liveVersion(), () => snap.close());
+  }
+
+  /** @internal The latest durable version, for Table handles. */
+  durableVersion(): Version {
+    return this.live().durable;
+  }
+
+  private live(): ShardCore {
+    if (!this.core) throw new ClosedError(`the database at ${this.path}`);
+    if (this.lock.compromised) {
+      throw new ClosedError(`the database at ${this.path} (its lock was taken over by another process: ${this.lock.compromised.message})`);
+    }
+    return this.core;
+  }
+
+  private assertNotWriting(what: string): void {
+    if (this.writing) throw new ValidationError(`${what} cannot run inside a write transaction; call it after the callback returns`);
+  }
+
+  private runTransaction<T>(fn: (tx: WriteTxn) => T): { tx: WriteTxn; version: Version | null; result: T } {
+    const core = this.live();
+    if (typeof fn !== 'function') throw new ValidationError('write() takes a callback: db.write(tx => { tx.put(key, value) })');
+    if (this.writing) {
+      throw new ValidationError('write() was called inside another write transaction; a shard has one writer, so do all the work in one callback');
+    }
+    this.writing = true;
+    const tx = new WriteTxn(core.latest, core.latest.txn + 1, core.options.pageSize, core.inlineMax, this.logScratch);
+    try {
+      const result = fn(tx);
+      this.logScratch = tx.log!.scratch;
+      if (isThenable(result)) {
+        tx.abandon();
+        throw new ValidationError('write callbacks must be synchronous (they returned a promise); nothing was written. Await writeAsync() instead');
+      }
+      const version = tx.finish();
+      return { tx, version: tx.changed ? version : null, result };
+    } catch (err) {
+      tx.abandon();
+      throw err;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private appendCommit(tx: WriteTxn, version: Version, resolve: (() => void) | null, reject: ((err: unknown) => void) | null): void {
+    const core = this.live();
+    try {
+      core.wal.append(version.txn, tx.log!.payload());
+    } catch (err) {
+      this.afterWalFailure(err);
+      throw err;
+    }
+    core.latest = version;
+    core.counters.commits++;
+    this.unsynced.push({ version, freed: tx.freed, resolve, reject });
+  }
+
+  /** Makes every appended commit durable now; throws (after rolling back) if the fsync fails. */
+  private flushSync(): void {
+    const core = this.live();
+    if (this.unsynced.length === 0) return;
+    try {
+      core.wal.sync();
+    } catch (err) {
+      this.afterWalFailure(err);
+      throw err;
+    }
+    this.markDurable(core.wal.durableTxn);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    const run = (): void => {
+      this.flushQueued = false;
+      void this.flushAsync();
+    };
+    const window = this.live().options;
+    if (window.durability === 'group' && window.groupCommitWindowMs > 0) setTimeout(run, window.groupCommitWindowMs);
+    else queueMicrotask(run);
+  }
+
+  private async flushAsync(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.core && this.unsynced.length > 0) {
+        const core = this.core;
+        try {
+          const durableTxn = await core.wal.syncAsync();
+          if (this.core === core) this.markDurable(durableTxn);
+        } catch (err) {
+          if (this.core === core) this.afterWalFailure(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+    if (this.core) this.afterCommit();
+  }
+
+  /** Publishes every commit up to `durableTxn` to readers and resolves its promise. */
+  private markDurable(durableTxn: number): void {
+    const core = this.core!;
+    let n = 0;
+    while (n < this.unsynced.length && this.unsynced[n]!.version.txn <= durableTxn) {
+      const u = this.unsynced[n]!;
+      core.durable = u.version;
+      core.space.addFreed(u.version.txn, u.freed);
+      n++;
+    }
+    if (n === 0) return;
+    const done = this.unsynced.slice(0, n);
+    this.unsynced = this.unsynced.slice(n);
+    for (const u of done) u.resolve?.();
+  }
+
+  /** After a failed WAL write or sync: fail and forget every commit the WAL no longer holds. */
+  private afterWalFailure(err: unknown): void {
+    const core = this.core!;
+    const kept = core.wal.appendedTxn;
+    const lost = this.unsynced.filter((u) => u.version.txn > kept);
+    this.unsynced = this.unsynced.filter((u) => u.version.txn <= kept);
+    core.latest = this.unsynced[this.unsynced.length - 1]?.version ?? core.durable;
+    for (const u of lost) u.reject?.(err);
+  }
+
+  private afterCommit(): void {
+    const core = this.core!;
+    if (core.wal.bytesWritten - core.walBytesAtCheckpoint >= core.options.checkpointWalBytes) this.backgroundCheckpoint();
+  }
+
+  private intervalCheckpoint(): void {
+    const core = this.core;
+    if (!core || this.writing || core.latest.txn === core.slots.active.checkpointTxn) return;
+    this.backgroundCheckpoint();
+  }
+
+  /** A checkpoint nobody asked for: its failure is recorded for stats/health, not thrown. */
+  private backgroundCheckpoint(): void {
+    try {
+      this.checkpoint();
+    } catch {
+      // Recorded in counters.lastCheckpointError by checkpoint(); the WAL still holds every commit.
+    }
+  }
+}

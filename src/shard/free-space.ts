@@ -1,0 +1,86 @@
+/**
+ * When a freed block may be written over. A block dropped from the tree by transaction T stays
+ * readable until both:
+ *   1. a durable checkpoint at or after T exists, so the newest header slot no longer reaches it
+ *      (the older slot may: it is the fallback only while a checkpoint writes the newer one, and
+ *      blocks are reused only by the checkpoint that replaces it), and
+ *   2. no open snapshot is older than T.
+ * Until then the block waits in `pending`. Blocks of transactions that were rolled back never get
+ * here: the database hands frees over only once their transaction is durable.
+ */
+import { ExtentAllocator, type Extent } from '../pagefile/allocator.js';
+
+export class FreeSpace {
+  private pending: { txn: number; extents: Extent[] }[] = [];
+  private pendingTotal = 0;
+  /**
+   * Extents written by a checkpoint that failed after it may have written its header slot: that
+   * slot could be valid on disk, so they stay untouched until a later checkpoint has overwritten it.
+   */
+  private quarantined: Extent[] = [];
+
+  constructor(readonly allocator: ExtentAllocator) {}
+
+  /** Blocks that transaction `txn` stopped referencing. `txn` never decreases between calls. */
+  addFreed(txn: number, extents: readonly Extent[]): void {
+    if (extents.length === 0) return;
+    const last = this.pending[this.pending.length - 1];
+    const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
+    if (last && last.txn === txn) last.extents.push(...copy);
+    else this.pending.push({ txn, extents: copy });
+    for (const e of extents) this.pendingTotal += e.length;
+  }
+
+  /** Hands every pending block that is safe to overwrite to the allocator. */
+  release(durableCheckpointTxn: number, oldestReaderTxn: number): void {
+    const limit = Math.min(durableCheckpointTxn, oldestReaderTxn);
+    let i = 0;
+    while (i < this.pending.length && this.pending[i]!.txn <= limit) {
+      for (const e of this.pending[i]!.extents) {
+        this.allocator.free(e.offset, e.length);
+        this.pendingTotal -= e.length;
+      }
+      i++;
+    }
+    if (i > 0) this.pending = this.pending.slice(i);
+  }
+
+  quarantine(extents: readonly Extent[]): void {
+    for (const e of extents) {
+      this.quarantined.push({ offset: e.offset, length: e.length });
+      this.pendingTotal += e.length;
+    }
+  }
+
+  /** A checkpoint at `txn` succeeded: quarantined extents wait like any other block it freed. */
+  checkpointSucceeded(txn: number): void {
+    const q = this.quarantined;
+    this.quarantined = [];
+    for (const e of q) this.pendingTotal -= e.length;
+    this.addFreed(txn, q);
+  }
+
+  get pendingBytes(): number {
+    return this.pendingTotal;
+  }
+
+  /**
+   * The free list a checkpoint persists: every extent the next checkpoint may overwrite after a
+   * reopen (no snapshots survive a reopen), i.e. the allocator's free extents, all pending ones,
+   * and `extra`; sorted and with touching extents merged.
+   */
+  persistedFreeList(extra: readonly Extent[]): Extent[] {
+    const all = this.allocator.extents();
+    for (const p of this.pending) all.push(...p.extents);
+    all.push(...this.quarantined);
+    all.push(...extra);
+    all.sort((a, b) => a.offset - b.offset);
+    const out: Extent[] = [];
+    for (const e of all) {
+      const last = out[out.length - 1];
+      if (last && last.offset + last.length === e.offset) last.length += e.length;
+      else out.push({ offset: e.offset, length: e.length });
+    }
+    return out;
+  }
+}

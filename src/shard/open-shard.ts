@@ -1,0 +1,265 @@
+/**
+ * Opening a shard directory: create it if new, otherwise recover. Recovery is the same path as a
+ * normal open, so there is no "needs fsck" state:
+ *   1. Pick the valid header slot with the highest seq; if its checkpoint cannot be loaded, try the
+ *      other one (its blocks are intact unless a checkpoint was being written over them).
+ *   2. Replay every WAL record after that checkpoint; a torn tail ends the log.
+ *   3. Start a new WAL segment whose header names where the old log validly ended, so nothing a
+ *      crash left past that point can ever be replayed.
+ *
+ * Directory layout: `data.redb` (page file), `wal/` (segments), `lock` and `lock.owner`.
+ */
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { CorruptionError, FormatError, ioError } from '../errors.js';
+import type { PageCodec } from '../codec/page-codec.js';
+import { CacheBudget, NodeCache } from '../btree/node-cache.js';
+import { NodeStore } from '../btree/node-store.js';
+import { ExtentAllocator } from '../pagefile/allocator.js';
+import { decodeFreelist } from '../pagefile/freelist-codec.js';
+import type { HeaderSlot } from '../pagefile/header-slot.js';
+import { BlockKind, FORMAT_VERSION, HEADER_SIZE } from '../pagefile/layout.js';
+import { PageFile } from '../pagefile/page-file.js';
+import { decodeCommit } from '../wal/commit-payload.js';
+import { SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../wal/segment-format.js';
+import { listSegments, scanWal } from '../wal/wal-scan.js';
+import { WalWriter } from '../wal/wal-writer.js';
+import { decodeCatalog, type TableState } from './catalog.js';
+import { deleteWalSegments, SLOT_FLAG_CLEAN } from './checkpoint.js';
+import type { ShardCore } from './core.js';
+import { FreeSpace } from './free-space.js';
+import type { ResolvedDatabaseOptions } from './options.js';
+import { ReaderRegistry } from './reader-registry.js';
+import { Version } from './version.js';
+import { WriteTxn } from './write-txn.js';
+
+export const DATA_FILE = 'data.redb';
+
+/** What open found and did; `Database.recovery`. */
+export interface RecoveryReport {
+  /** The directory was empty and a new database was created. */
+  created: boolean;
+  /** The last close was clean (no WAL to replay). */
+  cleanShutdown: boolean;
+  /** Header slot used (0 or 1). */
+  slot: 0 | 1;
+  /** True when the newest slot could not be used and the older one was. */
+  usedFallbackSlot: boolean;
+  /** Slots that were not valid, and why. */
+  invalidSlots: { index: 0 | 1; reason: string }[];
+  /** Transaction id of the checkpoint the open started from. */
+  checkpointTxn: number;
+  /** Commits replayed from the WAL on top of it. */
+  replayedCommits: number;
+  /** Transaction id of the last commit after recovery. */
+  lastTxn: number;
+  /** Where a torn WAL tail was cut off, if there was one. */
+  tornTail: { segment: number; offset: number } | null;
+  /** WAL segments with an unreadable header at the end of the log, discarded. */
+  discardedSegments: number[];
+}
+
+function newDatabaseId(): number {
+  return crypto.randomBytes(6).readUIntLE(0, 6);
+}
+
+function createShard(dir: string, options: ResolvedDatabaseOptions, codec: PageCodec): void {
+  const io = options.io;
+  const init = path.join(dir, `${DATA_FILE}.init`);
+  const slot: HeaderSlot = {
+    pageSize: options.pageSize,
+    databaseId: newDatabaseId(),
+    seq: 1,
+    checkpointTxn: 0,
+    fileEnd: HEADER_SIZE,
+    catalog: null,
+    freelist: null,
+    walSegment: 1,
+    walOffset: SEGMENT_HEADER_SIZE,
+    flags: SLOT_FLAG_CLEAN,
+  };
+  io.mkdirp(path.join(dir, WAL_DIR));
+  PageFile.create(io, init, codec, [slot, { ...slot, seq: 0 }], 0).close();
+  // Raw FileIO failures must leave open() as typed errors like every other IO failure.
+  try {
+    io.rename(init, path.join(dir, DATA_FILE));
+  } catch (err) {
+    throw ioError('rename', init, err);
+  }
+  try {
+    io.syncDir(dir);
+  } catch (err) {
+    throw ioError('fsync directory', dir, err);
+  }
+}
+
+interface LoadedCheckpoint {
+  slot: HeaderSlot;
+  index: 0 | 1;
+  tables: Map<string, TableState>;
+  allocator: ExtentAllocator;
+}
+
+function loadCheckpoint(file: PageFile, store: NodeStore, slot: HeaderSlot, index: 0 | 1): LoadedCheckpoint {
+  if (file.size() < slot.fileEnd) {
+    throw new CorruptionError(file.path, file.size(), `the file ends before the ${slot.fileEnd} bytes its checkpoint covers`);
+  }
+  const tables = new Map<string, TableState>();
+  if (slot.catalog) {
+    const { payload } = file.readBlock(slot.catalog, BlockKind.Catalog);
+    const entries = decodeCatalog(payload);
+    if (typeof entries === 'string') throw new CorruptionError(file.path, slot.catalog.offset, entries);
+    for (const e of entries) tables.set(e.name, { name: e.name, count: e.count, root: e.root ? store.load(e.root) : null });
+  }
+  const allocator = new ExtentAllocator(slot.fileEnd);
+  if (slot.freelist) {
+    const { payload } = file.readBlock(slot.freelist, BlockKind.Freelist);
+    const extents = decodeFreelist(payload, slot.fileEnd);
+    if (typeof extents === 'string') throw new CorruptionError(file.path, slot.freelist.offset, extents);
+    for (const e of extents) allocator.free(e.offset, e.length);
+  }
+  return { slot, index, tables, allocator };
+}
+
+/** Opens (creating or recovering) the shard in `dir`, which the caller has locked. */
+export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: PageCodec): { core: ShardCore; recovery: RecoveryReport } {
+  const io = options.io;
+  const dataPath = path.join(dir, DATA_FILE);
+  const walDir = path.join(dir, WAL_DIR);
+  for (const leftover of [`${DATA_FILE}.init`, `${DATA_FILE}.compact`]) {
+    const p = path.join(dir, leftover);
+    if (io.exists(p)) io.unlink(p);
+  }
+  let created = false;
+  if (!io.exists(dataPath)) {
+    if (listSegments(io, walDir).length > 0) {
+      throw new CorruptionError(dataPath, 0, 'the page file is missing but WAL segments exist; restore the directory from a backup');
+    }
+    createShard(dir, options, codec);
+    created = true;
+  }
+  io.mkdirp(walDir);
+  const budget = new CacheBudget(options.cacheSizeBytes);
+  const file = PageFile.open(io, dataPath, codec, 1);
+  try {
+    const reads = [file.readSlot(0), file.readSlot(1)] as const;
+    const invalidSlots: { index: 0 | 1; reason: string }[] = [];
+    const candidates: { slot: HeaderSlot; index: 0 | 1 }[] = [];
+    reads.forEach((r, i) => {
+      const index = i as 0 | 1;
+      if (r.state === 'valid') candidates.push({ slot: r.slot, index });
+      else if (r.state === 'invalid') invalidSlots.push({ index, reason: r.reason });
+      else if (r.state === 'unsupported') invalidSlots.push({ index, reason: `format version ${r.version} is not supported` });
+      else invalidSlots.push({ index, reason: 'slot is empty' });
+    });
+    candidates.sort((a, b) => b.slot.seq - a.slot.seq);
+    if (candidates.length === 0) {
+      for (const r of reads) {
+        if (r.state === 'unsupported') {
+          throw new FormatError(`${dataPath} has format version ${r.version}; this build reads version ${FORMAT_VERSION}. Use a matching redb-audit version`);
+        }
+      }
+      throw new CorruptionError(dataPath, 0, `neither header slot is valid (${invalidSlots.map((s) => s.reason).join('; ')})`);
+    }
+    if (candidates.some((c) => c.slot.databaseId !== candidates[0]!.slot.databaseId)) {
+      throw new CorruptionError(dataPath, 0, 'the two header slots belong to different databases');
+    }
+    const store = new NodeStore(file, new NodeCache(budget));
+    let loaded: LoadedCheckpoint | null = null;
+    let firstError: unknown = null;
+    for (const c of candidates) {
+      try {
+        loaded = loadCheckpoint(file, store, c.slot, c.index);
+        break;
+      } catch (err) {
+        if (!(err instanceof CorruptionError)) throw err;
+        firstError ??= err;
+        store.cache.clear();
+      }
+    }
+    if (!loaded) throw firstError;
+    const slot = loaded.slot;
+    const usedFallbackSlot = loaded.index !== candidates[0]!.index;
+    if (usedFallbackSlot) invalidSlots.push({ index: candidates[0]!.index, reason: `its checkpoint does not load: ${(firstError as Error).message}` });
+
+    const inlineMax = Math.floor(options.pageSize / 4);
+    const space = new FreeSpace(loaded.allocator);
+    let version = new Version(slot.checkpointTxn, loaded.tables, store);
+    const scan = scanWal(
+      io,
+      walDir,
+      {
+        databaseId: slot.databaseId,
+        position: { segment: slot.walSegment, offset: slot.walOffset },
+        firstTxn: slot.checkpointTxn + 1,
+        mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
+      },
+      codec,
+      (txn, payload, at) => {
+        const ops = decodeCommit(payload);
+        if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
+        const tx = new WriteTxn(version, txn, options.pageSize, inlineMax, null);
+        for (const op of ops) tx.applyDecoded(op);
+        version = tx.finish();
+        space.addFreed(txn, tx.freed);
+      },
+    );
+    for (const seg of scan.discardedSegments) io.unlink(path.join(walDir, segmentFileName(seg)));
+    const remaining = listSegments(io, walDir);
+    const last = remaining[remaining.length - 1] ?? 0;
+    const nextSegment = Math.max(last, slot.walSegment - 1) + 1;
+    const prevEnd = scan.end && scan.end.segment === last ? scan.end.offset : 0;
+    const wal = WalWriter.start(io, walDir, slot.databaseId, nextSegment, prevEnd, version.txn, {
+      segmentBytes: options.walSegmentBytes,
+      codec,
+      sync: options.durability !== 'none',
+    });
+    const other = candidates.find((c) => c.index !== loaded.index)?.slot ?? null;
+    const core: ShardCore = {
+      dir,
+      walDir,
+      dataPath,
+      io,
+      options,
+      codec,
+      budget,
+      databaseId: slot.databaseId,
+      inlineMax,
+      file,
+      store,
+      space,
+      wal,
+      latest: version,
+      durable: version,
+      slots: { activeIndex: loaded.index, active: slot, other: usedFallbackSlot ? null : other },
+      readers: new ReaderRegistry(),
+      walBytesAtCheckpoint: 0,
+      counters: {
+        commits: 0,
+        checkpoints: 0,
+        checkpointMsTotal: 0,
+        lastCheckpointAt: null,
+        lastCheckpointError: null,
+        blockBytesWritten: 0,
+        compactions: 0,
+      },
+    };
+    deleteWalSegments(core, Math.min(slot.walSegment, core.slots.other?.walSegment ?? Infinity));
+    const recovery: RecoveryReport = {
+      created,
+      cleanShutdown: (slot.flags & SLOT_FLAG_CLEAN) !== 0 && scan.records === 0,
+      slot: loaded.index,
+      usedFallbackSlot,
+      invalidSlots: created ? [] : invalidSlots,
+      checkpointTxn: slot.checkpointTxn,
+      replayedCommits: scan.records,
+      lastTxn: version.txn,
+      tornTail: scan.tornTail,
+      discardedSegments: scan.discardedSegments,
+    };
+    return { core, recovery };
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+}

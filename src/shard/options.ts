@@ -1,0 +1,106 @@
+/** Options of one shard (`Database.open`), their defaults, and their validation. */
+import { ValidationError } from '../errors.js';
+import type { FileIO } from '../io/file-io.js';
+import { nodeFileIO } from '../io/node-file-io.js';
+
+/**
+ * When a commit counts as done.
+ * - `'immediate'`: every commit is fsynced before `write` returns or `writeAsync` resolves; commits
+ *   that `writeAsync` receives while an fsync is running share the next one.
+ * - `'group'`: as immediate, but `writeAsync` waits up to `groupCommitWindowMs` for more commits to
+ *   share an fsync with: more throughput under many concurrent writers, a little more latency.
+ * - `'none'`: a commit is done once the operating system has it. It survives a crash of the process
+ *   but not of the machine. Checkpoints do not fsync either.
+ */
+export type Durability = 'immediate' | 'group' | 'none';
+
+/** Options for {@link Database.open}. Every field is optional. */
+export interface DatabaseOptions {
+  /** Default `'immediate'`. */
+  durability?: Durability;
+  /** Target encoded size of a tree node in bytes, 512 to 65536. Default 4096. */
+  pageSize?: number;
+  /** Memory for decoded tree nodes, in bytes (at least 1 MiB). Default 256 MiB. */
+  cacheSizeBytes?: number;
+  /** Checkpoint once this many WAL bytes were written since the last one (at least 64 KiB). Default 64 MiB. */
+  checkpointWalBytes?: number;
+  /** Checkpoint at this interval while there are changes; 0 turns it off. Default 60000. */
+  checkpointIntervalMs?: number;
+  /** Size of each WAL segment file (64 KiB to 1 GiB). Default 16 MiB. */
+  walSegmentBytes?: number;
+  /** With durability `'group'`: how long `writeAsync` gathers commits before an fsync (0 to 1000 ms). Default 2. */
+  groupCommitWindowMs?: number;
+  /** File-system implementation; tests pass a fault-injecting one. Default: the real file system. */
+  io?: FileIO;
+}
+
+/** Options with every default applied. */
+export interface ResolvedDatabaseOptions {
+  durability: Durability;
+  pageSize: number;
+  cacheSizeBytes: number;
+  checkpointWalBytes: number;
+  checkpointIntervalMs: number;
+  walSegmentBytes: number;
+  groupCommitWindowMs: number;
+  io: FileIO;
+}
+
+const KIB = 1024;
+const MIB = 1024 * 1024;
+
+function integerOption(
+  opts: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  unit = '',
+): number {
+  const v = opts[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ValidationError(`option ${name} must be an integer from ${min} to ${max}${unit}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+const KNOWN = new Set([
+  'durability',
+  'pageSize',
+  'cacheSizeBytes',
+  'checkpointWalBytes',
+  'checkpointIntervalMs',
+  'walSegmentBytes',
+  'groupCommitWindowMs',
+  'io',
+]);
+
+/** Applies defaults and checks every option; throws ValidationError naming the bad one. */
+export function resolveDatabaseOptions(options: DatabaseOptions | undefined, extraKnown: readonly string[] = []): ResolvedDatabaseOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new ValidationError('options must be an object');
+  }
+  const o = (options ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key) && !extraKnown.includes(key)) {
+      throw new ValidationError(`unknown option ${key}; the options are ${[...KNOWN, ...extraKnown].join(', ')}`);
+    }
+  }
+  const durability = o.durability ?? 'immediate';
+  if (durability !== 'immediate' && durability !== 'group' && durability !== 'none') {
+    throw new ValidationError(`option durability must be 'immediate', 'group' or 'none', got ${JSON.stringify(durability)}`);
+  }
+  const io = (o.io ?? nodeFileIO) as FileIO;
+  if (typeof io !== 'object' || typeof io.open !== 'function') throw new ValidationError('option io must implement FileIO');
+  return {
+    durability,
+    pageSize: integerOption(o, 'pageSize', 4096, 512, 65536, ' bytes'),
+    cacheSizeBytes: integerOption(o, 'cacheSizeBytes', 256 * MIB, MIB, Number.MAX_SAFE_INTEGER, ' bytes'),
+    checkpointWalBytes: integerOption(o, 'checkpointWalBytes', 64 * MIB, 64 * KIB, Number.MAX_SAFE_INTEGER, ' bytes'),
+    checkpointIntervalMs: integerOption(o, 'checkpointIntervalMs', 60_000, 0, 2 ** 31 - 1, ' ms'),
+    walSegmentBytes: integerOption(o, 'walSegmentBytes', 16 * MIB, 64 * KIB, 1024 * MIB, ' bytes'),
+    groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
+    io,
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * A read transaction: a consistent view of the shard as of one commit, unaffected by later writes,
+ * checkpoints and compactions. While open it keeps the blocks it can reach from being reused, so close
+ * it when done (snapshots that are garbage collected unclosed are released then, later than needed).
+ */
+import { ClosedError } from '../errors.js';
+import type { Version } from './version.js';
+import { getFromTree, hasInTree, RangeIterator, type Entry } from './tree-read.js';
+import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
+
+/** What a snapshot needs from its database: registration, so its blocks are not reused. */
+export interface SnapshotHost {
+  acquire(version: Version): void;
+  release(version: Version): void;
+  /** Throws ClosedError once the database is closed. */
+  assertOpen(): void;
+}
+
+const unclosed = new FinalizationRegistry<{ host: SnapshotHost; version: Version }>((held) => held.host.release(held.version));
+
+/** Read access to one table of a snapshot; see {@link Snapshot.table}. */
+export class SnapshotTable {
+  private readonly snap: Snapshot;
+
+  /** @internal `owner` null means this object is the snapshot itself (its default table). */
+  constructor(
+    owner: Snapshot | null,
+    /** The table's name. */
+    readonly name: string,
+  ) {
+    this.snap = owner ?? (this as unknown as Snapshot);
+  }
+
+  /** The value of `key`, or undefined. */
+  get(key: Uint8Array): Buffer | undefined {
+    const v = this.snap.liveVersion();
+    return getFromTree(v.tables.get(this.name)?.root ?? null, checkKey(key), v.store);
+  }
+
+  has(key: Uint8Array): boolean {
+    const v = this.snap.liveVersion();
+    return hasInTree(v.tables.get(this.name)?.root ?? null, checkKey(key), v.store);
+  }
+
+  /** Entries in key order (or reverse), within the given bounds. */
+  range(options?: RangeOptions): IterableIterator<Entry> {
+    const v = this.snap.liveVersion();
+    const opts = checkRange(options);
+    return new RangeIterator(v.tables.get(this.name)?.root ?? null, v.store, opts, () => this.snap.liveVersion());
+  }
+
+  /** Number of entries. */
+  count(): number {
+    return this.snap.liveVersion().tables.get(this.name)?.count ?? 0;
+  }
+}
+
+export class Snapshot extends SnapshotTable {
+  private version: Version | null;
+  private readonly token = {};
+
+  /** @internal */
+  constructor(
+    private readonly host: SnapshotHost,
+    version: Version,
+  ) {
+    super(null, DEFAULT_TABLE);
+    this.version = version;
+    host.acquire(version);
+    unclosed.register(this, { host, version }, this.token);
+  }
+
+  /** The transaction id this snapshot reads: every commit up to and including it, nothing after. */
+  get txn(): number {
+    return this.liveVersion().txn;
+  }
+
+  get isClosed(): boolean {
+    return this.version === null;
+  }
+
+  /** Read access to the named table (empty if it does not exist in this snapshot). */
+  table(name: string): SnapshotTable {
+    this.liveVersion();
+    return new SnapshotTable(this, checkTableName(name));
+  }
+
+  /** Names of the tables in this snapshot. */
+  tableNames(): string[] {
+    return [...this.liveVersion().tables.keys()].filter((n) => !n.startsWith('__')).sort();
+  }
+
+  /** Ends the snapshot; its blocks may be reused after the next checkpoint. Safe to call twice. */
+  close(): void {
+    if (!this.version) return;
+    unclosed.unregister(this.token);
+    this.host.release(this.version);
+    this.version = null;
+  }
+
+  /** @internal */
+  liveVersion(): Version {
+    if (!this.version) throw new ClosedError('this snapshot');
+    this.host.assertOpen();
+    return this.version;
+  }
+}

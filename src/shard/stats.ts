@@ -1,0 +1,77 @@
+/** The figures `Database.stats()` reports. */
+import type { ShardCore } from './core.js';
+import type { RecoveryReport } from './open-shard.js';
+import { listSegments } from '../wal/wal-scan.js';
+import path from 'node:path';
+import { segmentFileName } from '../wal/segment-format.js';
+
+/** Sizes, counts and activity of one shard. */
+export interface DatabaseStats {
+  path: string;
+  /** Latest committed transaction id. */
+  txn: number;
+  /** Latest durable transaction id (what snapshots see). */
+  durableTxn: number;
+  /** Transaction id held by the newest checkpoint. */
+  checkpointTxn: number;
+  tables: { name: string; entries: number }[];
+  /** Size of the page file, in bytes. */
+  pageFileBytes: number;
+  /** Bytes of the page file in free or not-yet-reusable extents. */
+  freeBytes: number;
+  /** Number of WAL segment files and their total size in bytes (apparent size; segments are sparse). */
+  walSegments: number;
+  walFileBytes: number;
+  /** WAL bytes written since the last checkpoint. */
+  walBytesSinceCheckpoint: number;
+  cache: { limitBytes: number; usedBytes: number; hits: number; misses: number; hitRatio: number };
+  commits: number;
+  checkpoints: number;
+  checkpointMsTotal: number;
+  lastCheckpointAt: number | null;
+  lastCheckpointError: string | null;
+  blockBytesWritten: number;
+  walBytesWritten: number;
+  compactions: number;
+  openSnapshots: number;
+  recovery: RecoveryReport;
+}
+
+export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseStats {
+  const segments = listSegments(core.io, core.walDir);
+  let walFileBytes = 0;
+  for (const s of segments) {
+    try {
+      walFileBytes += core.io.fileSize(path.join(core.walDir, segmentFileName(s)));
+    } catch {
+      // A segment deleted between listing and stat no longer counts.
+    }
+  }
+  const { hits, misses } = core.budget;
+  return {
+    path: core.dir,
+    txn: core.latest.txn,
+    durableTxn: core.durable.txn,
+    checkpointTxn: core.slots.active.checkpointTxn,
+    tables: [...core.durable.tables.values()]
+      .filter((t) => !t.name.startsWith('__'))
+      .map((t) => ({ name: t.name, entries: t.count }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    pageFileBytes: core.file.size(),
+    freeBytes: core.space.allocator.freeBytes + core.space.pendingBytes,
+    walSegments: segments.length,
+    walFileBytes,
+    walBytesSinceCheckpoint: core.wal.bytesWritten - core.walBytesAtCheckpoint,
+    cache: { limitBytes: core.budget.limit, usedBytes: core.budget.used, hits, misses, hitRatio: hits + misses === 0 ? 1 : hits / (hits + misses) },
+    commits: core.counters.commits,
+    checkpoints: core.counters.checkpoints,
+    checkpointMsTotal: core.counters.checkpointMsTotal,
+    lastCheckpointAt: core.counters.lastCheckpointAt,
+    lastCheckpointError: core.counters.lastCheckpointError?.message ?? null,
+    blockBytesWritten: core.counters.blockBytesWritten,
+    walBytesWritten: core.wal.bytesWritten,
+    compactions: core.counters.compactions,
+    openSnapshots: core.readers.size,
+    recovery,
+  };
+}

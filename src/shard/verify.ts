@@ -1,0 +1,214 @@
+/**
+ * verify(): reads everything the newest checkpoint and the WAL hold, from disk (not the cache), and
+ * reports every problem rather than stopping at the first:
+ * - both header slots decode and checksum;
+ * - every block reachable from the checkpoint checksums, decodes, and is the block its parent names;
+ * - keys ascend within nodes and respect their parents' separators; all leaves sit at one depth; each
+ *   table holds as many entries as the catalog says;
+ * - the header, reachable blocks and free extents tile the file exactly (nothing leaked, nothing
+ *   owned twice);
+ * - every WAL record from the checkpoint to the last commit checksums, decodes and is in sequence.
+ */
+import path from 'node:path';
+import { CorruptionError } from '../errors.js';
+import { sepAt } from '../btree/branch.js';
+import { keyAt, valueLengthAt, valueRefAt, valueTagAt } from '../btree/leaf.js';
+import { BranchNode, ValueTag, type Node } from '../btree/node.js';
+import { compareBytes } from '../util/bytes.js';
+import type { Extent } from '../pagefile/allocator.js';
+import { decodeFreelist } from '../pagefile/freelist-codec.js';
+import { BlockKind, HEADER_SIZE, type BlockRef } from '../pagefile/layout.js';
+import { decodeCommit } from '../wal/commit-payload.js';
+import { segmentFileName } from '../wal/segment-format.js';
+import { scanWal } from '../wal/wal-scan.js';
+import { decodeCatalog } from './catalog.js';
+import { SLOT_FLAG_CLEAN } from './checkpoint.js';
+import type { ShardCore } from './core.js';
+
+/** One problem verify found. */
+export interface VerifyIssue {
+  /** What part of the store: 'header', 'block', 'tree', 'space' or 'wal'. */
+  area: 'header' | 'block' | 'tree' | 'space' | 'wal';
+  file: string;
+  offset: number;
+  message: string;
+}
+
+/** The result of verify(): `ok` when no issue was found. */
+export interface VerifyReport {
+  ok: boolean;
+  issues: VerifyIssue[];
+  checked: { blocks: number; bytes: number; tables: number; entries: number; walRecords: number };
+  durationMs: number;
+}
+
+interface Owned extends Extent {
+  what: string;
+}
+
+class Verifier {
+  readonly issues: VerifyIssue[] = [];
+  readonly owned: Owned[] = [];
+  blocks = 0;
+  bytes = 0;
+  entries = 0;
+
+  constructor(private readonly core: ShardCore) {}
+
+  issue(area: VerifyIssue['area'], file: string, offset: number, message: string): void {
+    this.issues.push({ area, file, offset, message });
+  }
+
+  private own(ref: BlockRef, what: string): void {
+    this.owned.push({ offset: ref.offset, length: ref.length, what });
+    this.blocks++;
+    this.bytes += ref.length;
+  }
+
+  /** Reads a non-node block, recording it; null (with an issue) when it is bad. */
+  readBlock(ref: BlockRef, kind: number, what: string): Uint8Array | null {
+    this.own(ref, what);
+    try {
+      return this.core.file.readBlock(ref, kind).payload;
+    } catch (err) {
+      this.recordError(err, ref.offset);
+      return null;
+    }
+  }
+
+  recordError(err: unknown, offset: number): void {
+    if (err instanceof CorruptionError) this.issue('block', err.file, err.offset, err.message);
+    else this.issue('block', this.core.file.path, offset, (err as Error).message);
+  }
+
+  /** Walks a stored subtree; returns its leaf depth (or -1 when unreadable). */
+  walk(ref: BlockRef, lo: Uint8Array | null, hi: Uint8Array | null, table: string): number {
+    this.own(ref, `node of table ${table}`);
+    let node: Node;
+    try {
+      node = this.core.store.readNode(ref);
+    } catch (err) {
+      this.recordError(err, ref.offset);
+      return -1;
+    }
+    const file = this.core.file.path;
+    const n = node.isLeaf ? node.count : node.sepCount;
+    const keyOf = (i: number): Uint8Array => (node.isLeaf ? keyAt(node, i) : sepAt(node, i));
+    if (n > 0) {
+      if (lo && compareBytes(keyOf(0), lo) < 0) this.issue('tree', file, ref.offset, `table ${table}: a key sorts before its parent's lower separator`);
+      if (hi && compareBytes(keyOf(n - 1), hi) >= 0) this.issue('tree', file, ref.offset, `table ${table}: a key sorts at or after its parent's upper separator`);
+    }
+    if (!(node instanceof BranchNode)) {
+      if (n === 0 && (lo || hi)) this.issue('tree', file, ref.offset, `table ${table}: empty leaf below a branch`);
+      this.entries += n;
+      for (let i = 0; i < n; i++) {
+        if (valueTagAt(node, i) !== ValueTag.OutOfLine) continue;
+        const vref = valueRefAt(node, i)!;
+        const length = valueLengthAt(node, i);
+        const payload = this.readBlock(vref, BlockKind.Value, `value of table ${table}`);
+        if (payload && payload.length !== length) this.issue('block', file, vref.offset, `value block holds ${payload.length} bytes, its leaf says ${length}`);
+      }
+      return 0;
+    }
+    let depth = -2;
+    for (let i = 0; i < node.refs.length; i++) {
+      const d = this.walk(node.refs[i]!, i === 0 ? lo : keyOf(i - 1), i === n ? hi : keyOf(i), table);
+      if (d < 0) continue;
+      if (depth === -2) depth = d;
+      else if (d !== depth) this.issue('tree', file, ref.offset, `table ${table}: leaves at different depths below this branch`);
+    }
+    return depth < 0 ? -1 : depth + 1;
+  }
+}
+
+export function verifyShard(core: ShardCore): VerifyReport {
+  const started = performance.now();
+  const v = new Verifier(core);
+  const file = core.file.path;
+  for (const index of [0, 1] as const) {
+    const r = core.file.readSlot(index);
+    if (r.state !== 'valid') v.issue('header', file, index * 4096, `header slot ${index}: ${r.state === 'invalid' ? r.reason : r.state === 'unsupported' ? `format version ${r.version}` : 'empty'}`);
+    else if (index === core.slots.activeIndex && r.slot.seq !== core.slots.active.seq) {
+      v.issue('header', file, index * 4096, `header slot ${index} holds seq ${r.slot.seq}, but the open database wrote seq ${core.slots.active.seq}`);
+    }
+  }
+  const slot = core.slots.active;
+  let tables = 0;
+  if (slot.catalog) {
+    const payload = v.readBlock(slot.catalog, BlockKind.Catalog, 'catalog');
+    const entries = payload ? decodeCatalog(payload) : null;
+    if (typeof entries === 'string') v.issue('block', file, slot.catalog.offset, entries);
+    else if (entries) {
+      for (const t of entries) {
+        tables++;
+        const before = v.entries;
+        if (t.root) v.walk(t.root, null, null, t.name);
+        if (v.entries - before !== t.count) v.issue('tree', file, t.root?.offset ?? slot.catalog.offset, `table ${t.name} holds ${v.entries - before} entries, the catalog says ${t.count}`);
+      }
+    }
+  }
+  if (slot.freelist) {
+    const payload = v.readBlock(slot.freelist, BlockKind.Freelist, 'freelist');
+    if (payload) {
+      const extents = decodeFreelist(payload, slot.fileEnd);
+      if (typeof extents === 'string') v.issue('block', file, slot.freelist.offset, extents);
+      else for (const e of extents) v.owned.push({ ...e, what: 'free space' });
+    }
+  }
+  checkTiling(v, file, slot.fileEnd, core.file.size());
+  const walRecords = checkWal(core, v);
+  return {
+    ok: v.issues.length === 0,
+    issues: v.issues,
+    checked: { blocks: v.blocks, bytes: v.bytes, tables, entries: v.entries, walRecords },
+    durationMs: performance.now() - started,
+  };
+}
+
+/** The header, owned blocks and free extents must cover [0, fileEnd) exactly once. */
+function checkTiling(v: Verifier, file: string, fileEnd: number, fileSize: number): void {
+  if (fileSize < fileEnd) v.issue('space', file, fileSize, `the file is ${fileSize} bytes but its checkpoint covers ${fileEnd}`);
+  const all = [{ offset: 0, length: HEADER_SIZE, what: 'header slots' }, ...v.owned].sort((a, b) => a.offset - b.offset);
+  let end = 0;
+  let prev = all[0]!;
+  for (const e of all) {
+    if (e.offset < end) v.issue('space', file, e.offset, `${e.what} overlaps ${prev.what} (doubly owned bytes)`);
+    else if (e.offset > end) v.issue('space', file, end, `${e.offset - end} bytes belong to no block and are not free (leaked)`);
+    if (e.offset + e.length > end) {
+      end = e.offset + e.length;
+      prev = e;
+    }
+  }
+  if (end < fileEnd) v.issue('space', file, end, `${fileEnd - end} bytes at the end of the file belong to no block and are not free (leaked)`);
+  if (end > fileEnd) v.issue('space', file, fileEnd, `blocks extend past the checkpoint's file end`);
+}
+
+function checkWal(core: ShardCore, v: Verifier): number {
+  const slot = core.slots.active;
+  try {
+    const result = scanWal(
+      core.io,
+      core.walDir,
+      {
+        databaseId: core.databaseId,
+        position: { segment: slot.walSegment, offset: slot.walOffset },
+        firstTxn: slot.checkpointTxn + 1,
+        mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
+      },
+      core.codec,
+      (_txn, payload, at) => {
+        const ops = decodeCommit(payload);
+        if (typeof ops === 'string') v.issue('wal', path.join(core.walDir, segmentFileName(at.segment)), at.offset, ops);
+      },
+      core.wal.position,
+    );
+    if (result.lastTxn !== core.wal.appendedTxn) {
+      v.issue('wal', core.walDir, 0, `the WAL holds commits up to txn ${result.lastTxn}, but commits up to ${core.wal.appendedTxn} were written`);
+    }
+    return result.records;
+  } catch (err) {
+    if (err instanceof CorruptionError) v.issue('wal', err.file, err.offset, err.message);
+    else v.issue('wal', core.walDir, 0, (err as Error).message);
+    return 0;
+  }
+}

@@ -1,0 +1,40 @@
+/** Byte-string helpers used on hot paths; written to avoid allocation. */
+
+/**
+ * Bytewise comparison: negative, zero or positive as `a` sorts before, equal to, or after `b`. A JS
+ * loop beats `Buffer.compare` here because keys usually differ within the first few bytes and the
+ * native call costs more than the whole loop.
+ */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
+/** True when both arrays hold the same bytes. */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A fresh copy that shares no memory with the input. */
+export function copyBytes(a: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length);
+  out.set(a);
+  return out;
+}
+
+/** Lowercase hex of the bytes. */
+export function toHex(a: Uint8Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.length).toString('hex');
+}
+
+/** True when every byte is zero. */
+export function isAllZero(a: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
+  return true;
+}

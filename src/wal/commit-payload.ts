@@ -1,0 +1,145 @@
+/**
+ * The logical contents of one commit, as stored in a WAL record payload (before the codec): a
+ * sequence of operations, each a u8 op code and its arguments, until the end of the payload.
+ *
+ *   1 put      varint key length, key, varint value length, value
+ *   2 delete   varint key length, key
+ *   3 clear    (no arguments: removes every entry of the current table)
+ *   4 drop     (no arguments: removes the current table)
+ *   5 table    varint name length, UTF-8 name: later operations apply to this table
+ *
+ * The current table starts as "default". Replaying the operations in order against the checkpointed
+ * state reproduces the commit exactly.
+ */
+import { readVarint, writeVarint } from '../util/varint.js';
+
+export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5 } as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** The table operations start on. */
+export const INITIAL_TABLE = 'default';
+
+/**
+ * Encodes a transaction's operations as they happen, into a buffer the database reuses across
+ * transactions (one writer at a time), so logging a put allocates nothing.
+ */
+export class CommitLog {
+  private buf: Uint8Array;
+  private size = 0;
+  private table = INITIAL_TABLE;
+  private ops = 0;
+
+  constructor(scratch: Uint8Array) {
+    this.buf = scratch;
+  }
+
+  /** Number of operations logged. */
+  get length(): number {
+    return this.ops;
+  }
+
+  /** The buffer in use, to hand back for reuse (it may have grown). */
+  get scratch(): Uint8Array {
+    return this.buf;
+  }
+
+  put(table: string, key: Uint8Array, value: Uint8Array): void {
+    this.selectTable(table);
+    this.reserve(1 + 5 + key.length + 5 + value.length);
+    this.buf[this.size++] = Op.Put;
+    this.bytes(key);
+    this.bytes(value);
+    this.ops++;
+  }
+
+  delete(table: string, key: Uint8Array): void {
+    this.selectTable(table);
+    this.reserve(1 + 5 + key.length);
+    this.buf[this.size++] = Op.Delete;
+    this.bytes(key);
+    this.ops++;
+  }
+
+  clear(table: string): void {
+    this.selectTable(table);
+    this.reserve(1);
+    this.buf[this.size++] = Op.Clear;
+    this.ops++;
+  }
+
+  drop(table: string): void {
+    this.selectTable(table);
+    this.reserve(1);
+    this.buf[this.size++] = Op.Drop;
+    this.ops++;
+  }
+
+  /** The encoded payload: a view valid until the next transaction reuses the buffer. */
+  payload(): Uint8Array {
+    return this.buf.subarray(0, this.size);
+  }
+
+  private selectTable(table: string): void {
+    if (table === this.table) return;
+    const name = Buffer.from(table, 'utf8');
+    this.reserve(1 + 5 + name.length);
+    this.buf[this.size++] = Op.Table;
+    this.bytes(name);
+    this.table = table;
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.size = writeVarint(this.buf, this.size, b.length);
+    this.buf.set(b, this.size);
+    this.size += b.length;
+  }
+
+  private reserve(n: number): void {
+    if (this.size + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.size + n, this.buf.length * 2));
+    grown.set(this.buf.subarray(0, this.size));
+    this.buf = grown;
+  }
+}
+
+/** One decoded operation; keys and values are views into the payload. */
+export interface DecodedOp {
+  op: typeof Op.Put | typeof Op.Delete | typeof Op.Clear | typeof Op.Drop;
+  table: string;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+}
+
+/** Decodes a commit payload; returns a reason string when it is malformed. */
+export function decodeCommit(b: Uint8Array): DecodedOp[] | string {
+  const pos = { o: 0 };
+  const end = b.length;
+  const bytes = (): Uint8Array | null => {
+    const n = readVarint(b, pos, end);
+    if (n < 0 || pos.o + n > end) return null;
+    const v = b.subarray(pos.o, pos.o + n);
+    pos.o += n;
+    return v;
+  };
+  const ops: DecodedOp[] = [];
+  let table = INITIAL_TABLE;
+  while (pos.o < end) {
+    const op = b[pos.o++]!;
+    if (op === Op.Put || op === Op.Delete) {
+      const key = bytes();
+      if (!key || key.length === 0) return 'commit key is empty or runs past the payload';
+      const value = op === Op.Put ? bytes() : null;
+      if (op === Op.Put && !value) return 'commit value runs past the payload';
+      ops.push({ op, table, key, value });
+    } else if (op === Op.Clear || op === Op.Drop) {
+      ops.push({ op, table, key: null, value: null });
+    } else if (op === Op.Table) {
+      const name = bytes();
+      if (!name || name.length === 0) return 'commit table name is empty or runs past the payload';
+      table = Buffer.from(name.buffer, name.byteOffset, name.length).toString('utf8');
+    } else {
+      return `unknown commit operation ${op}`;
+    }
+  }
+  return ops;
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Database, LockedError } from '../../src/index.js';
+import { enc, tmpDir } from '../support/tmp.js';
+
+const CHILD = path.join(import.meta.dirname, '..', 'support', 'hold-lock-child.ts');
+
+/** Starts a process that holds the database open; resolves once it has it. */
+function holdInChild(dir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve(child);
+    });
+    child.on('exit', (code) => reject(new Error(`lock holder exited early with ${code}`)));
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve())));
+}
+
+test('a second process gets LockedError naming the holder pid and host', async (t) => {
+  const dir = tmpDir(t);
+  Database.open(dir).close();
+  const child = await holdInChild(dir);
+  t.after(() => child.kill('SIGKILL'));
+  assert.throws(
+    () => Database.open(dir),
+    (err: unknown) =>
+      err instanceof LockedError &&
+      err.holderPid === child.pid &&
+      err.holderHost === os.hostname() &&
+      err.message.includes(`process ${child.pid}`),
+  );
+  child.kill('SIGTERM');
+  await exited(child);
+  Database.open(dir).close();
+});
+
+test('a lock left by a killed process is taken over at once, and the data is intact', async (t) => {
+  const dir = tmpDir(t);
+  const db = Database.open(dir);
+  db.write((tx) => tx.put(enc('k'), enc('v')));
+  db.close();
+  const child = await holdInChild(dir);
+  child.kill('SIGKILL');
+  await exited(child);
+  const started = Date.now();
+  const reopened = Database.open(dir);
+  // proper-lockfile alone would wait out its 10 s stale timeout; the dead holder is detected instead.
+  assert.ok(Date.now() - started < 2000);
+  assert.equal(reopened.get(enc('k'))?.toString(), 'v');
+  reopened.close();
+});

@@ -1,0 +1,144 @@
+/**
+ * A FileIO that fails on purpose: the Nth write (or truncate) or the Nth sync (fdatasync, directory
+ * fsync) throws EIO or ENOSPC, or the Nth write is torn (a prefix lands, then EIO). Every other call
+ * goes to the real file system, so after a fault the files are exactly what a real failure of that
+ * call could leave behind.
+ */
+import type { FileHandle, FileIO, OpenMode } from '../../src/io/file-io.js';
+import { nodeFileIO } from '../../src/io/node-file-io.js';
+
+export type FaultKind = 'EIO' | 'ENOSPC' | 'torn';
+export interface FaultPlan {
+  op: 'write' | 'sync';
+  /** 1-based index of the failing call of that kind, counted from when the plan is set. */
+  nth: number;
+  kind: FaultKind;
+}
+
+function osError(code: 'EIO' | 'ENOSPC', what: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: injected fault on ${what}`) as NodeJS.ErrnoException;
+  err.code = code;
+  return err;
+}
+
+export class FaultyFileIO implements FileIO {
+  writes = 0;
+  syncs = 0;
+  /** How many faults fired. */
+  fired = 0;
+  private plan: FaultPlan | null = null;
+
+  constructor(private readonly inner: FileIO = nodeFileIO) {}
+
+  /** Arms a fault, restarting the counters; null disarms. */
+  arm(plan: FaultPlan | null): void {
+    this.plan = plan;
+    this.writes = 0;
+    this.syncs = 0;
+    this.fired = 0;
+  }
+
+  /** Called before each write; returns how many bytes to let through before failing, or null. */
+  beforeWrite(length: number, what: string): number | null {
+    this.writes++;
+    const p = this.plan;
+    if (!p || p.op !== 'write' || p.nth !== this.writes) return null;
+    this.fired++;
+    if (p.kind === 'torn') return Math.floor(length / 2);
+    throw osError(p.kind, what);
+  }
+
+  beforeSync(what: string): void {
+    this.syncs++;
+    const p = this.plan;
+    if (!p || p.op !== 'sync' || p.nth !== this.syncs) return;
+    this.fired++;
+    throw osError(p.kind === 'ENOSPC' ? 'ENOSPC' : 'EIO', what);
+  }
+
+  open(path: string, mode: OpenMode): FileHandle {
+    return new FaultyHandle(this.inner.open(path, mode), this);
+  }
+
+  exists(path: string): boolean {
+    return this.inner.exists(path);
+  }
+
+  mkdirp(path: string): void {
+    this.inner.mkdirp(path);
+  }
+
+  readdir(path: string): string[] {
+    return this.inner.readdir(path);
+  }
+
+  fileSize(path: string): number {
+    return this.inner.fileSize(path);
+  }
+
+  unlink(path: string): void {
+    this.inner.unlink(path);
+  }
+
+  removeTree(path: string): void {
+    this.inner.removeTree(path);
+  }
+
+  rename(from: string, to: string): void {
+    this.inner.rename(from, to);
+  }
+
+  syncDir(path: string): void {
+    this.beforeSync(`fsync of directory ${path}`);
+    this.inner.syncDir(path);
+  }
+}
+
+class FaultyHandle implements FileHandle {
+  constructor(
+    private readonly inner: FileHandle,
+    private readonly io: FaultyFileIO,
+  ) {}
+
+  get path(): string {
+    return this.inner.path;
+  }
+
+  read(buf: Uint8Array, offset: number, length: number, position: number): number {
+    return this.inner.read(buf, offset, length, position);
+  }
+
+  write(buf: Uint8Array, offset: number, length: number, position: number): void {
+    const allowed = this.io.beforeWrite(length, `write of ${this.path}`);
+    if (allowed === null) {
+      this.inner.write(buf, offset, length, position);
+      return;
+    }
+    if (allowed > 0) this.inner.write(buf, offset, allowed, position);
+    throw osError('EIO', `torn write of ${this.path}`);
+  }
+
+  datasync(): void {
+    this.io.beforeSync(`fdatasync of ${this.path}`);
+    this.inner.datasync();
+  }
+
+  async datasyncAsync(): Promise<void> {
+    this.io.beforeSync(`fdatasync of ${this.path}`);
+    await this.inner.datasyncAsync();
+  }
+
+  size(): number {
+    return this.inner.size();
+  }
+
+  truncate(length: number): void {
+    const allowed = this.io.beforeWrite(0, `truncate of ${this.path}`);
+    if (allowed !== null) throw osError('EIO', `truncate of ${this.path}`);
+    this.inner.truncate(length);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+}
