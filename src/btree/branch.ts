@@ -5,19 +5,11 @@
  */
 import type { BlockRef } from '../pagefile/layout.js';
 import { BranchNode, type Node } from './node.js';
+import { comparePackedKey } from './packed-key.js';
 
 /** Compares separator i with `key`, without allocating. */
 export function compareSepAt(b: BranchNode, i: number, key: Uint8Array): number {
-  const seps = b.seps;
-  const o = b.sepOffs[i]!;
-  const kl = seps[o]! | (seps[o + 1]! << 8);
-  const s = o + 2;
-  const n = kl < key.length ? kl : key.length;
-  for (let j = 0; j < n; j++) {
-    const d = seps[s + j]! - key[j]!;
-    if (d !== 0) return d;
-  }
-  return kl - key.length;
+  return comparePackedKey(b.seps, b.sepOffs[i]!, key);
 }
 
 /** A view of separator i (separator buffers never change, so the view stays valid). */

@@ -8,6 +8,7 @@
  */
 import { readBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
+import { comparePackedKey } from './packed-key.js';
 import { LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, ValueTag, type LeafValue } from './node.js';
 
 export function keyLengthAt(leaf: LeafNode, i: number): number {
@@ -17,16 +18,7 @@ export function keyLengthAt(leaf: LeafNode, i: number): number {
 
 /** Compares entry i's key with `key`, without allocating. */
 export function compareKeyAt(leaf: LeafNode, i: number, key: Uint8Array): number {
-  const data = leaf.data;
-  const o = leaf.offs[i]!;
-  const kl = data[o]! | (data[o + 1]! << 8);
-  const s = o + 2;
-  const n = kl < key.length ? kl : key.length;
-  for (let j = 0; j < n; j++) {
-    const d = data[s + j]! - key[j]!;
-    if (d !== 0) return d;
-  }
-  return kl - key.length;
+  return comparePackedKey(leaf.data, leaf.offs[i]!, key);
 }
 
 /** A view of entry i's key; only valid while the leaf does not change. */

@@ -20,6 +20,7 @@ import { readBlockRef, writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { readU16, readU32, writeU16 } from '../util/binary.js';
 import { BranchNode, LEAF_HEADER_SIZE, LeafNode, ValueTag, type Node } from './node.js';
+import { comparePackedKeys } from './packed-key.js';
 
 /** Thrown for a payload that passed its checksum but does not parse; callers add file and offset. */
 export class NodeFormatError extends Error {}
@@ -45,18 +46,6 @@ export function encodeBranch(node: BranchNode): Uint8Array {
   return b;
 }
 
-/** Compares two length-prefixed keys inside `b` at offsets `a` and `c`. */
-function compareKeysIn(b: Uint8Array, a: number, c: number): number {
-  const al = readU16(b, a);
-  const cl = readU16(b, c);
-  const n = Math.min(al, cl);
-  for (let j = 0; j < n; j++) {
-    const d = b[a + 2 + j]! - b[c + 2 + j]!;
-    if (d !== 0) return d;
-  }
-  return al - cl;
-}
-
 export function decodeLeaf(b: Uint8Array, ref: BlockRef): LeafNode {
   if (b.length < LEAF_HEADER_SIZE) throw new NodeFormatError('leaf payload is truncated');
   const count = readU16(b, 0);
@@ -67,7 +56,7 @@ export function decodeLeaf(b: Uint8Array, ref: BlockRef): LeafNode {
     if (o + 2 > b.length) throw new NodeFormatError('leaf entry runs past the payload');
     const kl = readU16(b, o);
     if (kl === 0 || o + 2 + kl + 5 > b.length) throw new NodeFormatError('leaf key is empty or runs past the payload');
-    if (i > 0 && compareKeysIn(b, offs[i - 1]!, o) >= 0) throw new NodeFormatError('leaf keys are not in ascending order');
+    if (i > 0 && comparePackedKeys(b, offs[i - 1]!, o) >= 0) throw new NodeFormatError('leaf keys are not in ascending order');
     o += 2 + kl;
     const tag = b[o]!;
     const vl = readU32(b, o + 1);
@@ -107,7 +96,7 @@ export function decodeBranch(b: Uint8Array, ref: BlockRef): BranchNode {
     if (o + 2 > seps.length) throw new NodeFormatError('branch separator runs past the payload');
     const kl = readU16(seps, o);
     if (kl === 0 || o + 2 + kl > seps.length) throw new NodeFormatError('branch separator is empty or runs past the payload');
-    if (i > 0 && compareKeysIn(seps, sepOffs[i - 1]!, o) >= 0) throw new NodeFormatError('branch separators are not ascending');
+    if (i > 0 && comparePackedKeys(seps, sepOffs[i - 1]!, o) >= 0) throw new NodeFormatError('branch separators are not ascending');
     o += 2 + kl;
   }
   if (o !== seps.length) throw new NodeFormatError('branch payload has trailing bytes');
