@@ -21,11 +21,21 @@ export class PageFile {
 
   private constructor(
     private readonly handle: FileHandle,
-    readonly path: string,
+    private filePath: string,
     readonly codec: PageCodec,
     /** Distinguishes files across compactions, for cache keys and diagnostics. */
     readonly generation: number,
   ) {}
+
+  /** Where the file is; errors name it. */
+  get path(): string {
+    return this.filePath;
+  }
+
+  /** The file was renamed (compaction moves its new file into place): errors name the new path. */
+  renamed(path: string): void {
+    this.filePath = path;
+  }
 
   static open(io: FileIO, path: string, codec: PageCodec, generation: number, readOnly = false): PageFile {
     let handle: FileHandle;

@@ -130,7 +130,8 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   const txn = version.txn;
   const active = core.slots.active;
   const sync = core.options.durability !== 'none';
-  const unchanged = txn === active.checkpointTxn && version.store === core.store && core.space.pendingBytes === 0;
+  // A checkpoint also rewrites a damaged (torn) other slot, so it runs even with no changes then.
+  const unchanged = txn === active.checkpointTxn && version.store === core.store && core.space.pendingBytes === 0 && core.slots.other !== null;
   if (unchanged && (!clean || (active.flags & SLOT_FLAG_CLEAN) !== 0)) {
     if (clean) deleteWalSegments(core, Infinity);
     return { txn, wrote: false, blocksWritten: 0, bytesWritten: 0, durationMs: performance.now() - started };

@@ -141,11 +141,6 @@ export function compactShard(core: ShardCore): CompactInfo {
     } catch (err) {
       throw ioError('rename', tmpPath, err);
     }
-    try {
-      core.io.syncDir(core.dir);
-    } catch (err) {
-      throw ioError('fsync directory', core.dir, err);
-    }
   } catch (err) {
     file.close();
     try {
@@ -154,6 +149,16 @@ export function compactShard(core: ShardCore): CompactInfo {
       // Open deletes a leftover compaction file.
     }
     throw err;
+  }
+  // The directory now names the new file, so the swap must happen in memory whatever the directory
+  // fsync does: carrying on with the old, unlinked file would lose every later checkpoint and delete
+  // WAL segments the new file needs. A failed fsync is still reported, after the swap.
+  file.renamed(core.dataPath);
+  let dirSyncError: unknown = null;
+  try {
+    core.io.syncDir(core.dir);
+  } catch (err) {
+    dirSyncError = ioError('fsync directory', core.dir, err);
   }
 
   const oldFile = core.file;
@@ -168,6 +173,9 @@ export function compactShard(core: ShardCore): CompactInfo {
   core.walBytesAtCheckpoint = core.wal.bytesWritten;
   core.counters.compactions++;
   oldFile.retire();
+  // Until the rename is known durable the old file may come back after a power loss, and it needs
+  // the older segments; the next checkpoint deletes them.
+  if (dirSyncError) throw dirSyncError;
   deleteWalSegments(core, core.wal.segment);
   return { bytesBefore, bytesAfter: file.size(), entries, durationMs: performance.now() - started };
 }

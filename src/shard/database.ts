@@ -380,6 +380,16 @@ export class Database {
   /** After a failed WAL write or sync: fail and forget every commit the WAL no longer holds. */
   private afterWalFailure(err: unknown): void {
     const core = this.core!;
+    // Fence off what the failed call left in the segment now rather than at the next append: the new
+    // segment's header names the end of the last good record, so a crash before the next commit
+    // cannot replay a commit that is about to be reported as failed. If the rotation fails too, the
+    // writer stays broken and the next append retries it; if its fsync of earlier records fails,
+    // `appendedTxn` drops and those commits fail below as well.
+    try {
+      core.wal.rotate();
+    } catch {
+      // Reported through `err`; the next append rotates again before writing.
+    }
     const kept = core.wal.appendedTxn;
     const lost = this.unsynced.filter((u) => u.version.txn > kept);
     this.unsynced = this.unsynced.filter((u) => u.version.txn <= kept);

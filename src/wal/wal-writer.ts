@@ -45,6 +45,8 @@ export class WalWriter {
   private pos = SEGMENT_HEADER_SIZE;
   private syncedPos = SEGMENT_HEADER_SIZE;
   private broken = false;
+  /** Failed syncs so far; an async sync that began before one of them must not report success. */
+  private failures = 0;
   /** Highest transaction appended, and highest known durable. */
   appendedTxn: number;
   durableTxn: number;
@@ -158,6 +160,7 @@ export class WalWriter {
     const seg = this.current;
     const targetPos = this.pos;
     const targetTxn = this.appendedTxn;
+    const epoch = this.failures;
     if (!this.syncEnabled || targetPos === this.syncedPos) {
       this.durableTxn = Math.max(this.durableTxn, targetTxn);
       return this.durableTxn;
@@ -172,12 +175,16 @@ export class WalWriter {
       seg.inflight--;
       if (seg.retired && seg.inflight === 0) closeQuietly(seg.handle);
     }
+    // A sync that failed meanwhile rolled back records this one may have covered: its success proves
+    // nothing about them any more, and they must not be counted durable.
+    if (epoch !== this.failures) return this.durableTxn;
     if (seg === this.current) this.syncedPos = Math.max(this.syncedPos, targetPos);
     this.durableTxn = Math.max(this.durableTxn, targetTxn);
     return this.durableTxn;
   }
 
   private failSync(): void {
+    this.failures++;
     this.pos = this.syncedPos;
     this.appendedTxn = this.durableTxn;
     this.broken = true;
