@@ -10,8 +10,9 @@ import path from 'node:path';
 import { CorruptionError, ioError } from '../errors.js';
 import type { FileHandle, FileIO } from '../io/file-io.js';
 import { CodecDecodeError, type PageCodec } from '../codec/page-codec.js';
+import { writeU64 } from '../util/binary.js';
 import { isAllZero } from '../util/bytes.js';
-import { decodeRecordHeader, RECORD_HEADER_SIZE, recordAad, recordChecksumValid, RecordKind } from './record-format.js';
+import { decodeRecordHeader, RECORD_HEADER_SIZE, recordAad, recordChecksumValid, RecordKind, type RecordHeader } from './record-format.js';
 import { decodeSegmentHeader, parseSegmentFileName, SEGMENT_HEADER_SIZE, segmentFileName, type SegmentHeader } from './segment-format.js';
 import type { WalPosition } from './wal-writer.js';
 
@@ -95,7 +96,9 @@ export function scanWal(
     const bad = typeof h === 'string' ? h : h.segment !== seg ? 'segment number differs from its file name' : h.databaseId !== start.databaseId ? 'segment belongs to another database' : null;
     if (bad) {
       // A crash while creating the newest segment leaves it without a valid header, before any record.
-      if (i === live.length - 1 && i > 0 && !knownEnd) {
+      // The header is written (and synced) before the segment's first record, so a bad header in
+      // front of a record is damage: discarding the segment would drop acknowledged commits.
+      if (i === live.length - 1 && i > 0 && !knownEnd && !holdsRecord(io, file)) {
         result.discardedSegments.push(seg);
         live = live.slice(0, i);
         break;
@@ -194,16 +197,61 @@ function readRecord(r: WindowReader, pos: number, segment: number, expected: num
   return { ok: true, txn: h.txn, payload, next: pos + record.length };
 }
 
-/** True when the record after a bad one at `pos` is valid and names a durable txn >= `badTxn`. */
+/** True when anything was written where a segment's first record goes. */
+function holdsRecord(io: FileIO, file: string): boolean {
+  const handle = openForRead(io, file);
+  try {
+    const b = new Uint8Array(RECORD_HEADER_SIZE);
+    const n = handle.read(b, 0, b.length, SEGMENT_HEADER_SIZE);
+    return !isAllZero(b.subarray(0, n));
+  } catch (err) {
+    throw ioError('read WAL segment', file, err);
+  } finally {
+    handle.close();
+  }
+}
+
+/**
+ * True when a valid record after the bad one at `pos` names a durable txn >= `badTxn`. The bad
+ * record's own length field may be the damaged byte, so its successor is not located through it:
+ * the rest of the segment is searched for the successor's txn (badTxn + 1; records are consecutive)
+ * at any offset, a candidate counts only if its checksum holds, and the chain of valid records is
+ * followed from there (under group commit the next record may not yet name the bad one durable).
+ */
 function provesAcknowledged(r: WindowReader, pos: number, segment: number, badTxn: number): boolean {
-  if (pos + RECORD_HEADER_SIZE > r.capacity) return false;
-  const h = decodeRecordHeader(r.view(pos, RECORD_HEADER_SIZE), 0);
-  const next = pos + RECORD_HEADER_SIZE + h.storedLength;
-  if (next + RECORD_HEADER_SIZE > r.capacity) return false;
-  const nh = decodeRecordHeader(r.view(next, RECORD_HEADER_SIZE), 0);
-  if (next + RECORD_HEADER_SIZE + nh.storedLength > r.capacity) return false;
-  const rec = r.view(next, RECORD_HEADER_SIZE + nh.storedLength);
-  return recordChecksumValid(rec, segment) && nh.durableTxn >= badTxn;
+  const pattern = Buffer.alloc(8);
+  writeU64(pattern, 0, badTxn + 1);
+  // The txn field is at byte 8 of a header, and a successor starts at least a header past `pos`.
+  for (let from = pos + RECORD_HEADER_SIZE + 8; from + 8 <= r.capacity; ) {
+    const n = Math.min(WINDOW, r.capacity - from);
+    const view = r.view(from, n);
+    const chunk = Buffer.from(view.buffer, view.byteOffset, view.length);
+    const candidates: number[] = [];
+    for (let i = chunk.indexOf(pattern); i >= 0; i = chunk.indexOf(pattern, i + 1)) candidates.push(from + i - 8);
+    for (const q of candidates) {
+      let h = validRecordAt(r, q, segment);
+      if (!h) continue;
+      // The successor exists: walk its chain for a record that says the bad one was durable.
+      for (let at = q; ; ) {
+        if (h.durableTxn >= badTxn) return true;
+        at += RECORD_HEADER_SIZE + h.storedLength;
+        const next = validRecordAt(r, at, segment);
+        if (!next || next.txn !== h.txn + 1) return false;
+        h = next;
+      }
+    }
+    if (from + n >= r.capacity) break;
+    from += n - 7; // overlap, so a txn field straddling two windows is still found
+  }
+  return false;
+}
+
+/** The header of a whole, checksum-valid commit record at `q`, or null. */
+function validRecordAt(r: WindowReader, q: number, segment: number): RecordHeader | null {
+  if (q + RECORD_HEADER_SIZE > r.capacity) return null;
+  const h = decodeRecordHeader(r.view(q, RECORD_HEADER_SIZE), 0);
+  if (h.kind !== RecordKind.Commit || q + RECORD_HEADER_SIZE + h.storedLength > r.capacity) return null;
+  return recordChecksumValid(r.view(q, RECORD_HEADER_SIZE + h.storedLength), segment) ? h : null;
 }
 
 /** Buffered positional reads over one segment file. */
