@@ -22,7 +22,8 @@ export class PageFile {
   private constructor(
     private readonly handle: FileHandle,
     private filePath: string,
-    readonly codec: PageCodec,
+    /** Decodes blocks; set once the store's keys are known (header slots are read without it). */
+    public codec: PageCodec,
     /** Distinguishes files across compactions, for cache keys and diagnostics. */
     readonly generation: number,
   ) {}

@@ -28,7 +28,7 @@ import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '.
 import { SEGMENT_HEADER_SIZE, segmentFileName } from '../wal/segment-format.js';
 import { listSegments } from '../wal/wal-scan.js';
 import { encodeCatalog, type StoredTable } from './catalog.js';
-import type { ShardCore } from './core.js';
+import { keyFields, type ShardCore } from './core.js';
 
 /** Slot flag: written by a clean close; the WAL is not needed. */
 export const SLOT_FLAG_CLEAN = 1;
@@ -131,7 +131,8 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   const active = core.slots.active;
   const sync = core.options.durability !== 'none';
   // A checkpoint also rewrites a damaged (torn) other slot, so it runs even with no changes then.
-  const unchanged = txn === active.checkpointTxn && version.store === core.store && core.space.pendingBytes === 0 && core.slots.other !== null;
+  const unchanged =
+    txn === active.checkpointTxn && version.store === core.store && core.space.pendingBytes === 0 && core.slots.other !== null && !core.ringChanged;
   if (unchanged && (!clean || (active.flags & SLOT_FLAG_CLEAN) !== 0)) {
     if (clean) deleteWalSegments(core, Infinity);
     return { txn, wrote: false, blocksWritten: 0, bytesWritten: 0, durationMs: performance.now() - started };
@@ -167,6 +168,7 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
       walSegment: walPos.segment,
       walOffset: walPos.offset,
       flags: clean ? SLOT_FLAG_CLEAN : 0,
+      ...keyFields(core),
     };
     const target = (1 - core.slots.activeIndex) as 0 | 1;
     core.file.writeSlot(target, slot);
@@ -188,6 +190,7 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   }
 
   core.space.checkpointSucceeded(txn);
+  core.ringChanged = false;
   const cache = version.store.cache;
   for (const node of w.persisted) {
     if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;

@@ -25,7 +25,7 @@ import { BlockKind, HEADER_SIZE, type BlockKindValue, type BlockRef } from '../p
 import { PageFile } from '../pagefile/page-file.js';
 import { encodeCatalog, type StoredTable, type TableState } from './catalog.js';
 import { deleteWalSegments } from './checkpoint.js';
-import type { ShardCore } from './core.js';
+import { keyFields, type ShardCore } from './core.js';
 import { FreeSpace } from './free-space.js';
 import { DATA_FILE } from './open-shard.js';
 import { Version } from './version.js';
@@ -126,6 +126,7 @@ export function compactShard(core: ShardCore): CompactInfo {
       walSegment: walPos.segment,
       walOffset: walPos.offset,
       flags: 0,
+      ...keyFields(core),
     };
     file.writeSlot(0, slot);
     file.writeSlot(1, { ...slot, seq: slot.seq + 1 });

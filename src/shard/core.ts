@@ -4,7 +4,8 @@
  */
 import type { CacheBudget } from '../btree/node-cache.js';
 import type { NodeStore } from '../btree/node-store.js';
-import type { PageCodec } from '../codec/page-codec.js';
+import type { KeyRingEntry } from '../codec/key-ring.js';
+import type { StoreCodec } from '../codec/store-codec.js';
 import type { FileIO } from '../io/file-io.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
 import type { PageFile } from '../pagefile/page-file.js';
@@ -34,13 +35,21 @@ export interface ShardCounters {
   compactions: number;
 }
 
+/** The header-slot fields that describe the store's keys. */
+export function keyFields(core: ShardCore): { keyId: number; keyRing: KeyRingEntry[] } {
+  const ring = core.codec.keyRing;
+  return { keyId: ring?.currentId ?? 0, keyRing: ring ? [...ring.entries] : [] };
+}
+
 export interface ShardCore {
   readonly dir: string;
   readonly walDir: string;
   readonly dataPath: string;
   readonly io: FileIO;
   readonly options: ResolvedDatabaseOptions;
-  readonly codec: PageCodec;
+  readonly codec: StoreCodec;
+  /** The key ring changed since the newest slot was written (a rotation): checkpoint before sealing. */
+  ringChanged: boolean;
   readonly budget: CacheBudget;
   readonly databaseId: number;
   /** Values longer than this are stored in their own blocks. */

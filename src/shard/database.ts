@@ -9,7 +9,6 @@
  */
 import path from 'node:path';
 import { ClosedError, ValidationError } from '../errors.js';
-import { IdentityCodec } from '../codec/identity-codec.js';
 import { DirLock } from '../io/dir-lock.js';
 import { segmentFileName } from '../wal/segment-format.js';
 import type { BlockRef } from '../pagefile/layout.js';
@@ -93,7 +92,9 @@ export class Database {
     resolved.io.mkdirp(abs);
     const lock = DirLock.acquire(abs);
     try {
-      const { core, recovery } = openShard(abs, resolved, new IdentityCodec());
+      const { core, recovery } = openShard(abs, resolved);
+      // A key added at open must be in a durable header slot before anything is sealed under it.
+      if (core.ringChanged) writeCheckpoint(core);
       return new Database(abs, core, lock, recovery);
     } catch (err) {
       lock.unlock();

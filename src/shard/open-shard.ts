@@ -11,8 +11,10 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { CorruptionError, FormatError, ioError } from '../errors.js';
-import type { PageCodec } from '../codec/page-codec.js';
+import { CorruptionError, EncryptionKeyError, FormatError, ioError } from '../errors.js';
+import { KeyRing } from '../codec/key-ring.js';
+import { resolveKeySource } from '../codec/key-source.js';
+import { StoreCodec } from '../codec/store-codec.js';
 import { CacheBudget, NodeCache } from '../btree/node-cache.js';
 import { NodeStore } from '../btree/node-store.js';
 import { ExtentAllocator } from '../pagefile/allocator.js';
@@ -63,9 +65,13 @@ function newDatabaseId(): number {
   return crypto.randomBytes(6).readUIntLE(0, 6);
 }
 
-function createShard(dir: string, options: ResolvedDatabaseOptions, codec: PageCodec): void {
+/** Reads header slots and creates files; it never decodes a block, so it needs no keys. */
+const PLAIN = new StoreCodec('none', 1, null);
+
+function createShard(dir: string, options: ResolvedDatabaseOptions): void {
   const io = options.io;
   const init = path.join(dir, `${DATA_FILE}.init`);
+  const ring = options.encryption ? KeyRing.create(resolveKeySource(options.encryption.key)) : null;
   const slot: HeaderSlot = {
     pageSize: options.pageSize,
     databaseId: newDatabaseId(),
@@ -77,9 +83,11 @@ function createShard(dir: string, options: ResolvedDatabaseOptions, codec: PageC
     walSegment: 1,
     walOffset: SEGMENT_HEADER_SIZE,
     flags: SLOT_FLAG_CLEAN,
+    keyId: ring?.currentId ?? 0,
+    keyRing: ring ? [...ring.entries] : [],
   };
   io.mkdirp(path.join(dir, WAL_DIR));
-  PageFile.create(io, init, codec, [slot, { ...slot, seq: 0 }], 0).close();
+  PageFile.create(io, init, PLAIN, [slot, { ...slot, seq: 0 }], 0).close();
   // Raw FileIO failures must leave open() as typed errors like every other IO failure.
   try {
     io.rename(init, path.join(dir, DATA_FILE));
@@ -91,6 +99,24 @@ function createShard(dir: string, options: ResolvedDatabaseOptions, codec: PageC
   } catch (err) {
     throw ioError('fsync directory', dir, err);
   }
+}
+
+/**
+ * The codec for a store whose newest slot is `slot`: the configured compression, and the keys matched
+ * against the ring the slot records. Throws EncryptionKeyError for a wrong, missing or unwanted key.
+ */
+function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabaseOptions): { codec: StoreCodec; ringChanged: boolean } {
+  const enc = options.encryption;
+  if (slot.keyId === 0) {
+    if (enc) {
+      throw new EncryptionKeyError(`the store in ${dir} was created without encryption, so it cannot be opened with a key; copy its data into a new encrypted store instead`);
+    }
+    return { codec: new StoreCodec(options.compression, options.compressionLevel, null), ringChanged: false };
+  }
+  if (!enc) throw new EncryptionKeyError(`the store in ${dir} is encrypted; pass its key as encryption.key`);
+  const ring = KeyRing.open(slot.keyRing, resolveKeySource(enc.key), (enc.previousKeys ?? []).map((k, i) => resolveKeySource(k, `previous key ${i}`)));
+  const ringChanged = ring.currentId !== slot.keyId || ring.entries.length !== slot.keyRing.length;
+  return { codec: new StoreCodec(options.compression, options.compressionLevel, ring), ringChanged };
 }
 
 interface LoadedCheckpoint {
@@ -122,7 +148,7 @@ function loadCheckpoint(file: PageFile, store: NodeStore, slot: HeaderSlot, inde
 }
 
 /** Opens (creating or recovering) the shard in `dir`, which the caller has locked. */
-export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: PageCodec): { core: ShardCore; recovery: RecoveryReport } {
+export function openShard(dir: string, options: ResolvedDatabaseOptions): { core: ShardCore; recovery: RecoveryReport } {
   const io = options.io;
   const dataPath = path.join(dir, DATA_FILE);
   const walDir = path.join(dir, WAL_DIR);
@@ -135,12 +161,12 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: 
     if (listSegments(io, walDir).length > 0) {
       throw new CorruptionError(dataPath, 0, 'the page file is missing but WAL segments exist; restore the directory from a backup');
     }
-    createShard(dir, options, codec);
+    createShard(dir, options);
     created = true;
   }
   io.mkdirp(walDir);
   const budget = new CacheBudget(options.cacheSizeBytes);
-  const file = PageFile.open(io, dataPath, codec, 1);
+  const file = PageFile.open(io, dataPath, PLAIN, 1);
   try {
     const reads = [file.readSlot(0), file.readSlot(1)] as const;
     const invalidSlots: { index: 0 | 1; reason: string }[] = [];
@@ -167,7 +193,11 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: 
     const store = new NodeStore(file, new NodeCache(budget));
     let loaded: LoadedCheckpoint | null = null;
     let firstError: unknown = null;
+    let keyed: { codec: StoreCodec; ringChanged: boolean } | null = null;
     for (const c of candidates) {
+      // A key problem is the caller's to fix, not damage: it is thrown, never answered by a fallback.
+      keyed = codecFor(dir, c.slot, options);
+      file.codec = keyed.codec;
       try {
         loaded = loadCheckpoint(file, store, c.slot, c.index);
         break;
@@ -177,8 +207,9 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: 
         store.cache.clear();
       }
     }
-    if (!loaded) throw firstError;
+    if (!loaded || !keyed) throw firstError;
     const slot = loaded.slot;
+    const codec = keyed.codec;
     const usedFallbackSlot = loaded.index !== candidates[0]!.index;
     if (usedFallbackSlot) invalidSlots.push({ index: candidates[0]!.index, reason: `its checkpoint does not load: ${(firstError as Error).message}` });
 
@@ -222,6 +253,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions, codec: 
       io,
       options,
       codec,
+      ringChanged: keyed.ringChanged,
       budget,
       databaseId: slot.databaseId,
       inlineMax,

@@ -1,5 +1,7 @@
 /** Options of one shard (`Database.open`), their defaults, and their validation. */
 import { ValidationError } from '../errors.js';
+import type { CompressionKind } from '../codec/compression.js';
+import type { KeySource } from '../codec/key-source.js';
 import type { FileIO } from '../io/file-io.js';
 import { nodeFileIO } from '../io/node-file-io.js';
 
@@ -14,8 +16,27 @@ import { nodeFileIO } from '../io/node-file-io.js';
  */
 export type Durability = 'immediate' | 'group' | 'none';
 
+/**
+ * Encryption at rest (AES-256-GCM). `key` seals new data; `previousKeys` are keys from before a
+ * rotation that older data still needs (until `rekey()` rewrites it). See docs/security.md.
+ */
+export interface EncryptionOptions {
+  key: KeySource;
+  previousKeys?: KeySource[];
+}
+
 /** Options for {@link Database.open}. Every field is optional. */
 export interface DatabaseOptions {
+  /** Compression of pages, WAL records and blobs. Default `'zstd'`. */
+  compression?: CompressionKind;
+  /** zstd level, 1 (fastest) to 19 (smallest). Default 3. */
+  compressionLevel?: number;
+  /** Encrypt everything the store writes. Chosen when the store is created. Default: off. */
+  encryption?: EncryptionOptions;
+  /** Store each distinct large value once, addressed by its BLAKE3 hash. Default true. */
+  dedup?: boolean;
+  /** Values of at least this many bytes are deduplicated (64 bytes to 64 MiB). Default 1024. */
+  dedupThreshold?: number;
   /** Default `'immediate'`. */
   durability?: Durability;
   /** Target encoded size of a tree node in bytes, 512 to 65536. Default 4096. */
@@ -36,6 +57,11 @@ export interface DatabaseOptions {
 
 /** Options with every default applied. */
 export interface ResolvedDatabaseOptions {
+  compression: CompressionKind;
+  compressionLevel: number;
+  encryption: EncryptionOptions | null;
+  dedup: boolean;
+  dedupThreshold: number;
   durability: Durability;
   pageSize: number;
   cacheSizeBytes: number;
@@ -66,6 +92,11 @@ function integerOption(
 }
 
 const KNOWN = new Set([
+  'compression',
+  'compressionLevel',
+  'encryption',
+  'dedup',
+  'dedupThreshold',
   'durability',
   'pageSize',
   'cacheSizeBytes',
@@ -93,7 +124,18 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
   }
   const io = (o.io ?? nodeFileIO) as FileIO;
   if (typeof io !== 'object' || typeof io.open !== 'function') throw new ValidationError('option io must implement FileIO');
+  const compression = o.compression ?? 'zstd';
+  if (compression !== 'zstd' && compression !== 'lz4' && compression !== 'none') {
+    throw new ValidationError(`option compression must be 'zstd', 'lz4' or 'none', got ${JSON.stringify(compression)}`);
+  }
+  const dedup = o.dedup ?? true;
+  if (typeof dedup !== 'boolean') throw new ValidationError(`option dedup must be true or false, got ${JSON.stringify(dedup)}`);
   return {
+    compression,
+    compressionLevel: integerOption(o, 'compressionLevel', 3, 1, 19),
+    encryption: checkEncryption(o.encryption),
+    dedup,
+    dedupThreshold: integerOption(o, 'dedupThreshold', 1024, 64, 64 * MIB, ' bytes'),
     durability,
     pageSize: integerOption(o, 'pageSize', 4096, 512, 65536, ' bytes'),
     cacheSizeBytes: integerOption(o, 'cacheSizeBytes', 256 * MIB, MIB, Number.MAX_SAFE_INTEGER, ' bytes'),
@@ -103,4 +145,15 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
     groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
     io,
   };
+}
+
+function checkEncryption(v: unknown): EncryptionOptions | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v) || !('key' in v)) {
+    throw new ValidationError('option encryption must be an object { key, previousKeys? }; see docs/security.md for key sources');
+  }
+  const e = v as { key: unknown; previousKeys?: unknown };
+  if (e.previousKeys !== undefined && !Array.isArray(e.previousKeys)) throw new ValidationError('option encryption.previousKeys must be an array of keys');
+  for (const k of Object.keys(e)) if (k !== 'key' && k !== 'previousKeys') throw new ValidationError(`unknown option encryption.${k}; use key and previousKeys`);
+  return e as EncryptionOptions;
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IdentityCodec } from '../../src/codec/identity-codec.js';
+import { StoreCodec } from '../../src/codec/store-codec.js';
 import { CorruptionError } from '../../src/errors.js';
 import { openBlock, prepareBlock, sealBlock } from '../../src/pagefile/block.js';
 import { BlockKind } from '../../src/pagefile/layout.js';
 
-const codec = new IdentityCodec();
+const codec = new StoreCodec('none', 1, null);
 const payload = Buffer.from('a payload of some length, not a multiple of 64');
 
 function sealed(offset = 8192) {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IdentityCodec } from '../../src/codec/identity-codec.js';
+import { StoreCodec } from '../../src/codec/store-codec.js';
 import { makeBranch } from '../../src/btree/branch.js';
 import { insertEntry } from '../../src/btree/leaf.js';
 import { encodeBranch, encodeLeaf, decodeLeaf, decodeBranch } from '../../src/btree/node-codec.js';
@@ -33,6 +33,8 @@ test('a header slot encodes to the documented bytes and decodes back', () => {
     walSegment: 3,
     walOffset: 4096 + 100,
     flags: 0,
+    keyId: 0,
+    keyRing: [],
   };
   const b = encodeHeaderSlot(slot);
   assert.equal(b.length, 4096);
@@ -52,7 +54,7 @@ test('a leaf payload and its block encode to the documented bytes', () => {
   insertEntry(leaf, 1, Buffer.from('kiwi'), Buffer.from(''));
   const payload = encodeLeaf(leaf);
   assert.equal(hex(payload), '020005006170706c65000300000072656404006b6977690000000000');
-  const codec = new IdentityCodec();
+  const codec = new StoreCodec('none', 1, null);
   const { bytes: block, ref } = sealBlock(prepareBlock(BlockKind.Leaf, payload, codec), 8192, 42, codec);
   assert.equal(
     hex(block),

@@ -628,12 +628,30 @@ const bytes = (tag: string, size: number): Buffer => {
   return b;
 };
 
-/** A commit far larger than a WAL segment: 200 small entries and two 100 KiB out-of-line values. */
+/** Seeded bytes that do not compress, so a commit's size on disk does not depend on the codec. */
+const noise = (tag: string, size: number): Buffer => {
+  const b = Buffer.alloc(size);
+  let x = 0x9e3779b9 ^ size;
+  for (const c of tag) x = Math.imul(x ^ c.charCodeAt(0), 0x01000193);
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  b.write(tag);
+  return b;
+};
+
+/**
+ * A commit far larger than a WAL segment: 200 small entries and two 100 KiB out-of-line values, of
+ * incompressible bytes so that it stays large with compression on.
+ */
 function bigCommit(prefix: string): Op[] {
   const ops: Op[] = [];
-  for (let i = 0; i < 200; i++) ops.push({ table: 'big', key: `${prefix}-${String(i).padStart(3, '0')}`, value: bytes(`${prefix}:${i}:`, 150) });
-  ops.push({ table: 'blobs', key: `${prefix}-x`, value: bytes(`${prefix}:x:`, 100_000) });
-  ops.push({ table: 'blobs', key: `${prefix}-y`, value: bytes(`${prefix}:y:`, 100_000) });
+  for (let i = 0; i < 200; i++) ops.push({ table: 'big', key: `${prefix}-${String(i).padStart(3, '0')}`, value: noise(`${prefix}:${i}:`, 150) });
+  ops.push({ table: 'blobs', key: `${prefix}-x`, value: noise(`${prefix}:x:`, 100_000) });
+  ops.push({ table: 'blobs', key: `${prefix}-y`, value: noise(`${prefix}:y:`, 100_000) });
   return ops;
 }
 

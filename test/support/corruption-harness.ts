@@ -18,7 +18,7 @@ import { DEFAULT_TABLE } from '../../src/shard/validate.js';
 import type { VerifyReport } from '../../src/shard/verify.js';
 import { decodeCatalog } from '../../src/shard/catalog.js';
 import { DATA_FILE } from '../../src/shard/open-shard.js';
-import { IdentityCodec } from '../../src/codec/identity-codec.js';
+import { StoreCodec } from '../../src/codec/store-codec.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
 import { CacheBudget, NodeCache } from '../../src/btree/node-cache.js';
 import { NodeStore } from '../../src/btree/node-store.js';
@@ -302,7 +302,7 @@ export interface PageMap {
  * subtree covers a contiguous run of keys, each block's affected keys are an index range.
  */
 export function mapPageFile(dataPath: string): PageMap {
-  const file = PageFile.open(nodeFileIO, dataPath, new IdentityCodec(), 1, true);
+  const file = PageFile.open(nodeFileIO, dataPath, new StoreCodec('none', 1, null), 1, true);
   try {
     const slot = newestSlot(fs.readFileSync(dataPath));
     const store = new NodeStore(file, new NodeCache(new CacheBudget(64 << 20)));

@@ -1,0 +1,54 @@
+/**
+ * The page codec a store uses: compression (zstd, lz4 or none) then, when the store is encrypted,
+ * AES-256-GCM under the ring's current key. Units read back may carry any compression and any key id
+ * in the ring, so settings can change between opens and keys can rotate without rewriting old data.
+ */
+import { EncryptionKeyError } from '../errors.js';
+import { gcmOpen, gcmSeal, SEAL_OVERHEAD } from './aes-gcm.js';
+import { createCompressor, Decompressors, type CompressionKind, type Compressor } from './compression.js';
+import type { KeyRing } from './key-ring.js';
+import { CodecDecodeError, CodecFlag, type CompressedUnit, type PageCodec, type SealedUnit, type SealPlan } from './page-codec.js';
+
+export class StoreCodec implements PageCodec {
+  private readonly compressor: Compressor | null;
+  private readonly decompressors = new Decompressors();
+
+  constructor(
+    compression: CompressionKind,
+    level: number,
+    /** The store's keys; null for an unencrypted store. */
+    readonly keyRing: KeyRing | null,
+  ) {
+    this.compressor = createCompressor(compression, level);
+  }
+
+  compress(payload: Uint8Array): CompressedUnit {
+    const data = this.compressor?.compress(payload);
+    return data ? { flags: this.compressor!.flag, data } : { flags: 0, data: payload };
+  }
+
+  planSeal(unit: CompressedUnit): SealPlan {
+    if (!this.keyRing) return { flags: unit.flags, keyId: 0, storedLength: unit.data.length };
+    return { flags: unit.flags | CodecFlag.Encrypted, keyId: this.keyRing.currentId, storedLength: unit.data.length + SEAL_OVERHEAD };
+  }
+
+  seal(unit: CompressedUnit, aad: Uint8Array): SealedUnit {
+    if (!this.keyRing) return { flags: unit.flags, keyId: 0, stored: unit.data };
+    const keyId = this.keyRing.currentId;
+    return { flags: unit.flags | CodecFlag.Encrypted, keyId, stored: gcmSeal(this.keyRing.key(keyId)!, unit.data, aad) };
+  }
+
+  open(flags: number, keyId: number, stored: Uint8Array, rawLength: number, aad: Uint8Array): Uint8Array {
+    let data = stored;
+    if (flags & CodecFlag.Encrypted) {
+      if (!this.keyRing) throw new CodecDecodeError('an encrypted unit in a store opened without encryption');
+      const key = this.keyRing.key(keyId);
+      if (!key) throw new EncryptionKeyError(`data is encrypted under key id ${keyId}, which this store was not opened with`);
+      data = gcmOpen(key, stored, aad);
+    } else if (this.keyRing) {
+      // Everything an encrypted store writes is encrypted: a plaintext unit here was put there by someone else.
+      throw new CodecDecodeError('an unencrypted unit in an encrypted store');
+    }
+    return this.decompressors.decompress(flags & CodecFlag.CompressionMask, data, rawLength);
+  }
+}
