@@ -10,7 +10,10 @@
  * ```
  */
 export { Database } from './shard/database.js';
-export type { DatabaseOptions, Durability } from './shard/options.js';
+export type { DatabaseOptions, Durability, EncryptionOptions } from './shard/options.js';
+export type { KeySource } from './codec/key-source.js';
+export type { CompressionKind } from './codec/compression.js';
+export type { SnapshotInfo, SnapshotReport } from './shard/snapshot-copy.js';
 export { WriteTxn, TxTable } from './shard/write-txn.js';
 export { Snapshot, SnapshotTable } from './shard/snapshot.js';
 export { Table } from './shard/table.js';

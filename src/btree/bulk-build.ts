@@ -1,7 +1,7 @@
 /**
  * Builds a tree bottom-up from entries supplied in ascending key order: leaves are filled to
- * `maxNodeSize` and stored as they fill, then each branch level is built over the one below. Used by
- * compaction, which is why the result is as dense as the node size allows.
+ * `maxLeafSize` and stored as they fill, then each branch level is built over the one below, filled
+ * to `maxNodeSize`. Used by compaction, which is why the result is as dense as node sizes allow.
  */
 import { writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
@@ -30,24 +30,25 @@ export class TreeBuilder {
   private readonly leaves: Built[] = [];
 
   constructor(
+    /** Leaves are filled up to this many bytes. */
+    private readonly maxLeafSize: number,
+    /** Branches are filled up to this many bytes. */
     private readonly maxNodeSize: number,
     private readonly sink: NodeSink,
   ) {}
 
-  /** Adds the next entry with an inline value; keys must ascend strictly. */
-  addInline(key: Uint8Array, value: Uint8Array): void {
-    const o = this.begin(key, 5 + value.length);
-    this.buf[o] = ValueTag.Inline;
-    writeU32(this.buf, o + 1, value.length);
-    this.buf.set(value, o + 5);
-  }
-
-  /** Adds the next entry whose value is already stored in block `ref`. */
+  /** Adds the next entry (keys must ascend strictly) whose value is already stored in block `ref`. */
   addStored(key: Uint8Array, ref: BlockRef, length: number): void {
     const o = this.begin(key, 5 + BLOCK_REF_SIZE);
     this.buf[o] = ValueTag.OutOfLine;
     writeU32(this.buf, o + 1, length);
     writeBlockRef(this.buf, o + 5, ref);
+  }
+
+  /** Adds the next entry with its value part (tag, length, body) copied as it was stored. */
+  addRaw(key: Uint8Array, valuePart: Uint8Array): void {
+    const o = this.begin(key, valuePart.length);
+    this.buf.set(valuePart, o);
   }
 
   /** Stores what is left and every branch level; returns the root ref, or null for no entries. */
@@ -61,7 +62,7 @@ export class TreeBuilder {
   /** Writes the key of a new entry and returns where its value part goes. */
   private begin(key: Uint8Array, valuePart: number): number {
     const es = 2 + key.length + valuePart;
-    if (this.count > 0 && this.size + es > this.maxNodeSize) this.flushLeaf();
+    if (this.count > 0 && this.size + es > this.maxLeafSize) this.flushLeaf();
     if (this.size + es > this.buf.length) {
       const grown = new Uint8Array(this.size + es + (1 << 16));
       grown.set(this.buf.subarray(0, this.size));

@@ -9,7 +9,7 @@
 import { readBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { comparePackedKey } from './packed-key.js';
-import { LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, ValueTag, type LeafValue } from './node.js';
+import { BLOB_HASH_SIZE, BlobValue, LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, valueBodySize, ValueTag, type LeafValue } from './node.js';
 
 export function keyLengthAt(leaf: LeafNode, i: number): number {
   const o = leaf.offs[i]!;
@@ -46,6 +46,17 @@ export function valueLengthAt(leaf: LeafNode, i: number): number {
 export function inlineValueAt(leaf: LeafNode, i: number): Uint8Array {
   const p = tagOffset(leaf, i) + 5;
   return leaf.data.subarray(p, p + valueLengthAt(leaf, i));
+}
+
+/** The BLAKE3 hash of a deduplicated value (a view; only valid while the leaf does not change). */
+export function blobHashAt(leaf: LeafNode, i: number): Uint8Array {
+  const p = tagOffset(leaf, i) + 5;
+  return leaf.data.subarray(p, p + BLOB_HASH_SIZE);
+}
+
+/** Entry i's value part as stored (tag, length and body), for copying it elsewhere unchanged. */
+export function valuePartAt(leaf: LeafNode, i: number): Uint8Array {
+  return leaf.data.subarray(tagOffset(leaf, i), leaf.offs[i + 1]!);
 }
 
 /** The stored block of an out-of-line value, or null while it is pending (not stored yet). */
@@ -127,9 +138,9 @@ function writeCount(leaf: LeafNode): void {
   leaf.data[1] = leaf.count >>> 8;
 }
 
-/** Encoded size of the value part of an entry (tag, length, bytes or ref). */
+/** Encoded size of the value part of an entry (tag, length, then bytes, ref or hash). */
 function valuePartSize(value: LeafValue): number {
-  return 5 + (value instanceof OutOfLineValue ? BLOCK_REF_SIZE : value.length);
+  return 5 + valueBodySize(value);
 }
 
 /** Writes an entry's bytes at `o`; returns the offset after it. */
@@ -140,22 +151,26 @@ function writeEntry(data: Uint8Array, o: number, key: Uint8Array, value: LeafVal
   return writeValuePart(data, o + 2 + key.length, value);
 }
 
-/** Writes tag, length and value bytes (or a zero ref) at `o`; returns the offset after them. */
+/** Writes tag, length and value bytes (or a zero ref, or a hash) at `o`; returns the offset after them. */
 function writeValuePart(data: Uint8Array, o: number, value: LeafValue): number {
-  const inline = !(value instanceof OutOfLineValue);
-  const vl = inline ? value.length : value.data.length;
-  data[o] = inline ? ValueTag.Inline : ValueTag.OutOfLine;
+  const tag = value instanceof OutOfLineValue ? ValueTag.OutOfLine : value instanceof BlobValue ? ValueTag.Blob : ValueTag.Inline;
+  const vl = value instanceof OutOfLineValue ? value.data.length : value.length;
+  data[o] = tag;
   data[o + 1] = vl & 0xff;
   data[o + 2] = (vl >>> 8) & 0xff;
   data[o + 3] = (vl >>> 16) & 0xff;
   data[o + 4] = (vl >>> 24) & 0xff;
   o += 5;
-  if (inline) {
-    data.set(value, o);
-    return o + value.length;
+  if (value instanceof OutOfLineValue) {
+    data.fill(0, o, o + BLOCK_REF_SIZE);
+    return o + BLOCK_REF_SIZE;
   }
-  data.fill(0, o, o + BLOCK_REF_SIZE);
-  return o + BLOCK_REF_SIZE;
+  if (value instanceof BlobValue) {
+    data.set(value.hash, o);
+    return o + BLOB_HASH_SIZE;
+  }
+  data.set(value, o);
+  return o + value.length;
 }
 
 /** Moves bytes [from, size) by `delta` and shifts the offsets of entries after `i` to match. */

@@ -7,6 +7,7 @@
  *   per entry: u16 key length, key bytes, u8 value tag, u32 value length, then
  *     tag 0 (inline):       the value bytes
  *     tag 1 (out of line):  16-byte block ref of a value block (kind 3) holding the value
+ *     tag 2 (deduplicated): 32-byte BLAKE3 hash of the value, a key of the blob table
  *
  * Branch (block kind 2):
  *   u16 child count (n >= 2)
@@ -19,7 +20,7 @@
 import { readBlockRef, writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { readU16, readU32, writeU16 } from '../util/binary.js';
-import { BranchNode, LEAF_HEADER_SIZE, LeafNode, ValueTag, type Node } from './node.js';
+import { BLOB_HASH_SIZE, BranchNode, LEAF_HEADER_SIZE, LeafNode, ValueTag, type Node } from './node.js';
 import { comparePackedKeys } from './packed-key.js';
 
 /** Thrown for a payload that passed its checksum but does not parse; callers add file and offset. */
@@ -67,6 +68,9 @@ export function decodeLeaf(b: Uint8Array, ref: BlockRef): LeafNode {
     } else if (tag === ValueTag.OutOfLine) {
       if (o + BLOCK_REF_SIZE > b.length || !readBlockRef(b, o)) throw new NodeFormatError('leaf value reference is malformed');
       o += BLOCK_REF_SIZE;
+    } else if (tag === ValueTag.Blob) {
+      if (o + BLOB_HASH_SIZE > b.length) throw new NodeFormatError('leaf blob reference runs past the payload');
+      o += BLOB_HASH_SIZE;
     } else {
       throw new NodeFormatError(`unknown leaf value tag ${tag}`);
     }

@@ -26,18 +26,37 @@ export class OutOfLineValue {
   ) {}
 }
 
-/** A value to put: inline bytes, or a large value to store out of line. */
-export type LeafValue = Uint8Array | OutOfLineValue;
+/** A deduplicated value: stored once in the blob table under its BLAKE3 hash. */
+export class BlobValue {
+  constructor(
+    readonly hash: Uint8Array,
+    /** Length of the value the hash stands for. */
+    readonly length: number,
+  ) {}
+}
+
+/** A value to put: inline bytes, a large value to store out of line, or a blob reference. */
+export type LeafValue = Uint8Array | OutOfLineValue | BlobValue;
 
 /** Leaf value tags (the byte after the key). */
-export const ValueTag = { Inline: 0, OutOfLine: 1 } as const;
+export const ValueTag = { Inline: 0, OutOfLine: 1, Blob: 2 } as const;
+
+/** Bytes a leaf entry spends on a blob reference (its BLAKE3 hash). */
+export const BLOB_HASH_SIZE = 32;
+
+/** Bytes after the tag and length for a value: the bytes, a block ref, or a blob hash. */
+export function valueBodySize(value: LeafValue): number {
+  if (value instanceof OutOfLineValue) return BLOCK_REF_SIZE;
+  if (value instanceof BlobValue) return BLOB_HASH_SIZE;
+  return value.length;
+}
 
 export const LEAF_HEADER_SIZE = 2;
 export const BRANCH_HEADER_SIZE = 2;
 
 /** Encoded size of a leaf entry. */
 export function leafEntrySize(keyLength: number, value: LeafValue): number {
-  return 2 + keyLength + 5 + (value instanceof OutOfLineValue ? BLOCK_REF_SIZE : value.length);
+  return 2 + keyLength + 5 + valueBodySize(value);
 }
 
 export class LeafNode {

@@ -6,10 +6,11 @@
  * through `releaseValue`.
  *
  * Balancing rules:
- * - A node splits when its encoded size exceeds `maxNodeSize` and it holds at least two entries
- *   (four children for a branch). When the insert went to the end of the node (time-ordered keys),
- *   the left half keeps everything but the new entry, so sequential appends leave full nodes behind.
- * - After a delete, a child under a quarter of `maxNodeSize` merges with a sibling when the two fit
+ * - A node splits when its encoded size exceeds its limit (`maxLeafSize` or `maxNodeSize`) and it
+ *   holds at least two entries (four children for a branch). When the insert went to the end of the
+ *   node (time-ordered keys), the left half keeps everything but the new entry, so sequential appends
+ *   leave full nodes behind.
+ * - After a delete, a child under a quarter of its limit merges with a sibling when the two fit
  *   in one node (or are too few to share), and otherwise the two share their entries evenly.
  * - Leaf splits promote the shortest separator between the halves, not a whole key.
  */
@@ -25,7 +26,13 @@ export interface WriteContext {
   /** The writing transaction's id; nodes carrying it may be changed in place. */
   readonly txn: number;
   readonly store: NodeStore;
+  /** Split threshold of branches: the page size. */
   readonly maxNodeSize: number;
+  /**
+   * Split threshold of leaves: the page size times the compression ratio leaves achieve (up to 4x),
+   * so that a compressed leaf fills about a page on disk instead of leaving it half empty.
+   */
+  readonly maxLeafSize: number;
   /** A stored block is no longer part of the version being built. */
   freeBlock(ref: BlockRef): void;
   /** Entry i of `leaf` is about to be replaced or deleted. */
@@ -93,7 +100,7 @@ function insert(node: Node, key: Uint8Array, value: LeafValue, ctx: WriteContext
       insertEntry(leaf, at, key, value);
       insertedNew = true;
     }
-    if (leaf.size > ctx.maxNodeSize && leaf.count > 1) splitLeaf(leaf, at === leaf.count - 1, ctx);
+    if (leaf.size > ctx.maxLeafSize && leaf.count > 1) splitLeaf(leaf, at === leaf.count - 1, ctx);
     return leaf;
   }
   const i = childIndex(node, key);
@@ -123,7 +130,7 @@ function setChild(branch: BranchNode, i: number, child: Node): void {
 function splitLeaf(leaf: LeafNode, appended: boolean, ctx: WriteContext): void {
   const n = leaf.count;
   let cut = n - 1;
-  if (!appended || leaf.offs[n - 1]! > ctx.maxNodeSize) {
+  if (!appended || leaf.offs[n - 1]! > ctx.maxLeafSize) {
     const half = (leaf.size + LEAF_HEADER_SIZE) / 2;
     cut = 1;
     while (cut < n - 1 && leaf.offs[cut + 1]! <= half) cut++;
@@ -194,13 +201,13 @@ function remove(node: Node, key: Uint8Array, ctx: WriteContext): Node {
   if (!removedFlag) return node;
   const branch = own(node, ctx);
   setChild(branch, i, newChild);
-  if (isUnderfull(newChild, ctx.maxNodeSize)) rebalance(branch, i, ctx);
+  if (isUnderfull(newChild, ctx)) rebalance(branch, i, ctx);
   return branch;
 }
 
-function isUnderfull(node: Node, maxNodeSize: number): boolean {
-  if (node.isLeaf) return node.count === 0 || node.size < maxNodeSize / 4;
-  return node.kids.length < 2 || node.size < maxNodeSize / 4;
+function isUnderfull(node: Node, ctx: WriteContext): boolean {
+  if (node.isLeaf) return node.count === 0 || node.size < ctx.maxLeafSize / 4;
+  return node.kids.length < 2 || node.size < ctx.maxNodeSize / 4;
 }
 
 /** Fixes an underfull child `i` of an owned branch by merging with or sharing with a sibling. */
@@ -213,7 +220,7 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
   if (right.ref) ctx.freeBlock(right.ref);
   const seps = sepList(parent);
   if (left.isLeaf && right.isLeaf) {
-    const fits = left.size + right.size - LEAF_HEADER_SIZE <= ctx.maxNodeSize;
+    const fits = left.size + right.size - LEAF_HEADER_SIZE <= ctx.maxLeafSize;
     if (fits || left.count + right.count < 2) {
       replacePair(parent, seps, l, [mergeLeaves(left, right, ctx)], []);
     } else {

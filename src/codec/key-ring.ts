@@ -122,6 +122,25 @@ export class KeyRing {
     return id;
   }
 
+  /** A ring holding only the current key: for a copy written entirely under it (a snapshot). */
+  currentOnly(): KeyRing {
+    const ring = new KeyRing(this.entriesList.filter((e) => e.id === this.current), this.current);
+    ring.keys.set(this.current, this.keys.get(this.current)!);
+    return ring;
+  }
+
+  /** The ring's state, to put back with {@link restore} if a rotation cannot be made durable. */
+  save(): { entries: KeyRingEntry[]; current: number; keys: Map<number, Buffer> } {
+    return { entries: [...this.entriesList], current: this.current, keys: new Map(this.keys) };
+  }
+
+  restore(state: { entries: KeyRingEntry[]; current: number; keys: Map<number, Buffer> }): void {
+    this.entriesList = [...state.entries];
+    this.current = state.current;
+    this.keys.clear();
+    for (const [id, key] of state.keys) this.keys.set(id, key);
+  }
+
   /** Forgets every key but the current one (after everything was rewritten under it). */
   retireOthers(): void {
     this.entriesList = this.entriesList.filter((e) => e.id === this.current);

@@ -56,6 +56,9 @@ class CheckpointWriter {
   readonly persisted: Node[] = [];
   blocks = 0;
   bytes = 0;
+  /** Leaf bytes before and after compression, to size future leaves. */
+  leafRaw = 0;
+  leafPacked = 0;
 
   constructor(
     private readonly core: ShardCore,
@@ -65,6 +68,10 @@ class CheckpointWriter {
   write(kind: BlockKindValue, payload: Uint8Array, atEnd = false): BlockRef {
     const { codec, space } = this.core;
     const prepared = prepareBlock(kind, payload, codec);
+    if (kind === BlockKind.Leaf) {
+      this.leafRaw += payload.length;
+      this.leafPacked += prepared.unit.data.length;
+    }
     const offset = atEnd ? space.allocator.allocateAtEnd(prepared.extentLength) : space.allocator.allocate(prepared.extentLength);
     this.allocated.push({ offset, length: prepared.extentLength });
     const { bytes, ref } = sealBlock(prepared, offset, this.txn, codec);
@@ -191,6 +198,8 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
 
   core.space.checkpointSucceeded(txn);
   core.ringChanged = false;
+  // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
+  if (w.leafRaw >= 64 * 1024) core.leafRatio = (core.leafRatio + w.leafRaw / w.leafPacked) / 2;
   const cache = version.store.cache;
   for (const node of w.persisted) {
     if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;

@@ -11,22 +11,17 @@
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
-import { TreeBuilder } from '../btree/bulk-build.js';
-import { TreeCursor } from '../btree/cursor.js';
 import { NodeCache } from '../btree/node-cache.js';
-import { inlineValueAt, keyAt, valueTagAt } from '../btree/leaf.js';
 import { NodeStore } from '../btree/node-store.js';
-import { ValueTag } from '../btree/node.js';
 import { ExtentAllocator } from '../pagefile/allocator.js';
-import { prepareBlock, sealBlock } from '../pagefile/block.js';
-import { encodeFreelist } from '../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { BlockKind, HEADER_SIZE, type BlockKindValue, type BlockRef } from '../pagefile/layout.js';
+import { HEADER_SIZE } from '../pagefile/layout.js';
 import { PageFile } from '../pagefile/page-file.js';
-import { encodeCatalog, type StoredTable, type TableState } from './catalog.js';
+import type { TableState } from './catalog.js';
 import { deleteWalSegments } from './checkpoint.js';
-import { keyFields, type ShardCore } from './core.js';
+import { estimateLeafRatio, keyFields, txSettings, type ShardCore } from './core.js';
 import { FreeSpace } from './free-space.js';
+import { copyDense, runToEnd } from './dense-copy.js';
 import { DATA_FILE } from './open-shard.js';
 import { Version } from './version.js';
 
@@ -39,39 +34,8 @@ export interface CompactInfo {
   durationMs: number;
 }
 
-const FLUSH_BYTES = 8 << 20;
 /** Cache left to a replaced file's snapshots. */
 const RETIRED_CACHE_BYTES = 16 << 20;
-
-/** Appends blocks to a new file front to back. */
-class SequentialWriter {
-  readonly allocator = new ExtentAllocator(HEADER_SIZE);
-  private queue: { offset: number; bytes: Uint8Array }[] = [];
-  private queued = 0;
-
-  constructor(
-    private readonly file: PageFile,
-    private readonly core: ShardCore,
-    private readonly txn: number,
-  ) {}
-
-  write(kind: BlockKindValue, payload: Uint8Array): BlockRef {
-    const prepared = prepareBlock(kind, payload, this.core.codec);
-    const offset = this.allocator.allocateAtEnd(prepared.extentLength);
-    const { bytes, ref } = sealBlock(prepared, offset, this.txn, this.core.codec);
-    this.queue.push({ offset, bytes });
-    this.queued += bytes.length;
-    if (this.queued >= FLUSH_BYTES) this.flush();
-    return ref;
-  }
-
-  flush(): void {
-    if (this.queue.length === 0) return;
-    this.file.writeExtents(this.queue);
-    this.queue = [];
-    this.queued = 0;
-  }
-}
 
 export function compactShard(core: ShardCore): CompactInfo {
   const started = performance.now();
@@ -88,31 +52,9 @@ export function compactShard(core: ShardCore): CompactInfo {
   let newTables: Map<string, TableState>;
   let slot: HeaderSlot;
   try {
-    const w = new SequentialWriter(file, core, txn);
-    const stored: StoredTable[] = [];
-    const roots = new Map<string, BlockRef | null>();
-    for (const t of version.tables.values()) {
-      const builder = new TreeBuilder(core.options.pageSize, (kind, payload) => w.write(kind === 'leaf' ? BlockKind.Leaf : BlockKind.Branch, payload));
-      const cursor = new TreeCursor(t.root, version.store);
-      for (let ok = cursor.seekForward(null, false); ok; ok = cursor.next()) {
-        const leaf = cursor.leafNode;
-        const i = cursor.leafIndex;
-        if (valueTagAt(leaf, i) === ValueTag.Inline) {
-          builder.addInline(keyAt(leaf, i), inlineValueAt(leaf, i));
-        } else {
-          const bytes = version.store.valueAt(leaf, i);
-          builder.addStored(keyAt(leaf, i), w.write(BlockKind.Value, bytes), bytes.length);
-        }
-        entries++;
-      }
-      const root = builder.finish();
-      roots.set(t.name, root);
-      stored.push({ name: t.name, count: t.count, root });
-    }
-    stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const catalog = w.write(BlockKind.Catalog, encodeCatalog(stored));
-    const freelist = w.write(BlockKind.Freelist, encodeFreelist([]));
-    w.flush();
+    core.leafRatio = estimateLeafRatio(version.tables, version.store, core.codec);
+    const copy = runToEnd(copyDense(version, file, core.codec, txSettings(core), txn));
+    entries = copy.entries;
     // Start a fresh WAL segment: the new file holds everything before it, so no older one is needed.
     core.wal.rotate();
     const walPos = core.wal.position;
@@ -120,9 +62,9 @@ export function compactShard(core: ShardCore): CompactInfo {
       ...core.slots.active,
       seq: core.slots.active.seq + 1,
       checkpointTxn: txn,
-      fileEnd: w.allocator.end,
-      catalog,
-      freelist,
+      fileEnd: copy.fileEnd,
+      catalog: copy.catalog,
+      freelist: copy.freelist,
       walSegment: walPos.segment,
       walOffset: walPos.offset,
       flags: 0,
@@ -134,7 +76,7 @@ export function compactShard(core: ShardCore): CompactInfo {
     // Roots are loaded back from the new file so the new version shares nothing with the old one.
     newTables = new Map();
     for (const t of version.tables.values()) {
-      const ref = roots.get(t.name) ?? null;
+      const ref = copy.roots.get(t.name) ?? null;
       newTables.set(t.name, { name: t.name, count: t.count, root: ref ? store.readNode(ref) : null });
     }
     try {

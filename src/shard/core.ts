@@ -4,6 +4,10 @@
  */
 import type { CacheBudget } from '../btree/node-cache.js';
 import type { NodeStore } from '../btree/node-store.js';
+import type { BranchNode } from '../btree/node.js';
+import { childAt } from '../btree/search.js';
+import type { PageCodec } from '../codec/page-codec.js';
+import type { TableState } from './catalog.js';
 import type { KeyRingEntry } from '../codec/key-ring.js';
 import type { StoreCodec } from '../codec/store-codec.js';
 import type { FileIO } from '../io/file-io.js';
@@ -14,6 +18,7 @@ import type { FreeSpace } from './free-space.js';
 import type { ResolvedDatabaseOptions } from './options.js';
 import type { ReaderRegistry } from './reader-registry.js';
 import type { Version } from './version.js';
+import type { TxSettings } from './write-txn.js';
 
 /** The two header slots as this process knows them. */
 export interface SlotState {
@@ -35,6 +40,47 @@ export interface ShardCounters {
   compactions: number;
 }
 
+/** Leaves may grow until they compress to about a page, up to this many pages uncompressed. */
+const MAX_LEAF_PAGES = 4;
+
+/** How transactions shape what they write, given the options and the leaves' compression ratio. */
+export function txSettingsFor(options: ResolvedDatabaseOptions, leafRatio: number): TxSettings {
+  const pageSize = options.pageSize;
+  return {
+    maxNodeSize: pageSize,
+    maxLeafSize: Math.round(pageSize * Math.min(MAX_LEAF_PAGES, Math.max(1, leafRatio))),
+    inlineMax: Math.floor(pageSize / 4),
+    dedupThreshold: options.dedup ? options.dedupThreshold : Infinity,
+  };
+}
+
+/**
+ * Raw bytes per compressed byte of a store's leaves, from a sample: the first leaves of the largest
+ * tables, up to 16. Checkpoints refine it; it only sizes leaves, so an estimate is enough.
+ */
+export function estimateLeafRatio(tables: ReadonlyMap<string, TableState>, store: NodeStore, codec: PageCodec): number {
+  let raw = 0;
+  let packed = 0;
+  let sampled = 0;
+  for (const t of [...tables.values()].sort((a, b) => b.count - a.count)) {
+    if (!t.root) continue;
+    // Descend to the first leaf below each of the root's first few children.
+    const starts = t.root.isLeaf ? [t.root] : t.root.kids.slice(0, 8).map((_, i) => childAt(t.root as BranchNode, i, store));
+    for (let node of starts) {
+      while (!node.isLeaf) node = childAt(node, 0, store);
+      raw += node.size;
+      packed += codec.compress(node.data.subarray(0, node.size)).data.length;
+      if (++sampled >= 16) return raw / packed;
+    }
+  }
+  return packed > 0 ? raw / packed : 1;
+}
+
+/** How transactions of this shard shape what they write. */
+export function txSettings(core: ShardCore): TxSettings {
+  return txSettingsFor(core.options, core.leafRatio);
+}
+
 /** The header-slot fields that describe the store's keys. */
 export function keyFields(core: ShardCore): { keyId: number; keyRing: KeyRingEntry[] } {
   const ring = core.codec.keyRing;
@@ -52,8 +98,8 @@ export interface ShardCore {
   ringChanged: boolean;
   readonly budget: CacheBudget;
   readonly databaseId: number;
-  /** Values longer than this are stored in their own blocks. */
-  readonly inlineMax: number;
+  /** Raw bytes per stored byte of leaves (compression), measured at checkpoints; 1 until known. */
+  leafRatio: number;
   file: PageFile;
   store: NodeStore;
   space: FreeSpace;

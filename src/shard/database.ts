@@ -8,19 +8,21 @@
  * to the last durable version, so nothing unacknowledged stays visible.
  */
 import path from 'node:path';
-import { ClosedError, ValidationError } from '../errors.js';
+import { ClosedError, EncryptionKeyError, ValidationError } from '../errors.js';
+import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { segmentFileName } from '../wal/segment-format.js';
 import type { BlockRef } from '../pagefile/layout.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { compactShard, type CompactInfo } from './compact.js';
-import type { ShardCore } from './core.js';
+import { txSettings, type ShardCore } from './core.js';
 import { openShard, type RecoveryReport } from './open-shard.js';
 import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
+import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './snapshot-copy.js';
 import { shardStats, type DatabaseStats } from './stats.js';
 import { Table } from './table.js';
-import { getFromTree, hasInTree, RangeIterator, type Entry } from './tree-read.js';
+import { getFromTable, hasInTable, RangeIterator, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { verifyShard, type VerifyReport } from './verify.js';
 import type { Version } from './version.js';
@@ -152,12 +154,12 @@ export class Database {
   /** The value of `key` in the default table, from the latest durable commit. */
   get(key: Uint8Array): Buffer | undefined {
     const v = this.live().durable;
-    return getFromTree(v.tables.get(DEFAULT_TABLE)?.root ?? null, checkKey(key), v.store);
+    return getFromTable(v.tables, DEFAULT_TABLE, checkKey(key), v.store);
   }
 
   has(key: Uint8Array): boolean {
     const v = this.live().durable;
-    return hasInTree(v.tables.get(DEFAULT_TABLE)?.root ?? null, checkKey(key), v.store);
+    return hasInTable(v.tables, DEFAULT_TABLE, checkKey(key), v.store);
   }
 
   /** Entries of the default table in key order, read from one snapshot held until the scan ends. */
@@ -218,6 +220,75 @@ export class Database {
     return compactShard(core);
   }
 
+  /**
+   * Makes `newKey` the key new data is encrypted with, durably, and returns its key id. Data written
+   * before stays readable with the old key, so later opens need both (`encryption.previousKeys`)
+   * until {@link rekey} rewrites everything under the new one.
+   */
+  rotateKey(newKey: KeySource): number {
+    this.assertNotWriting('rotateKey()');
+    const core = this.live();
+    const ring = core.codec.keyRing;
+    if (!ring) throw new EncryptionKeyError('this store is not encrypted, so it has no key to rotate; encryption is chosen when a store is created');
+    const key = resolveKeySource(newKey, 'new key');
+    this.flushSync();
+    const before = ring.save();
+    const id = ring.add(key);
+    if (id === before.current) return id;
+    core.ringChanged = true;
+    try {
+      // The ring must be in a durable header slot before anything is sealed under the new key.
+      this.checkpoint();
+    } catch (err) {
+      ring.restore(before);
+      core.ringChanged = false;
+      throw err;
+    }
+    return id;
+  }
+
+  /**
+   * Rewrites every block and starts a fresh WAL under the current key, then retires every other key:
+   * afterwards only the current key opens the store (snapshots and backups taken earlier keep
+   * needing the keys they were written with).
+   */
+  rekey(): CompactInfo {
+    this.assertNotWriting('rekey()');
+    const core = this.live();
+    const ring = core.codec.keyRing;
+    if (!ring) throw new EncryptionKeyError('this store is not encrypted, so it has nothing to rekey');
+    this.flushSync();
+    const info = compactShard(core);
+    ring.retireOthers();
+    core.ringChanged = true;
+    writeCheckpoint(core);
+    return info;
+  }
+
+  /**
+   * Writes a consistent copy of the latest durable commit into `dir` (new or empty) while writes go
+   * on, with a manifest of BLAKE3 digests. `Database.open(dir)` opens it as a normal store and
+   * {@link Database.verifySnapshot} checks it.
+   */
+  async snapshotTo(dir: string): Promise<SnapshotInfo> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the snapshot directory must be a non-empty string path');
+    const core = this.live();
+    const target = path.resolve(dir);
+    if (target === this.path || target.startsWith(this.path + path.sep)) throw new ValidationError('a snapshot cannot be written inside the store it copies');
+    const snap = this.read();
+    try {
+      return await writeSnapshot(core, snap.liveVersion(), target);
+    } finally {
+      snap.close();
+    }
+  }
+
+  /** Checks a snapshot directory against its manifest (sizes and BLAKE3 digests of every file). */
+  static verifySnapshot(dir: string): SnapshotReport {
+    if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the snapshot directory must be a non-empty string path');
+    return verifySnapshotDir(path.resolve(dir));
+  }
+
   /** Sizes, counts, cache and checkpoint figures. */
   stats(): DatabaseStats {
     return shardStats(this.live(), this.recovery);
@@ -260,7 +331,7 @@ export class Database {
     const opts = checkRange(options);
     const snap = this.read();
     const v = snap.liveVersion();
-    return new RangeIterator(v.tables.get(table)?.root ?? null, v.store, opts, () => snap.liveVersion(), () => snap.close());
+    return new RangeIterator(v.tables, table, v.store, opts, () => snap.liveVersion(), () => snap.close());
   }
 
   /** @internal The latest durable version, for Table handles. */
@@ -287,7 +358,7 @@ export class Database {
       throw new ValidationError('write() was called inside another write transaction; a shard has one writer, so do all the work in one callback');
     }
     this.writing = true;
-    const tx = new WriteTxn(core.latest, core.latest.txn + 1, core.options.pageSize, core.inlineMax, this.logScratch);
+    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logScratch);
     try {
       const result = fn(tx);
       this.logScratch = tx.log!.scratch;

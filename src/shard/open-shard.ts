@@ -28,7 +28,7 @@ import { listSegments, scanWal } from '../wal/wal-scan.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import { decodeCatalog, type TableState } from './catalog.js';
 import { deleteWalSegments, SLOT_FLAG_CLEAN } from './checkpoint.js';
-import type { ShardCore } from './core.js';
+import { estimateLeafRatio, txSettingsFor, type ShardCore } from './core.js';
 import { FreeSpace } from './free-space.js';
 import type { ResolvedDatabaseOptions } from './options.js';
 import { ReaderRegistry } from './reader-registry.js';
@@ -213,7 +213,8 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
     const usedFallbackSlot = loaded.index !== candidates[0]!.index;
     if (usedFallbackSlot) invalidSlots.push({ index: candidates[0]!.index, reason: `its checkpoint does not load: ${(firstError as Error).message}` });
 
-    const inlineMax = Math.floor(options.pageSize / 4);
+    const leafRatio = estimateLeafRatio(loaded.tables, store, codec);
+    const settings = txSettingsFor(options, leafRatio);
     const space = new FreeSpace(loaded.allocator);
     let version = new Version(slot.checkpointTxn, loaded.tables, store);
     const scan = scanWal(
@@ -229,7 +230,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       (txn, payload, at) => {
         const ops = decodeCommit(payload);
         if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
-        const tx = new WriteTxn(version, txn, options.pageSize, inlineMax, null);
+        const tx = new WriteTxn(version, txn, settings, null);
         for (const op of ops) tx.applyDecoded(op);
         version = tx.finish();
         space.addFreed(txn, tx.freed);
@@ -256,7 +257,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       ringChanged: keyed.ringChanged,
       budget,
       databaseId: slot.databaseId,
-      inlineMax,
+      leafRatio,
       file,
       store,
       space,

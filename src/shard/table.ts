@@ -4,7 +4,7 @@
  * several tables atomically).
  */
 import type { Database } from './database.js';
-import { getFromTree, hasInTree, type Entry } from './tree-read.js';
+import { getFromTable, hasInTable, type Entry } from './tree-read.js';
 import { checkKey, type RangeOptions } from './validate.js';
 import type { TxTable } from './write-txn.js';
 
@@ -18,12 +18,12 @@ export class Table {
 
   get(key: Uint8Array): Buffer | undefined {
     const v = this.db.durableVersion();
-    return getFromTree(v.tables.get(this.name)?.root ?? null, checkKey(key), v.store);
+    return getFromTable(v.tables, this.name, checkKey(key), v.store);
   }
 
   has(key: Uint8Array): boolean {
     const v = this.db.durableVersion();
-    return hasInTree(v.tables.get(this.name)?.root ?? null, checkKey(key), v.store);
+    return hasInTable(v.tables, this.name, checkKey(key), v.store);
   }
 
   /** Entries in key order, read from one snapshot held until the scan ends. */

@@ -5,8 +5,10 @@
 import { TreeCursor, beyondBound } from '../btree/cursor.js';
 import { keyAt, leafFind } from '../btree/leaf.js';
 import type { NodeStore } from '../btree/node-store.js';
-import type { LeafNode, Node } from '../btree/node.js';
+import type { LeafNode } from '../btree/node.js';
 import { findLeaf } from '../btree/search.js';
+import { valueOf } from './blob-table.js';
+import type { TableState } from './catalog.js';
 import type { RangeOptions } from './validate.js';
 
 /** One key and its value, as returned by range scans. Both are fresh copies. */
@@ -15,19 +17,25 @@ export interface Entry {
   value: Buffer;
 }
 
+/** Tables of the version being read, to resolve deduplicated values. */
+type Tables = ReadonlyMap<string, TableState>;
+
 /** A Buffer copy of entry i's value, which the caller owns. */
-function valueCopy(leaf: LeafNode, i: number, store: NodeStore): Buffer {
-  return Buffer.from(store.valueAt(leaf, i));
+function valueCopy(leaf: LeafNode, i: number, store: NodeStore, tables: Tables): Buffer {
+  return Buffer.from(valueOf(leaf, i, store, tables));
 }
 
-export function getFromTree(root: Node | null, key: Uint8Array, store: NodeStore): Buffer | undefined {
+/** The value of `key` in table `table` of the given tables, or undefined. */
+export function getFromTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): Buffer | undefined {
+  const root = tables.get(table)?.root;
   if (!root) return undefined;
   const leaf = findLeaf(root, key, store);
   const i = leafFind(leaf, key);
-  return i < 0 ? undefined : valueCopy(leaf, i, store);
+  return i < 0 ? undefined : valueCopy(leaf, i, store, tables);
 }
 
-export function hasInTree(root: Node | null, key: Uint8Array, store: NodeStore): boolean {
+export function hasInTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): boolean {
+  const root = tables.get(table)?.root;
   if (!root) return false;
   return leafFind(findLeaf(root, key, store), key) >= 0;
 }
@@ -43,13 +51,14 @@ export class RangeIterator implements IterableIterator<Entry> {
   private remaining: number;
 
   constructor(
-    root: Node | null,
+    private readonly tables: Tables,
+    table: string,
     private readonly store: NodeStore,
     private readonly opts: RangeOptions,
     private readonly check: () => void = () => {},
     private readonly onEnd: () => void = () => {},
   ) {
-    this.cursor = new TreeCursor(root, store);
+    this.cursor = new TreeCursor(tables.get(table)?.root ?? null, store);
     this.remaining = opts.limit ?? Infinity;
   }
 
@@ -67,7 +76,7 @@ export class RangeIterator implements IterableIterator<Entry> {
       const key = Buffer.from(keyAt(leaf, i));
       if (beyondBound(key, this.opts, this.opts.reverse === true)) return this.end();
       this.remaining--;
-      return { done: false, value: { key, value: valueCopy(leaf, i, this.store) } };
+      return { done: false, value: { key, value: valueCopy(leaf, i, this.store, this.tables) } };
     } catch (err) {
       this.end();
       throw err;

@@ -7,12 +7,15 @@
  *   table holds as many entries as the catalog says;
  * - the header, reachable blocks and free extents tile the file exactly (nothing leaked, nothing
  *   owned twice);
- * - every WAL record from the checkpoint to the last commit checksums, decodes and is in sequence.
+ * - every WAL record from the checkpoint to the last commit checksums, decodes and is in sequence;
+ * - every deduplicated blob still hashes to its key, and its count equals the references to it.
  */
 import path from 'node:path';
 import { CorruptionError } from '../errors.js';
 import { sepAt } from '../btree/branch.js';
-import { keyAt, valueLengthAt, valueRefAt, valueTagAt } from '../btree/leaf.js';
+import { blobHashAt, inlineValueAt, keyAt, valueLengthAt, valueRefAt, valueTagAt } from '../btree/leaf.js';
+import { blake3 } from '../blob/blake3.js';
+import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount } from './blob-table.js';
 import { BranchNode, ValueTag, type Node } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
 import type { Extent } from '../pagefile/allocator.js';
@@ -27,8 +30,8 @@ import type { ShardCore } from './core.js';
 
 /** One problem verify found. */
 export interface VerifyIssue {
-  /** What part of the store: 'header', 'block', 'tree', 'space' or 'wal'. */
-  area: 'header' | 'block' | 'tree' | 'space' | 'wal';
+  /** What part of the store: 'header', 'block', 'tree', 'space', 'wal' or 'blob' (deduplicated values). */
+  area: 'header' | 'block' | 'tree' | 'space' | 'wal' | 'blob';
   file: string;
   offset: number;
   message: string;
@@ -52,6 +55,10 @@ class Verifier {
   blocks = 0;
   bytes = 0;
   entries = 0;
+  /** Deduplication bookkeeping: references seen, blobs present, counts recorded. */
+  readonly blobRefs = new Map<string, number>();
+  readonly blobs = new Set<string>();
+  readonly refCounts = new Map<string, number>();
 
   constructor(private readonly core: ShardCore) {}
 
@@ -102,11 +109,28 @@ class Verifier {
       if (n === 0 && (lo || hi)) this.issue('tree', file, ref.offset, `table ${table}: empty leaf below a branch`);
       this.entries += n;
       for (let i = 0; i < n; i++) {
-        if (valueTagAt(node, i) !== ValueTag.OutOfLine) continue;
-        const vref = valueRefAt(node, i)!;
-        const length = valueLengthAt(node, i);
-        const payload = this.readBlock(vref, BlockKind.Value, `value of table ${table}`);
-        if (payload && payload.length !== length) this.issue('block', file, vref.offset, `value block holds ${payload.length} bytes, its leaf says ${length}`);
+        const tag = valueTagAt(node, i);
+        let value: Uint8Array | null = null;
+        if (tag === ValueTag.OutOfLine) {
+          const vref = valueRefAt(node, i)!;
+          const length = valueLengthAt(node, i);
+          value = this.readBlock(vref, BlockKind.Value, `value of table ${table}`);
+          if (value && value.length !== length) this.issue('block', file, vref.offset, `value block holds ${value.length} bytes, its leaf says ${length}`);
+        } else if (tag === ValueTag.Inline) {
+          value = inlineValueAt(node, i);
+        } else if (table.startsWith('__')) {
+          this.issue('blob', file, ref.offset, `engine table ${table} holds a blob reference`);
+        } else {
+          const h = Buffer.from(blobHashAt(node, i)).toString('hex');
+          this.blobRefs.set(h, (this.blobRefs.get(h) ?? 0) + 1);
+        }
+        if (value && table === BLOB_TABLE) {
+          const h = Buffer.from(keyAt(node, i)).toString('hex');
+          this.blobs.add(h);
+          if (Buffer.from(blake3(value)).toString('hex') !== h) this.issue('blob', file, ref.offset, `blob ${h} does not hash to its key (its bytes changed)`);
+        } else if (value && table === BLOB_REFS_TABLE) {
+          this.refCounts.set(Buffer.from(keyAt(node, i)).toString('hex'), decodeRefCount(value));
+        }
       }
       return 0;
     }
@@ -155,6 +179,7 @@ export function verifyShard(core: ShardCore): VerifyReport {
       else for (const e of extents) v.owned.push({ ...e, what: 'free space' });
     }
   }
+  checkBlobs(v, file);
   checkTiling(v, file, slot.fileEnd, core.file.size());
   const walRecords = checkWal(core, v);
   return {
@@ -163,6 +188,18 @@ export function verifyShard(core: ShardCore): VerifyReport {
     checked: { blocks: v.blocks, bytes: v.bytes, tables, entries: v.entries, walRecords },
     durationMs: performance.now() - started,
   };
+}
+
+/** Every referenced blob exists, and every blob's recorded count equals the references to it. */
+function checkBlobs(v: Verifier, file: string): void {
+  const hashes = new Set([...v.blobRefs.keys(), ...v.blobs, ...v.refCounts.keys()]);
+  for (const h of hashes) {
+    const refs = v.blobRefs.get(h) ?? 0;
+    const counted = v.refCounts.get(h) ?? 0;
+    if (refs > 0 && !v.blobs.has(h)) v.issue('blob', file, 0, `blob ${h} is referenced ${refs} times but missing`);
+    if (refs !== counted) v.issue('blob', file, 0, `blob ${h} is referenced ${refs} times but its count says ${counted}`);
+    if (refs === 0 && v.blobs.has(h)) v.issue('blob', file, 0, `blob ${h} is stored but nothing references it (leaked)`);
+  }
 }
 
 /** The header, owned blocks and free extents must cover [0, fileEnd) exactly once. */

@@ -7,13 +7,15 @@
  *   3 clear    (no arguments: removes every entry of the current table)
  *   4 drop     (no arguments: removes the current table)
  *   5 table    varint name length, UTF-8 name: later operations apply to this table
+ *   6 put blob varint key length, key, 32-byte BLAKE3 hash, varint value length: set key to a value
+ *              already in the blob table (a deduplicated value seen before; the bytes are not repeated)
  *
  * The current table starts as "default". Replaying the operations in order against the checkpointed
  * state reproduces the commit exactly.
  */
 import { readVarint, writeVarint } from '../util/varint.js';
 
-export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5 } as const;
+export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5, PutBlob: 6 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 /** The table operations start on. */
@@ -49,6 +51,17 @@ export class CommitLog {
     this.buf[this.size++] = Op.Put;
     this.bytes(key);
     this.bytes(value);
+    this.ops++;
+  }
+
+  putBlob(table: string, key: Uint8Array, hash: Uint8Array, length: number): void {
+    this.selectTable(table);
+    this.reserve(1 + 5 + key.length + hash.length + 5);
+    this.buf[this.size++] = Op.PutBlob;
+    this.bytes(key);
+    this.buf.set(hash, this.size);
+    this.size += hash.length;
+    this.size = writeVarint(this.buf, this.size, length);
     this.ops++;
   }
 
@@ -102,12 +115,14 @@ export class CommitLog {
   }
 }
 
-/** One decoded operation; keys and values are views into the payload. */
+/** One decoded operation; keys and values are views into the payload. For PutBlob, `value` is the hash. */
 export interface DecodedOp {
-  op: typeof Op.Put | typeof Op.Delete | typeof Op.Clear | typeof Op.Drop;
+  op: typeof Op.Put | typeof Op.Delete | typeof Op.Clear | typeof Op.Drop | typeof Op.PutBlob;
   table: string;
   key: Uint8Array | null;
   value: Uint8Array | null;
+  /** PutBlob: length of the value the hash stands for. */
+  length: number;
 }
 
 /** Decodes a commit payload; returns a reason string when it is malformed. */
@@ -130,9 +145,17 @@ export function decodeCommit(b: Uint8Array): DecodedOp[] | string {
       if (!key || key.length === 0) return 'commit key is empty or runs past the payload';
       const value = op === Op.Put ? bytes() : null;
       if (op === Op.Put && !value) return 'commit value runs past the payload';
-      ops.push({ op, table, key, value });
+      ops.push({ op, table, key, value, length: value?.length ?? 0 });
+    } else if (op === Op.PutBlob) {
+      const key = bytes();
+      if (!key || key.length === 0 || pos.o + 32 > end) return 'commit blob reference runs past the payload';
+      const hash = b.subarray(pos.o, pos.o + 32);
+      pos.o += 32;
+      const length = readVarint(b, pos, end);
+      if (length < 0) return 'commit blob length runs past the payload';
+      ops.push({ op, table, key, value: hash, length });
     } else if (op === Op.Clear || op === Op.Drop) {
-      ops.push({ op, table, key: null, value: null });
+      ops.push({ op, table, key: null, value: null, length: 0 });
     } else if (op === Op.Table) {
       const name = bytes();
       if (!name || name.length === 0) return 'commit table name is empty or runs past the payload';

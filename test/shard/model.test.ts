@@ -103,9 +103,30 @@ function dumpReader(names: string[], range: (t: string) => Iterable<{ key: Buffe
   return out;
 }
 
-async function runSequence(steps: Step[]): Promise<void> {
+/** Codec settings a run uses: every combination must behave the same. */
+interface Config {
+  compression: 'zstd' | 'lz4' | 'none';
+  dedupThreshold: number;
+  encrypted: boolean;
+}
+const KEY = Buffer.alloc(32, 7);
+const configArb: fc.Arbitrary<Config> = fc.record({
+  compression: fc.constantFrom('zstd' as const, 'lz4' as const, 'none' as const),
+  dedupThreshold: fc.constantFrom(64, 1024),
+  encrypted: fc.boolean(),
+});
+
+async function runSequence(config: Config, steps: Step[]): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-model-'));
-  const opts = { pageSize: 512, checkpointIntervalMs: 0, walSegmentBytes: 64 * 1024, checkpointWalBytes: 64 * 1024 };
+  const opts = {
+    pageSize: 512,
+    checkpointIntervalMs: 0,
+    walSegmentBytes: 64 * 1024,
+    checkpointWalBytes: 64 * 1024,
+    compression: config.compression,
+    dedupThreshold: config.dedupThreshold,
+    ...(config.encrypted ? { encryption: { key: KEY } } : {}),
+  };
   let db = Database.open(dir, opts);
   let model: Model = new Map();
   const snaps: { snap: Snapshot; model: Model }[] = [];
@@ -211,7 +232,7 @@ test('random transactions, snapshots, checkpoints, compactions and reopens agree
   const numRuns = Number(process.env.MODEL_RUNS ?? 200);
   console.log(`model test seed ${seed} (rerun with MODEL_SEED=${seed}), ${numRuns} runs`);
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 5, maxLength: 60 }), (steps) => runSequence(steps)),
+    fc.asyncProperty(configArb, fc.array(stepArb, { minLength: 5, maxLength: 60 }), (config, steps) => runSequence(config, steps)),
     { seed, numRuns },
   );
 });

@@ -147,10 +147,13 @@ const key = (prefix: string, n: number): Buffer => Buffer.from(`${prefix}/${pad(
  * Options of the corrupted copies. A 512-byte page size makes many small blocks (so a few thousand
  * entries give hundreds of leaves, several branch levels and values stored out of line above 128
  * bytes). Durability 'none' only skips fsyncs, which detection does not depend on, to keep a trial
- * cheap; no timer checkpoints, so nothing happens that a trial did not ask for.
+ * cheap; no timer checkpoints, so nothing happens that a trial did not ask for. Dedup is off so that
+ * every value lives in the table that owns its key, which is how trials map a block to its keys
+ * (damaged deduplicated blobs are covered in test/shard/dedup.test.ts).
  */
 export const TRIAL_OPTIONS: DatabaseOptions = {
   pageSize: 512,
+  dedup: false,
   checkpointIntervalMs: 0,
   durability: 'none',
   walSegmentBytes: 64 * 1024,
@@ -162,6 +165,7 @@ export const TRIAL_OPTIONS: DatabaseOptions = {
  */
 export const WAL_OPTIONS: DatabaseOptions = {
   pageSize: 512,
+  dedup: false,
   checkpointIntervalMs: 0,
   checkpointWalBytes: 2 ** 40,
   walSegmentBytes: 64 * 1024,
