@@ -8,7 +8,7 @@ import { StoreCodec } from '../../src/codec/store-codec.js';
 import { makeBranch } from '../../src/btree/branch.js';
 import { insertEntry } from '../../src/btree/leaf.js';
 import { encodeBranch, encodeLeaf, decodeLeaf, decodeBranch } from '../../src/btree/node-codec.js';
-import { LeafNode } from '../../src/btree/node.js';
+import { BlobValue, LeafNode } from '../../src/btree/node.js';
 import { prepareBlock, sealBlock } from '../../src/pagefile/block.js';
 import { encodeFreelist, decodeFreelist } from '../../src/pagefile/freelist-codec.js';
 import { decodeHeaderSlot, encodeHeaderSlot, type HeaderSlot } from '../../src/pagefile/header-slot.js';
@@ -99,4 +99,44 @@ test('a WAL segment header, commit payload and record encode to the documented b
   assert.equal((decodeCommit(log.payload()) as unknown[]).length, 2);
   const record = encodeRecord(3, { txn: 43, durableTxn: 42, flags: 0, kind: 1, keyId: 0, rawLength: 16 }, log.payload());
   assert.equal(hex(record), '10000000b8c800542b000000000000002a00000000000000000100001000000001016b017605066576656e7473020178');
+});
+
+test('a header slot of an encrypted store records its key ring in the documented bytes', () => {
+  const slot: HeaderSlot = {
+    pageSize: 4096,
+    databaseId: 1,
+    seq: 2,
+    checkpointTxn: 3,
+    fileEnd: 8192,
+    catalog: null,
+    freelist: null,
+    walSegment: 1,
+    walOffset: 4096,
+    flags: 1,
+    keyId: 2,
+    keyRing: [
+      { id: 1, kdf: 0, salt: new Uint8Array(16), kcv: new Uint8Array(16).fill(0xaa) },
+      { id: 2, kdf: 1, salt: new Uint8Array(16).fill(0x11), kcv: new Uint8Array(16).fill(0xbb) },
+    ],
+  };
+  const b = encodeHeaderSlot(slot);
+  assert.equal(
+    hex(b.subarray(96, 176)),
+    '01000000020002000100000000000000000000000000000000000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' +
+      '0200010011111111111111111111111111111111bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+  );
+  assert.equal(hex(b.subarray(4092)), 'beb2ec4d');
+  assert.deepEqual(decodeHeaderSlot(b), { state: 'valid', slot });
+});
+
+test('a deduplicated value is a 32-byte hash in its leaf and a put-blob operation in the WAL', () => {
+  const hash = new Uint8Array(32).fill(0xcd);
+  const leaf = LeafNode.empty(1);
+  insertEntry(leaf, 0, Buffer.from('doc'), new BlobValue(hash, 5000));
+  assert.equal(hex(encodeLeaf(leaf)), '01000300646f630288130000' + 'cd'.repeat(32));
+  const log = new CommitLog(new Uint8Array(8));
+  log.putBlob('default', Buffer.from('k'), hash, 5000);
+  assert.equal(hex(log.payload()), '06016b' + 'cd'.repeat(32) + '8827');
+  const [op] = decodeCommit(log.payload()) as { op: number; length: number }[];
+  assert.deepEqual([op!.op, op!.length], [6, 5000]);
 });
