@@ -50,7 +50,8 @@ function parseOptions(): Options {
     );
     process.exit(0);
   }
-  const requested = values.engines ? values.engines.split(',').map((e) => e.trim()).filter(Boolean) : Object.keys(ENGINES);
+  // By default: us and the three peers. The codec variants (redb-none, redb-lz4, redb-aes) run when named.
+  const requested = values.engines ? values.engines.split(',').map((e) => e.trim()).filter(Boolean) : Object.keys(ENGINES).filter((e) => !e.startsWith('redb-'));
   const engines: EngineName[] = [];
   for (const name of requested) {
     if (!isEngineName(name)) throw new Error(`unknown engine "${name}"; known: ${Object.keys(ENGINES).join(', ')}`);

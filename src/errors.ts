@@ -15,6 +15,7 @@ export const ErrorCode = {
   Locked: 'REDB_LOCKED',
   EncryptionKey: 'REDB_ENCRYPTION_KEY',
   Format: 'REDB_FORMAT',
+  PartialCommit: 'REDB_PARTIAL_COMMIT',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -129,6 +130,30 @@ export class EncryptionKeyError extends RedbError {
 export class FormatError extends RedbError {
   constructor(message: string) {
     super(ErrorCode.Format, message);
+  }
+}
+
+/**
+ * A batch spanning several shards failed in some of them. Each shard's part is atomic: the parts in
+ * `committedShards` are durable, the part in each of `failedShards` wrote nothing, and the parts in
+ * `notAttemptedShards` were not tried. `cause` is the first failure.
+ */
+export class PartialCommitError extends RedbError {
+  readonly committedShards: number[];
+  readonly failedShards: number[];
+  readonly notAttemptedShards: number[];
+
+  constructor(committed: number[], failed: number[], notAttempted: number[], cause: unknown) {
+    super(
+      ErrorCode.PartialCommit,
+      `a cross-shard batch committed in shard(s) [${committed.join(', ')}] but failed in shard(s) [${failed.join(', ')}]` +
+        `${notAttempted.length ? ` and was not tried in [${notAttempted.join(', ')}]` : ''}: ${(cause as Error | undefined)?.message ?? String(cause)}. ` +
+        'Retry the failed and untried parts; the committed parts are durable',
+      { cause },
+    );
+    this.committedShards = committed;
+    this.failedShards = failed;
+    this.notAttemptedShards = notAttempted;
   }
 }
 

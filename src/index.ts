@@ -39,5 +39,11 @@ export {
   EncryptionKeyError,
   FormatError,
 } from './errors.js';
+export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './manager/redb-manager.js';
+export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
+export type { RedbOptions } from './manager/options.js';
+export type { HealthReport, HealthStatus, ShardHealth, VerifyRecord } from './manager/health.js';
+export type { ShardRepairReport, LostRange } from './shard/repair.js';
+export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
 export { NodeFileIO } from './io/node-file-io.js';

@@ -21,6 +21,21 @@ export const ENGINES = {
     load: async () => (await import('./redb.js')).engine,
     unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
   },
+  'redb-none': {
+    label: 'redb (no compression)',
+    load: async () => (await import('./redb.js')).engineNone,
+    unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
+  },
+  'redb-lz4': {
+    label: 'redb (lz4)',
+    load: async () => (await import('./redb.js')).engineLz4,
+    unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
+  },
+  'redb-aes': {
+    label: 'redb (zstd + AES-GCM)',
+    load: async () => (await import('./redb.js')).engineAes,
+    unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
+  },
   lmdb: {
     label: 'lmdb-js',
     load: async () => (await import('./lmdb.js')).engine,

@@ -1,8 +1,9 @@
 // redb-audit itself, through its public API, with `immediate` durability: every `write` is one
 // atomic commit that is fsynced before the call returns. The runner starts this adapter only
-// when src/index.ts exists.
+// when src/index.ts exists. Besides the default configuration (zstd), variants measure what each
+// codec costs: no compression, lz4, and zstd with AES-256-GCM encryption.
 
-import { Database } from '../../src/index.js';
+import { Database, type DatabaseOptions } from '../../src/index.js';
 import type { Pair } from '../data.js';
 import type { EngineAdapter, EngineModule, MaybePromise, Visit } from './types.js';
 
@@ -55,8 +56,14 @@ class RedbAdapter implements EngineAdapter {
   }
 }
 
-export const engine: EngineModule = {
-  open(dir) {
-    return new RedbAdapter(dir, Database.open(dir, { durability: 'immediate' }));
-  },
-};
+function variant(options: DatabaseOptions): EngineModule {
+  return { open: (dir) => new RedbAdapter(dir, Database.open(dir, { durability: 'immediate', ...options })) };
+}
+
+/** A fixed benchmark key: the point is the cost of encrypting, not keeping a secret. */
+const BENCH_KEY = new Uint8Array(32).fill(0x5a);
+
+export const engine = variant({});
+export const engineNone = variant({ compression: 'none' });
+export const engineLz4 = variant({ compression: 'lz4' });
+export const engineAes = variant({ encryption: { key: BENCH_KEY } });

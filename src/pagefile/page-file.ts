@@ -15,6 +15,8 @@ const MAX_COALESCED_WRITE = 8 << 20;
 
 export class PageFile {
   private closed = false;
+  /** Bytes read from the file so far (for metrics). */
+  bytesRead = 0;
   /** Snapshots and versions still reading this file (it outlives a compaction that replaced it). */
   private users = 0;
   private closeWhenUnused = false;
@@ -83,6 +85,7 @@ export class PageFile {
   readExtent(offset: number, length: number): Uint8Array {
     const buf = new Uint8Array(length);
     const n = this.read(buf, offset);
+    this.bytesRead += n;
     if (n < length) throw new CorruptionError(this.path, offset, `extent of ${length} bytes runs past the end of the file`);
     return buf;
   }

@@ -13,6 +13,11 @@ import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { segmentFileName } from '../wal/segment-format.js';
 import type { BlockRef } from '../pagefile/layout.js';
+import type { HeaderSlot } from '../pagefile/header-slot.js';
+import type { PageFile } from '../pagefile/page-file.js';
+import type { NodeStore } from '../btree/node-store.js';
+import type { StoreCodec } from '../codec/store-codec.js';
+import type { KeyRing } from '../codec/key-ring.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { compactShard, type CompactInfo } from './compact.js';
 import { txSettings, type ShardCore } from './core.js';
@@ -27,6 +32,16 @@ import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions 
 import { verifyShard, type VerifyReport } from './verify.js';
 import type { Version } from './version.js';
 import { WriteTxn } from './write-txn.js';
+
+/** A checkpoint held still for a backup; see Database.pinCheckpoint. */
+export interface PinnedCheckpoint {
+  slot: HeaderSlot;
+  file: PageFile;
+  store: NodeStore;
+  codec: StoreCodec;
+  txn: number;
+  release(): void;
+}
 
 /** A commit appended to the WAL and waiting for an fsync. */
 interface Unsynced {
@@ -324,6 +339,31 @@ export class Database {
       for (const u of this.unsynced) u.reject?.(new ClosedError(`the database at ${this.path}`));
       this.unsynced = [];
     }
+  }
+
+  /**
+   * @internal For backups: checkpoints, then pins that checkpoint. Until `release()`, no block the
+   * returned header slot reaches is reused, whatever is written, checkpointed or compacted meanwhile.
+   */
+  pinCheckpoint(): PinnedCheckpoint {
+    this.assertNotWriting('a backup');
+    const core = this.live();
+    this.flushSync();
+    writeCheckpoint(core);
+    const snapshot = this.read();
+    return {
+      slot: { ...core.slots.active },
+      file: core.file,
+      store: core.store,
+      codec: core.codec,
+      txn: snapshot.txn,
+      release: () => snapshot.close(),
+    };
+  }
+
+  /** @internal The key ring, for the store manifest of a manager. */
+  keyRingForManifest(): KeyRing | null {
+    return this.live().codec.keyRing;
   }
 
   /** @internal Range over any table, for Table handles. */

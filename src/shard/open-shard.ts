@@ -66,7 +66,7 @@ function newDatabaseId(): number {
 }
 
 /** Reads header slots and creates files; it never decodes a block, so it needs no keys. */
-const PLAIN = new StoreCodec('none', 1, null);
+export const PLAIN = new StoreCodec('none', 1, null);
 
 function createShard(dir: string, options: ResolvedDatabaseOptions): void {
   const io = options.io;
@@ -105,7 +105,7 @@ function createShard(dir: string, options: ResolvedDatabaseOptions): void {
  * The codec for a store whose newest slot is `slot`: the configured compression, and the keys matched
  * against the ring the slot records. Throws EncryptionKeyError for a wrong, missing or unwanted key.
  */
-function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabaseOptions): { codec: StoreCodec; ringChanged: boolean } {
+export function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabaseOptions): { codec: StoreCodec; ringChanged: boolean } {
   const enc = options.encryption;
   if (slot.keyId === 0) {
     if (enc) {
@@ -119,14 +119,14 @@ function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabaseOption
   return { codec: new StoreCodec(options.compression, options.compressionLevel, ring), ringChanged };
 }
 
-interface LoadedCheckpoint {
+export interface LoadedCheckpoint {
   slot: HeaderSlot;
   index: 0 | 1;
   tables: Map<string, TableState>;
   allocator: ExtentAllocator;
 }
 
-function loadCheckpoint(file: PageFile, store: NodeStore, slot: HeaderSlot, index: 0 | 1): LoadedCheckpoint {
+export function loadCheckpoint(file: PageFile, store: NodeStore, slot: HeaderSlot, index: 0 | 1): LoadedCheckpoint {
   if (file.size() < slot.fileEnd) {
     throw new CorruptionError(file.path, file.size(), `the file ends before the ${slot.fileEnd} bytes its checkpoint covers`);
   }

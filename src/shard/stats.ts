@@ -31,7 +31,11 @@ export interface DatabaseStats {
   lastCheckpointAt: number | null;
   lastCheckpointError: string | null;
   blockBytesWritten: number;
+  /** Bytes read from the page file (cache misses, verify) since open. */
+  pageBytesRead: number;
   walBytesWritten: number;
+  /** Raw bytes per stored byte of leaves, as last measured (1 without compression). */
+  compressionRatio: number;
   compactions: number;
   openSnapshots: number;
   recovery: RecoveryReport;
@@ -69,7 +73,9 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     lastCheckpointAt: core.counters.lastCheckpointAt,
     lastCheckpointError: core.counters.lastCheckpointError?.message ?? null,
     blockBytesWritten: core.counters.blockBytesWritten,
+    pageBytesRead: core.file.bytesRead,
     walBytesWritten: core.wal.bytesWritten,
+    compressionRatio: core.leafRatio,
     compactions: core.counters.compactions,
     openSnapshots: core.readers.size,
     recovery,

@@ -252,6 +252,7 @@ export class WriteTxn extends TxTable implements WriteContext {
           throw new CorruptionError(this.store.file.path, 0, `a WAL record names blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
         }
         this.putValue(op.table, op.key!, new BlobValue(hash, op.length));
+        this.log?.putBlob(op.table, op.key!, hash, op.length);
         break;
       }
       case Op.Delete:

@@ -3,14 +3,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Database, LockedError } from '../../src/index.js';
+import { Database, LockedError, RedbManager } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
 
 const CHILD = path.join(import.meta.dirname, '..', 'support', 'hold-lock-child.ts');
 
-/** Starts a process that holds the database open; resolves once it has it. */
-function holdInChild(dir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a process that holds the database (or whole store) open; resolves once it has it. */
+export function holdInChild(dir: string, mode: 'db' | 'manager' = 'db'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve(child);
@@ -19,7 +19,7 @@ function holdInChild(dir: string): Promise<ChildProcess> {
   });
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve())));
 }
 
@@ -55,4 +55,17 @@ test('a lock left by a killed process is taken over at once, and the data is int
   assert.ok(Date.now() - started < 2000);
   assert.equal(reopened.get(enc('k'))?.toString(), 'v');
   reopened.close();
+});
+
+test('a second process opening the same store gets LockedError, and a killed holder is taken over', async (t) => {
+  const baseDir = tmpDir(t);
+  RedbManager.open({ baseDir }).close();
+  const child = await holdInChild(baseDir, 'manager');
+  t.after(() => child.kill('SIGKILL'));
+  assert.throws(() => RedbManager.open({ baseDir }), (err: unknown) => err instanceof LockedError && err.holderPid === child.pid);
+  child.kill('SIGKILL');
+  await exited(child);
+  const m = RedbManager.open({ baseDir });
+  assert.equal(m.health().status, 'healthy');
+  m.close();
 });

@@ -1,0 +1,344 @@
+/**
+ * RedbManager: a base directory of N shards, routed by tenant, with the operations the seed guides
+ * describe (health, metrics, backup, restore, repair). Layout:
+ *
+ *   <baseDir>/redb.manifest.json   shard count, routing, codec settings, key-check values
+ *   <baseDir>/lock, lock.owner     one process at a time (see io/dir-lock.ts)
+ *   <baseDir>/shards/<NNN>/        one shard directory each (see docs/format.md)
+ *   <baseDir>/shards/<NNN>.damaged-<time>/   a shard repair set aside
+ *
+ * Opening checks the options against the manifest before any shard is touched, then opens every
+ * shard (crash recovery is part of opening one), repairs a corrupt one when autoRecovery is on, and
+ * with checksumVerification verifies each.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ClosedError, CorruptionError, PartialCommitError, ValidationError } from '../errors.js';
+import { resolveKeySource, type KeySource } from '../codec/key-source.js';
+import { DirLock } from '../io/dir-lock.js';
+import { Database } from '../shard/database.js';
+import type { RecoveryReport } from '../shard/open-shard.js';
+import { checkKey, checkTableName, checkValue, DEFAULT_TABLE } from '../shard/validate.js';
+import type { VerifyReport } from '../shard/verify.js';
+import { rollUp, shardHealth, type HealthReport, type VerifyRecord } from './health.js';
+import { MANIFEST_NAME, reconcileManifest, updateManifestKeys } from './manifest.js';
+import { renderMetrics } from './metrics.js';
+import { resolveRedbOptions, shardOptions, type RedbOptions, type ResolvedRedbOptions } from './options.js';
+import { routeTenant } from './routing.js';
+import { repairShard, type ShardRepairReport } from '../shard/repair.js';
+
+/** One operation of a cross-shard batch. Exactly one of `value` and `delete` is given. */
+export interface BatchOp {
+  tenantId: string;
+  /** Table within the tenant's shard; default "default". */
+  table?: string;
+  key: Uint8Array;
+  value?: Uint8Array;
+  delete?: true;
+}
+
+/** What a batch did: the operations committed per shard. */
+export interface BatchResult {
+  shards: { shard: number; ops: number }[];
+}
+
+/** What opening found in each shard. */
+export interface OpenReport {
+  created: boolean;
+  shards: { shard: number; recovery: RecoveryReport | null; repaired: ShardRepairReport | null; verify: VerifyRecord | null }[];
+}
+
+export function shardDirName(index: number): string {
+  return String(index).padStart(3, '0');
+}
+
+export class RedbManager {
+  readonly options: ResolvedRedbOptions;
+  readonly openReport: OpenReport;
+  private readonly shards: (Database | null)[];
+  private readonly verifyRecords: (VerifyRecord | null)[];
+  /** What the last repair of each shard lost, for health(); empty when nothing was lost. */
+  private readonly repairNotes: string[][];
+  private readonly lock: DirLock;
+  private readonly openedAt = Date.now();
+  private closed = false;
+
+  private constructor(options: ResolvedRedbOptions, lock: DirLock) {
+    this.options = options;
+    this.lock = lock;
+    this.shards = new Array<Database | null>(options.shardCount).fill(null);
+    this.verifyRecords = new Array<VerifyRecord | null>(options.shardCount).fill(null);
+    this.repairNotes = Array.from({ length: options.shardCount }, () => []);
+    this.openReport = { created: false, shards: [] };
+  }
+
+  /** Opens (or creates) the store described by `options`. Throws LockedError if another process has it. */
+  static open(options?: RedbOptions): RedbManager {
+    const o = resolveRedbOptions(options);
+    fs.mkdirSync(o.baseDir, { recursive: true });
+    const lock = DirLock.acquire(o.baseDir);
+    const m = new RedbManager(o, lock);
+    try {
+      m.openAll();
+    } catch (err) {
+      m.closeShards();
+      lock.unlock();
+      throw err;
+    }
+    return m;
+  }
+
+  /** Number of shards (fixed when the store was created). */
+  get shardCount(): number {
+    return this.options.shardCount;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Directory of shard `index`. */
+  shardDir(index: number): string {
+    return path.join(this.options.baseDir, 'shards', shardDirName(index));
+  }
+
+  /** The shard a tenant's data lives in (a stable hash; see routing.ts). */
+  shardFor(tenantId: string): number {
+    if (typeof tenantId !== 'string' || tenantId.length === 0) throw new ValidationError('tenantId must be a non-empty string');
+    return routeTenant(tenantId, this.options.shardCount);
+  }
+
+  /** The shard (a Database) holding `tenantId`'s data. */
+  shard(tenantId: string): Database {
+    return this.shardAt(this.shardFor(tenantId));
+  }
+
+  /** Shard `index`, 0-based. */
+  shardAt(index: number): Database {
+    this.assertOpen();
+    if (!Number.isInteger(index) || index < 0 || index >= this.options.shardCount) {
+      throw new ValidationError(`shard index must be an integer from 0 to ${this.options.shardCount - 1}, got ${index}`);
+    }
+    const db = this.shards[index];
+    if (!db || db.isClosed) throw new ClosedError(`shard ${index} of ${this.options.baseDir}`);
+    return db;
+  }
+
+  /**
+   * Commits operations for several tenants. The whole batch is validated before anything is written;
+   * each shard's part then commits atomically, in shard order. If a shard's commit fails, a
+   * PartialCommitError says exactly which parts were committed.
+   */
+  writeBatch(ops: readonly BatchOp[]): BatchResult {
+    const groups = this.groupBatch(ops);
+    const committed: number[] = [];
+    for (const [shard, part] of groups) {
+      try {
+        this.shardAt(shard).write((tx) => applyPart(tx, part));
+      } catch (err) {
+        const rest = [...groups.keys()].filter((s) => s !== shard && !committed.includes(s));
+        if (committed.length === 0) throw err;
+        throw new PartialCommitError(committed, [shard], rest, err);
+      }
+      committed.push(shard);
+    }
+    return { shards: [...groups].map(([shard, part]) => ({ shard, ops: part.length })) };
+  }
+
+  /** Like {@link writeBatch}, with the shards' parts committed concurrently (group commit). */
+  async writeBatchAsync(ops: readonly BatchOp[]): Promise<BatchResult> {
+    const groups = this.groupBatch(ops);
+    const entries = [...groups];
+    const results = await Promise.allSettled(entries.map(([shard, part]) => this.shardAt(shard).writeAsync((tx) => applyPart(tx, part))));
+    const failed = entries.filter((_, i) => results[i]!.status === 'rejected').map(([s]) => s);
+    if (failed.length > 0) {
+      const cause = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+      const committed = entries.filter((_, i) => results[i]!.status === 'fulfilled').map(([s]) => s);
+      if (committed.length === 0) throw cause;
+      throw new PartialCommitError(committed, failed, [], cause);
+    }
+    return { shards: entries.map(([shard, part]) => ({ shard, ops: part.length })) };
+  }
+
+  /** Overall and per-shard health. */
+  health(): HealthReport {
+    return rollUp(
+      this.shards.map((db, i) =>
+        shardHealth(i, this.closed ? null : db, fs.existsSync(this.shardDir(i)) ? this.shardDir(i) : this.options.baseDir, this.verifyRecords[i]!, this.options, this.openedAt, this.repairNotes[i]!),
+      ),
+    );
+  }
+
+  /** Every shard's counters and gauges in the Prometheus text exposition format. */
+  metrics(): string {
+    const health = this.health().shards;
+    return renderMetrics(
+      this.shards.map((db) => (db && !db.isClosed ? db.stats() : null)),
+      health,
+    );
+  }
+
+  /** Checkpoints every shard. */
+  checkpoint(): void {
+    for (let i = 0; i < this.shardCount; i++) this.shardAt(i).checkpoint();
+  }
+
+  /** Verifies every shard; the results also feed health(). */
+  verify(): { ok: boolean; shards: VerifyReport[] } {
+    const reports = Array.from({ length: this.shardCount }, (_, i) => {
+      const report = this.shardAt(i).verify();
+      this.verifyRecords[i] = { ok: report.ok, at: new Date().toISOString(), issues: report.issues.length };
+      return report;
+    });
+    return { ok: reports.every((r) => r.ok), shards: reports };
+  }
+
+  /**
+   * Offline repair: closes every shard (the store's lock stays held), verifies each, salvages every
+   * record that can still be read and authenticated from a damaged one into a fresh shard (keeping
+   * the damaged files aside), reopens them all and reports what was recovered and what was lost.
+   */
+  repair(): ShardRepairReport[] {
+    this.assertOpen();
+    this.closeShards();
+    const reports: ShardRepairReport[] = [];
+    try {
+      for (let i = 0; i < this.shardCount; i++) {
+        const r = repairShard(this.shardDir(i), shardOptions(this.options));
+        this.repairNotes[i] = repairLosses(r, 'repaired');
+        reports.push(r);
+      }
+    } finally {
+      this.openShards();
+    }
+    for (let i = 0; i < this.shardCount; i++) this.recordVerify(i);
+    return reports;
+  }
+
+  /** Rotates the encryption key of every shard (see Database.rotateKey) and records it in the manifest. */
+  rotateKey(newKey: KeySource): void {
+    this.assertOpen();
+    resolveKeySource(newKey, 'new key');
+    for (let i = 0; i < this.shardCount; i++) this.shardAt(i).rotateKey(newKey);
+    this.syncManifestKeys();
+  }
+
+  /** Rewrites every shard under the current key and retires the old keys (see Database.rekey). */
+  rekey(): void {
+    this.assertOpen();
+    for (let i = 0; i < this.shardCount; i++) this.shardAt(i).rekey();
+    this.syncManifestKeys();
+  }
+
+  /** Closes every shard and releases the store. Safe to call twice. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.closeShards();
+    } finally {
+      this.lock.unlock();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClosedError(`the store at ${this.options.baseDir}`);
+    if (this.lock.compromised) throw new ClosedError(`the store at ${this.options.baseDir} (its lock was taken over by another process)`);
+  }
+
+  private openAll(): void {
+    const o = this.options;
+    const shardsDir = path.join(o.baseDir, 'shards');
+    const hasShards = fs.existsSync(shardsDir) && fs.readdirSync(shardsDir).length > 0;
+    const hasManifest = fs.existsSync(path.join(o.baseDir, MANIFEST_NAME));
+    if (hasShards && !hasManifest) {
+      throw new CorruptionError(path.join(o.baseDir, MANIFEST_NAME), 0, 'the store manifest is missing but shards exist; restore it from a backup');
+    }
+    reconcileManifest(o, !hasManifest);
+    this.openReport.created = !hasManifest;
+    this.openShards();
+    if (o.checksumVerification) for (let i = 0; i < this.shardCount; i++) this.recordVerify(i);
+    this.openReport.shards.forEach((s, i) => (s.verify = this.verifyRecords[i]!));
+  }
+
+  private openShards(): void {
+    this.openReport.shards = [];
+    for (let i = 0; i < this.shardCount; i++) {
+      const dir = this.shardDir(i);
+      let repaired: ShardRepairReport | null = null;
+      let db: Database;
+      try {
+        db = Database.open(dir, shardOptions(this.options));
+      } catch (err) {
+        if (!(err instanceof CorruptionError) || !this.options.autoRecovery) throw err;
+        repaired = repairShard(dir, shardOptions(this.options));
+        this.repairNotes[i] = repairLosses(repaired, 'repaired at open');
+        db = Database.open(dir, shardOptions(this.options));
+      }
+      this.shards[i] = db;
+      this.openReport.shards.push({ shard: i, recovery: db.recovery, repaired, verify: null });
+    }
+  }
+
+  private recordVerify(i: number): void {
+    const report = this.shardAt(i).verify();
+    this.verifyRecords[i] = { ok: report.ok, at: new Date().toISOString(), issues: report.issues.length };
+  }
+
+  private closeShards(): void {
+    let first: unknown = null;
+    for (let i = 0; i < this.shards.length; i++) {
+      try {
+        this.shards[i]?.close();
+      } catch (err) {
+        first ??= err;
+      }
+      this.shards[i] = null;
+    }
+    if (first) throw first;
+  }
+
+  private syncManifestKeys(): void {
+    const ring = this.shardAt(0).keyRingForManifest();
+    if (ring) updateManifestKeys(this.options.baseDir, ring);
+  }
+
+  /** Validates a whole batch and groups it by shard, in shard order, keeping each part's order. */
+  private groupBatch(ops: readonly BatchOp[]): Map<number, BatchOp[]> {
+    this.assertOpen();
+    if (!Array.isArray(ops)) throw new ValidationError('a batch must be an array of operations');
+    const groups = new Map<number, BatchOp[]>();
+    ops.forEach((op, i) => {
+      if (typeof op !== 'object' || op === null) throw new ValidationError(`batch operation ${i} must be an object`);
+      const where = `batch operation ${i}`;
+      const shard = this.shardFor(op.tenantId);
+      if (op.table !== undefined) checkTableName(op.table);
+      checkKey(op.key, `${where}: key`);
+      if ((op.value === undefined) === (op.delete !== true)) throw new ValidationError(`${where} must have exactly one of value and delete: true`);
+      if (op.value !== undefined) checkValue(op.value);
+      let part = groups.get(shard);
+      if (!part) groups.set(shard, (part = []));
+      part.push(op);
+    });
+    return new Map([...groups].sort((a, b) => a[0] - b[0]));
+  }
+}
+
+/** What a repair lost, in words for health(); empty when it lost nothing. */
+function repairLosses(r: ShardRepairReport, when: string): string[] {
+  if (r.status === 'clean') return [];
+  const notes: string[] = [];
+  if (r.status === 'unrecoverable') notes.push(`shard ${when} but nothing could be read: it was rebuilt empty; restore it from a backup (damaged files in ${r.damagedDir})`);
+  if (r.lostRanges.length > 0) notes.push(`shard ${when}: ${r.lostRanges.length} key range(s) lost; see the repair report`);
+  if (r.lostValues.length > 0) notes.push(`shard ${when}: ${r.lostValues.length} value(s) lost`);
+  if (r.walDamage) notes.push(`shard ${when}: commits after a damaged WAL record were lost (${r.walDamage})`);
+  return notes;
+}
+
+function applyPart(tx: Parameters<Parameters<Database['write']>[0]>[0], part: readonly BatchOp[]): void {
+  for (const op of part) {
+    const t = op.table === undefined || op.table === DEFAULT_TABLE ? tx : tx.table(op.table);
+    if (op.delete) t.delete(op.key);
+    else t.put(op.key, op.value!);
+  }
+}
