@@ -25,13 +25,65 @@ export function sepList(b: BranchNode): Uint8Array[] {
   return out;
 }
 
+/** The 4 bytes of `buf` from `at` (past `end` read as zero) as a big-endian u32. */
+function word(buf: Uint8Array, at: number, end: number): number {
+  const b0 = at < end ? buf[at]! : 0;
+  const b1 = at + 1 < end ? buf[at + 1]! : 0;
+  const b2 = at + 2 < end ? buf[at + 2]! : 0;
+  const b3 = at + 3 < end ? buf[at + 3]! : 0;
+  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
+}
+
+/**
+ * Builds the probe index: separators sorted, so their common prefix is that of the first and last.
+ * Comparing probe words is exact whenever they differ (zero padding only makes a shorter key tie, and
+ * a tie falls back to comparing whole keys), and it reads one small contiguous array per search.
+ */
+function buildProbe(b: BranchNode): void {
+  const n = b.sepCount;
+  const probe = new Uint32Array(n);
+  const seps = b.seps;
+  const first = b.sepOffs[0]!;
+  const last = b.sepOffs[n - 1]!;
+  const fl = seps[first]! | (seps[first + 1]! << 8);
+  const ll = seps[last]! | (seps[last + 1]! << 8);
+  let cp = 0;
+  while (cp < fl && cp < ll && seps[first + 2 + cp] === seps[last + 2 + cp]) cp++;
+  for (let i = 0; i < n; i++) {
+    const o = b.sepOffs[i]!;
+    const len = seps[o]! | (seps[o + 1]! << 8);
+    probe[i] = word(seps, o + 2 + cp, o + 2 + len);
+  }
+  b.probePrefix = cp;
+  b.probe = probe;
+}
+
 /** Index of the child whose key range holds `key`: the number of separators <= key. */
 export function childIndex(b: BranchNode, key: Uint8Array): number {
+  const n = b.sepCount;
+  if (n === 0) return 0;
+  if (!b.probe) buildProbe(b);
+  const cp = b.probePrefix;
+  if (cp > 0) {
+    // Below or above the shared prefix, the key sorts before or after every separator.
+    const seps = b.seps;
+    const s = b.sepOffs[0]! + 2;
+    const m = cp < key.length ? cp : key.length;
+    for (let j = 0; j < m; j++) {
+      const d = key[j]! - seps[s + j]!;
+      if (d < 0) return 0;
+      if (d > 0) return n;
+    }
+    if (key.length < cp) return 0;
+  }
+  const probe = b.probe!;
+  const kp = word(key, cp, key.length);
   let lo = 0;
-  let hi = b.sepCount;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareSepAt(b, mid, key) <= 0) lo = mid + 1;
+    const p = probe[mid]!;
+    if (p < kp || (p === kp && compareSepAt(b, mid, key) <= 0)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -61,9 +113,12 @@ export function makeBranch(keys: readonly Uint8Array[], kids: (Node | null)[], r
   return new BranchNode(seps, sepOffs, sepBytes, kids, refs, txn, null);
 }
 
-/** A private copy for transaction `txn` (sharing the immutable separator buffers). */
+/** A private copy for transaction `txn` (sharing the immutable separator buffers and their probe). */
 export function cloneBranch(b: BranchNode, txn: number): BranchNode {
-  return new BranchNode(b.seps, b.sepOffs, b.sepBytes, b.kids.slice(), b.refs.slice(), txn, null);
+  const copy = new BranchNode(b.seps, b.sepOffs, b.sepBytes, b.kids.slice(), b.refs.slice(), txn, null);
+  copy.probe = b.probe;
+  copy.probePrefix = b.probePrefix;
+  return copy;
 }
 
 /** Replaces an owned branch's separators. */
@@ -72,6 +127,7 @@ export function setSeparators(b: BranchNode, keys: readonly Uint8Array[]): void 
   b.seps = packed.seps;
   b.sepOffs = packed.sepOffs;
   b.sepBytes = packed.sepBytes;
+  b.probe = null;
 }
 
 /** Encoded size of a branch with these separators and `children` children. */

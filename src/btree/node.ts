@@ -91,6 +91,13 @@ export class LeafNode {
 export class BranchNode {
   readonly isLeaf = false as const;
   hot = true;
+  /**
+   * Search index over the separators, built on first search (branch.ts): the length of their common
+   * prefix, and for each the 4 bytes after it as a big-endian u32. Separators are never edited in
+   * place, so it stays valid until they are replaced (which clears it).
+   */
+  probe: Uint32Array | null = null;
+  probePrefix = 0;
 
   constructor(
     /** Separators, each as u16 length + bytes, back to back: bytes [0, sepBytes). */
