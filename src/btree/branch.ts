@@ -130,6 +130,60 @@ export function setSeparators(b: BranchNode, keys: readonly Uint8Array[]): void 
   b.probe = null;
 }
 
+/**
+ * A new separator buffer equal to `b`'s with separators [from, to) replaced by `insert`: two block
+ * copies and an offset shift, no object per separator (child splits and merges are frequent).
+ */
+function spliceSeparators(b: BranchNode, from: number, to: number, insert: readonly Uint8Array[]): void {
+  const offs = b.sepOffs;
+  // Count from the offsets, not the children: callers may have changed the child arrays already.
+  const n = offs.length - 1;
+  const a = offs[from]!;
+  const z = offs[to]!;
+  let added = 0;
+  for (const k of insert) added += 2 + k.length;
+  const bytes = b.sepBytes - (z - a) + added;
+  const seps = new Uint8Array(bytes);
+  const count = n - (to - from) + insert.length;
+  const sepOffs = new Int32Array(count + 1);
+  seps.set(b.seps.subarray(0, a), 0);
+  for (let i = 0; i < from; i++) sepOffs[i] = offs[i]!;
+  let o = a;
+  insert.forEach((k, j) => {
+    sepOffs[from + j] = o;
+    seps[o] = k.length & 0xff;
+    seps[o + 1] = k.length >>> 8;
+    seps.set(k, o + 2);
+    o += 2 + k.length;
+  });
+  seps.set(b.seps.subarray(z, b.sepBytes), o);
+  const shift = o - z;
+  for (let i = to; i <= n; i++) sepOffs[i - to + from + insert.length] = offs[i]! + shift;
+  b.seps = seps;
+  b.sepOffs = sepOffs;
+  b.sepBytes = bytes;
+  b.probe = null;
+}
+
+/** Inserts separator `key` at index i of an owned branch (its child arrays are the caller's). */
+export function insertSeparator(b: BranchNode, i: number, key: Uint8Array): void {
+  spliceSeparators(b, i, i, [key]);
+}
+
+/** Replaces separators [i, i + count) of an owned branch with `keys`. */
+export function replaceSeparators(b: BranchNode, i: number, count: number, keys: readonly Uint8Array[]): void {
+  spliceSeparators(b, i, i + count, keys);
+}
+
+/** Separators [from, to) of `b` as a fresh packed list (for a split-off branch). */
+export function sliceSeparators(b: BranchNode, from: number, to: number): { seps: Uint8Array; sepOffs: Int32Array; sepBytes: number } {
+  const a = b.sepOffs[from]!;
+  const z = b.sepOffs[to]!;
+  const sepOffs = new Int32Array(to - from + 1);
+  for (let i = from; i <= to; i++) sepOffs[i - from] = b.sepOffs[i]! - a;
+  return { seps: b.seps.slice(a, z), sepOffs, sepBytes: z - a };
+}
+
 /** Encoded size of a branch with these separators and `children` children. */
 export function branchSizeOf(keys: readonly Uint8Array[], children: number): number {
   let s = 2 + children * 16;

@@ -224,8 +224,11 @@ export function removeEntry(leaf: LeafNode, i: number): void {
   leaf.pending?.splice(i, 1);
 }
 
-/** Builds a new leaf from consecutive entry ranges [from, to) of existing leaves, in order. */
-export function buildLeaf(parts: readonly [LeafNode, number, number][], txn: number): LeafNode {
+/**
+ * Builds a new leaf from consecutive entry ranges [from, to) of existing leaves, in order, with room
+ * to grow to `capacity` bytes in place (a split half will take inserts until it splits again).
+ */
+export function buildLeaf(parts: readonly [LeafNode, number, number][], txn: number, capacity = 0): LeafNode {
   let bytes = LEAF_HEADER_SIZE;
   let count = 0;
   let anyPending = false;
@@ -234,7 +237,8 @@ export function buildLeaf(parts: readonly [LeafNode, number, number][], txn: num
     count += to - from;
     if (leaf.pending) anyPending = true;
   }
-  const { data, offs } = allocateLeaf(bytes + SPARE_BYTES, count + SPARE_ENTRIES);
+  const room = Math.max(bytes + SPARE_BYTES, capacity);
+  const { data, offs } = allocateLeaf(room, count + SPARE_ENTRIES + Math.ceil((room - bytes) / 64));
   const pending: (OutOfLineValue | undefined)[] | null = anyPending ? [] : null;
   let o = LEAF_HEADER_SIZE;
   let n = 0;
@@ -262,11 +266,14 @@ export function truncateLeaf(leaf: LeafNode, cut: number): void {
 
 /**
  * Tidies a leaf once its transaction is done with it: drops an all-empty pending list, and gives back
- * spare capacity when it exceeds a third of the leaf (after many deletes, or a split of a grown leaf).
+ * spare capacity when it exceeds the leaf itself (after many deletes), or any spare at all when
+ * `exact` (a leaf a checkpoint just stored: it will only ever be read, or copied, from now on).
+ * Otherwise slack is kept: the next commit may grow the leaf in place.
  */
-export function trimLeaf(leaf: LeafNode): void {
+export function trimLeaf(leaf: LeafNode, exact = false): void {
   if (leaf.pending && !leaf.pending.some((v) => v !== undefined)) leaf.pending = null;
-  if (leaf.data.length - leaf.size > Math.max(SPARE_BYTES, leaf.size / 3)) {
+  const slack = leaf.data.length - leaf.size;
+  if (exact ? slack > 0 : slack > Math.max(4 * SPARE_BYTES, leaf.size)) {
     const { data, offs } = allocateLeaf(leaf.size, leaf.count);
     data.set(leaf.data.subarray(0, leaf.size));
     offs.set(leaf.offs.subarray(0, leaf.count + 1));

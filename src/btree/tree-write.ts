@@ -1,7 +1,8 @@
 /**
  * Copy-on-write insert and delete on packed nodes. A writer never changes a node another version can
- * see: it copies the node first (`own`), unless its own transaction created it, so one transaction
- * copies each node at most once however many keys it touches. Every stored block that drops out of
+ * see: it copies the node first (`own`), unless its own transaction created it or no reader can see
+ * it any more (`mutableAfter`), so one transaction copies each node at most once however many keys it
+ * touches, and a run of commits with no reader in between copies almost nothing. Every stored block that drops out of
  * the new version is reported through `freeBlock`, and every value about to be replaced or deleted
  * through `releaseValue`.
  *
@@ -14,8 +15,8 @@
  *   in one node (or are too few to share), and otherwise the two share their entries evenly.
  * - Leaf splits promote the shortest separator between the halves, not a whole key.
  */
-import type { BlockRef } from '../pagefile/layout.js';
-import { branchSizeOf, childIndex, cloneBranch, makeBranch, sepList, setSeparators } from './branch.js';
+import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
+import { branchSizeOf, childIndex, cloneBranch, insertSeparator, makeBranch, replaceSeparators, sepAt, sepList, sliceSeparators } from './branch.js';
 import { buildLeaf, cloneLeaf, insertEntry, keyAt, leafFind, removeEntry, replaceValue, truncateLeaf } from './leaf.js';
 import { BranchNode, LEAF_HEADER_SIZE, LeafNode, type LeafValue, type Node } from './node.js';
 import type { NodeStore } from './node-store.js';
@@ -25,6 +26,11 @@ import { childAt } from './search.js';
 export interface WriteContext {
   /** The writing transaction's id; nodes carrying it may be changed in place. */
   readonly txn: number;
+  /**
+   * A dirty node (not stored in a block) whose txn is above this may also be changed in place: no
+   * reader can see it, and no other version that anyone will read holds it. Other nodes are copied.
+   */
+  readonly mutableAfter: number;
   readonly store: NodeStore;
   /** Split threshold of branches: the page size. */
   readonly maxNodeSize: number;
@@ -43,6 +49,12 @@ export interface WriteContext {
 
 function own<T extends Node>(node: T, ctx: WriteContext): T {
   if (node.txn === ctx.txn) return node;
+  if (!node.ref && node.txn > ctx.mutableAfter) {
+    // Nobody can see this node any more but the version being built: take it over, no copy.
+    node.txn = ctx.txn;
+    ctx.created(node);
+    return node;
+  }
   if (node.ref) ctx.freeBlock(node.ref);
   const copy = (node.isLeaf ? cloneLeaf(node, ctx.txn) : cloneBranch(node, ctx.txn)) as T;
   ctx.created(copy);
@@ -110,12 +122,10 @@ function insert(node: Node, key: Uint8Array, value: LeafValue, ctx: WriteContext
   const branch = own(node, ctx);
   setChild(branch, i, newChild);
   if (split) {
-    const keys = sepList(branch);
-    keys.splice(i, 0, split.separator);
+    insertSeparator(branch, i, split.separator);
     branch.kids.splice(i + 1, 0, split.right);
     branch.refs.splice(i + 1, 0, null);
-    setSeparators(branch, keys);
-    if (branch.size > ctx.maxNodeSize && branch.kids.length > 3) splitBranch(branch, keys, i + 1 === branch.kids.length - 1, ctx);
+    if (branch.size > ctx.maxNodeSize && branch.kids.length > 3) splitBranch(branch, i + 1 === branch.kids.length - 1, ctx);
   }
   return branch;
 }
@@ -135,36 +145,39 @@ function splitLeaf(leaf: LeafNode, appended: boolean, ctx: WriteContext): void {
     cut = 1;
     while (cut < n - 1 && leaf.offs[cut + 1]! <= half) cut++;
   }
-  const right = buildLeaf([[leaf, cut, n]], ctx.txn);
+  const right = buildLeaf([[leaf, cut, n]], ctx.txn, ctx.maxLeafSize + 512);
   ctx.created(right);
   truncateLeaf(leaf, cut);
   splitResult = { separator: shortestSeparator(keyAt(leaf, cut - 1), keyAt(right, 0)), right };
 }
 
-/** Splits an owned, oversized branch (whose separators are `keys`), promoting one separator. */
-function splitBranch(branch: BranchNode, keys: Uint8Array[], appended: boolean, ctx: WriteContext): void {
-  const nk = keys.length;
-  // Separator m is promoted: the left keeps keys [0, m) and children [0, m], the right the rest.
+/** Splits an owned, oversized branch, promoting one separator. */
+function splitBranch(branch: BranchNode, appended: boolean, ctx: WriteContext): void {
+  const nk = branch.sepCount;
+  // Separator m is promoted: the left keeps separators [0, m) and children [0, m], the right the rest.
   let m: number;
   if (appended) {
     m = nk - 2;
   } else {
     m = 1;
-    let leftSize = branchSizeOf(keys.slice(0, 1), 2);
     const half = branch.size / 2;
+    const sepLen = (i: number): number => branch.sepOffs[i + 1]! - branch.sepOffs[i]!;
+    let leftSize = 2 + 2 * BLOCK_REF_SIZE + sepLen(0);
     while (m < nk - 2) {
-      const s = 2 + keys[m]!.length + 16;
+      const s = sepLen(m) + BLOCK_REF_SIZE;
       if (leftSize + s > half) break;
       leftSize += s;
       m++;
     }
   }
-  const right = makeBranch(keys.slice(m + 1), branch.kids.slice(m + 1), branch.refs.slice(m + 1), ctx.txn);
+  const promoted = sepAt(branch, m).slice();
+  const { seps, sepOffs, sepBytes } = sliceSeparators(branch, m + 1, nk);
+  const right = new BranchNode(seps, sepOffs, sepBytes, branch.kids.slice(m + 1), branch.refs.slice(m + 1), ctx.txn, null);
   ctx.created(right);
   branch.kids.length = m + 1;
   branch.refs.length = m + 1;
-  setSeparators(branch, keys.slice(0, m));
-  splitResult = { separator: keys[m]!, right };
+  replaceSeparators(branch, m, nk - m, []);
+  splitResult = { separator: promoted, right };
 }
 
 /** Deletes `key`. Returns the new root (null when the tree became empty) and whether it existed. */
@@ -218,25 +231,24 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
   const right = childAt(parent, l + 1, ctx.store);
   if (left.ref) ctx.freeBlock(left.ref);
   if (right.ref) ctx.freeBlock(right.ref);
-  const seps = sepList(parent);
   if (left.isLeaf && right.isLeaf) {
     const fits = left.size + right.size - LEAF_HEADER_SIZE <= ctx.maxLeafSize;
     if (fits || left.count + right.count < 2) {
-      replacePair(parent, seps, l, [mergeLeaves(left, right, ctx)], []);
+      replacePair(parent, l, [mergeLeaves(left, right, ctx)], []);
     } else {
       const [a, b] = shareLeaves(left, right, ctx);
-      replacePair(parent, seps, l, [a, b], [shortestSeparator(keyAt(a, a.count - 1), keyAt(b, 0))]);
+      replacePair(parent, l, [a, b], [shortestSeparator(keyAt(a, a.count - 1), keyAt(b, 0))]);
     }
     return;
   }
   if (left.isLeaf || right.isLeaf) throw new Error('siblings at different depths');
-  const keys = [...sepList(left), seps[l]!, ...sepList(right)];
+  const keys = [...sepList(left), sepAt(parent, l).slice(), ...sepList(right)];
   const kids = left.kids.concat(right.kids);
   const refs = left.refs.concat(right.refs);
   if (branchSizeOf(keys, kids.length) <= ctx.maxNodeSize || kids.length < 4) {
     const merged = makeBranch(keys, kids, refs, ctx.txn);
     ctx.created(merged);
-    replacePair(parent, seps, l, [merged], []);
+    replacePair(parent, l, [merged], []);
     return;
   }
   // Children [0, m] go left, separator m moves up, the rest go right; both keep >= 2 children.
@@ -253,15 +265,14 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
   const b = makeBranch(keys.slice(m + 1), kids.slice(m + 1), refs.slice(m + 1), ctx.txn);
   ctx.created(a);
   ctx.created(b);
-  replacePair(parent, seps, l, [a, b], [keys[m]!]);
+  replacePair(parent, l, [a, b], [keys[m]!]);
 }
 
 /** Replaces children l and l+1 (and separator l) of an owned parent. */
-function replacePair(parent: BranchNode, seps: Uint8Array[], l: number, nodes: Node[], newSeps: Uint8Array[]): void {
-  seps.splice(l, 1, ...newSeps);
+function replacePair(parent: BranchNode, l: number, nodes: Node[], newSeps: Uint8Array[]): void {
+  replaceSeparators(parent, l, 1, newSeps);
   parent.kids.splice(l, 2, ...nodes);
   parent.refs.splice(l, 2, ...nodes.map(() => null));
-  setSeparators(parent, seps);
 }
 
 function mergeLeaves(left: LeafNode, right: LeafNode, ctx: WriteContext): LeafNode {

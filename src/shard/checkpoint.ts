@@ -17,7 +17,7 @@
  */
 import path from 'node:path';
 import { encodeBranch, encodeLeaf } from '../btree/node-codec.js';
-import { valueRefOffset } from '../btree/leaf.js';
+import { trimLeaf, valueRefOffset } from '../btree/leaf.js';
 import { BranchNode, type Node } from '../btree/node.js';
 import { writeBlockRef } from '../pagefile/block-ref-codec.js';
 import type { Extent } from '../pagefile/allocator.js';
@@ -203,6 +203,7 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   const cache = version.store.cache;
   for (const node of w.persisted) {
     if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;
+    else trimLeaf(node, true);
     cache.put(node.ref!.offset, node);
   }
   core.walBytesAtCheckpoint = core.wal.bytesWritten;

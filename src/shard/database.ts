@@ -63,6 +63,8 @@ export class Database {
   private core: ShardCore | null;
   private readonly lock: DirLock;
   private writing = false;
+  /** Set when applying a durable commit failed; the database then refuses work until reopened. */
+  private failure: Error | null = null;
   private unsynced: Unsynced[] = [];
   private flushQueued = false;
   private flushing = false;
@@ -134,12 +136,18 @@ export class Database {
    * `fn` must be synchronous; the transaction object is only valid inside it.
    */
   write<T>(fn: (tx: WriteTxn) => T): T {
-    const { tx, version, result } = this.runTransaction(fn);
-    if (version) {
-      this.appendCommit(tx, version, null, null);
-      this.flushSync();
-      this.afterCommit();
-    }
+    const { tx, result } = this.runTransaction(fn);
+    if (!tx.changed) return result;
+    const core = this.live();
+    this.appendRecord(tx);
+    // Everything appended so far becomes durable together, earlier group commits included.
+    this.flushSync();
+    // Readers never see the tree until this returns, so only registered snapshots limit in-place edits.
+    const version = this.mergeCommitted(tx, core.readers.newest());
+    core.latest = version;
+    core.durable = version;
+    core.space.addFreed(version.txn, tx.freed);
+    this.afterCommit();
     return result;
   }
 
@@ -149,11 +157,17 @@ export class Database {
    */
   writeAsync<T>(fn: (tx: WriteTxn) => T): Promise<T> {
     try {
-      const { tx, version, result } = this.runTransaction(fn);
-      if (!version) return Promise.resolve(result);
+      const { tx, result } = this.runTransaction(fn);
+      if (!tx.changed) return Promise.resolve(result);
+      const core = this.live();
+      this.appendRecord(tx);
+      // Until its fsync, this commit's version must not share an edited node with one that may become
+      // durable first (or with the durable one readers see): only its own new nodes change in place.
+      const version = this.mergeCommitted(tx, Math.max(core.readers.newest(), core.latest.txn));
+      core.latest = version;
       return new Promise<T>((resolve, reject) => {
-        this.appendCommit(tx, version, () => resolve(result), reject);
-        if (this.live().options.durability === 'none') this.flushSync();
+        this.unsynced.push({ version, freed: tx.freed, resolve: () => resolve(result), reject });
+        if (core.options.durability === 'none') this.flushSync();
         else this.scheduleFlush();
       });
     } catch (err) {
@@ -321,9 +335,12 @@ export class Database {
     this.timer = null;
     let clean = false;
     try {
-      this.flushSync();
-      writeCheckpoint(core, true);
-      clean = true;
+      // After a failure, memory is behind the WAL: nothing is written, and the next open replays it.
+      if (!this.failure) {
+        this.flushSync();
+        writeCheckpoint(core, true);
+        clean = true;
+      }
     } finally {
       this.core = null;
       core.wal.close();
@@ -381,6 +398,11 @@ export class Database {
 
   private live(): ShardCore {
     if (!this.core) throw new ClosedError(`the database at ${this.path}`);
+    if (this.failure) {
+      throw new ClosedError(
+        `the database at ${this.path} (it stopped after applying a durable commit failed: ${this.failure.message}; reopen it to recover, and run repair if that reports damage)`,
+      );
+    }
     if (this.lock.compromised) {
       throw new ClosedError(`the database at ${this.path} (its lock was taken over by another process: ${this.lock.compromised.message})`);
     }
@@ -391,7 +413,7 @@ export class Database {
     if (this.writing) throw new ValidationError(`${what} cannot run inside a write transaction; call it after the callback returns`);
   }
 
-  private runTransaction<T>(fn: (tx: WriteTxn) => T): { tx: WriteTxn; version: Version | null; result: T } {
+  private runTransaction<T>(fn: (tx: WriteTxn) => T): { tx: WriteTxn; result: T } {
     const core = this.live();
     if (typeof fn !== 'function') throw new ValidationError('write() takes a callback: db.write(tx => { tx.put(key, value) })');
     if (this.writing) {
@@ -403,36 +425,44 @@ export class Database {
       const result = fn(tx);
       this.logScratch = tx.log!.scratch;
       if (isThenable(result)) {
-        tx.abandon();
         throw new ValidationError('write callbacks must be synchronous (they returned a promise); nothing was written. Await writeAsync() instead');
       }
-      const version = tx.finish();
-      return { tx, version: tx.changed ? version : null, result };
-    } catch (err) {
-      tx.abandon();
-      throw err;
+      return { tx, result };
     } finally {
+      tx.close();
       this.writing = false;
     }
   }
 
-  private appendCommit(tx: WriteTxn, version: Version, resolve: (() => void) | null, reject: ((err: unknown) => void) | null): void {
+  /** Writes a transaction's WAL record; after a failure, rolls back what the WAL no longer holds. */
+  private appendRecord(tx: WriteTxn): void {
     const core = this.live();
     try {
-      core.wal.append(version.txn, tx.log!.payload());
+      core.wal.append(tx.txn, tx.log!.payload());
     } catch (err) {
       this.afterWalFailure(err);
       throw err;
     }
-    core.latest = version;
     core.counters.commits++;
-    this.unsynced.push({ version, freed: tx.freed, resolve, reject });
+  }
+
+  /**
+   * Applies a commit whose WAL record is written. Failing here means the tree could not be read
+   * (corruption met while applying): the commit is in the WAL but not in memory, so the database
+   * stops taking work until it is reopened (recovery replays the commit, or reports the damage).
+   */
+  private mergeCommitted(tx: WriteTxn, mutableAfter: number): Version {
+    try {
+      return tx.merge(mutableAfter);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
 
   /** Makes every appended commit durable now; throws (after rolling back) if the fsync fails. */
   private flushSync(): void {
     const core = this.live();
-    if (this.unsynced.length === 0) return;
     try {
       core.wal.sync();
     } catch (err) {

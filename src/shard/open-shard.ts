@@ -232,7 +232,8 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
         if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
         const tx = new WriteTxn(version, txn, settings, null);
         for (const op of ops) tx.applyDecoded(op);
-        version = tx.finish();
+        // Nobody reads while a store opens: every dirty node may be changed in place.
+        version = tx.merge(-Infinity);
         space.addFreed(txn, tx.freed);
       },
     );

@@ -19,6 +19,13 @@ export class ReaderRegistry {
     return min;
   }
 
+  /** The newest transaction an open snapshot reads, or -Infinity when none is open. */
+  newest(): number {
+    let max = -Infinity;
+    for (const txn of this.counts.keys()) if (txn > max) max = txn;
+    return max;
+  }
+
   get size(): number {
     let n = 0;
     for (const c of this.counts.values()) n += c;

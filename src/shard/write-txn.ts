@@ -1,7 +1,13 @@
 /**
- * A write transaction: changes applied copy-on-write to a private set of table roots, plus the
- * operation log that becomes the commit's WAL record. Nothing is visible to anyone else until the
- * database commits it; if the callback throws, the private roots are simply dropped.
+ * A write transaction. While its callback runs, changes are only recorded: in a WriteBuffer (what
+ * each key becomes) and in the commit log (the WAL record). Reads inside the transaction see the
+ * buffer over the base version. Once the database has written the WAL record, `merge` applies the
+ * buffer to the tree in key order and returns the new version. So an aborted transaction, or one
+ * whose WAL write fails, has touched nothing, and the merge may change nodes in place when no reader
+ * can see them (see tree-write.ts), instead of copying every node it touches.
+ *
+ * Deduplicated values: the transaction tracks, per blob hash, the change in references it makes and
+ * the bytes of blobs it introduces; the merge applies them to the blob tables after the user tables.
  */
 import { ValidationError, TransactionClosedError, CorruptionError } from '../errors.js';
 import { blake3 } from '../blob/blake3.js';
@@ -11,12 +17,14 @@ import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, typ
 import { childAt } from '../btree/search.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
+import { compareBytes } from '../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
 import type { TableState } from './catalog.js';
 import { getFromTable, hasInTable, RangeIterator, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { Version } from './version.js';
+import { keyString, WriteBuffer, type BufferedEntry } from './write-buffer.js';
 
 /** How a transaction shapes what it writes; fixed per database (the leaf size follows compression). */
 export interface TxSettings {
@@ -56,31 +64,24 @@ export class TxTable {
   /** The value of `key` as this transaction sees it (its own writes included). */
   get(key: Uint8Array): Buffer | undefined {
     this.tx.assertActive();
-    return getFromTable(this.tx.tablesView(), this.name, checkKey(key), this.tx.store);
+    return this.tx.lookup(this.name, checkKey(key));
   }
 
   has(key: Uint8Array): boolean {
     this.tx.assertActive();
-    return hasInTable(this.tx.tablesView(), this.name, checkKey(key), this.tx.store);
+    return this.tx.exists(this.name, checkKey(key));
   }
 
   /** Entries in key order as this transaction sees them. Do not write to the transaction while iterating. */
   range(options?: RangeOptions): IterableIterator<Entry> {
     this.tx.assertActive();
-    const opts = checkRange(options);
-    const startedAt = this.tx.modCount;
-    return new RangeIterator(this.tx.tablesView(), this.name, this.tx.store, opts, () => {
-      this.tx.assertActive();
-      if (this.tx.modCount !== startedAt) {
-        throw new ValidationError('the transaction changed while a range over it was being read; collect the entries first, then write');
-      }
-    });
+    return this.tx.rangeOf(this.name, checkRange(options));
   }
 
   /** Number of entries. */
   count(): number {
     this.tx.assertActive();
-    return this.tx.tablesView().get(this.name)?.count ?? 0;
+    return this.tx.countOf(this.name);
   }
 
   /** Removes every entry. */
@@ -95,19 +96,22 @@ export class WriteTxn extends TxTable implements WriteContext {
   /** @internal */ readonly store: NodeStore;
   /** @internal */ readonly maxNodeSize: number;
   /** @internal */ readonly maxLeafSize: number;
+  /** @internal Set by merge(): nodes above it that no reader sees may be changed in place. */
+  mutableAfter = Infinity;
   /** @internal Operations for the WAL record; null while replaying the WAL itself. */
   readonly log: CommitLog | null;
-  /** @internal Stored blocks this transaction dropped. */
+  /** @internal Stored blocks the merge dropped. */
   readonly freed: BlockRef[] = [];
   /** @internal Bumped by every change, so open ranges can notice. */
   modCount = 0;
-  private tables: Map<string, TableState>;
-  private ownsTables = false;
   private active = true;
+  private readonly buffer = new WriteBuffer();
   private readonly handles = new Map<string, TxTable>();
   private readonly createdNodes: Node[] = [];
-  /** Blob references dropped during a tree edit, released once the edit is complete. */
-  private readonly droppedBlobs: Uint8Array[] = [];
+  /** Bytes of blobs this transaction introduces, by hash string. */
+  private readonly blobBytes = new Map<string, Uint8Array>();
+  /** Change in references per blob, by hash string. */
+  private readonly blobDelta = new Map<string, { hash: Uint8Array; delta: number }>();
 
   /** @internal */
   constructor(
@@ -123,7 +127,6 @@ export class WriteTxn extends TxTable implements WriteContext {
     this.maxNodeSize = settings.maxNodeSize;
     this.maxLeafSize = settings.maxLeafSize;
     this.log = logScratch ? new CommitLog(logScratch) : null;
-    this.tables = base.tables as Map<string, TableState>;
   }
 
   /** Write access to the named table, created on first write. Names starting with "__" are reserved. */
@@ -140,7 +143,12 @@ export class WriteTxn extends TxTable implements WriteContext {
   /** Names of the tables that exist as this transaction sees them. */
   tableNames(): string[] {
     this.assertActive();
-    return [...this.tables.keys()].filter((n) => !n.startsWith('__')).sort();
+    const names = new Set([...this.base.tables.keys()]);
+    for (const [name, tb] of this.buffer.tables) {
+      if (tb.dropped) names.delete(name);
+      else if (tb.wrote) names.add(name);
+    }
+    return [...names].filter((n) => !n.startsWith('__')).sort();
   }
 
   /** Deletes a table and all its entries; returns whether it existed. */
@@ -154,14 +162,196 @@ export class WriteTxn extends TxTable implements WriteContext {
     if (!this.active) throw new TransactionClosedError();
   }
 
-  /** @internal The tables as this transaction sees them. */
-  tablesView(): ReadonlyMap<string, TableState> {
-    return this.tables;
-  }
-
   /** @internal */
   get changed(): boolean {
     return this.modCount > 0;
+  }
+
+  // ---- reads inside the transaction: the buffer over the base version ----
+
+  /** @internal */
+  lookup(table: string, key: Uint8Array): Buffer | undefined {
+    const tb = this.buffer.tables.get(table);
+    const e = tb?.get(key);
+    if (e) return e.value === null ? undefined : this.bufferedBytes(e.value);
+    if (tb?.cleared) return undefined;
+    return getFromTable(this.base.tables, table, key, this.store);
+  }
+
+  /** @internal */
+  exists(table: string, key: Uint8Array): boolean {
+    const tb = this.buffer.tables.get(table);
+    const e = tb?.get(key);
+    if (e) return e.value !== null;
+    if (tb?.cleared) return false;
+    return hasInTable(this.base.tables, table, key, this.store);
+  }
+
+  /** @internal */
+  countOf(table: string): number {
+    const tb = this.buffer.tables.get(table);
+    const base = this.base.tables.get(table)?.count ?? 0;
+    if (!tb) return base;
+    let n = tb.cleared ? 0 : base;
+    for (const e of tb.entries.values()) {
+      const inBase = !tb.cleared && hasInTable(this.base.tables, table, e.key, this.store);
+      if (e.value !== null && !inBase) n++;
+      else if (e.value === null && inBase) n--;
+    }
+    return n;
+  }
+
+  /** @internal The buffer's entries merged over the base tree's, in key order. */
+  rangeOf(table: string, opts: RangeOptions): IterableIterator<Entry> {
+    const startedAt = this.modCount;
+    const check = (): void => {
+      this.assertActive();
+      if (this.modCount !== startedAt) {
+        throw new ValidationError('the transaction changed while a range over it was being read; collect the entries first, then write');
+      }
+    };
+    const tb = this.buffer.tables.get(table);
+    const tree = tb?.cleared ? null : new RangeIterator(this.base.tables, table, this.store, { ...opts, limit: undefined }, check);
+    const buffered = (tb?.inOrder() ?? []).filter((e) => inBounds(e.key, opts));
+    return mergeRanges(tree, opts.reverse ? [...buffered].reverse() : buffered, opts, check, (v) => this.bufferedBytes(v));
+  }
+
+  private bufferedBytes(v: LeafValue): Buffer {
+    if (v instanceof OutOfLineValue) return Buffer.from(v.data);
+    if (v instanceof BlobValue) {
+      const bytes = this.blobBytes.get(keyString(v.hash)) ?? getFromTable(this.base.tables, BLOB_TABLE, v.hash, this.store);
+      if (!bytes) throw new CorruptionError(this.store.file.path, 0, `blob ${Buffer.from(v.hash).toString('hex')} is missing from the blob table`);
+      return Buffer.from(bytes);
+    }
+    return Buffer.from(v);
+  }
+
+  // ---- writes: recorded, not applied ----
+
+  /**
+   * @internal Records a validated put. The log copies the bytes once; the buffer keeps views of that
+   * copy, valid until the merge (a large value is copied again, to await its checkpoint).
+   */
+  applyPut(name: string, key: Uint8Array, value: Uint8Array): void {
+    const tb = this.buffer.table(name);
+    let stored: LeafValue;
+    let k = key;
+    if (value.length >= this.settings.dedupThreshold) {
+      const hash = blake3(value);
+      const hs = keyString(hash);
+      const known = this.blobBytes.has(hs) || hasInTable(this.base.tables, BLOB_TABLE, hash, this.store);
+      if (!known) this.blobBytes.set(hs, value.slice());
+      this.bumpBlob(hash, 1);
+      stored = new BlobValue(hash, value.length);
+      // A blob the log already carries (or the store already holds) is named by its hash.
+      if (this.log) k = known ? this.log.putBlob(name, key, hash, value.length) : this.log.put(name, key, value).key;
+    } else {
+      const logged = this.log?.put(name, key, value);
+      if (logged) k = logged.key;
+      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(value.slice()) : (logged?.value ?? value);
+    }
+    this.dropBuffered(tb.set(k, stored));
+    this.modCount++;
+  }
+
+  /** @internal */
+  applyDelete(name: string, key: Uint8Array): boolean {
+    if (!this.exists(name, key)) return false;
+    const k = this.log ? this.log.delete(name, key) : key;
+    this.dropBuffered(this.buffer.table(name).set(k, null));
+    this.modCount++;
+    return true;
+  }
+
+  /** @internal */
+  applyClear(name: string): void {
+    if (this.countOf(name) === 0) return;
+    for (const e of this.buffer.table(name).reset(false)) this.dropBuffered(e);
+    this.log?.clear(name);
+    this.modCount++;
+  }
+
+  /** @internal */
+  applyDrop(name: string): boolean {
+    const tb = this.buffer.tables.get(name);
+    const existed = tb ? !tb.dropped && (tb.wrote || this.base.tables.has(name)) : this.base.tables.has(name);
+    if (!existed) return false;
+    for (const e of this.buffer.table(name).reset(true)) this.dropBuffered(e);
+    this.log?.drop(name);
+    this.modCount++;
+    return true;
+  }
+
+  /** @internal Replays one operation decoded from the WAL. */
+  applyDecoded(op: DecodedOp): void {
+    switch (op.op) {
+      case Op.Put:
+        this.applyPut(op.table, op.key!, op.value!);
+        break;
+      case Op.PutBlob: {
+        const hash = op.value!.slice();
+        if (!this.blobBytes.has(keyString(hash)) && !hasInTable(this.base.tables, BLOB_TABLE, hash, this.store)) {
+          throw new CorruptionError(this.store.file.path, 0, `a WAL record names blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
+        }
+        this.bumpBlob(hash, 1);
+        const k = this.log ? this.log.putBlob(op.table, op.key!, hash, op.length) : op.key!;
+        this.dropBuffered(this.buffer.table(op.table).set(k, new BlobValue(hash, op.length)));
+        this.modCount++;
+        break;
+      }
+      case Op.Delete:
+        this.applyDelete(op.table, op.key!);
+        break;
+      case Op.Clear:
+        this.applyClear(op.table);
+        break;
+      case Op.Drop:
+        this.applyDrop(op.table);
+        break;
+    }
+  }
+
+  /** @internal Closes the transaction to its callback's code; the merge still follows. */
+  close(): void {
+    this.active = false;
+  }
+
+  /**
+   * @internal Applies the buffer to the base version's trees and returns the new version. Nodes no
+   * reader can see (dirty, with a txn above `mutableAfter`) are changed in place; others are copied.
+   */
+  merge(mutableAfter: number): Version {
+    this.active = false;
+    this.mutableAfter = mutableAfter;
+    const tables = new Map(this.base.tables);
+    for (const [name, tb] of this.buffer.tables) {
+      const t = tables.get(name);
+      let root = t?.root ?? null;
+      let count = t?.count ?? 0;
+      if (tb.cleared) {
+        this.releaseTree(root);
+        root = null;
+        count = 0;
+      }
+      for (const e of tb.inOrder()) {
+        if (e.value === null) {
+          const r = treeDelete(root, e.key, this);
+          root = r.root;
+          if (r.removed) count--;
+        } else {
+          const r = treePut(root, e.key, e.value, this);
+          root = r.root;
+          if (r.added) count++;
+        }
+      }
+      if (tb.dropped) tables.delete(name);
+      else if (t || tb.wrote) tables.set(name, { name, root, count });
+    }
+    this.applyBlobDeltas(tables);
+    // The nodes become shared and immutable: give back the room kept for in-place edits.
+    for (const node of this.createdNodes) if (node.isLeaf) trimLeaf(node);
+    this.createdNodes.length = 0;
+    return new Version(this.txn, tables, this.store);
   }
 
   // WriteContext
@@ -177,8 +367,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       const ref = valueRefAt(leaf, i);
       if (ref) this.freed.push(ref);
     } else if (tag === ValueTag.Blob) {
-      // Not released here: that edits the blob tables, and a tree edit is still under way.
-      this.droppedBlobs.push(blobHashAt(leaf, i).slice());
+      this.bumpBlob(blobHashAt(leaf, i).slice(), -1);
     }
   }
 
@@ -187,160 +376,48 @@ export class WriteTxn extends TxTable implements WriteContext {
     this.createdNodes.push(node);
   }
 
-  /**
-   * @internal Applies a validated put. The tree and the log copy the bytes they keep, so the
-   * caller's arrays are never retained (a large value is copied once, to await its checkpoint).
-   */
-  applyPut(name: string, key: Uint8Array, value: Uint8Array): void {
-    if (value.length >= this.settings.dedupThreshold) {
-      const hash = blake3(value);
-      const known = this.acquireBlob(hash, value);
-      this.putValue(name, key, new BlobValue(hash, value.length));
-      // A blob the log already carries is named by its hash; a new one travels with its bytes.
-      if (known) this.log?.putBlob(name, key, hash, value.length);
-      else this.log?.put(name, key, value);
-      return;
-    }
-    this.putValue(name, key, value.length > this.settings.inlineMax ? new OutOfLineValue(value.slice()) : value);
-    this.log?.put(name, key, value);
+  /** A buffered value is being replaced before it reached the tree: give back its blob reference. */
+  private dropBuffered(previous: BufferedEntry | undefined): void {
+    if (previous?.value instanceof BlobValue) this.bumpBlob(previous.value.hash, -1);
   }
 
-  /** @internal */
-  applyDelete(name: string, key: Uint8Array): boolean {
-    const t = this.tables.get(name);
-    if (!t) return false;
-    const r = treeDelete(t.root, key, this);
-    if (!r.removed) return false;
-    this.setTable(name, r.root, t.count - 1);
-    this.releaseDroppedBlobs();
-    this.log?.delete(name, key);
-    return true;
+  private bumpBlob(hash: Uint8Array, by: number): void {
+    const hs = keyString(hash);
+    const d = this.blobDelta.get(hs);
+    if (d) d.delta += by;
+    else this.blobDelta.set(hs, { hash, delta: by });
   }
 
-  /** @internal */
-  applyClear(name: string): void {
-    const t = this.tables.get(name);
-    if (!t || t.count === 0) return;
-    this.releaseTree(t.root);
-    this.setTable(name, null, 0);
-    this.releaseDroppedBlobs();
-    this.log?.clear(name);
-  }
-
-  /** @internal */
-  applyDrop(name: string): boolean {
-    const t = this.tables.get(name);
-    if (!t) return false;
-    this.releaseTree(t.root);
-    this.ensureOwnTables();
-    this.tables.delete(name);
-    this.modCount++;
-    this.releaseDroppedBlobs();
-    this.log?.drop(name);
-    return true;
-  }
-
-  /** @internal Replays one operation decoded from the WAL. */
-  applyDecoded(op: DecodedOp): void {
-    switch (op.op) {
-      case Op.Put:
-        this.applyPut(op.table, op.key!, op.value!);
-        break;
-      case Op.PutBlob: {
-        const hash = op.value!.slice();
-        if (!this.acquireBlob(hash, null)) {
-          throw new CorruptionError(this.store.file.path, 0, `a WAL record names blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
+  /** Brings the blob tables in line with the references the merge added and removed. */
+  private applyBlobDeltas(tables: Map<string, TableState>): void {
+    const changes = [...this.blobDelta.values()].filter((d) => d.delta !== 0).sort((a, b) => compareBytes(a.hash, b.hash));
+    for (const { hash, delta } of changes) {
+      const count = decodeRefCount(getFromTable(tables, BLOB_REFS_TABLE, hash, this.store)) + delta;
+      if (count > 0) {
+        if (count === delta) {
+          const bytes = this.blobBytes.get(keyString(hash));
+          if (!bytes) throw new CorruptionError(this.store.file.path, 0, `blob ${Buffer.from(hash).toString('hex')} is referenced but its bytes are missing`);
+          this.putInternal(tables, BLOB_TABLE, hash, bytes.length > this.settings.inlineMax ? new OutOfLineValue(bytes) : bytes);
         }
-        this.putValue(op.table, op.key!, new BlobValue(hash, op.length));
-        this.log?.putBlob(op.table, op.key!, hash, op.length);
-        break;
-      }
-      case Op.Delete:
-        this.applyDelete(op.table, op.key!);
-        break;
-      case Op.Clear:
-        this.applyClear(op.table);
-        break;
-      case Op.Drop:
-        this.applyDrop(op.table);
-        break;
-    }
-  }
-
-  /** @internal Ends the transaction and returns the version it built. */
-  finish(): Version {
-    this.active = false;
-    // The nodes become shared and immutable: give back the room kept for in-place edits.
-    for (const node of this.createdNodes) if (node.isLeaf) trimLeaf(node);
-    this.createdNodes.length = 0;
-    return new Version(this.txn, this.tables, this.store);
-  }
-
-  /** @internal Ends the transaction without a version. */
-  abandon(): void {
-    this.active = false;
-  }
-
-  private putValue(name: string, key: Uint8Array, stored: LeafValue): void {
-    const t = this.tables.get(name);
-    const r = treePut(t?.root ?? null, key, stored, this);
-    this.setTable(name, r.root, (t?.count ?? 0) + (r.added ? 1 : 0));
-    this.releaseDroppedBlobs();
-  }
-
-  /**
-   * Counts one more reference to blob `hash`, storing `value` under it if it is new. Returns whether
-   * the blob was already there (with `value` null, only an existing blob can be referenced).
-   */
-  private acquireBlob(hash: Uint8Array, value: Uint8Array | null): boolean {
-    const count = decodeRefCount(getFromTable(this.tables, BLOB_REFS_TABLE, hash, this.store));
-    if (count === 0) {
-      if (!value) return false;
-      this.putInternal(BLOB_TABLE, hash, value.length > this.settings.inlineMax ? new OutOfLineValue(value.slice()) : value);
-    }
-    this.putInternal(BLOB_REFS_TABLE, hash, encodeRefCount(count + 1));
-    return count > 0;
-  }
-
-  /** Drops the references collected during the last tree edit; a blob nobody names is deleted. */
-  private releaseDroppedBlobs(): void {
-    while (this.droppedBlobs.length > 0) {
-      const hash = this.droppedBlobs.pop()!;
-      const count = decodeRefCount(getFromTable(this.tables, BLOB_REFS_TABLE, hash, this.store));
-      if (count > 1) {
-        this.putInternal(BLOB_REFS_TABLE, hash, encodeRefCount(count - 1));
+        this.putInternal(tables, BLOB_REFS_TABLE, hash, encodeRefCount(count));
       } else {
-        this.deleteInternal(BLOB_REFS_TABLE, hash);
-        this.deleteInternal(BLOB_TABLE, hash);
+        this.deleteInternal(tables, BLOB_REFS_TABLE, hash);
+        this.deleteInternal(tables, BLOB_TABLE, hash);
       }
     }
   }
 
-  /** A write to an engine table: not logged, because replaying the logged operation redoes it. */
-  private putInternal(name: string, key: Uint8Array, value: LeafValue): void {
-    const t = this.tables.get(name);
+  private putInternal(tables: Map<string, TableState>, name: string, key: Uint8Array, value: LeafValue): void {
+    const t = tables.get(name);
     const r = treePut(t?.root ?? null, key, value, this);
-    this.setTable(name, r.root, (t?.count ?? 0) + (r.added ? 1 : 0));
+    tables.set(name, { name, root: r.root, count: (t?.count ?? 0) + (r.added ? 1 : 0) });
   }
 
-  private deleteInternal(name: string, key: Uint8Array): void {
-    const t = this.tables.get(name);
+  private deleteInternal(tables: Map<string, TableState>, name: string, key: Uint8Array): void {
+    const t = tables.get(name);
     if (!t) return;
     const r = treeDelete(t.root, key, this);
-    if (r.removed) this.setTable(name, r.root, t.count - 1);
-  }
-
-  private ensureOwnTables(): void {
-    if (!this.ownsTables) {
-      this.tables = new Map(this.base.tables);
-      this.ownsTables = true;
-    }
-  }
-
-  private setTable(name: string, root: Node | null, count: number): void {
-    this.ensureOwnTables();
-    this.tables.set(name, { name, root, count });
-    this.modCount++;
+    if (r.removed) tables.set(name, { name, root: r.root, count: t.count - 1 });
   }
 
   /** Frees every stored block of a tree (nodes and out-of-line values) and drops its blob references. */
@@ -357,4 +434,47 @@ export class WriteTxn extends TxTable implements WriteContext {
       }
     }
   }
+}
+
+function inBounds(key: Uint8Array, o: RangeOptions): boolean {
+  if (o.gte && compareBytes(key, o.gte) < 0) return false;
+  if (o.gt && compareBytes(key, o.gt) <= 0) return false;
+  if (o.lte && compareBytes(key, o.lte) > 0) return false;
+  if (o.lt && compareBytes(key, o.lt) >= 0) return false;
+  return true;
+}
+
+/** Merges the tree's entries with the buffer's (which win, and may delete), in the scan's order. */
+function* mergeRanges(
+  tree: RangeIterator | null,
+  buffered: BufferedEntry[],
+  opts: RangeOptions,
+  check: () => void,
+  bytes: (v: LeafValue) => Buffer,
+): Generator<Entry, undefined, undefined> {
+  const dir = opts.reverse ? -1 : 1;
+  let remaining = opts.limit ?? Infinity;
+  let t = tree?.next();
+  let b = 0;
+  while (remaining > 0) {
+    check();
+    const te = t && !t.done ? t.value : null;
+    const be = b < buffered.length ? buffered[b]! : null;
+    if (!te && !be) break;
+    const c = te && be ? compareBytes(te.key, be.key) * dir : te ? -1 : 1;
+    if (c < 0) {
+      yield te!;
+      remaining--;
+      t = tree!.next();
+      continue;
+    }
+    if (c === 0) t = tree!.next();
+    b++;
+    if (be!.value !== null) {
+      yield { key: Buffer.from(be!.key), value: bytes(be!.value) };
+      remaining--;
+    }
+  }
+  tree?.return();
+  return undefined;
 }

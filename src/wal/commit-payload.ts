@@ -45,32 +45,41 @@ export class CommitLog {
     return this.buf;
   }
 
-  put(table: string, key: Uint8Array, value: Uint8Array): void {
+  /**
+   * Logs a put. Returns views of the key and value as logged: they stay valid until the buffer is
+   * reused by the next transaction, so the transaction can keep them instead of copying again.
+   */
+  put(table: string, key: Uint8Array, value: Uint8Array): { key: Uint8Array; value: Uint8Array } {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length + 5 + value.length);
     this.buf[this.size++] = Op.Put;
-    this.bytes(key);
-    this.bytes(value);
+    const k = this.bytes(key);
+    const v = this.bytes(value);
     this.ops++;
+    return { key: k, value: v };
   }
 
-  putBlob(table: string, key: Uint8Array, hash: Uint8Array, length: number): void {
+  /** Logs a put of a value already in the blob table; returns a view of the key as logged. */
+  putBlob(table: string, key: Uint8Array, hash: Uint8Array, length: number): Uint8Array {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length + hash.length + 5);
     this.buf[this.size++] = Op.PutBlob;
-    this.bytes(key);
+    const k = this.bytes(key);
     this.buf.set(hash, this.size);
     this.size += hash.length;
     this.size = writeVarint(this.buf, this.size, length);
     this.ops++;
+    return k;
   }
 
-  delete(table: string, key: Uint8Array): void {
+  /** Logs a delete; returns a view of the key as logged (see {@link put}). */
+  delete(table: string, key: Uint8Array): Uint8Array {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length);
     this.buf[this.size++] = Op.Delete;
-    this.bytes(key);
+    const k = this.bytes(key);
     this.ops++;
+    return k;
   }
 
   clear(table: string): void {
@@ -101,10 +110,11 @@ export class CommitLog {
     this.table = table;
   }
 
-  private bytes(b: Uint8Array): void {
+  private bytes(b: Uint8Array): Uint8Array {
     this.size = writeVarint(this.buf, this.size, b.length);
     this.buf.set(b, this.size);
     this.size += b.length;
+    return this.buf.subarray(this.size - b.length, this.size);
   }
 
   private reserve(n: number): void {
