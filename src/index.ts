@@ -43,6 +43,10 @@ export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
 export type { RedbOptions } from './manager/options.js';
 export type { HealthReport, HealthStatus, ShardHealth, VerifyRecord } from './manager/health.js';
+export type { BackupOptions, BackupReport, BackupShardReport } from './manager/backup.js';
+export type { BackupVerifyReport } from './manager/backup-verify.js';
+export type { RestoreOptions, RestoreReport } from './manager/restore.js';
+export { BackupCorruptionError } from './manager/backup-error.js';
 export type { ShardRepairReport, LostRange } from './shard/repair.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';

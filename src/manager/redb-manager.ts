@@ -26,6 +26,9 @@ import { renderMetrics } from './metrics.js';
 import { resolveRedbOptions, shardOptions, type RedbOptions, type ResolvedRedbOptions } from './options.js';
 import { routeTenant } from './routing.js';
 import { repairShard, type ShardRepairReport } from '../shard/repair.js';
+import { writeBackup, type BackupOptions, type BackupReport } from './backup.js';
+import { verifyBackupDir, type BackupVerifyReport } from './backup-verify.js';
+import { restoreBackup, type RestoreOptions, type RestoreReport } from './restore.js';
 
 /** One operation of a cross-shard batch. Exactly one of `value` and `delete` is given. */
 export interface BatchOp {
@@ -228,6 +231,39 @@ export class RedbManager {
     this.assertOpen();
     for (let i = 0; i < this.shardCount; i++) this.shardAt(i).rekey();
     this.syncManifestKeys();
+  }
+
+  /**
+   * Online backup of every shard into `destDir` (new or empty), consistent at one point in time
+   * across all shards while writes go on: every shard's checkpoint is pinned in one synchronous step,
+   * then its blocks are copied as stored (compressed, and encrypted when the store is), yielding to
+   * the event loop as it goes. With `since` (a previous backup's directory), only blocks that backup
+   * chain does not already hold are stored; a restore then needs the whole chain. The backup exists
+   * once `backup.manifest.json` (BLAKE3 digests of every file) does. See docs/operations.md.
+   */
+  async backup(destDir: string, options?: BackupOptions): Promise<BackupReport> {
+    this.assertOpen();
+    const shards = Array.from({ length: this.shardCount }, (_, i) => this.shardAt(i));
+    return writeBackup(this.options.baseDir, shards, destDir, options);
+  }
+
+  /**
+   * Checks a backup and every base it needs: manifests, the size and BLAKE3 digest of every file, and
+   * that every block its indexes name can be found. Never throws for a bad backup; see `issues`.
+   */
+  static verifyBackup(dir: string): BackupVerifyReport {
+    if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the backup directory must be a non-empty string path');
+    return verifyBackupDir(path.resolve(dir));
+  }
+
+  /**
+   * Rebuilds the store of a backup in `toDir`, after verifying it (BackupCorruptionError if it is
+   * damaged or incomplete). Refuses a directory a live store holds (LockedError) and, unless `force`,
+   * a non-empty one. Needs no encryption key; opening the result with `RedbManager.open({ baseDir:
+   * toDir, ... })` needs the same shard count and keys as the store that was backed up.
+   */
+  static restore(fromDir: string, toDir: string, options?: RestoreOptions): RestoreReport {
+    return restoreBackup(fromDir, toDir, options);
   }
 
   /** Closes every shard and releases the store. Safe to call twice. */

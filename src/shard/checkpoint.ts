@@ -149,12 +149,13 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   core.space.allocator.trimTail();
   const w = new CheckpointWriter(core, txn);
   let slot: HeaderSlot;
+  let retired: Extent[];
   try {
     const stored: StoredTable[] = [];
     for (const t of version.tables.values()) stored.push({ name: t.name, count: t.count, root: t.root ? w.persist(t.root) : null });
     stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const catalog = w.write(BlockKind.Catalog, encodeCatalog(stored));
-    const retired: Extent[] = [];
+    retired = [];
     if (active.catalog) retired.push(active.catalog);
     if (active.freelist) retired.push(active.freelist);
     // The freelist goes at the end of the file so that allocating it changes no free extent.
@@ -189,7 +190,6 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
     } else {
       core.slots = { activeIndex: target, active: slot, other: active };
     }
-    core.space.addFreed(txn, retired);
   } catch (err) {
     w.rollback();
     core.space.quarantine(w.allocated);
@@ -197,6 +197,9 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   }
 
   core.space.checkpointSucceeded(txn);
+  // The old catalog and freelist are retired as of the next transaction, not this one: a reader of
+  // the checkpoint they belong to (a backup pins it and reads them) holds back exactly that.
+  core.space.addFreed(txn + 1, retired);
   core.ringChanged = false;
   // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
   if (w.leafRaw >= 64 * 1024) core.leafRatio = (core.leafRatio + w.leafRaw / w.leafPacked) / 2;

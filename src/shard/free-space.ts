@@ -21,13 +21,15 @@ export class FreeSpace {
 
   constructor(readonly allocator: ExtentAllocator) {}
 
-  /** Blocks that transaction `txn` stopped referencing. `txn` never decreases between calls. */
+  /** Blocks that transaction `txn` stopped referencing. The list stays in txn order. */
   addFreed(txn: number, extents: readonly Extent[]): void {
     if (extents.length === 0) return;
-    const last = this.pending[this.pending.length - 1];
     const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
-    if (last && last.txn === txn) last.extents.push(...copy);
-    else this.pending.push({ txn, extents: copy });
+    let i = this.pending.length;
+    while (i > 0 && this.pending[i - 1]!.txn > txn) i--;
+    const at = this.pending[i - 1];
+    if (at && at.txn === txn) at.extents.push(...copy);
+    else this.pending.splice(i, 0, { txn, extents: copy });
     for (const e of extents) this.pendingTotal += e.length;
   }
 

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ioError, ValidationError } from '../errors.js';
 import type { FileIO } from '../io/file-io.js';
-import { blake3Hex } from '../blob/blake3.js';
+import { fileDigest } from '../blob/file-digest.js';
 import { StoreCodec } from '../codec/store-codec.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
 import { HEADER_SIZE } from '../pagefile/layout.js';
@@ -54,24 +54,6 @@ interface Manifest {
   txn: number;
   createdAt: string;
   files: { name: string; bytes: number; blake3: string }[];
-}
-
-function fileDigest(file: string): string {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    function* chunks(): Generator<Uint8Array> {
-      for (let pos = 0; ; ) {
-        const n = fs.readSync(fd, buf, 0, buf.length, pos);
-        if (n === 0) return;
-        yield buf.subarray(0, n);
-        pos += n;
-      }
-    }
-    return blake3Hex(chunks());
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 function syncFile(io: FileIO, file: string): void {
