@@ -57,8 +57,11 @@ function readOwner(file: string): OwnerRecord | null {
   }
 }
 
-/** The intents (`lock.owner.<token>`) in `dir` other than the one with token `own`. */
-function readIntents(dir: string, own: string): { file: string; record: OwnerRecord }[] {
+/**
+ * The intents (`lock.owner.<token>`) in `dir` other than the one with token `own`; with
+ * `unfinished`, also those still being written (`.tmp`), which a process killed mid-way leaves.
+ */
+function readIntents(dir: string, own: string, unfinished = false): { file: string; record: OwnerRecord }[] {
   const out: { file: string; record: OwnerRecord }[] = [];
   let names: string[];
   try {
@@ -67,7 +70,7 @@ function readIntents(dir: string, own: string): { file: string; record: OwnerRec
     return out;
   }
   for (const name of names) {
-    if (!name.startsWith('lock.owner.') || name.endsWith('.tmp') || name === `lock.owner.${own}`) continue;
+    if (!name.startsWith('lock.owner.') || name.startsWith(`lock.owner.${own}`) || (!unfinished && name.endsWith('.tmp'))) continue;
     const file = path.join(dir, name);
     const record = readOwner(file);
     // An intent that does not parse names nobody, so it cannot prove the holder gone: it counts as
@@ -154,7 +157,7 @@ export class DirLock {
           throw ioError('write lock owner', ownerFile, err);
         }
         // Intents of processes that died before taking the lock are litter; clear them.
-        for (const o of readIntents(dir, token)) {
+        for (const o of readIntents(dir, token, true)) {
           if (o.record.host === os.hostname() && !isAlive(o.record)) fs.rmSync(o.file, { force: true });
         }
         holder = new DirLock(dir, release, ownerFile, token);

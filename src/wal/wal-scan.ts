@@ -98,7 +98,10 @@ export function scanWal(
       // A crash while creating the newest segment leaves it without a valid header, before any record.
       // The header is written (and synced) before the segment's first record, so a bad header in
       // front of a record is damage: discarding the segment would drop acknowledged commits.
-      if (i === live.length - 1 && i > 0 && !knownEnd && !holdsRecord(io, file)) {
+      // That includes the segment the checkpoint starts in, when the checkpoint expects nothing in it
+      // yet (a clean close points at the next segment, which the next open creates, and may die doing so).
+      const startsEmpty = i > 0 || start.position.offset === SEGMENT_HEADER_SIZE;
+      if (i === live.length - 1 && startsEmpty && !knownEnd && !holdsRecord(io, file)) {
         result.discardedSegments.push(seg);
         live = live.slice(0, i);
         break;
