@@ -41,8 +41,12 @@ export interface SealPlan {
 
 /** Transforms payloads to and from their stored form. */
 export interface PageCodec {
-  /** Compresses when that saves space; may return the payload itself. */
-  compress(payload: Uint8Array): CompressedUnit;
+  /**
+   * Compresses when that saves space; may return the payload itself. Payloads shorter than
+   * `minLength` are not even tried (the WAL passes a larger one: a small commit's record saves little,
+   * and compressing it costs a fixed setup that shows in every durable commit).
+   */
+  compress(payload: Uint8Array, minLength?: number): CompressedUnit;
   /** Flags, key id and stored length that {@link seal} will produce for `unit`. */
   planSeal(unit: CompressedUnit): SealPlan;
   /**

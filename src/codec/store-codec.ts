@@ -22,8 +22,8 @@ export class StoreCodec implements PageCodec {
     this.compressor = createCompressor(compression, level);
   }
 
-  compress(payload: Uint8Array): CompressedUnit {
-    const data = this.compressor?.compress(payload);
+  compress(payload: Uint8Array, minLength = 0): CompressedUnit {
+    const data = payload.length >= minLength ? this.compressor?.compress(payload) : null;
     return data ? { flags: this.compressor!.flag, data } : { flags: 0, data: payload };
   }
 

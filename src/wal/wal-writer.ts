@@ -18,6 +18,9 @@ import type { PageCodec } from '../codec/page-codec.js';
 import { encodeRecord, RECORD_HEADER_SIZE, RecordKind, recordAad } from './record-format.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName } from './segment-format.js';
 
+/** Commit payloads shorter than this are stored uncompressed: see PageCodec.compress. */
+const MIN_COMPRESSED_RECORD = 1024;
+
 /** Segment files grow in steps of this size (up to their capacity), ahead of the records. */
 const GROW_STEP = 1 << 20;
 
@@ -97,7 +100,7 @@ export class WalWriter {
   /** Encodes and writes the record of transaction `txn`. Throws IoError; nothing is half-counted. */
   append(txn: number, payload: Uint8Array): void {
     if (this.broken) this.rotate();
-    const unit = this.codec.compress(payload);
+    const unit = this.codec.compress(payload, MIN_COMPRESSED_RECORD);
     const plan = this.codec.planSeal(unit);
     const recordLength = RECORD_HEADER_SIZE + plan.storedLength;
     // A record never crosses its segment's capacity: replay treats bytes past it as a torn tail. One
