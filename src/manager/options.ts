@@ -52,6 +52,8 @@ export interface RedbOptions {
    * is also fully verified when the store opens, and health() reports the result.
    */
   checksumVerification?: boolean;
+  /** Compact a shard on close when most of its page file is free space. Default true. */
+  compactOnClose?: boolean;
   /** File-system implementation (tests pass a fault-injecting one). */
   io?: FileIO;
 }
@@ -75,6 +77,7 @@ export interface ResolvedRedbOptions {
   cacheSizeBytes: number;
   autoRecovery: boolean;
   checksumVerification: boolean;
+  compactOnClose: boolean;
   io: FileIO | undefined;
 }
 
@@ -96,6 +99,7 @@ const KNOWN = [
   'cacheSizeBytes',
   'autoRecovery',
   'checksumVerification',
+  'compactOnClose',
   'io',
 ];
 
@@ -151,6 +155,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
     cacheSizeBytes: 256 << 20,
     autoRecovery: bool(o, 'autoRecovery', true),
     checksumVerification: bool(o, 'checksumVerification', true),
+    compactOnClose: bool(o, 'compactOnClose', true),
     io: o.io as FileIO | undefined,
   };
   // The shard-level options share names and ranges: let their validation speak for them.
@@ -187,6 +192,7 @@ export function shardOptions(o: ResolvedRedbOptions): DatabaseOptions {
     walSegmentBytes: o.walSegmentBytes,
     durability: o.durability,
     cacheSizeBytes: Math.max(1 << 20, Math.floor(o.cacheSizeBytes / o.shardCount)),
+    compactOnClose: o.compactOnClose,
     ...(o.encryptionEnabled ? { encryption: { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } } : {}),
     ...(o.io ? { io: o.io } : {}),
   };

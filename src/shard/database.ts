@@ -51,6 +51,12 @@ interface Unsynced {
   reject: ((err: unknown) => void) | null;
 }
 
+/** More than half of a page file over 1 MiB is free (or waiting to be): worth compacting away. */
+function mostlyFree(core: ShardCore): boolean {
+  const size = core.file.size();
+  return size > 1 << 20 && core.space.allocator.freeBytes + core.space.pendingBytes > size / 2;
+}
+
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -338,6 +344,7 @@ export class Database {
       // After a failure, memory is behind the WAL: nothing is written, and the next open replays it.
       if (!this.failure) {
         this.flushSync();
+        if (core.options.compactOnClose && mostlyFree(core)) compactShard(core);
         writeCheckpoint(core, true);
         clean = true;
       }

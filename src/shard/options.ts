@@ -51,6 +51,11 @@ export interface DatabaseOptions {
   walSegmentBytes?: number;
   /** With durability `'group'`: how long `writeAsync` gathers commits before an fsync (0 to 1000 ms). Default 2. */
   groupCommitWindowMs?: number;
+  /**
+   * On close, compact the page file if more than half of it (and over 1 MiB) is free space left by
+   * rewrites and deletes, so the disk gets it back. Default true.
+   */
+  compactOnClose?: boolean;
   /** File-system implementation; tests pass a fault-injecting one. Default: the real file system. */
   io?: FileIO;
 }
@@ -69,6 +74,7 @@ export interface ResolvedDatabaseOptions {
   checkpointIntervalMs: number;
   walSegmentBytes: number;
   groupCommitWindowMs: number;
+  compactOnClose: boolean;
   io: FileIO;
 }
 
@@ -104,6 +110,7 @@ const KNOWN = new Set([
   'checkpointIntervalMs',
   'walSegmentBytes',
   'groupCommitWindowMs',
+  'compactOnClose',
   'io',
 ]);
 
@@ -130,6 +137,8 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
   }
   const dedup = o.dedup ?? true;
   if (typeof dedup !== 'boolean') throw new ValidationError(`option dedup must be true or false, got ${JSON.stringify(dedup)}`);
+  const compactOnClose = o.compactOnClose ?? true;
+  if (typeof compactOnClose !== 'boolean') throw new ValidationError(`option compactOnClose must be true or false, got ${JSON.stringify(compactOnClose)}`);
   return {
     compression,
     compressionLevel: integerOption(o, 'compressionLevel', 3, 1, 19),
@@ -143,6 +152,7 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
     checkpointIntervalMs: integerOption(o, 'checkpointIntervalMs', 60_000, 0, 2 ** 31 - 1, ' ms'),
     walSegmentBytes: integerOption(o, 'walSegmentBytes', 16 * MIB, 64 * KIB, 1024 * MIB, ' bytes'),
     groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
+    compactOnClose,
     io,
   };
 }

@@ -32,3 +32,28 @@ test('after deleting 90% of 300k entries, compaction shrinks the files to at mos
   assert.ok(db.verify().ok);
   db.close();
 });
+
+test('close compacts a page file that is mostly free space, unless told not to', (t) => {
+  const sizes: Record<string, number> = {};
+  for (const compactOnClose of [true, false]) {
+    const dir = tmpDir(t, `close-${compactOnClose}`);
+    let db = Database.open(dir, { compactOnClose, checkpointIntervalMs: 0, compression: 'none' });
+    const value = Buffer.alloc(200, 1);
+    db.write((tx) => {
+      for (let i = 0; i < 20_000; i++) tx.put(Buffer.from(`key${i}`), value);
+    });
+    db.close();
+    db = Database.open(dir, { compactOnClose, compression: 'none' });
+    // Deleting most entries rewrites nearly every leaf; the old ones become free space.
+    db.write((tx) => {
+      for (let i = 0; i < 20_000; i++) if (i % 8 !== 0) tx.delete(Buffer.from(`key${i}`));
+    });
+    db.close();
+    sizes[String(compactOnClose)] = dirBytes(dir);
+    db = Database.open(dir);
+    assert.equal(db.count(), 2500);
+    assert.ok(db.verify().ok);
+    db.close();
+  }
+  assert.ok(sizes.true! < sizes.false! / 2, `compacted on close: ${sizes.true} bytes, not compacted: ${sizes.false}`);
+});
