@@ -1,10 +1,12 @@
 /**
- * What a write transaction has changed, before it touches the tree: per table, the last value (or a
- * deletion) of every key it wrote, and whether it cleared or dropped the table. The tree is changed
- * only when the commit is merged (tree-merge in write-txn.ts), after its WAL record is written, so an
- * aborted transaction, or one whose WAL write fails, is simply dropped.
+ * What a write transaction has changed, before it touches the tree: per table, every value (or
+ * deletion) it wrote, and whether it cleared or dropped the table. The tree is changed only when the
+ * commit is merged (WriteTxn.merge), after its WAL record is written, so an aborted transaction, or one
+ * whose WAL write fails, is simply dropped.
  *
- * Keys are indexed by their latin1 string (one char per byte), which Map hashes quickly.
+ * Entries are kept in the order written. A key-to-entry index (keyed by the key's latin1 string, which
+ * Map hashes quickly) is built only when the transaction first reads its own writes: ingestion that
+ * only puts never pays for it. The merge sorts the entries and keeps the last one of each key.
  */
 import type { LeafValue } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
@@ -21,46 +23,78 @@ export function keyString(key: Uint8Array): string {
 
 /** Changes to one table. */
 export class TableBuffer {
-  readonly entries = new Map<string, BufferedEntry>();
+  /** Every entry written, in order; a later one for the same key supersedes an earlier one. */
+  private list: BufferedEntry[] = [];
+  /** The last entry of each key, once something asked. */
+  private index: Map<string, BufferedEntry> | null = null;
+  private sorted: { entries: BufferedEntry[]; superseded: BufferedEntry[] } | null = null;
   /** Every entry the tree held before this transaction is gone (clear or drop). */
   cleared = false;
   /** The table itself was dropped (and not written since). */
   dropped = false;
   /** A value was put into the table (so it exists after the merge even if it did not before). */
   wrote = false;
-  private sorted: BufferedEntry[] | null = null;
 
-  set(key: Uint8Array, value: LeafValue | null): BufferedEntry | undefined {
-    const k = keyString(key);
-    const previous = this.entries.get(k);
-    this.entries.set(k, { key, value });
+  set(key: Uint8Array, value: LeafValue | null): void {
+    const e = { key, value };
+    this.list.push(e);
+    this.index?.set(keyString(key), e);
     this.sorted = null;
     if (value !== null) {
       this.dropped = false;
       this.wrote = true;
     }
-    return previous;
   }
 
+  /** The last entry written for `key`, if any. */
   get(key: Uint8Array): BufferedEntry | undefined {
-    return this.entries.get(keyString(key));
+    return this.lastByKey().get(keyString(key));
   }
 
-  /** Forgets every buffered entry and masks the tree (clear), or the table (drop). */
+  /** The last entry of every key written. */
+  latest(): IterableIterator<BufferedEntry> {
+    return this.lastByKey().values();
+  }
+
+  /** Forgets every buffered entry (returning them all) and masks the tree (clear), or the table (drop). */
   reset(drop: boolean): BufferedEntry[] {
-    const dropped = [...this.entries.values()];
-    this.entries.clear();
+    const all = this.list;
+    this.list = [];
+    this.index = null;
     this.sorted = null;
     this.cleared = true;
     this.dropped = drop;
     if (drop) this.wrote = false;
-    return dropped;
+    return all;
   }
 
-  /** Entries in key order. */
-  inOrder(): BufferedEntry[] {
-    this.sorted ??= [...this.entries.values()].sort((a, b) => compareBytes(a.key, b.key));
+  /**
+   * The last entry of each key in key order, and the entries they superseded (whose values never
+   * reach the tree).
+   */
+  inOrder(): { entries: BufferedEntry[]; superseded: BufferedEntry[] } {
+    if (!this.sorted) {
+      // A stable sort keeps the writes of one key in order, so the last of each run is the latest.
+      const all = [...this.list].sort((a, b) => compareBytes(a.key, b.key));
+      const entries: BufferedEntry[] = [];
+      const superseded: BufferedEntry[] = [];
+      for (let i = 0; i < all.length; i++) {
+        const e = all[i]!;
+        const next = all[i + 1];
+        if (next && compareBytes(next.key, e.key) === 0) superseded.push(e);
+        else entries.push(e);
+      }
+      this.sorted = { entries, superseded };
+    }
     return this.sorted;
+  }
+
+  private lastByKey(): Map<string, BufferedEntry> {
+    if (!this.index) {
+      this.index = new Map();
+      for (const e of this.list) this.index.set(keyString(e.key), e);
+    }
+    return this.index;
   }
 }
 
@@ -72,9 +106,5 @@ export class WriteBuffer {
     let t = this.tables.get(name);
     if (!t) this.tables.set(name, (t = new TableBuffer()));
     return t;
-  }
-
-  get isEmpty(): boolean {
-    return this.tables.size === 0;
   }
 }

@@ -193,7 +193,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     const base = this.base.tables.get(table)?.count ?? 0;
     if (!tb) return base;
     let n = tb.cleared ? 0 : base;
-    for (const e of tb.entries.values()) {
+    for (const e of tb.latest()) {
       const inBase = !tb.cleared && hasInTable(this.base.tables, table, e.key, this.store);
       if (e.value !== null && !inBase) n++;
       else if (e.value === null && inBase) n--;
@@ -212,7 +212,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     };
     const tb = this.buffer.tables.get(table);
     const tree = tb?.cleared ? null : new RangeIterator(this.base.tables, table, this.store, { ...opts, limit: undefined }, check);
-    const buffered = (tb?.inOrder() ?? []).filter((e) => inBounds(e.key, opts));
+    const buffered = (tb?.inOrder().entries ?? []).filter((e) => inBounds(e.key, opts));
     return mergeRanges(tree, opts.reverse ? [...buffered].reverse() : buffered, opts, check, (v) => this.bufferedBytes(v));
   }
 
@@ -250,7 +250,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       if (logged) k = logged.key;
       stored = value.length > this.settings.inlineMax ? new OutOfLineValue(value.slice()) : (logged?.value ?? value);
     }
-    this.dropBuffered(tb.set(k, stored));
+    tb.set(k, stored);
     this.modCount++;
   }
 
@@ -258,7 +258,7 @@ export class WriteTxn extends TxTable implements WriteContext {
   applyDelete(name: string, key: Uint8Array): boolean {
     if (!this.exists(name, key)) return false;
     const k = this.log ? this.log.delete(name, key) : key;
-    this.dropBuffered(this.buffer.table(name).set(k, null));
+    this.buffer.table(name).set(k, null);
     this.modCount++;
     return true;
   }
@@ -295,7 +295,7 @@ export class WriteTxn extends TxTable implements WriteContext {
         }
         this.bumpBlob(hash, 1);
         const k = this.log ? this.log.putBlob(op.table, op.key!, hash, op.length) : op.key!;
-        this.dropBuffered(this.buffer.table(op.table).set(k, new BlobValue(hash, op.length)));
+        this.buffer.table(op.table).set(k, new BlobValue(hash, op.length));
         this.modCount++;
         break;
       }
@@ -333,7 +333,9 @@ export class WriteTxn extends TxTable implements WriteContext {
         root = null;
         count = 0;
       }
-      for (const e of tb.inOrder()) {
+      const { entries, superseded } = tb.inOrder();
+      for (const e of superseded) this.dropBuffered(e);
+      for (const e of entries) {
         if (e.value === null) {
           const r = treeDelete(root, e.key, this);
           root = r.root;
@@ -376,9 +378,9 @@ export class WriteTxn extends TxTable implements WriteContext {
     this.createdNodes.push(node);
   }
 
-  /** A buffered value is being replaced before it reached the tree: give back its blob reference. */
-  private dropBuffered(previous: BufferedEntry | undefined): void {
-    if (previous?.value instanceof BlobValue) this.bumpBlob(previous.value.hash, -1);
+  /** A buffered value will never reach the tree (superseded, or cleared away): give back its blob reference. */
+  private dropBuffered(entry: BufferedEntry): void {
+    if (entry.value instanceof BlobValue) this.bumpBlob(entry.value.hash, -1);
   }
 
   private bumpBlob(hash: Uint8Array, by: number): void {
