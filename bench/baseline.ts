@@ -34,3 +34,30 @@ export function measureFdatasync(dir: string, seed: number, writes = BASELINE_WR
     rmSync(file, { force: true });
   }
 }
+
+/**
+ * The same measurement one write at a time, for interleaving with an engine's durable commits: the
+ * machine's fsync latency drifts over minutes, so the ratio is fair only between neighbours in time.
+ */
+export function openAdjacentBaseline(dir: string, seed: number, writes: number): { one(): number; close(): void } {
+  const file = join(dir, 'adjacent-baseline.log');
+  const fd = openSync(file, 'w+');
+  writeSync(fd, Buffer.alloc(writes * SLOT_BYTES));
+  fsyncSync(fd);
+  const record = Buffer.allocUnsafe(RECORD_BYTES);
+  streamRng(seed, 'baseline.record').fill(record, 0, RECORD_BYTES);
+  let i = 0;
+  return {
+    one(): number {
+      record.writeUInt32LE(i, 0);
+      const start = process.hrtime.bigint();
+      writeSync(fd, record, 0, RECORD_BYTES, (i++ % writes) * SLOT_BYTES);
+      fdatasyncSync(fd);
+      return Number(process.hrtime.bigint() - start) / 1e9;
+    },
+    close(): void {
+      closeSync(fd);
+      rmSync(file, { force: true });
+    },
+  };
+}

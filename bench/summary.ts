@@ -27,6 +27,8 @@ export interface EngineRun {
 export interface EngineSummary {
   engine: EngineName;
   workloads: Record<WorkloadName, Spread>;
+  /** Raw write+fdatasync rate measured between this engine's single durable commits. */
+  adjacentFdatasync: Spread;
   footprint: { afterBulk: Spread; afterDelete: Spread };
 }
 
@@ -40,6 +42,7 @@ export function summarise(engine: EngineName, runs: readonly EngineRun[]): Engin
   return {
     engine,
     workloads,
+    adjacentFdatasync: spread(mine.map((r) => r.result.adjacentFdatasync.opsPerSec)),
     footprint: {
       afterBulk: spread(mine.map((r) => r.result.footprint.afterBulk.bytes)),
       afterDelete: spread(mine.map((r) => r.result.footprint.afterDelete.bytes)),

@@ -2,8 +2,9 @@
 // calls plus a cheap touch of each result (so no engine can skip materialising it); the hashing
 // for the cross-check runs in separate untimed passes over the same operations.
 
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { openAdjacentBaseline } from './baseline.js';
+import { basename, dirname, join } from 'node:path';
 import { chunkPairs, type Dataset } from './data.js';
 import { Digest } from './digest.js';
 import { isPromise, type EngineAdapter, type EngineModule } from './engines/types.js';
@@ -106,6 +107,8 @@ export interface Digests {
 
 export interface SuiteResult {
   workloads: Record<WorkloadName, Measure>;
+  /** Raw write+fdatasync timed between the single durable commits (same process, same moments). */
+  adjacentFdatasync: Measure;
   footprint: { afterBulk: Footprint; afterDelete: Footprint };
   digests: Digests;
 }
@@ -207,12 +210,24 @@ export async function runSuite(engine: EngineModule, dir: string, data: Dataset,
       if (isPromise(done)) await done;
     }
   });
-  const singleDurable = await timed(sizes.singleCommits, async () => {
-    for (const commit of singleCommits) {
-      const done = db.putBatch(commit);
-      if (isPromise(done)) await done;
-    }
-  });
+  // Each commit is followed by one raw write+fdatasync, timed apart, for a fair ratio (baseline.ts).
+  const scratch = join(dirname(dir), `${basename(dir)}-baseline`);
+  mkdirSync(scratch, { recursive: true });
+  const adjacent = openAdjacentBaseline(scratch, 1, sizes.singleCommits);
+  let commitSeconds = 0;
+  let rawSeconds = 0;
+  collectGarbage();
+  for (const commit of singleCommits) {
+    const start = process.hrtime.bigint();
+    const done = db.putBatch(commit);
+    if (isPromise(done)) await done;
+    commitSeconds += Number(process.hrtime.bigint() - start) / 1e9;
+    rawSeconds += adjacent.one();
+  }
+  adjacent.close();
+  rmSync(scratch, { recursive: true, force: true });
+  const singleDurable: Measure = { ops: sizes.singleCommits, seconds: commitSeconds, opsPerSec: sizes.singleCommits / commitSeconds };
+  const adjacentFdatasync: Measure = { ops: sizes.singleCommits, seconds: rawSeconds, opsPerSec: sizes.singleCommits / rawSeconds };
   const del = await timed(sizes.deletes, async () => {
     for (const keys of deleteCommits) {
       const done = db.deleteBatch(keys);
@@ -226,6 +241,7 @@ export async function runSuite(engine: EngineModule, dir: string, data: Dataset,
 
   if (touched < 0) throw new Error('unreachable: keeps the touched sum alive');
   return {
+    adjacentFdatasync,
     workloads: {
       'kv.bulk': bulk,
       'kv.batch_durable': batchDurable,
