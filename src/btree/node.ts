@@ -63,6 +63,12 @@ export class LeafNode {
   readonly isLeaf = true as const;
   /** Set by the cache when the node is used; cleared by its eviction sweep. */
   hot = true;
+  /**
+   * Read-side search index (leaf.ts): the keys' common prefix length, and the 4 bytes after it of each
+   * key as a big-endian u32. Built by readers on first search; any edit of the keys drops it.
+   */
+  probe: Uint32Array | null = null;
+  probePrefix = 0;
 
   constructor(
     /** Bytes [0, size) are the leaf payload; the rest is spare capacity for in-place edits. */
@@ -126,5 +132,5 @@ export type Node = LeafNode | BranchNode;
 
 /** Rough bytes a decoded node holds in memory, for the cache budget. */
 export function nodeMemorySize(node: Node): number {
-  return node.isLeaf ? node.data.length + node.offs.length * 4 + 128 : node.seps.length + node.kids.length * 48 + 160;
+  return node.isLeaf ? node.data.length + node.offs.length * 8 + 128 : node.seps.length + node.kids.length * 52 + 160;
 }

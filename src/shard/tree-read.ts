@@ -3,7 +3,7 @@
  * may keep or change them without touching cached nodes.
  */
 import { TreeCursor, beyondBound } from '../btree/cursor.js';
-import { keyAt, leafFind } from '../btree/leaf.js';
+import { keyAt, leafSearch } from '../btree/leaf.js';
 import type { NodeStore } from '../btree/node-store.js';
 import type { LeafNode } from '../btree/node.js';
 import { findLeaf } from '../btree/search.js';
@@ -30,14 +30,14 @@ export function getFromTable(tables: Tables, table: string, key: Uint8Array, sto
   const root = tables.get(table)?.root;
   if (!root) return undefined;
   const leaf = findLeaf(root, key, store);
-  const i = leafFind(leaf, key);
+  const i = leafSearch(leaf, key);
   return i < 0 ? undefined : valueCopy(leaf, i, store, tables);
 }
 
 export function hasInTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): boolean {
   const root = tables.get(table)?.root;
   if (!root) return false;
-  return leafFind(findLeaf(root, key, store), key) >= 0;
+  return leafSearch(findLeaf(root, key, store), key) >= 0;
 }
 
 /**
