@@ -5,7 +5,7 @@
  */
 import type { BlockRef } from '../pagefile/layout.js';
 import { BranchNode, type Node } from './node.js';
-import { comparePackedKey } from './packed-key.js';
+import { comparePackedKey, comparePrefix, probeWord, sharedPrefix } from './packed-key.js';
 
 /** Compares separator i with `key`, without allocating. */
 export function compareSepAt(b: BranchNode, i: number, key: Uint8Array): number {
@@ -25,34 +25,15 @@ export function sepList(b: BranchNode): Uint8Array[] {
   return out;
 }
 
-/** The 4 bytes of `buf` from `at` (past `end` read as zero) as a big-endian u32. */
-function word(buf: Uint8Array, at: number, end: number): number {
-  const b0 = at < end ? buf[at]! : 0;
-  const b1 = at + 1 < end ? buf[at + 1]! : 0;
-  const b2 = at + 2 < end ? buf[at + 2]! : 0;
-  const b3 = at + 3 < end ? buf[at + 3]! : 0;
-  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-}
-
-/**
- * Builds the probe index: separators sorted, so their common prefix is that of the first and last.
- * Comparing probe words is exact whenever they differ (zero padding only makes a shorter key tie, and
- * a tie falls back to comparing whole keys), and it reads one small contiguous array per search.
- */
+/** Builds the probe index: separators are sorted, so their common prefix is the first and last's. */
 function buildProbe(b: BranchNode): void {
   const n = b.sepCount;
   const probe = new Uint32Array(n);
   const seps = b.seps;
-  const first = b.sepOffs[0]!;
-  const last = b.sepOffs[n - 1]!;
-  const fl = seps[first]! | (seps[first + 1]! << 8);
-  const ll = seps[last]! | (seps[last + 1]! << 8);
-  let cp = 0;
-  while (cp < fl && cp < ll && seps[first + 2 + cp] === seps[last + 2 + cp]) cp++;
+  const cp = sharedPrefix(seps, b.sepOffs[0]!, b.sepOffs[n - 1]!);
   for (let i = 0; i < n; i++) {
     const o = b.sepOffs[i]!;
-    const len = seps[o]! | (seps[o + 1]! << 8);
-    probe[i] = word(seps, o + 2 + cp, o + 2 + len);
+    probe[i] = probeWord(seps, o + 2 + cp, o + 2 + (seps[o]! | (seps[o + 1]! << 8)));
   }
   b.probePrefix = cp;
   b.probe = probe;
@@ -66,18 +47,11 @@ export function childIndex(b: BranchNode, key: Uint8Array): number {
   const cp = b.probePrefix;
   if (cp > 0) {
     // Below or above the shared prefix, the key sorts before or after every separator.
-    const seps = b.seps;
-    const s = b.sepOffs[0]! + 2;
-    const m = cp < key.length ? cp : key.length;
-    for (let j = 0; j < m; j++) {
-      const d = key[j]! - seps[s + j]!;
-      if (d < 0) return 0;
-      if (d > 0) return n;
-    }
-    if (key.length < cp) return 0;
+    const side = comparePrefix(b.seps, b.sepOffs[0]! + 2, cp, key);
+    if (side !== 0) return side < 0 ? 0 : n;
   }
   const probe = b.probe!;
-  const kp = word(key, cp, key.length);
+  const kp = probeWord(key, cp, key.length);
   let lo = 0;
   let hi = n;
   while (lo < hi) {

@@ -8,7 +8,7 @@
  */
 import { readBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
-import { comparePackedKey } from './packed-key.js';
+import { comparePackedKey, comparePrefix, probeWord, sharedPrefix } from './packed-key.js';
 import { BLOB_HASH_SIZE, BlobValue, LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, valueBodySize, ValueTag, type LeafValue } from './node.js';
 
 export function keyLengthAt(leaf: LeafNode, i: number): number {
@@ -84,28 +84,14 @@ export function leafFind(leaf: LeafNode, key: Uint8Array): number {
   return -lo - 1;
 }
 
-/** The 4 bytes of `buf` from `at` (past `end` read as zero) as a big-endian u32. */
-function word(buf: Uint8Array, at: number, end: number): number {
-  const b0 = at < end ? buf[at]! : 0;
-  const b1 = at + 1 < end ? buf[at + 1]! : 0;
-  const b2 = at + 2 < end ? buf[at + 2]! : 0;
-  const b3 = at + 3 < end ? buf[at + 3]! : 0;
-  return ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-}
-
 function buildProbe(leaf: LeafNode): Uint32Array {
   const n = leaf.count;
   const data = leaf.data;
-  const first = leaf.offs[0]!;
-  const last = leaf.offs[n - 1]!;
-  const fl = data[first]! | (data[first + 1]! << 8);
-  const ll = data[last]! | (data[last + 1]! << 8);
-  let cp = 0;
-  while (cp < fl && cp < ll && data[first + 2 + cp] === data[last + 2 + cp]) cp++;
+  const cp = sharedPrefix(data, leaf.offs[0]!, leaf.offs[n - 1]!);
   const probe = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const o = leaf.offs[i]!;
-    probe[i] = word(data, o + 2 + cp, o + 2 + (data[o]! | (data[o + 1]! << 8)));
+    probe[i] = probeWord(data, o + 2 + cp, o + 2 + (data[o]! | (data[o + 1]! << 8)));
   }
   leaf.probePrefix = cp;
   leaf.probe = probe;
@@ -123,17 +109,10 @@ export function leafSearch(leaf: LeafNode, key: Uint8Array): number {
   const probe = leaf.probe ?? buildProbe(leaf);
   const cp = leaf.probePrefix;
   if (cp > 0) {
-    const data = leaf.data;
-    const s = leaf.offs[0]! + 2;
-    const m = cp < key.length ? cp : key.length;
-    for (let j = 0; j < m; j++) {
-      const d = key[j]! - data[s + j]!;
-      if (d < 0) return -1;
-      if (d > 0) return -n - 1;
-    }
-    if (key.length < cp) return -1;
+    const side = comparePrefix(leaf.data, leaf.offs[0]! + 2, cp, key);
+    if (side !== 0) return side < 0 ? -1 : -n - 1;
   }
-  const kp = word(key, cp, key.length);
+  const kp = probeWord(key, cp, key.length);
   let lo = 0;
   let hi = n - 1;
   while (lo <= hi) {
