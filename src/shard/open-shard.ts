@@ -61,22 +61,16 @@ export interface RecoveryReport {
   discardedSegments: number[];
 }
 
-function newDatabaseId(): number {
-  return crypto.randomBytes(6).readUIntLE(0, 6);
-}
-
-/** Reads header slots and creates files; it never decodes a block, so it needs no keys. */
-export const PLAIN = new StoreCodec('none', 1, null);
-
-function createShard(dir: string, options: ResolvedDatabaseOptions): void {
-  const io = options.io;
-  const init = path.join(dir, `${DATA_FILE}.init`);
-  const ring = options.encryption ? KeyRing.create(resolveKeySource(options.encryption.key)) : null;
-  const slot: HeaderSlot = {
-    pageSize: options.pageSize,
-    databaseId: newDatabaseId(),
+/**
+ * The header slot of a store with no tables yet: a fresh random database id, the WAL starting at
+ * segment 1, and `ring` (if any) recorded so the store can only be opened with its keys.
+ */
+export function emptyStoreSlot(pageSize: number, checkpointTxn: number, ring: KeyRing | null): HeaderSlot {
+  return {
+    pageSize,
+    databaseId: crypto.randomBytes(6).readUIntLE(0, 6),
     seq: 1,
-    checkpointTxn: 0,
+    checkpointTxn,
     fileEnd: HEADER_SIZE,
     catalog: null,
     freelist: null,
@@ -86,6 +80,16 @@ function createShard(dir: string, options: ResolvedDatabaseOptions): void {
     keyId: ring?.currentId ?? 0,
     keyRing: ring ? [...ring.entries] : [],
   };
+}
+
+/** Reads header slots and creates files; it never decodes a block, so it needs no keys. */
+export const PLAIN = new StoreCodec('none', 1, null);
+
+function createShard(dir: string, options: ResolvedDatabaseOptions): void {
+  const io = options.io;
+  const init = path.join(dir, `${DATA_FILE}.init`);
+  const ring = options.encryption ? KeyRing.create(resolveKeySource(options.encryption.key)) : null;
+  const slot = emptyStoreSlot(options.pageSize, 0, ring);
   io.mkdirp(path.join(dir, WAL_DIR));
   PageFile.create(io, init, PLAIN, [slot, { ...slot, seq: 0 }], 0).close();
   // Raw FileIO failures must leave open() as typed errors like every other IO failure.

@@ -11,21 +11,16 @@
  * manifest.json: { format: "redb-audit-snapshot", version: 1, txn, createdAt, files: [{ name,
  * bytes, blake3 }] } where blake3 is the hex BLAKE3 digest of the whole file.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ioError, ValidationError } from '../errors.js';
 import type { FileIO } from '../io/file-io.js';
 import { fileDigest } from '../blob/file-digest.js';
 import { StoreCodec } from '../codec/store-codec.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { HEADER_SIZE } from '../pagefile/layout.js';
 import { PageFile } from '../pagefile/page-file.js';
-import { SEGMENT_HEADER_SIZE } from '../wal/segment-format.js';
-import { SLOT_FLAG_CLEAN } from './checkpoint.js';
 import { estimateLeafRatio, txSettingsFor, type ShardCore } from './core.js';
 import { copyDense, runInterleaved } from './dense-copy.js';
-import { DATA_FILE } from './open-shard.js';
+import { DATA_FILE, emptyStoreSlot } from './open-shard.js';
 import type { Version } from './version.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -74,20 +69,7 @@ export async function writeSnapshot(core: ShardCore, version: Version, dir: stri
   const ring = core.codec.keyRing?.currentOnly() ?? null;
   const codec = new StoreCodec(core.options.compression, core.options.compressionLevel, ring);
   const init = path.join(dir, `${DATA_FILE}.init`);
-  const base: HeaderSlot = {
-    pageSize: core.options.pageSize,
-    databaseId: crypto.randomBytes(6).readUIntLE(0, 6),
-    seq: 1,
-    checkpointTxn: version.txn,
-    fileEnd: HEADER_SIZE,
-    catalog: null,
-    freelist: null,
-    walSegment: 1,
-    walOffset: SEGMENT_HEADER_SIZE,
-    flags: SLOT_FLAG_CLEAN,
-    keyId: ring?.currentId ?? 0,
-    keyRing: ring ? [...ring.entries] : [],
-  };
+  const base = emptyStoreSlot(core.options.pageSize, version.txn, ring);
   const file = PageFile.create(io, init, codec, [{ ...base, seq: 0 }, { ...base, seq: 0 }], 0);
   let entries: number;
   try {
