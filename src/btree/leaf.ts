@@ -8,6 +8,7 @@
  */
 import { readBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
+import { uninitializedBytes } from '../util/bytes.js';
 import { comparePackedKey, comparePrefix, probeWord, sharedPrefix } from './packed-key.js';
 import { BLOB_HASH_SIZE, BlobValue, LEAF_HEADER_SIZE, leafEntrySize, LeafNode, OutOfLineValue, valueBodySize, ValueTag, type LeafValue } from './node.js';
 
@@ -147,12 +148,14 @@ const SPARE_ENTRIES = 8;
 
 /**
  * Offsets and payload of one leaf share one backing store: one allocation per copy instead of two,
- * which matters because copy-on-write allocates for every leaf a transaction touches.
+ * which matters because copy-on-write allocates for every leaf a transaction touches. The store is
+ * not zeroed: only bytes [0, size) and offsets [0, count] are ever read or written out, and every
+ * caller fills those.
  */
 function allocateLeaf(dataBytes: number, entries: number): { data: Uint8Array; offs: Int32Array } {
   const offsBytes = (entries + 1) * 4;
-  const buf = new ArrayBuffer(offsBytes + dataBytes);
-  return { offs: new Int32Array(buf, 0, entries + 1), data: new Uint8Array(buf, offsBytes, dataBytes) };
+  const { buffer } = uninitializedBytes(offsBytes + dataBytes);
+  return { offs: new Int32Array(buffer, 0, entries + 1), data: new Uint8Array(buffer, offsBytes, dataBytes) };
 }
 
 /** A private copy of `leaf` for transaction `txn`, with room to grow. */
@@ -311,14 +314,16 @@ export function truncateLeaf(leaf: LeafNode, cut: number): void {
 
 /**
  * Tidies a leaf once its transaction is done with it: drops an all-empty pending list, and gives back
- * spare capacity when it exceeds the leaf itself (after many deletes), or any spare at all when
+ * spare capacity when it exceeds twice the leaf itself (after many deletes), or any spare at all when
  * `exact` (a leaf a checkpoint just stored: it will only ever be read, or copied, from now on).
- * Otherwise slack is kept: the next commit may grow the leaf in place.
+ * Otherwise slack is kept: the next commit may grow the leaf in place. (A split half has about its
+ * own size spare; trimming that only to grow it again on the next insert doubled the allocations of
+ * a bulk load.)
  */
 export function trimLeaf(leaf: LeafNode, exact = false): void {
   if (leaf.pending && !leaf.pending.some((v) => v !== undefined)) leaf.pending = null;
   const slack = leaf.data.length - leaf.size;
-  if (exact ? slack > 0 : slack > Math.max(4 * SPARE_BYTES, leaf.size)) {
+  if (exact ? slack > 0 : slack > Math.max(4 * SPARE_BYTES, 2 * leaf.size)) {
     const { data, offs } = allocateLeaf(leaf.size, leaf.count);
     data.set(leaf.data.subarray(0, leaf.size));
     offs.set(leaf.offs.subarray(0, leaf.count + 1));

@@ -28,10 +28,12 @@ export class NodeStore {
 
   /** Reads and decodes a node from disk, bypassing the cache (verify uses this). */
   readNode(ref: BlockRef): Node {
-    const extent = this.file.readExtent(ref.offset, ref.length);
+    const extent = this.file.readExtentTransient(ref.offset, ref.length);
     // A block of any other kind is reported by openBlock as a kind mismatch against "leaf".
     const kind = extent[0] === BlockKind.Branch ? BlockKind.Branch : BlockKind.Leaf;
-    const { payload } = openBlock(extent, ref.offset, this.file.path, ref.crc, kind, this.file.codec);
+    let { payload } = openBlock(extent, ref.offset, this.file.path, ref.crc, kind, this.file.codec);
+    // A stored-as-is payload is a view of the reused read buffer: the node needs its own copy.
+    if (payload.buffer === extent.buffer) payload = payload.slice();
     try {
       return kind === BlockKind.Leaf ? decodeLeaf(payload, ref) : decodeBranch(payload, ref);
     } catch (err) {

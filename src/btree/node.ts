@@ -13,6 +13,7 @@
  * - `ref` is set once the node is stored in a block; a node without `ref` is dirty (lives only in
  *   memory and in the WAL) and its parent holds it in `kids` until a checkpoint stores it.
  * - A branch child is reachable through `kids[i]` (in memory) or `refs[i]` (on disk), at least one.
+ *   In a stored branch, `kids` only caches what `refs` name (readers fill it as they descend).
  * - Nobody keeps a view into the buffers of a node a transaction still owns (they move in place).
  */
 import type { BlockRef } from '../pagefile/layout.js';

@@ -27,8 +27,9 @@ export interface WriteContext {
   /** The writing transaction's id; nodes carrying it may be changed in place. */
   readonly txn: number;
   /**
-   * A dirty node (not stored in a block) whose txn is above this may also be changed in place: no
-   * reader can see it, and no other version that anyone will read holds it. Other nodes are copied.
+   * A node whose txn is above this may also be changed in place: no reader can see it, and no other
+   * version that anyone will read holds it. Other nodes are copied. Nodes read from disk carry txn 0,
+   * so they qualify only when nothing at all reads an older version (-Infinity).
    */
   readonly mutableAfter: number;
   readonly store: NodeStore;
@@ -49,8 +50,15 @@ export interface WriteContext {
 
 function own<T extends Node>(node: T, ctx: WriteContext): T {
   if (node.txn === ctx.txn) return node;
-  if (!node.ref && node.txn > ctx.mutableAfter) {
-    // Nobody can see this node any more but the version being built: take it over, no copy.
+  if (node.txn > ctx.mutableAfter) {
+    // Nobody can see this node any more but the version being built: take it over, no copy. A stored
+    // node leaves its block, freed as of this transaction, and the cache, which must not hand the
+    // changed node out for that block.
+    if (node.ref) {
+      ctx.freeBlock(node.ref);
+      ctx.store.cache.delete(node.ref.offset);
+      node.ref = null;
+    }
     node.txn = ctx.txn;
     ctx.created(node);
     return node;

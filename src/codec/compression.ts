@@ -4,6 +4,7 @@
  * payload is stored compressed only when that makes it smaller.
  */
 import { createRequire } from 'node:module';
+import { uninitializedBytes } from '../util/bytes.js';
 import { CodecDecodeError } from './page-codec.js';
 
 const require = createRequire(import.meta.url);
@@ -51,7 +52,7 @@ class ZstdCompressor implements Compressor {
   }
 
   decompress(src: Uint8Array, rawLength: number): Uint8Array {
-    const out = new Uint8Array(rawLength);
+    const out = uninitializedBytes(rawLength);
     let n: number;
     try {
       n = this.dctx.decompress(out, src);

@@ -9,8 +9,12 @@ import { createCompressor, Decompressors, type CompressionKind, type Compressor 
 import type { KeyRing } from './key-ring.js';
 import { CodecDecodeError, CodecFlag, type CompressedUnit, type PageCodec, type SealedUnit, type SealPlan } from './page-codec.js';
 
+/** zstd level of WAL records; see PageCodec.compressRecord. */
+const RECORD_LEVEL = 1;
+
 export class StoreCodec implements PageCodec {
   private readonly compressor: Compressor | null;
+  private readonly recordCompressor: Compressor | null;
   private readonly decompressors = new Decompressors();
 
   constructor(
@@ -20,11 +24,15 @@ export class StoreCodec implements PageCodec {
     readonly keyRing: KeyRing | null,
   ) {
     this.compressor = createCompressor(compression, level);
+    this.recordCompressor = compression === 'zstd' && level !== RECORD_LEVEL ? createCompressor(compression, RECORD_LEVEL) : this.compressor;
   }
 
   compress(payload: Uint8Array, minLength = 0): CompressedUnit {
-    const data = payload.length >= minLength ? this.compressor?.compress(payload) : null;
-    return data ? { flags: this.compressor!.flag, data } : { flags: 0, data: payload };
+    return compressWith(this.compressor, payload, minLength);
+  }
+
+  compressRecord(payload: Uint8Array, minLength = 0): CompressedUnit {
+    return compressWith(this.recordCompressor, payload, minLength);
   }
 
   planSeal(unit: CompressedUnit): SealPlan {
@@ -51,4 +59,9 @@ export class StoreCodec implements PageCodec {
     }
     return this.decompressors.decompress(flags & CodecFlag.CompressionMask, data, rawLength);
   }
+}
+
+function compressWith(compressor: Compressor | null, payload: Uint8Array, minLength: number): CompressedUnit {
+  const data = compressor && payload.length >= minLength ? compressor.compress(payload) : null;
+  return data ? { flags: compressor!.flag, data } : { flags: 0, data: payload };
 }

@@ -10,6 +10,7 @@
  */
 import type { LeafValue } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
+import { sortByKey } from '../util/key-sort.js';
 
 /** A buffered change of one key: its new value, or null for a deletion. */
 export interface BufferedEntry {
@@ -75,7 +76,7 @@ export class TableBuffer {
   inOrder(): { entries: BufferedEntry[]; superseded: BufferedEntry[] } {
     if (!this.sorted) {
       // A stable sort keeps the writes of one key in order, so the last of each run is the latest.
-      const all = [...this.list].sort((a, b) => compareBytes(a.key, b.key));
+      const all = sortByKey(this.list);
       const entries: BufferedEntry[] = [];
       const superseded: BufferedEntry[] = [];
       for (let i = 0; i < all.length; i++) {

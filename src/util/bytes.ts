@@ -21,6 +21,17 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * A new buffer of `length` bytes whose contents are whatever the allocator had: for buffers the
+ * caller fills completely before reading them or writing them anywhere. A zeroed allocation of a
+ * leaf-sized buffer costs 3-9 µs (calloc, then page faults on fresh memory), several times a node
+ * copy; this one costs about 1 µs.
+ */
+export function uninitializedBytes(length: number): Uint8Array {
+  const buf = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(buf.buffer, buf.byteOffset, length);
+}
+
 /** A fresh copy that shares no memory with the input. */
 export function copyBytes(a: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length);

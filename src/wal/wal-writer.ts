@@ -100,7 +100,7 @@ export class WalWriter {
   /** Encodes and writes the record of transaction `txn`. Throws IoError; nothing is half-counted. */
   append(txn: number, payload: Uint8Array): void {
     if (this.broken) this.rotate();
-    const unit = this.codec.compress(payload, MIN_COMPRESSED_RECORD);
+    const unit = this.codec.compressRecord(payload, MIN_COMPRESSED_RECORD);
     const plan = this.codec.planSeal(unit);
     const recordLength = RECORD_HEADER_SIZE + plan.storedLength;
     // A record never crosses its segment's capacity: replay treats bytes past it as a torn tail. One
