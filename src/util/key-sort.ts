@@ -17,11 +17,15 @@ const INDEX_SPAN = 2 ** INDEX_BITS;
 /** Below this many items a comparator sort is as fast. */
 const MIN_WORD_SORT = 64;
 
+function byKey(a: { key: Uint8Array }, b: { key: Uint8Array }): number {
+  return compareBytes(a.key, b.key);
+}
+
 /** The items in ascending key order; items with equal keys keep their relative order. */
 export function sortByKey<T extends { key: Uint8Array }>(items: readonly T[]): T[] {
   const n = items.length;
-  const byKey = (a: T, b: T): number => compareBytes(a.key, b.key);
-  if (n < MIN_WORD_SORT || n >= INDEX_SPAN) return [...items].sort(byKey);
+  if (n < 2) return items.slice();
+  if (n < MIN_WORD_SORT || n >= INDEX_SPAN) return items.slice().sort(byKey);
 
   const first = items[0]!.key;
   let shared = first.length;
