@@ -6,6 +6,7 @@
 import { writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { writeU16, writeU32 } from '../util/binary.js';
+import { copyBytes } from '../util/bytes.js';
 import { branchSizeOf, makeBranch } from './branch.js';
 import { encodeBranch } from './node-codec.js';
 import { LEAF_HEADER_SIZE, ValueTag } from './node.js';
@@ -73,7 +74,7 @@ export class TreeBuilder {
     this.buf.set(key, o + 2);
     this.size += es;
     this.count++;
-    this.first ??= key.slice();
+    this.first ??= copyBytes(key);
     this.last = key;
     return o + 2 + key.length;
   }
@@ -81,7 +82,7 @@ export class TreeBuilder {
   private flushLeaf(): void {
     writeU16(this.buf, 0, this.count);
     const ref = this.sink('leaf', this.buf.slice(0, this.size));
-    this.leaves.push({ first: this.first!, last: this.last!.slice(), ref });
+    this.leaves.push({ first: this.first!, last: copyBytes(this.last!), ref });
     this.size = LEAF_HEADER_SIZE;
     this.count = 0;
     this.first = null;

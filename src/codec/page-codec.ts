@@ -59,7 +59,10 @@ export interface PageCodec {
    * unit moved elsewhere or replayed from an older write fails to open.
    */
   seal(unit: CompressedUnit, aad: Uint8Array): SealedUnit;
-  /** Reverses seal and compress; throws {@link CodecDecodeError} when the bytes do not decode. */
+  /**
+   * Reverses seal and compress; throws {@link CodecDecodeError} when the bytes do not decode. The
+   * result is a plain Uint8Array, never a Buffer (see plainBytes), and may be a view of `stored`.
+   */
   open(flags: number, keyId: number, stored: Uint8Array, rawLength: number, aad: Uint8Array): Uint8Array;
 }
 

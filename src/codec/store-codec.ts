@@ -4,6 +4,7 @@
  * in the ring, so settings can change between opens and keys can rotate without rewriting old data.
  */
 import { EncryptionKeyError } from '../errors.js';
+import { plainBytes } from '../util/bytes.js';
 import { gcmOpen, gcmSeal, SEAL_OVERHEAD } from './aes-gcm.js';
 import { createCompressor, Decompressors, type CompressionKind, type Compressor } from './compression.js';
 import type { KeyRing } from './key-ring.js';
@@ -57,7 +58,7 @@ export class StoreCodec implements PageCodec {
       // Everything an encrypted store writes is encrypted: a plaintext unit here was put there by someone else.
       throw new CodecDecodeError('an unencrypted unit in an encrypted store');
     }
-    return this.decompressors.decompress(flags & CodecFlag.CompressionMask, data, rawLength);
+    return plainBytes(this.decompressors.decompress(flags & CodecFlag.CompressionMask, data, rawLength));
   }
 }
 

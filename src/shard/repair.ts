@@ -33,7 +33,7 @@ import { decodeFreelist } from '../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
 import { alignUp, BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { PageFile } from '../pagefile/page-file.js';
-import { compareBytes } from '../util/bytes.js';
+import { compareBytes, copyBytes } from '../util/bytes.js';
 import { decodeCommit } from '../wal/commit-payload.js';
 import { WAL_DIR } from '../wal/segment-format.js';
 import { scanWal } from '../wal/wal-scan.js';
@@ -248,7 +248,7 @@ class Copier {
   private takeLeaf(table: string, leaf: LeafNode, lo: Uint8Array | null, hi: Uint8Array | null): number {
     let taken = 0;
     for (let i = 0; i < leaf.count; i++) {
-      const key = keyAt(leaf, i).slice();
+      const key = copyBytes(keyAt(leaf, i));
       if ((lo && compareBytes(key, lo) < 0) || (hi && compareBytes(key, hi) >= 0)) continue;
       const value = this.valueOf(table, leaf, i, key);
       if (!value) continue;
@@ -261,14 +261,14 @@ class Copier {
 
   private valueOf(table: string, leaf: LeafNode, i: number, key: Uint8Array): Uint8Array | null {
     const tag = valueTagAt(leaf, i);
-    if (tag === ValueTag.Inline) return inlineValueAt(leaf, i).slice();
+    if (tag === ValueTag.Inline) return copyBytes(inlineValueAt(leaf, i));
     if (tag === ValueTag.Blob) {
       const blob = this.blobs.get(hex(blobHashAt(leaf, i)));
       if (!blob) this.report.lostValues.push({ table, key: hex(key), reason: 'its deduplicated value is on a damaged page' });
       return blob ?? null;
     }
     try {
-      return this.store.valueAt(leaf, i).slice();
+      return copyBytes(this.store.valueAt(leaf, i));
     } catch (err) {
       if (table !== BLOB_TABLE) this.report.lostValues.push({ table, key: hex(key), reason: (err as Error).message });
       return null;

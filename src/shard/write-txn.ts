@@ -17,7 +17,7 @@ import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, typ
 import { childAt } from '../btree/search.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
-import { compareBytes } from '../util/bytes.js';
+import { compareBytes, copyBytes } from '../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
 import type { TableState } from './catalog.js';
@@ -240,7 +240,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       const hash = blake3(value);
       const hs = keyString(hash);
       const known = this.blobBytes.has(hs) || hasInTable(this.base.tables, BLOB_TABLE, hash, this.store);
-      if (!known) this.blobBytes.set(hs, value.slice());
+      if (!known) this.blobBytes.set(hs, copyBytes(value));
       this.bumpBlob(hash, 1);
       stored = new BlobValue(hash, value.length);
       // A blob the log already carries (or the store already holds) is named by its hash.
@@ -248,7 +248,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     } else {
       const logged = this.log?.put(name, key, value);
       if (logged) k = logged.key;
-      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(value.slice()) : (logged?.value ?? value);
+      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(copyBytes(value)) : (logged?.value ?? value);
     }
     tb.set(k, stored);
     this.modCount++;
@@ -289,7 +289,7 @@ export class WriteTxn extends TxTable implements WriteContext {
         this.applyPut(op.table, op.key!, op.value!);
         break;
       case Op.PutBlob: {
-        const hash = op.value!.slice();
+        const hash = copyBytes(op.value!);
         if (!this.blobBytes.has(keyString(hash)) && !hasInTable(this.base.tables, BLOB_TABLE, hash, this.store)) {
           throw new CorruptionError(this.store.file.path, 0, `a WAL record names blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
         }
@@ -369,7 +369,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       const ref = valueRefAt(leaf, i);
       if (ref) this.freed.push(ref);
     } else if (tag === ValueTag.Blob) {
-      this.bumpBlob(blobHashAt(leaf, i).slice(), -1);
+      this.bumpBlob(copyBytes(blobHashAt(leaf, i)), -1);
     }
   }
 

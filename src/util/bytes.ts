@@ -32,6 +32,16 @@ export function uninitializedBytes(length: number): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset, length);
 }
 
+/**
+ * `b` as a plain Uint8Array over the same memory. Buffers (from native modules and node:crypto) are
+ * Uint8Arrays whose `slice()` returns a view instead of a copy: bytes that become tree nodes, which
+ * are edited in place, must never be Buffers, or a "copy" taken of a key or hash would change with
+ * the node.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(b) ? new Uint8Array(b.buffer, b.byteOffset, b.length) : b;
+}
+
 /** A fresh copy that shares no memory with the input. */
 export function copyBytes(a: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length);
