@@ -202,7 +202,7 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   core.space.addFreed(txn + 1, retired);
   core.ringChanged = false;
   // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
-  if (w.leafRaw >= 64 * 1024) core.leafRatio = (core.leafRatio + w.leafRaw / w.leafPacked) / 2;
+  core.leafRatio.stored(w.leafRaw, w.leafPacked);
   const cache = version.store.cache;
   for (const node of w.persisted) {
     if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;

@@ -19,7 +19,8 @@ import { HEADER_SIZE } from '../pagefile/layout.js';
 import { PageFile } from '../pagefile/page-file.js';
 import type { TableState } from './catalog.js';
 import { deleteWalSegments } from './checkpoint.js';
-import { estimateLeafRatio, keyFields, txSettings, type ShardCore } from './core.js';
+import { keyFields, txSettings, type ShardCore } from './core.js';
+import { LeafRatio } from './leaf-ratio.js';
 import { FreeSpace } from './free-space.js';
 import { copyDense, runToEnd } from './dense-copy.js';
 import { DATA_FILE } from './open-shard.js';
@@ -52,7 +53,7 @@ export function compactShard(core: ShardCore): CompactInfo {
   let newTables: Map<string, TableState>;
   let slot: HeaderSlot;
   try {
-    core.leafRatio = estimateLeafRatio(version.tables, version.store, core.codec);
+    core.leafRatio = LeafRatio.sample(version.tables, version.store, core.codec);
     const copy = runToEnd(copyDense(version, file, core.codec, txSettings(core), txn));
     entries = copy.entries;
     // Start a fresh WAL segment: the new file holds everything before it, so no older one is needed.

@@ -4,10 +4,6 @@
  */
 import type { CacheBudget } from '../btree/node-cache.js';
 import type { NodeStore } from '../btree/node-store.js';
-import type { BranchNode } from '../btree/node.js';
-import { childAt } from '../btree/search.js';
-import type { PageCodec } from '../codec/page-codec.js';
-import type { TableState } from './catalog.js';
 import type { KeyRingEntry } from '../codec/key-ring.js';
 import type { StoreCodec } from '../codec/store-codec.js';
 import type { FileIO } from '../io/file-io.js';
@@ -15,6 +11,7 @@ import type { HeaderSlot } from '../pagefile/header-slot.js';
 import type { PageFile } from '../pagefile/page-file.js';
 import type { WalWriter } from '../wal/wal-writer.js';
 import type { FreeSpace } from './free-space.js';
+import type { LeafRatio } from './leaf-ratio.js';
 import type { ResolvedDatabaseOptions } from './options.js';
 import type { ReaderRegistry } from './reader-registry.js';
 import type { Version } from './version.js';
@@ -54,31 +51,9 @@ export function txSettingsFor(options: ResolvedDatabaseOptions, leafRatio: numbe
   };
 }
 
-/**
- * Raw bytes per compressed byte of a store's leaves, from a sample: the first leaves of the largest
- * tables, up to 16. Checkpoints refine it; it only sizes leaves, so an estimate is enough.
- */
-export function estimateLeafRatio(tables: ReadonlyMap<string, TableState>, store: NodeStore, codec: PageCodec): number {
-  let raw = 0;
-  let packed = 0;
-  let sampled = 0;
-  for (const t of [...tables.values()].sort((a, b) => b.count - a.count)) {
-    if (!t.root) continue;
-    // Descend to the first leaf below each of the root's first few children.
-    const starts = t.root.isLeaf ? [t.root] : t.root.kids.slice(0, 8).map((_, i) => childAt(t.root as BranchNode, i, store));
-    for (let node of starts) {
-      while (!node.isLeaf) node = childAt(node, 0, store);
-      raw += node.size;
-      packed += codec.compress(node.data.subarray(0, node.size)).data.length;
-      if (++sampled >= 16) return raw / packed;
-    }
-  }
-  return packed > 0 ? raw / packed : 1;
-}
-
 /** How transactions of this shard shape what they write. */
 export function txSettings(core: ShardCore): TxSettings {
-  return txSettingsFor(core.options, core.leafRatio);
+  return txSettingsFor(core.options, core.leafRatio.value);
 }
 
 /** The header-slot fields that describe the store's keys. */
@@ -98,8 +73,8 @@ export interface ShardCore {
   ringChanged: boolean;
   readonly budget: CacheBudget;
   readonly databaseId: number;
-  /** Raw bytes per stored byte of leaves (compression), measured at checkpoints; 1 until known. */
-  leafRatio: number;
+  /** Raw bytes per stored byte of leaves: how large leaves may grow. */
+  leafRatio: LeafRatio;
   file: PageFile;
   store: NodeStore;
   space: FreeSpace;

@@ -445,7 +445,8 @@ export class Database {
   private appendRecord(tx: WriteTxn): void {
     const core = this.live();
     try {
-      core.wal.append(tx.txn, tx.log!.payload());
+      const payload = tx.log!.payload();
+      core.leafRatio.logged(payload.length, core.wal.append(tx.txn, payload));
     } catch (err) {
       this.afterWalFailure(err);
       throw err;

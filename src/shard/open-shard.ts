@@ -28,8 +28,9 @@ import { listSegments, scanWal } from '../wal/wal-scan.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import { decodeCatalog, type TableState } from './catalog.js';
 import { deleteWalSegments, SLOT_FLAG_CLEAN } from './checkpoint.js';
-import { estimateLeafRatio, txSettingsFor, type ShardCore } from './core.js';
+import { txSettingsFor, type ShardCore } from './core.js';
 import { FreeSpace } from './free-space.js';
+import { LeafRatio } from './leaf-ratio.js';
 import type { ResolvedDatabaseOptions } from './options.js';
 import { ReaderRegistry } from './reader-registry.js';
 import { Version } from './version.js';
@@ -217,8 +218,8 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
     const usedFallbackSlot = loaded.index !== candidates[0]!.index;
     if (usedFallbackSlot) invalidSlots.push({ index: candidates[0]!.index, reason: `its checkpoint does not load: ${(firstError as Error).message}` });
 
-    const leafRatio = estimateLeafRatio(loaded.tables, store, codec);
-    const settings = txSettingsFor(options, leafRatio);
+    const leafRatio = LeafRatio.sample(loaded.tables, store, codec);
+    const settings = txSettingsFor(options, leafRatio.value);
     const space = new FreeSpace(loaded.allocator);
     let version = new Version(slot.checkpointTxn, loaded.tables, store);
     const scan = scanWal(

@@ -18,8 +18,9 @@ import type { FileIO } from '../io/file-io.js';
 import { fileDigest } from '../blob/file-digest.js';
 import { StoreCodec } from '../codec/store-codec.js';
 import { PageFile } from '../pagefile/page-file.js';
-import { estimateLeafRatio, txSettingsFor, type ShardCore } from './core.js';
+import { txSettingsFor, type ShardCore } from './core.js';
 import { copyDense, runInterleaved } from './dense-copy.js';
+import { LeafRatio } from './leaf-ratio.js';
 import { DATA_FILE, emptyStoreSlot } from './open-shard.js';
 import type { Version } from './version.js';
 
@@ -73,7 +74,7 @@ export async function writeSnapshot(core: ShardCore, version: Version, dir: stri
   const file = PageFile.create(io, init, codec, [{ ...base, seq: 0 }, { ...base, seq: 0 }], 0);
   let entries: number;
   try {
-    const settings = txSettingsFor(core.options, estimateLeafRatio(version.tables, version.store, codec));
+    const settings = txSettingsFor(core.options, LeafRatio.sample(version.tables, version.store, codec).value);
     const copy = await runInterleaved(copyDense(version, file, codec, settings, version.txn));
     entries = copy.entries;
     const slot = { ...base, fileEnd: copy.fileEnd, catalog: copy.catalog, freelist: copy.freelist };

@@ -75,7 +75,7 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     blockBytesWritten: core.counters.blockBytesWritten,
     pageBytesRead: core.file.bytesRead,
     walBytesWritten: core.wal.bytesWritten,
-    compressionRatio: core.leafRatio,
+    compressionRatio: core.leafRatio.value,
     compactions: core.counters.compactions,
     openSnapshots: core.readers.size,
     recovery,

@@ -97,8 +97,11 @@ export class WalWriter {
     return this.current.segment;
   }
 
-  /** Encodes and writes the record of transaction `txn`. Throws IoError; nothing is half-counted. */
-  append(txn: number, payload: Uint8Array): void {
+  /**
+   * Encodes and writes the record of transaction `txn`; returns the bytes its payload was stored in
+   * (compressed, sealed). Throws IoError; nothing is half-counted.
+   */
+  append(txn: number, payload: Uint8Array): number {
     if (this.broken) this.rotate();
     const unit = this.codec.compressRecord(payload, MIN_COMPRESSED_RECORD);
     const plan = this.codec.planSeal(unit);
@@ -137,6 +140,7 @@ export class WalWriter {
       this.syncedPos = this.pos;
       this.durableTxn = txn;
     }
+    return plan.storedLength;
   }
 
   /** Makes every appended record durable. On failure, un-synced records are dropped and it throws. */
