@@ -16,7 +16,7 @@
  * - Leaf splits promote the shortest separator between the halves, not a whole key.
  */
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
-import { branchSizeOf, childIndex, cloneBranch, insertSeparator, makeBranch, replaceSeparators, sepAt, sepList, sliceSeparators } from './branch.js';
+import { branchSizeOf, childIndexForWrite, cloneBranch, insertSeparator, makeBranch, replaceSeparators, sepAt, sepList, sliceSeparators } from './branch.js';
 import { buildLeaf, cloneLeaf, insertEntry, keyAt, leafFind, removeEntry, replaceValue, truncateLeaf } from './leaf.js';
 import { BranchNode, LEAF_HEADER_SIZE, LeafNode, type LeafValue, type Node } from './node.js';
 import type { NodeStore } from './node-store.js';
@@ -123,7 +123,7 @@ function insert(node: Node, key: Uint8Array, value: LeafValue, ctx: WriteContext
     if (leaf.size > ctx.maxLeafSize && leaf.count > 1) splitLeaf(leaf, at === leaf.count - 1, ctx);
     return leaf;
   }
-  const i = childIndex(node, key);
+  const i = childIndexForWrite(node, key);
   const newChild = insert(childAt(node, i, ctx.store), key, value, ctx);
   const split = splitResult as Split | null;
   splitResult = null;
@@ -217,7 +217,7 @@ function remove(node: Node, key: Uint8Array, ctx: WriteContext): Node {
     removedFlag = true;
     return leaf;
   }
-  const i = childIndex(node, key);
+  const i = childIndexForWrite(node, key);
   const newChild = remove(childAt(node, i, ctx.store), key, ctx);
   if (!removedFlag) return node;
   const branch = own(node, ctx);
