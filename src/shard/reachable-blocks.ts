@@ -78,10 +78,9 @@ export function* walkReachable(file: PageFile, slot: HeaderSlot, options: WalkOp
 }
 
 function* walkNode(file: PageFile, ref: BlockRef, options: WalkOptions): Generator<WalkEvent, void, void> {
-  let peeked: PeekedHeader | null = null;
-  const peek = (): PeekedHeader => (peeked ??= peekHeader(file, ref));
-  if (options.reuse?.(ref, peek)) {
-    yield { type: 'reused', ref, header: peek() };
+  const reused = reuseOf(file, ref, options);
+  if (reused) {
+    yield reused;
     return;
   }
   const extent = file.readExtent(ref.offset, ref.length);
@@ -106,16 +105,23 @@ function* walkNode(file: PageFile, ref: BlockRef, options: WalkOptions): Generat
 }
 
 function* walkValue(file: PageFile, ref: BlockRef, options: WalkOptions): Generator<WalkEvent, void, void> {
-  let peeked: PeekedHeader | null = null;
-  const peek = (): PeekedHeader => (peeked ??= peekHeader(file, ref));
-  if (options.reuse?.(ref, peek)) {
-    yield { type: 'reused', ref, header: peek() };
+  const reused = reuseOf(file, ref, options);
+  if (reused) {
+    yield reused;
     return;
   }
   // A value is copied, not decoded: its checksum is all a byte-exact copy needs.
   const extent = file.readExtent(ref.offset, ref.length);
   yield { type: 'enter', block: { ref, header: checkKind(extent, ref, file.path, BlockKind.Value), extent } };
   yield { type: 'exit' };
+}
+
+/** The event standing for `ref` and its subtree when the caller chooses to reuse them, else null. */
+function reuseOf(file: PageFile, ref: BlockRef, options: WalkOptions): WalkEvent | null {
+  if (!options.reuse) return null;
+  let peeked: PeekedHeader | null = null;
+  const peek = (): PeekedHeader => (peeked ??= peekHeader(file, ref));
+  return options.reuse(ref, peek) ? { type: 'reused', ref, header: peek() } : null;
 }
 
 function checkKind(extent: Uint8Array, ref: BlockRef, path: string, kind: number): BlockHeader {
