@@ -528,6 +528,18 @@ function issuesText(report: VerifyReport): string {
 }
 
 /** Opens, runs `body`, and always closes, recording a failed close as a failure of the trial. */
+/** A store the damage must not have touched: it opens, verifies clean and holds exactly `expected`. */
+function expectUnharmed(c: TrialCheck, dir: string, expected: Expected): void {
+  try {
+    withDatabase(c, dir, TRIAL_OPTIONS, (db) => {
+      expectCleanVerify(c, db);
+      expectIntact(c, db, expected);
+    });
+  } catch (err) {
+    c.expect(false, `open threw ${describeError(err)}`);
+  }
+}
+
 function withDatabase(c: TrialCheck, dir: string, options: DatabaseOptions, body: (db: Database) => void): void {
   const db = Database.open(dir, options);
   try {
@@ -572,14 +584,7 @@ export function runPageJob(job: PageJob, progress: Progress): JobResult {
     progress('control: the undamaged page-file fixture');
     const c = new TrialCheck('undamaged page-file fixture');
     installFiles(job.workDir, pristine.data, pristine.wal);
-    try {
-      withDatabase(c, job.workDir, TRIAL_OPTIONS, (db) => {
-        expectCleanVerify(c, db);
-        expectIntact(c, db, job.expected);
-      });
-    } catch (err) {
-      c.expect(false, `open threw ${describeError(err)}`);
-    }
+    expectUnharmed(c, job.workDir, job.expected);
     pages.failures.push(...c.failures);
   }
   for (const t of job.trials) {
@@ -601,14 +606,7 @@ export function runPageJob(job: PageJob, progress: Progress): JobResult {
       pageBlockTrial(c, section, job, block, dataPath);
     } else {
       // Nothing reads a free extent, so damage there must change nothing at all.
-      try {
-        withDatabase(c, job.workDir, TRIAL_OPTIONS, (db) => {
-          expectCleanVerify(c, db);
-          expectIntact(c, db, job.expected);
-        });
-      } catch (err) {
-        c.expect(false, `open threw ${describeError(err)}`);
-      }
+      expectUnharmed(c, job.workDir, job.expected);
     }
     section.failures.push(...c.failures);
     section.ms += performance.now() - started;
