@@ -24,6 +24,7 @@ test('after deleting 90% of 300k entries, compaction shrinks the files to at mos
   }
   const info = db.compact();
   const after = dirBytes(dir);
+  t.diagnostic(`files: ${before} bytes before the deletes, ${after} after compaction (${((after / before) * 100).toFixed(1)}%)`);
   assert.equal(db.count(), n / 10);
   assert.ok(after <= before * 0.2, `files are ${after} bytes after compaction, ${before} before the deletes (${((after / before) * 100).toFixed(1)}%)`);
   assert.ok(info.bytesAfter < info.bytesBefore);
