@@ -6,21 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ioError } from '../errors.js';
+import { nodeFileIO } from '../io/node-file-io.js';
 
 /** Makes a directory's entries (creations, renames) durable. */
 export function fsyncDir(dir: string): void {
-  let fd: number;
   try {
-    fd = fs.openSync(dir, 'r');
-  } catch (err) {
-    throw ioError('open directory', dir, err);
-  }
-  try {
-    fs.fsyncSync(fd);
+    nodeFileIO.syncDir(dir);
   } catch (err) {
     throw ioError('fsync directory', dir, err);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -15,6 +15,7 @@ import { CorruptionError, EncryptionKeyError, ValidationError } from '../errors.
 import { blake3 } from '../blob/blake3.js';
 import { KeyRing, type KeyRingEntry } from '../codec/key-ring.js';
 import { resolveKeySource } from '../codec/key-source.js';
+import { writeFileAtomic } from './durable-file.js';
 import type { ResolvedRedbOptions } from './options.js';
 
 export const MANIFEST_NAME = 'redb.manifest.json';
@@ -63,22 +64,8 @@ export function readManifest(baseDir: string): ManifestBody | null {
 }
 
 export function writeManifest(baseDir: string, body: ManifestBody): void {
-  const file = path.join(baseDir, MANIFEST_NAME);
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, `${JSON.stringify({ ...body, checksum: checksum(body) }, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dir = fs.openSync(baseDir, 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
+  const json = `${JSON.stringify({ ...body, checksum: checksum(body) }, null, 2)}\n`;
+  writeFileAtomic(path.join(baseDir, MANIFEST_NAME), Buffer.from(json));
 }
 
 /**

@@ -86,11 +86,7 @@ export class PageFile {
 
   /** Reads exactly `length` bytes at `offset` into a new buffer; a short read is corruption. */
   readExtent(offset: number, length: number): Uint8Array {
-    const buf = uninitializedBytes(length);
-    const n = this.read(buf, offset);
-    this.bytesRead += n;
-    if (n < length) throw new CorruptionError(this.path, offset, `extent of ${length} bytes runs past the end of the file`);
-    return buf;
+    return this.readExtentInto(uninitializedBytes(length), offset);
   }
 
   /**
@@ -100,10 +96,13 @@ export class PageFile {
    */
   readExtentTransient(offset: number, length: number): Uint8Array {
     if (this.scratch.length < length) this.scratch = uninitializedBytes(Math.max(length, 2 * this.scratch.length));
-    const buf = this.scratch.subarray(0, length);
+    return this.readExtentInto(this.scratch.subarray(0, length), offset);
+  }
+
+  private readExtentInto(buf: Uint8Array, offset: number): Uint8Array {
     const n = this.read(buf, offset);
     this.bytesRead += n;
-    if (n < length) throw new CorruptionError(this.path, offset, `extent of ${length} bytes runs past the end of the file`);
+    if (n < buf.length) throw new CorruptionError(this.path, offset, `extent of ${buf.length} bytes runs past the end of the file`);
     return buf;
   }
 
