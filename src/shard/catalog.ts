@@ -11,13 +11,17 @@
 import { readBlockRef, writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import type { Node } from '../btree/node.js';
+import type { MemTable } from './memtable.js';
 import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from '../util/binary.js';
 
 /** One table in one version. Immutable. */
 export interface TableState {
   readonly name: string;
   readonly root: Node | null;
+  /** Entries in the tree under `root` (the memtable's changes are counted apart). */
   readonly count: number;
+  /** User tables: commits since the last fold, not yet in the tree. Never stored. */
+  readonly mem?: MemTable | null;
 }
 
 /** A catalog entry as stored, before its root is loaded. */

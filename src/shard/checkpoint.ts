@@ -29,6 +29,7 @@ import { SEGMENT_HEADER_SIZE, segmentFileName } from '../wal/segment-format.js';
 import { listSegments } from '../wal/wal-scan.js';
 import { encodeCatalog, type StoredTable } from './catalog.js';
 import { keyFields, type ShardCore } from './core.js';
+import { foldMemtables } from './fold.js';
 
 /** Slot flag: written by a clean close; the WAL is not needed. */
 export const SLOT_FLAG_CLEAN = 1;
@@ -133,6 +134,7 @@ class CheckpointWriter {
  */
 export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo {
   const started = performance.now();
+  foldMemtables(core);
   const version = core.durable;
   const txn = version.txn;
   const active = core.slots.active;

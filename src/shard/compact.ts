@@ -23,6 +23,7 @@ import { keyFields, txSettings, type ShardCore } from './core.js';
 import { LeafRatio } from './leaf-ratio.js';
 import { FreeSpace } from './free-space.js';
 import { copyDense, runToEnd } from './dense-copy.js';
+import { foldMemtables } from './fold.js';
 import { DATA_FILE } from './open-shard.js';
 import { Version } from './version.js';
 
@@ -40,6 +41,7 @@ const RETIRED_CACHE_BYTES = 16 << 20;
 
 export function compactShard(core: ShardCore): CompactInfo {
   const started = performance.now();
+  foldMemtables(core);
   const version = core.durable;
   const txn = version.txn;
   const bytesBefore = core.file.size();

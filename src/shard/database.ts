@@ -20,6 +20,7 @@ import type { StoreCodec } from '../codec/store-codec.js';
 import type { KeyRing } from '../codec/key-ring.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { compactShard, type CompactInfo } from './compact.js';
+import { foldMemtables, memtableBytes } from './fold.js';
 import { txSettings, type ShardCore } from './core.js';
 import { openShard, type RecoveryReport } from './open-shard.js';
 import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
@@ -27,7 +28,7 @@ import { Snapshot, type SnapshotHost } from './snapshot.js';
 import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './snapshot-copy.js';
 import { shardStats, type DatabaseStats } from './stats.js';
 import { Table } from './table.js';
-import { getFromTable, hasInTable, RangeIterator, type Entry } from './tree-read.js';
+import { RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { verifyShard, type VerifyReport } from './verify.js';
 import type { Version } from './version.js';
@@ -76,8 +77,9 @@ export class Database {
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly tableHandles = new Map<string, Table>();
-  /** Reused by every transaction's commit log: one writer at a time. */
-  private logScratch: Uint8Array = new Uint8Array(64 * 1024);
+  /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
+  private logArena: Uint8Array = new Uint8Array(64 * 1024);
+  private logStart = 0;
   private readonly host: SnapshotHost;
 
   private constructor(dir: string, core: ShardCore, lock: DirLock, recovery: RecoveryReport) {
@@ -189,12 +191,12 @@ export class Database {
   /** The value of `key` in the default table, from the latest durable commit. */
   get(key: Uint8Array): Buffer | undefined {
     const v = this.live().durable;
-    return getFromTable(v.tables, DEFAULT_TABLE, checkKey(key), v.store);
+    return readGet(v, DEFAULT_TABLE, checkKey(key));
   }
 
   has(key: Uint8Array): boolean {
     const v = this.live().durable;
-    return hasInTable(v.tables, DEFAULT_TABLE, checkKey(key), v.store);
+    return readHas(v, DEFAULT_TABLE, checkKey(key));
   }
 
   /** Entries of the default table in key order, read from one snapshot held until the scan ends. */
@@ -204,7 +206,7 @@ export class Database {
 
   /** Number of entries in the default table. */
   count(): number {
-    return this.live().durable.tables.get(DEFAULT_TABLE)?.count ?? 0;
+    return readCount(this.live().durable, DEFAULT_TABLE);
   }
 
   /** A handle on the named table (created by its first write). */
@@ -228,6 +230,7 @@ export class Database {
     this.assertNotWriting('checkpoint()');
     const core = this.live();
     this.flushSync();
+    this.fold();
     try {
       const info = writeCheckpoint(core);
       core.counters.lastCheckpointError = null;
@@ -241,7 +244,11 @@ export class Database {
   /** Checks every block, the tree shapes, space accounting and the WAL; see {@link VerifyReport}. */
   verify(): VerifyReport {
     this.assertNotWriting('verify()');
-    return verifyShard(this.live());
+    const core = this.live();
+    // Verify checks trees, and the blob counts against the references in them.
+    this.flushSync();
+    this.fold();
+    return verifyShard(core);
   }
 
   /**
@@ -252,6 +259,7 @@ export class Database {
     this.assertNotWriting('compact()');
     const core = this.live();
     this.flushSync();
+    this.fold();
     return compactShard(core);
   }
 
@@ -293,6 +301,7 @@ export class Database {
     const ring = core.codec.keyRing;
     if (!ring) throw new EncryptionKeyError('this store is not encrypted, so it has nothing to rekey');
     this.flushSync();
+    this.fold();
     const info = compactShard(core);
     ring.retireOthers();
     core.ringChanged = true;
@@ -310,6 +319,10 @@ export class Database {
     const core = this.live();
     const target = path.resolve(dir);
     if (target === this.path || target.startsWith(this.path + path.sep)) throw new ValidationError('a snapshot cannot be written inside the store it copies');
+    this.assertNotWriting('snapshotTo()');
+    // The copy is of trees: fold the memtables into them first.
+    this.flushSync();
+    this.fold();
     const snap = this.read();
     try {
       return await writeSnapshot(core, snap.liveVersion(), target);
@@ -344,6 +357,7 @@ export class Database {
       // After a failure, memory is behind the WAL: nothing is written, and the next open replays it.
       if (!this.failure) {
         this.flushSync();
+        this.fold();
         if (core.options.compactOnClose && mostlyFree(core)) compactShard(core);
         writeCheckpoint(core, true);
         clean = true;
@@ -373,6 +387,7 @@ export class Database {
     this.assertNotWriting('a backup');
     const core = this.live();
     this.flushSync();
+    this.fold();
     writeCheckpoint(core);
     const snapshot = this.read();
     return {
@@ -395,7 +410,7 @@ export class Database {
     const opts = checkRange(options);
     const snap = this.read();
     const v = snap.liveVersion();
-    return new RangeIterator(v.tables, table, v.store, opts, () => snap.liveVersion(), () => snap.close());
+    return new RangeIterator(v, table, opts, () => snap.liveVersion(), () => snap.close());
   }
 
   /** @internal The latest durable version, for Table handles. */
@@ -427,10 +442,11 @@ export class Database {
       throw new ValidationError('write() was called inside another write transaction; a shard has one writer, so do all the work in one callback');
     }
     this.writing = true;
-    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logScratch);
+    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logArena, this.logStart);
     try {
       const result = fn(tx);
-      this.logScratch = tx.log!.scratch;
+      this.logArena = tx.log!.arena;
+      this.logStart = tx.log!.end;
       if (isThenable(result)) {
         throw new ValidationError('write callbacks must be synchronous (they returned a promise); nothing was written. Await writeAsync() instead');
       }
@@ -452,6 +468,20 @@ export class Database {
       throw err;
     }
     core.counters.commits++;
+  }
+
+  /**
+   * Folds the memtables into the trees (every commit must be durable). Failing here means the tree
+   * could not be read, and the fold may have changed nodes in place: the database stops taking work
+   * until it is reopened, as after a failed merge.
+   */
+  private fold(): void {
+    try {
+      foldMemtables(this.live());
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
 
   /**
@@ -544,12 +574,16 @@ export class Database {
     const lost = this.unsynced.filter((u) => u.version.txn > kept);
     this.unsynced = this.unsynced.filter((u) => u.version.txn <= kept);
     core.latest = this.unsynced[this.unsynced.length - 1]?.version ?? core.durable;
+    // The lost commits went into memtables the kept versions share: take them out again.
+    for (const t of core.latest.tables.values()) t.mem?.rollback(kept);
     for (const u of lost) u.reject?.(err);
   }
 
   private afterCommit(): void {
     const core = this.core!;
-    if (core.wal.bytesWritten - core.walBytesAtCheckpoint >= core.options.checkpointWalBytes) this.backgroundCheckpoint();
+    if (core.wal.bytesWritten - core.walBytesAtCheckpoint >= core.options.checkpointWalBytes || memtableBytes(core.latest) >= core.options.memtableBytes) {
+      this.backgroundCheckpoint();
+    }
   }
 
   private intervalCheckpoint(): void {

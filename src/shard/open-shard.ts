@@ -26,6 +26,7 @@ import { decodeCommit } from '../wal/commit-payload.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../wal/segment-format.js';
 import { listSegments, scanWal } from '../wal/wal-scan.js';
 import { WalWriter } from '../wal/wal-writer.js';
+import { copyBytes } from '../util/bytes.js';
 import { decodeCatalog, type TableState } from './catalog.js';
 import { deleteWalSegments, SLOT_FLAG_CLEAN } from './checkpoint.js';
 import { txSettingsFor, type ShardCore } from './core.js';
@@ -233,7 +234,8 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       },
       codec,
       (txn, payload, at) => {
-        const ops = decodeCommit(payload);
+        // The memtable keeps views of the payload: it must not share the reader's buffers.
+        const ops = decodeCommit(copyBytes(payload));
         if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
         const tx = new WriteTxn(version, txn, settings, null);
         for (const op of ops) tx.applyDecoded(op);

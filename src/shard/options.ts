@@ -47,6 +47,11 @@ export interface DatabaseOptions {
   checkpointWalBytes?: number;
   /** Checkpoint at this interval while there are changes; 0 turns it off. Default 60000. */
   checkpointIntervalMs?: number;
+  /**
+   * Checkpoint once the memtables (commits not yet folded into the trees) hold this many bytes of
+   * keys, values and bookkeeping (at least 64 KiB). Default 64 MiB.
+   */
+  memtableBytes?: number;
   /** Size of each WAL segment file (64 KiB to 1 GiB). Default 16 MiB. */
   walSegmentBytes?: number;
   /** With durability `'group'`: how long `writeAsync` gathers commits before an fsync (0 to 1000 ms). Default 2. */
@@ -72,6 +77,7 @@ export interface ResolvedDatabaseOptions {
   cacheSizeBytes: number;
   checkpointWalBytes: number;
   checkpointIntervalMs: number;
+  memtableBytes: number;
   walSegmentBytes: number;
   groupCommitWindowMs: number;
   compactOnClose: boolean;
@@ -108,6 +114,7 @@ const KNOWN = new Set([
   'cacheSizeBytes',
   'checkpointWalBytes',
   'checkpointIntervalMs',
+  'memtableBytes',
   'walSegmentBytes',
   'groupCommitWindowMs',
   'compactOnClose',
@@ -150,6 +157,7 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
     cacheSizeBytes: integerOption(o, 'cacheSizeBytes', 256 * MIB, MIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     checkpointWalBytes: integerOption(o, 'checkpointWalBytes', 64 * MIB, 64 * KIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     checkpointIntervalMs: integerOption(o, 'checkpointIntervalMs', 60_000, 0, 2 ** 31 - 1, ' ms'),
+    memtableBytes: integerOption(o, 'memtableBytes', 64 * MIB, 64 * KIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     walSegmentBytes: integerOption(o, 'walSegmentBytes', 16 * MIB, 64 * KIB, 1024 * MIB, ' bytes'),
     groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
     compactOnClose,

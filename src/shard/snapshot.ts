@@ -5,7 +5,7 @@
  */
 import { ClosedError } from '../errors.js';
 import type { Version } from './version.js';
-import { getFromTable, hasInTable, RangeIterator, type Entry } from './tree-read.js';
+import { RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 
 /** What a snapshot needs from its database: registration, so its blocks are not reused. */
@@ -34,24 +34,24 @@ export class SnapshotTable {
   /** The value of `key`, or undefined. */
   get(key: Uint8Array): Buffer | undefined {
     const v = this.snap.liveVersion();
-    return getFromTable(v.tables, this.name, checkKey(key), v.store);
+    return readGet(v, this.name, checkKey(key));
   }
 
   has(key: Uint8Array): boolean {
     const v = this.snap.liveVersion();
-    return hasInTable(v.tables, this.name, checkKey(key), v.store);
+    return readHas(v, this.name, checkKey(key));
   }
 
   /** Entries in key order (or reverse), within the given bounds. */
   range(options?: RangeOptions): IterableIterator<Entry> {
     const v = this.snap.liveVersion();
     const opts = checkRange(options);
-    return new RangeIterator(v.tables, this.name, v.store, opts, () => this.snap.liveVersion());
+    return new RangeIterator(v, this.name, opts, () => this.snap.liveVersion());
   }
 
   /** Number of entries. */
   count(): number {
-    return this.snap.liveVersion().tables.get(this.name)?.count ?? 0;
+    return readCount(this.snap.liveVersion(), this.name);
   }
 }
 

@@ -1,6 +1,7 @@
 /** The figures `Database.stats()` reports. */
 import type { ShardCore } from './core.js';
 import type { RecoveryReport } from './open-shard.js';
+import { readCount } from './tree-read.js';
 import { listSegments } from '../wal/wal-scan.js';
 import path from 'node:path';
 import { segmentFileName } from '../wal/segment-format.js';
@@ -59,7 +60,7 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     checkpointTxn: core.slots.active.checkpointTxn,
     tables: [...core.durable.tables.values()]
       .filter((t) => !t.name.startsWith('__'))
-      .map((t) => ({ name: t.name, entries: t.count }))
+      .map((t) => ({ name: t.name, entries: readCount(core.durable, t.name) }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     pageFileBytes: core.file.size(),
     freeBytes: core.space.allocator.freeBytes + core.space.pendingBytes,

@@ -4,7 +4,7 @@
  * several tables atomically).
  */
 import type { Database } from './database.js';
-import { getFromTable, hasInTable, type Entry } from './tree-read.js';
+import { readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, type RangeOptions } from './validate.js';
 import type { TxTable } from './write-txn.js';
 
@@ -18,12 +18,12 @@ export class Table {
 
   get(key: Uint8Array): Buffer | undefined {
     const v = this.db.durableVersion();
-    return getFromTable(v.tables, this.name, checkKey(key), v.store);
+    return readGet(v, this.name, checkKey(key));
   }
 
   has(key: Uint8Array): boolean {
     const v = this.db.durableVersion();
-    return hasInTable(v.tables, this.name, checkKey(key), v.store);
+    return readHas(v, this.name, checkKey(key));
   }
 
   /** Entries in key order, read from one snapshot held until the scan ends. */
@@ -32,7 +32,7 @@ export class Table {
   }
 
   count(): number {
-    return this.db.durableVersion().tables.get(this.name)?.count ?? 0;
+    return readCount(this.db.durableVersion(), this.name);
   }
 
   /** Runs `fn` as one transaction on this table; see {@link Database.write}. */

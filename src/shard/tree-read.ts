@@ -1,14 +1,18 @@
 /**
- * Point and range reads over one table of one version. Returned keys and values are copies: callers
- * may keep or change them without touching cached nodes.
+ * Point and range reads over one table of one version: its memtable (commits since the last fold)
+ * over its tree. Returned keys and values are copies: callers may keep or change them without
+ * touching cached nodes or the memtable.
  */
+import { CorruptionError } from '../errors.js';
 import { TreeCursor, beyondBound } from '../btree/cursor.js';
 import { keyAt, leafSearch } from '../btree/leaf.js';
 import type { NodeStore } from '../btree/node-store.js';
-import type { LeafNode } from '../btree/node.js';
+import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue } from '../btree/node.js';
 import { findLeaf } from '../btree/search.js';
-import { valueOf } from './blob-table.js';
+import { compareBytes } from '../util/bytes.js';
+import { BLOB_TABLE, valueOf } from './blob-table.js';
 import type { TableState } from './catalog.js';
+import type { MemCursor, MemEntry, MemVersion } from './memtable.js';
 import type { RangeOptions } from './validate.js';
 
 /** One key and its value, as returned by range scans. Both are fresh copies. */
@@ -19,6 +23,13 @@ export interface Entry {
 
 /** Tables of the version being read, to resolve deduplicated values. */
 type Tables = ReadonlyMap<string, TableState>;
+
+/** What a read needs of a version: its txn (which memtable entries it sees), tables and store. */
+export interface ReadView {
+  readonly txn: number;
+  readonly tables: Tables;
+  readonly store: NodeStore;
+}
 
 /** A Buffer copy the caller owns. allocUnsafe then set skips Buffer.from's array-like dispatch: a fifth off a 128-byte copy. */
 function bufferCopy(bytes: Uint8Array): Buffer {
@@ -32,7 +43,48 @@ function valueCopy(leaf: LeafNode, i: number, store: NodeStore, tables: Tables):
   return bufferCopy(valueOf(leaf, i, store, tables));
 }
 
-/** The value of `key` in table `table` of the given tables, or undefined. */
+/** The bytes of a value held in a memtable (a view: copy before handing out). */
+function memValueBytes(value: LeafValue, view: ReadView): Uint8Array {
+  if (value instanceof OutOfLineValue) return value.data;
+  if (!(value instanceof BlobValue)) return value;
+  const root = view.tables.get(BLOB_TABLE)?.root;
+  const leaf = root ? findLeaf(root, value.hash, view.store) : null;
+  const at = leaf ? leafSearch(leaf, value.hash) : -1;
+  if (!leaf || at < 0) {
+    throw new CorruptionError(view.store.file.path, 0, `a value refers to blob ${Buffer.from(value.hash).toString('hex')}, which the blob table does not hold`);
+  }
+  return valueOf(leaf, at, view.store, view.tables);
+}
+
+/** The value of `key` in a table as `view` sees it, or undefined. */
+export function readGet(view: ReadView, table: string, key: Uint8Array): Buffer | undefined {
+  const t = view.tables.get(table);
+  if (!t) return undefined;
+  const v = t.mem ? t.mem.find(key, view.txn) : null;
+  if (v) return v.value === null ? undefined : bufferCopy(memValueBytes(v.value, view));
+  if (!t.root) return undefined;
+  const leaf = findLeaf(t.root, key, view.store);
+  const i = leafSearch(leaf, key);
+  return i < 0 ? undefined : valueCopy(leaf, i, view.store, view.tables);
+}
+
+/** Whether a table as `view` sees it holds `key`. */
+export function readHas(view: ReadView, table: string, key: Uint8Array): boolean {
+  const t = view.tables.get(table);
+  if (!t) return false;
+  const v = t.mem ? t.mem.find(key, view.txn) : null;
+  if (v) return v.value !== null;
+  return t.root !== null && leafSearch(findLeaf(t.root, key, view.store), key) >= 0;
+}
+
+/** Entries in a table as `view` sees it. */
+export function readCount(view: ReadView, table: string): number {
+  const t = view.tables.get(table);
+  if (!t) return 0;
+  return t.count + (t.mem ? t.mem.countDelta(view.txn) : 0);
+}
+
+/** The value of `key` in the tree of table `table` (memtable aside: for internal tables), or undefined. */
 export function getFromTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): Buffer | undefined {
   const root = tables.get(table)?.root;
   if (!root) return undefined;
@@ -41,6 +93,7 @@ export function getFromTable(tables: Tables, table: string, key: Uint8Array, sto
   return i < 0 ? undefined : valueCopy(leaf, i, store, tables);
 }
 
+/** Whether the tree of table `table` holds `key` (memtable aside). */
 export function hasInTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): boolean {
   const root = tables.get(table)?.root;
   if (!root) return false;
@@ -48,24 +101,33 @@ export function hasInTable(tables: Tables, table: string, key: Uint8Array, store
 }
 
 /**
- * Lazy range scan. `check` runs before every step and throws if the scan may no longer continue
- * (snapshot closed, transaction changed); `onEnd` runs once when the scan ends for any reason.
+ * Lazy range scan over a table's memtable and tree together: where both hold a key, the memtable's
+ * (newer) version wins, and a deletion there hides the tree's entry. `check` runs before every step
+ * and throws if the scan may no longer continue (snapshot closed, transaction changed); `onEnd` runs
+ * once when the scan ends for any reason.
  */
 export class RangeIterator implements IterableIterator<Entry> {
   private readonly cursor: TreeCursor;
+  private readonly mem: MemCursor | null;
   private started = false;
   private done = false;
   private remaining: number;
+  /** The tree cursor is on an entry not yet returned. */
+  private treeOn = false;
+  private memOn: { entry: MemEntry; version: MemVersion } | null = null;
+  private readonly reverse: boolean;
 
   constructor(
-    private readonly tables: Tables,
+    private readonly view: ReadView,
     table: string,
-    private readonly store: NodeStore,
     private readonly opts: RangeOptions,
     private readonly check: () => void = () => {},
     private readonly onEnd: () => void = () => {},
   ) {
-    this.cursor = new TreeCursor(tables.get(table)?.root ?? null, store);
+    const t = view.tables.get(table);
+    this.reverse = opts.reverse === true;
+    this.cursor = new TreeCursor(t?.root ?? null, view.store);
+    this.mem = t?.mem && t.mem.size > 0 ? t.mem.cursor(view.txn, this.reverse) : null;
     this.remaining = opts.limit ?? Infinity;
   }
 
@@ -77,13 +139,29 @@ export class RangeIterator implements IterableIterator<Entry> {
     if (this.done) return { done: true, value: undefined };
     try {
       this.check();
-      if (this.remaining <= 0 || !this.advance()) return this.end();
-      const leaf = this.cursor.leafNode;
-      const i = this.cursor.leafIndex;
-      const key = bufferCopy(keyAt(leaf, i));
-      if (beyondBound(key, this.opts, this.opts.reverse === true)) return this.end();
-      this.remaining--;
-      return { done: false, value: { key, value: valueCopy(leaf, i, this.store, this.tables) } };
+      if (this.remaining <= 0) return this.end();
+      if (!this.started) this.start();
+      for (;;) {
+        const treeKey = this.treeOn ? keyAt(this.cursor.leafNode, this.cursor.leafIndex) : null;
+        const m = this.memOn;
+        if (treeKey === null && m === null) return this.end();
+        const c = treeKey !== null && m !== null ? compareBytes(treeKey, m.entry.key) * (this.reverse ? -1 : 1) : treeKey !== null ? -1 : 1;
+        if (c < 0) {
+          if (beyondBound(treeKey!, this.opts, this.reverse)) return this.end();
+          const key = bufferCopy(treeKey!);
+          const value = valueCopy(this.cursor.leafNode, this.cursor.leafIndex, this.view.store, this.view.tables);
+          this.stepTree();
+          this.remaining--;
+          return { done: false, value: { key, value } };
+        }
+        if (c === 0) this.stepTree();
+        this.memOn = this.mem!.next();
+        if (beyondBound(m!.entry.key, this.opts, this.reverse)) return this.end();
+        const value = m!.version.value;
+        if (value === null) continue;
+        this.remaining--;
+        return { done: false, value: { key: bufferCopy(m!.entry.key), value: bufferCopy(memValueBytes(value, this.view)) } };
+      }
     } catch (err) {
       this.end();
       throw err;
@@ -94,13 +172,17 @@ export class RangeIterator implements IterableIterator<Entry> {
     return this.end();
   }
 
-  private advance(): boolean {
-    const o = this.opts;
-    const reverse = o.reverse === true;
-    if (this.started) return reverse ? this.cursor.prev() : this.cursor.next();
+  private start(): void {
     this.started = true;
-    if (!reverse) return this.cursor.seekForward(o.gte ?? o.gt ?? null, o.gt !== undefined);
-    return this.cursor.seekBackward(o.lte ?? o.lt ?? null, o.lt !== undefined);
+    const o = this.opts;
+    const from = this.reverse ? (o.lte ?? o.lt ?? null) : (o.gte ?? o.gt ?? null);
+    const exclusive = this.reverse ? o.lt !== undefined : o.gt !== undefined;
+    this.treeOn = this.reverse ? this.cursor.seekBackward(from, exclusive) : this.cursor.seekForward(from, exclusive);
+    this.memOn = this.mem ? this.mem.seek(from, exclusive) : null;
+  }
+
+  private stepTree(): void {
+    this.treeOn = this.reverse ? this.cursor.prev() : this.cursor.next();
   }
 
   private end(): IteratorResult<Entry> {

@@ -12,16 +12,17 @@
 import { ValidationError, TransactionClosedError, CorruptionError } from '../errors.js';
 import { blake3 } from '../blob/blake3.js';
 import type { NodeStore } from '../btree/node-store.js';
-import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
+import { blobHashAt, leafSearch, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
-import { childAt } from '../btree/search.js';
+import { childAt, findLeaf } from '../btree/search.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
 import type { TableState } from './catalog.js';
-import { getFromTable, hasInTable, RangeIterator, type Entry } from './tree-read.js';
+import { MemTable, type MemValue, type MemVersion } from './memtable.js';
+import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { Version } from './version.js';
 import { keyString, WriteBuffer, type BufferedEntry } from './write-buffer.js';
@@ -59,6 +60,16 @@ export class TxTable {
   delete(key: Uint8Array): boolean {
     this.tx.assertActive();
     return this.tx.applyDelete(this.name, checkKey(key));
+  }
+
+  /**
+   * Removes `key` if it exists, without finding out whether it did: unlike {@link delete}, this reads
+   * nothing, so deleting many keys costs little more than writing them. A key that was absent stays
+   * absent.
+   */
+  remove(key: Uint8Array): void {
+    this.tx.assertActive();
+    this.tx.applyRemove(this.name, checkKey(key));
   }
 
   /** The value of `key` as this transaction sees it (its own writes included). */
@@ -118,15 +129,16 @@ export class WriteTxn extends TxTable implements WriteContext {
     private readonly base: Version,
     txn: number,
     private readonly settings: TxSettings,
-    /** Buffer to encode the WAL record into; null while replaying the WAL itself. */
-    logScratch: Uint8Array | null,
+    /** Arena to encode the WAL record into, from `logStart` on; null while replaying the WAL itself. */
+    logArena: Uint8Array | null,
+    logStart = 0,
   ) {
     super(null, DEFAULT_TABLE);
     this.txn = txn;
     this.store = base.store;
     this.maxNodeSize = settings.maxNodeSize;
     this.maxLeafSize = settings.maxLeafSize;
-    this.log = logScratch ? new CommitLog(logScratch) : null;
+    this.log = logArena ? new CommitLog(logArena, logStart) : null;
   }
 
   /** Write access to the named table, created on first write. Names starting with "__" are reserved. */
@@ -175,7 +187,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     const e = tb?.get(key);
     if (e) return e.value === null ? undefined : this.bufferedBytes(e.value);
     if (tb?.cleared) return undefined;
-    return getFromTable(this.base.tables, table, key, this.store);
+    return readGet(this.base, table, key);
   }
 
   /** @internal */
@@ -184,17 +196,17 @@ export class WriteTxn extends TxTable implements WriteContext {
     const e = tb?.get(key);
     if (e) return e.value !== null;
     if (tb?.cleared) return false;
-    return hasInTable(this.base.tables, table, key, this.store);
+    return readHas(this.base, table, key);
   }
 
   /** @internal */
   countOf(table: string): number {
     const tb = this.buffer.tables.get(table);
-    const base = this.base.tables.get(table)?.count ?? 0;
+    const base = readCount(this.base, table);
     if (!tb) return base;
     let n = tb.cleared ? 0 : base;
     for (const e of tb.latest()) {
-      const inBase = !tb.cleared && hasInTable(this.base.tables, table, e.key, this.store);
+      const inBase = !tb.cleared && readHas(this.base, table, e.key);
       if (e.value !== null && !inBase) n++;
       else if (e.value === null && inBase) n--;
     }
@@ -211,7 +223,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       }
     };
     const tb = this.buffer.tables.get(table);
-    const tree = tb?.cleared ? null : new RangeIterator(this.base.tables, table, this.store, { ...opts, limit: undefined }, check);
+    const tree = tb?.cleared ? null : new RangeIterator(this.base, table, { ...opts, limit: undefined }, check);
     const buffered = (tb?.inOrder().entries ?? []).filter((e) => inBounds(e.key, opts));
     return mergeRanges(tree, opts.reverse ? [...buffered].reverse() : buffered, opts, check, (v) => this.bufferedBytes(v));
   }
@@ -263,10 +275,17 @@ export class WriteTxn extends TxTable implements WriteContext {
     return true;
   }
 
+  /** @internal Records a deletion without looking the key up. */
+  applyRemove(name: string, key: Uint8Array): void {
+    const k = this.log ? this.log.delete(name, key) : key;
+    this.buffer.table(name).set(k, null);
+    this.modCount++;
+  }
+
   /** @internal */
   applyClear(name: string): void {
     if (this.countOf(name) === 0) return;
-    for (const e of this.buffer.table(name).reset(false)) this.dropBuffered(e);
+    for (const e of this.buffer.table(name).reset(false)) this.dropValue(e.value);
     this.log?.clear(name);
     this.modCount++;
   }
@@ -276,7 +295,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     const tb = this.buffer.tables.get(name);
     const existed = tb ? !tb.dropped && (tb.wrote || this.base.tables.has(name)) : this.base.tables.has(name);
     if (!existed) return false;
-    for (const e of this.buffer.table(name).reset(true)) this.dropBuffered(e);
+    for (const e of this.buffer.table(name).reset(true)) this.dropValue(e.value);
     this.log?.drop(name);
     this.modCount++;
     return true;
@@ -317,8 +336,10 @@ export class WriteTxn extends TxTable implements WriteContext {
   }
 
   /**
-   * @internal Applies the buffer to the base version's trees and returns the new version. Nodes no
-   * reader can see (dirty, with a txn above `mutableAfter`) are changed in place; others are copied.
+   * @internal Applies the buffer to the base version and returns the new version. User tables'
+   * writes go to their memtables; internal tables (the blob tables) are merged into their trees, where
+   * nodes no reader can see (dirty, with a txn above `mutableAfter`) are changed in place and others
+   * are copied.
    */
   merge(mutableAfter: number): Version {
     this.active = false;
@@ -328,32 +349,73 @@ export class WriteTxn extends TxTable implements WriteContext {
       const t = tables.get(name);
       let root = t?.root ?? null;
       let count = t?.count ?? 0;
+      let mem = t?.mem ?? null;
       if (tb.cleared) {
         this.releaseTree(root);
+        if (mem) this.releaseMem(mem);
         root = null;
         count = 0;
+        mem = null;
       }
       const { entries, superseded } = tb.inOrder();
-      for (const e of superseded) this.dropBuffered(e);
-      for (const e of entries) {
-        if (e.value === null) {
-          const r = treeDelete(root, e.key, this);
-          root = r.root;
-          if (r.removed) count--;
-        } else {
-          const r = treePut(root, e.key, e.value, this);
-          root = r.root;
-          if (r.added) count++;
-        }
+      for (const e of superseded) this.dropValue(e.value);
+      if (tb.dropped) {
+        tables.delete(name);
+        continue;
       }
-      if (tb.dropped) tables.delete(name);
-      else if (t || tb.wrote) tables.set(name, { name, root, count });
+      if (!t && !tb.wrote) continue;
+      if (name.startsWith('__')) {
+        for (const e of entries) [root, count] = this.applyToTree(root, count, e.key, e.value);
+      } else if (entries.length > 0) {
+        if (!mem) mem = memTableOver(root, this.store);
+        mem.add(this.txn, entries);
+      }
+      tables.set(name, { name, root, count, mem });
     }
     this.applyBlobDeltas(tables);
-    // The nodes become shared and immutable: give back the room kept for in-place edits.
+    this.trimCreated();
+    return new Version(this.txn, tables, this.store);
+  }
+
+  /**
+   * @internal Folds every memtable of the base version into its tree and returns a version with the
+   * same contents and no memtable. A checkpoint does this before storing the trees. The transaction's
+   * txn must be a fold id (negative, unique): nodes it creates then count as visible to every
+   * reader, like stored ones, and are never mistaken for a commit's own nodes.
+   */
+  fold(mutableAfter: number): Version {
+    this.active = false;
+    this.mutableAfter = mutableAfter;
+    const tables = new Map(this.base.tables);
+    for (const t of this.base.tables.values()) {
+      if (!t.mem) continue;
+      let root = t.root;
+      let count = t.count;
+      for (const e of t.mem.entries()) {
+        // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
+        for (let o = e.head.older; o !== null; o = o.older) this.dropValue(o.value);
+        [root, count] = this.applyToTree(root, count, e.key, e.head.value);
+      }
+      tables.set(t.name, { name: t.name, root, count, mem: null });
+    }
+    this.applyBlobDeltas(tables);
+    this.trimCreated();
+    return new Version(this.base.txn, tables, this.store);
+  }
+
+  private applyToTree(root: Node | null, count: number, key: Uint8Array, value: MemValue): [Node | null, number] {
+    if (value === null) {
+      const r = treeDelete(root, key, this);
+      return [r.root, r.removed ? count - 1 : count];
+    }
+    const r = treePut(root, key, value, this);
+    return [r.root, r.added ? count + 1 : count];
+  }
+
+  /** The nodes become shared and immutable: give back the room kept for in-place edits. */
+  private trimCreated(): void {
     for (const node of this.createdNodes) if (node.isLeaf) trimLeaf(node);
     this.createdNodes.length = 0;
-    return new Version(this.txn, tables, this.store);
   }
 
   // WriteContext
@@ -378,9 +440,14 @@ export class WriteTxn extends TxTable implements WriteContext {
     this.createdNodes.push(node);
   }
 
-  /** A buffered value will never reach the tree (superseded, or cleared away): give back its blob reference. */
-  private dropBuffered(entry: BufferedEntry): void {
-    if (entry.value instanceof BlobValue) this.bumpBlob(entry.value.hash, -1);
+  /** A written value will never reach the tree (superseded, or cleared away): give back its blob reference. */
+  private dropValue(value: MemValue): void {
+    if (value instanceof BlobValue) this.bumpBlob(value.hash, -1);
+  }
+
+  /** A memtable is cleared away: every value it holds gives back its blob reference. */
+  private releaseMem(mem: MemTable): void {
+    for (const e of mem.entries()) for (let v: MemVersion | null = e.head; v !== null; v = v.older) this.dropValue(v.value);
   }
 
   private bumpBlob(hash: Uint8Array, by: number): void {
@@ -436,6 +503,11 @@ export class WriteTxn extends TxTable implements WriteContext {
       }
     }
   }
+}
+
+/** A new memtable over a tree root, which it asks when counting. */
+function memTableOver(root: Node | null, store: NodeStore): MemTable {
+  return new MemTable((key) => root !== null && leafSearch(findLeaf(root, key, store), key) >= 0);
 }
 
 function inBounds(key: Uint8Array, o: RangeOptions): boolean {

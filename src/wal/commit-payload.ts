@@ -21,18 +21,26 @@ export type OpCode = (typeof Op)[keyof typeof Op];
 /** The table operations start on. */
 export const INITIAL_TABLE = 'default';
 
+/** Smallest buffer a log grows into. */
+const MIN_GROWTH = 64 * 1024;
+
 /**
- * Encodes a transaction's operations as they happen, into a buffer the database reuses across
- * transactions (one writer at a time), so logging a put allocates nothing.
+ * Encodes a transaction's operations as they happen, into an arena the database hands from one
+ * transaction to the next (one writer at a time): each log starts where the last one ended, so
+ * logging a put allocates nothing, and views of logged bytes stay valid after the transaction (the
+ * memtable keeps them). A log that does not fit moves to a fresh buffer; earlier views keep the old one.
  */
 export class CommitLog {
   private buf: Uint8Array;
-  private size = 0;
+  private start: number;
+  private size: number;
   private table = INITIAL_TABLE;
   private ops = 0;
 
-  constructor(scratch: Uint8Array) {
-    this.buf = scratch;
+  constructor(arena: Uint8Array, start = 0) {
+    this.buf = arena;
+    this.start = start;
+    this.size = start;
   }
 
   /** Number of operations logged. */
@@ -40,14 +48,19 @@ export class CommitLog {
     return this.ops;
   }
 
-  /** The buffer in use, to hand back for reuse (it may have grown). */
-  get scratch(): Uint8Array {
+  /** The buffer in use, for the next transaction to continue in (it may be a new one). */
+  get arena(): Uint8Array {
     return this.buf;
   }
 
+  /** Where this log ends in {@link arena}: where the next one starts. */
+  get end(): number {
+    return this.size;
+  }
+
   /**
-   * Logs a put. Returns views of the key and value as logged: they stay valid until the buffer is
-   * reused by the next transaction, so the transaction can keep them instead of copying again.
+   * Logs a put. Returns views of the key and value as logged; the arena never overwrites them, so the
+   * transaction and the memtable keep them instead of copying again.
    */
   put(table: string, key: Uint8Array, value: Uint8Array): { key: Uint8Array; value: Uint8Array } {
     this.selectTable(table);
@@ -96,9 +109,9 @@ export class CommitLog {
     this.ops++;
   }
 
-  /** The encoded payload: a view valid until the next transaction reuses the buffer. */
+  /** The encoded payload (a view). */
   payload(): Uint8Array {
-    return this.buf.subarray(0, this.size);
+    return this.buf.subarray(this.start, this.size);
   }
 
   private selectTable(table: string): void {
@@ -119,9 +132,12 @@ export class CommitLog {
 
   private reserve(n: number): void {
     if (this.size + n <= this.buf.length) return;
-    const grown = new Uint8Array(Math.max(this.size + n, this.buf.length * 2));
-    grown.set(this.buf.subarray(0, this.size));
+    const used = this.size - this.start;
+    const grown = new Uint8Array(Math.max(used + n, 2 * used, MIN_GROWTH));
+    grown.set(this.buf.subarray(this.start, this.size));
     this.buf = grown;
+    this.start = 0;
+    this.size = used;
   }
 }
 
