@@ -32,7 +32,9 @@ class RedbAdapter implements EngineAdapter {
   deleteBatch(keys: readonly Uint8Array[]): MaybePromise<void> {
     return settled(
       this.db.write((tx) => {
-        for (const key of keys) tx.delete(key);
+        // remove() is the blind delete (like LevelDB's del): it does not look the key up to report
+        // whether it existed, which delete() does.
+        for (const key of keys) tx.remove(key);
       }),
     );
   }

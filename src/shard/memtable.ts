@@ -7,7 +7,11 @@
  *
  * Layout: entries sorted by key, in chunks of at most CHUNK_MAX, plus an array of every chunk's first
  * key (a two-level sorted array: finding a key is two binary searches, and an insert moves at most
- * one chunk). Each entry keeps its versions newest first: (txn, value), value null for a deletion.
+ * one chunk). Each entry is its key's newest version (txn, value; value null for a deletion) and
+ * links the older ones, newest first: one object per key for the common case of a key written once.
+ * Beside the entries, each chunk keeps their keys' first four bytes as numbers ("words"), and so does
+ * the array of first keys: the binary searches compare those packed numbers and load a whole key only
+ * on a tie, instead of chasing three pointers per comparison on a table too big for the CPU cache.
  *
  * Invariants:
  * - A memtable sits over one tree root that does not change while the memtable is current: a fold or
@@ -25,25 +29,49 @@ import { compareBytes } from '../util/bytes.js';
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
 
-export class MemVersion {
+/** A value of a key as of one commit. */
+export interface MemVersion {
+  readonly txn: number;
+  readonly value: MemValue;
+  readonly older: OlderVersion | null;
+}
+
+/** A version some later commit superseded. */
+export class OlderVersion implements MemVersion {
   constructor(
     readonly txn: number,
     readonly value: MemValue,
-    public older: MemVersion | null,
+    readonly older: OlderVersion | null,
   ) {}
 }
 
-export class MemEntry {
+/** One key: its newest version, inline. */
+export class MemEntry implements MemVersion {
   /** Whether the tree under the memtable holds this key; computed when a count first needs it. */
   inTree: boolean | undefined = undefined;
 
   constructor(
     readonly key: Uint8Array,
-    public head: MemVersion,
+    public txn: number,
+    public value: MemValue,
+    public older: OlderVersion | null,
   ) {}
 }
 
-/** One write of a commit, in key order. */
+/** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */
+function wordOf(key: Uint8Array): number {
+  return ((key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16)) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
+}
+
+/** Entries sorted by key, and their words. */
+class Chunk {
+  constructor(
+    readonly entries: MemEntry[],
+    readonly words: number[],
+  ) {}
+}
+
+/** One write of a commit. */
 export interface MemWrite {
   key: Uint8Array;
   value: MemValue;
@@ -51,7 +79,7 @@ export interface MemWrite {
 
 /** The version of `e` a reader at `txn` sees, or null when every version is newer. */
 export function visibleVersion(e: MemEntry, txn: number): MemVersion | null {
-  let v: MemVersion | null = e.head;
+  let v: MemVersion | null = e;
   while (v !== null && v.txn > txn) v = v.older;
   return v;
 }
@@ -68,8 +96,9 @@ const CHUNK_MAX = 128;
 const VERSION_OVERHEAD = 64;
 
 export class MemTable {
-  private chunks: MemEntry[][] = [];
+  private chunks: Chunk[] = [];
   private firsts: Uint8Array[] = [];
+  private firstWords: number[] = [];
   private commits: CommitRecord[] = [];
   /** sums[i]: the change in entry count made by commits[0..i], computed as far as asked. */
   private sums: number[] = [];
@@ -83,13 +112,17 @@ export class MemTable {
   /** `treeHas` answers whether the tree under this memtable holds a key. */
   constructor(private readonly treeHas: (key: Uint8Array) => boolean) {}
 
-  /** Adds one commit's writes, which must be sorted by key with each key once. */
-  add(txn: number, writes: readonly MemWrite[]): void {
-    const entries: MemEntry[] = new Array(writes.length);
+  /**
+   * Adds one commit's writes, in the order made: a later write of a key replaces an earlier one of the
+   * same commit, whose value goes to `superseded` (it never reaches the tree).
+   */
+  add(txn: number, writes: readonly MemWrite[], superseded: (value: MemValue) => void): void {
+    const entries: MemEntry[] = [];
     let bytes = 0;
     for (let i = 0; i < writes.length; i++) {
       const w = writes[i]!;
-      entries[i] = this.put(w.key, w.value, txn);
+      const e = this.put(w.key, w.value, txn, superseded);
+      if (e !== null) entries.push(e);
       bytes += w.key.length + (w.value === null ? 0 : valueBodySize(w.value)) + VERSION_OVERHEAD;
     }
     this.commits.push({ txn, entries, bytes });
@@ -102,9 +135,14 @@ export class MemTable {
     while (this.commits.length > 0 && this.commits[this.commits.length - 1]!.txn > txn) {
       const rec = this.commits.pop()!;
       for (const e of rec.entries) {
-        const older = e.head.older;
-        if (older) e.head = older;
-        else this.remove(e.key);
+        const older = e.older;
+        if (older) {
+          e.txn = older.txn;
+          e.value = older.value;
+          e.older = older.older;
+        } else {
+          this.remove(e.key);
+        }
       }
       this.bytes -= rec.bytes;
     }
@@ -115,9 +153,10 @@ export class MemTable {
   /** The version of `key` a reader at `txn` sees, or null. */
   find(key: Uint8Array, txn: number): MemVersion | null {
     if (this.size === 0) return null;
-    const chunk = this.chunks[this.chunkFor(key)]!;
-    const i = search(chunk, key);
-    return i >= 0 ? visibleVersion(chunk[i]!, txn) : null;
+    const word = wordOf(key);
+    const chunk = this.chunks[this.chunkFor(key, word)]!;
+    const i = search(chunk, key, word);
+    return i >= 0 ? visibleVersion(chunk.entries[i]!, txn) : null;
   }
 
   /** How many entries the commits up to `txn` added to the tree's count (negative: removed). */
@@ -133,7 +172,7 @@ export class MemTable {
 
   /** Every entry in key order (for folding into the tree and for releasing values). */
   *entries(): IterableIterator<MemEntry> {
-    for (const chunk of this.chunks) yield* chunk;
+    for (const chunk of this.chunks) yield* chunk.entries;
   }
 
   /** A cursor over what a reader at `txn` sees. */
@@ -144,41 +183,43 @@ export class MemTable {
   /** @internal Position of the first entry >= key (> when exclusive), as [chunk, index]. */
   lowerBound(key: Uint8Array | null, exclusive: boolean): [number, number] {
     if (this.chunks.length === 0 || key === null) return [0, 0];
-    const c = this.chunkFor(key);
-    const chunk = this.chunks[c]!;
+    const word = wordOf(key);
+    const c = this.chunkFor(key, word);
+    const { entries, words } = this.chunks[c]!;
     let lo = 0;
-    let hi = chunk.length;
+    let hi = entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const cmp = compareBytes(chunk[mid]!.key, key);
+      const w = words[mid]!;
+      const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
       if (cmp < 0 || (cmp === 0 && exclusive)) lo = mid + 1;
       else hi = mid;
     }
-    return lo < chunk.length ? [c, lo] : [c + 1, 0];
+    return lo < entries.length ? [c, lo] : [c + 1, 0];
   }
 
   /** @internal The entry at a position, or null past either end. */
   at(c: number, i: number): MemEntry | null {
-    return this.chunks[c]?.[i] ?? null;
+    return this.chunks[c]?.entries[i] ?? null;
   }
 
   /** @internal The position after (dir 1) or before (dir -1) one, which may be past either end. */
   step(c: number, i: number, dir: 1 | -1): [number, number] {
-    if (dir === 1) return i + 1 < (this.chunks[c]?.length ?? 0) ? [c, i + 1] : [c + 1, 0];
+    if (dir === 1) return i + 1 < (this.chunks[c]?.entries.length ?? 0) ? [c, i + 1] : [c + 1, 0];
     if (i > 0) return [c, i - 1];
-    return c > 0 ? [c - 1, this.chunks[c - 1]!.length - 1] : [-1, 0];
+    return c > 0 ? [c - 1, this.chunks[c - 1]!.entries.length - 1] : [-1, 0];
   }
 
   /** @internal The position of the last entry, or [-1, 0] when empty. */
   lastPosition(): [number, number] {
     const c = this.chunks.length - 1;
-    return c >= 0 ? [c, this.chunks[c]!.length - 1] : [-1, 0];
+    return c >= 0 ? [c, this.chunks[c]!.entries.length - 1] : [-1, 0];
   }
 
   private commitDelta(rec: CommitRecord): number {
     let delta = 0;
     for (const e of rec.entries) {
-      let v = e.head;
+      let v: MemVersion = e;
       while (v.txn > rec.txn) v = v.older!;
       const before = v.older ? v.older.value !== null : this.inTree(e);
       delta += (v.value !== null ? 1 : 0) - (before ? 1 : 0);
@@ -192,75 +233,107 @@ export class MemTable {
   }
 
   /** Index of the last chunk whose first key is <= key (0 when none is). */
-  private chunkFor(key: Uint8Array): number {
+  private chunkFor(key: Uint8Array, word: number): number {
+    const words = this.firstWords;
     let lo = 0;
-    let hi = this.firsts.length;
+    let hi = words.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(this.firsts[mid]!, key) <= 0) lo = mid + 1;
+      const w = words[mid]!;
+      if (w < word || (w === word && compareBytes(this.firsts[mid]!, key) <= 0)) lo = mid + 1;
       else hi = mid;
     }
     return lo > 0 ? lo - 1 : 0;
   }
 
-  private put(key: Uint8Array, value: MemValue, txn: number): MemEntry {
+  /** Writes one key; returns its entry, or null when the commit had written the key already. */
+  private put(key: Uint8Array, value: MemValue, txn: number, superseded: (value: MemValue) => void): MemEntry | null {
+    const word = wordOf(key);
     if (this.chunks.length === 0) {
-      const e = new MemEntry(key, new MemVersion(txn, value, null));
-      this.chunks.push([e]);
+      const e = new MemEntry(key, txn, value, null);
+      this.chunks.push(new Chunk([e], [word]));
       this.firsts.push(key);
+      this.firstWords.push(word);
       this.size++;
       return e;
     }
-    const c = this.chunkFor(key);
-    const chunk = this.chunks[c]!;
+    const c = this.chunkFor(key, word);
+    const { entries, words } = this.chunks[c]!;
     let lo = 0;
-    let hi = chunk.length;
+    let hi = entries.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const e = chunk[mid]!;
-      const cmp = compareBytes(e.key, key);
+      const w = words[mid]!;
+      const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
       if (cmp === 0) {
-        e.head = new MemVersion(txn, value, e.head);
+        const e = entries[mid]!;
+        if (e.txn === txn) {
+          superseded(e.value);
+          e.value = value;
+          return null;
+        }
+        e.older = new OlderVersion(e.txn, e.value, e.older);
+        e.txn = txn;
+        e.value = value;
         return e;
       }
       if (cmp < 0) lo = mid + 1;
       else hi = mid;
     }
-    const e = new MemEntry(key, new MemVersion(txn, value, null));
-    if (lo === chunk.length) chunk.push(e);
-    else chunk.splice(lo, 0, e);
-    if (lo === 0) this.firsts[c] = key;
-    if (chunk.length > CHUNK_MAX) {
-      const tail = chunk.splice(CHUNK_MAX >>> 1);
+    const e = new MemEntry(key, txn, value, null);
+    insertAt(entries, lo, e);
+    insertAt(words, lo, word);
+    if (lo === 0) {
+      this.firsts[c] = key;
+      this.firstWords[c] = word;
+    }
+    if (entries.length > CHUNK_MAX) {
+      const half = CHUNK_MAX >>> 1;
+      const tail = new Chunk(entries.splice(half), words.splice(half));
       this.chunks.splice(c + 1, 0, tail);
-      this.firsts.splice(c + 1, 0, tail[0]!.key);
+      this.firsts.splice(c + 1, 0, tail.entries[0]!.key);
+      this.firstWords.splice(c + 1, 0, tail.words[0]!);
     }
     this.size++;
     return e;
   }
 
   private remove(key: Uint8Array): void {
-    const c = this.chunkFor(key);
+    const word = wordOf(key);
+    const c = this.chunkFor(key, word);
     const chunk = this.chunks[c]!;
-    const i = search(chunk, key);
-    chunk.splice(i, 1);
-    if (chunk.length === 0) {
+    const i = search(chunk, key, word);
+    chunk.entries.splice(i, 1);
+    chunk.words.splice(i, 1);
+    if (chunk.entries.length === 0) {
       this.chunks.splice(c, 1);
       this.firsts.splice(c, 1);
+      this.firstWords.splice(c, 1);
     } else if (i === 0) {
-      this.firsts[c] = chunk[0]!.key;
+      this.firsts[c] = chunk.entries[0]!.key;
+      this.firstWords[c] = chunk.words[0]!;
     }
     this.size--;
   }
 }
 
-/** Index of `key` in a sorted chunk, or -1. */
-function search(chunk: readonly MemEntry[], key: Uint8Array): number {
+/** Inserts `x` at index `i` of a short array: a plain loop beats the generic splice here. */
+function insertAt<T>(a: T[], i: number, x: T): void {
+  let j = a.length;
+  a.push(x);
+  for (; j > i; j--) a[j] = a[j - 1]!;
+  a[i] = x;
+}
+
+/** Index of `key` (whose word is `word`) in a chunk, or -1. */
+function search(chunk: Chunk, key: Uint8Array, word: number): number {
+  const { entries, words } = chunk;
   let lo = 0;
-  let hi = chunk.length;
+  let hi = entries.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const cmp = compareBytes(chunk[mid]!.key, key);
+    const w = words[mid]!;
+    const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
     if (cmp === 0) return mid;
     if (cmp < 0) lo = mid + 1;
     else hi = mid;

@@ -47,6 +47,16 @@ export class TableBuffer {
     }
   }
 
+  /** Every write since the last reset, in the order made (a key may repeat). */
+  writes(): readonly BufferedEntry[] {
+    return this.list;
+  }
+
+  /** Number of writes since the last reset. */
+  get size(): number {
+    return this.list.length;
+  }
+
   /** The last entry written for `key`, if any. */
   get(key: Uint8Array): BufferedEntry | undefined {
     return this.lastByKey().get(keyString(key));

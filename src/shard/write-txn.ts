@@ -357,18 +357,19 @@ export class WriteTxn extends TxTable implements WriteContext {
         count = 0;
         mem = null;
       }
-      const { entries, superseded } = tb.inOrder();
-      for (const e of superseded) this.dropValue(e.value);
       if (tb.dropped) {
         tables.delete(name);
         continue;
       }
       if (!t && !tb.wrote) continue;
       if (name.startsWith('__')) {
+        const { entries, superseded } = tb.inOrder();
+        for (const e of superseded) this.dropValue(e.value);
         for (const e of entries) [root, count] = this.applyToTree(root, count, e.key, e.value);
-      } else if (entries.length > 0) {
+      } else if (tb.size > 0) {
         if (!mem) mem = memTableOver(root, this.store);
-        mem.add(this.txn, entries);
+        // The memtable keeps each key's last write of the commit; it needs no sorting.
+        mem.add(this.txn, tb.writes(), (v) => this.dropValue(v));
       }
       tables.set(name, { name, root, count, mem });
     }
@@ -393,8 +394,8 @@ export class WriteTxn extends TxTable implements WriteContext {
       let count = t.count;
       for (const e of t.mem.entries()) {
         // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
-        for (let o = e.head.older; o !== null; o = o.older) this.dropValue(o.value);
-        [root, count] = this.applyToTree(root, count, e.key, e.head.value);
+        for (let o = e.older; o !== null; o = o.older) this.dropValue(o.value);
+        [root, count] = this.applyToTree(root, count, e.key, e.value);
       }
       tables.set(t.name, { name: t.name, root, count, mem: null });
     }
@@ -447,7 +448,7 @@ export class WriteTxn extends TxTable implements WriteContext {
 
   /** A memtable is cleared away: every value it holds gives back its blob reference. */
   private releaseMem(mem: MemTable): void {
-    for (const e of mem.entries()) for (let v: MemVersion | null = e.head; v !== null; v = v.older) this.dropValue(v.value);
+    for (const e of mem.entries()) for (let v: MemVersion | null = e; v !== null; v = v.older) this.dropValue(v.value);
   }
 
   private bumpBlob(hash: Uint8Array, by: number): void {
