@@ -71,12 +71,6 @@ class Chunk {
   ) {}
 }
 
-/** One write of a commit. */
-export interface MemWrite {
-  key: Uint8Array;
-  value: MemValue;
-}
-
 /** The version of `e` a reader at `txn` sees, or null when every version is newer. */
 export function visibleVersion(e: MemEntry, txn: number): MemVersion | null {
   let v: MemVersion | null = e;
@@ -116,14 +110,15 @@ export class MemTable {
    * Adds one commit's writes, in the order made: a later write of a key replaces an earlier one of the
    * same commit, whose value goes to `superseded` (it never reaches the tree).
    */
-  add(txn: number, writes: readonly MemWrite[], superseded: (value: MemValue) => void): void {
+  add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
     const entries: MemEntry[] = [];
     let bytes = 0;
-    for (let i = 0; i < writes.length; i++) {
-      const w = writes[i]!;
-      const e = this.put(w.key, w.value, txn, superseded);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const value = values[i]!;
+      const e = this.put(key, value, txn, superseded);
       if (e !== null) entries.push(e);
-      bytes += w.key.length + (w.value === null ? 0 : valueBodySize(w.value)) + VERSION_OVERHEAD;
+      bytes += key.length + (value === null ? 0 : valueBodySize(value)) + VERSION_OVERHEAD;
     }
     this.commits.push({ txn, entries, bytes });
     this.bytes += bytes;

@@ -4,9 +4,10 @@
  * commit is merged (WriteTxn.merge), after its WAL record is written, so an aborted transaction, or one
  * whose WAL write fails, is simply dropped.
  *
- * Entries are kept in the order written. A key-to-entry index (keyed by the key's latin1 string, which
+ * Writes are kept in the order made. A key-to-write index (keyed by the key's latin1 string, which
  * Map hashes quickly) is built only when the transaction first reads its own writes: ingestion that
- * only puts never pays for it. The merge sorts the entries and keeps the last one of each key.
+ * only puts never pays for it. Memtables take the writes in that order; internal tables' merge sorts
+ * them and keeps the last write of each key.
  */
 import type { LeafValue } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
@@ -24,10 +25,14 @@ export function keyString(key: Uint8Array): string {
 
 /** Changes to one table. */
 export class TableBuffer {
-  /** Every entry written, in order; a later one for the same key supersedes an earlier one. */
-  private list: BufferedEntry[] = [];
-  /** The last entry of each key, once something asked. */
-  private index: Map<string, BufferedEntry> | null = null;
+  /**
+   * Every write, in order, as parallel arrays of keys and values (no object per write: a bulk load
+   * makes millions); a later write of a key supersedes an earlier one.
+   */
+  private keys: Uint8Array[] = [];
+  private values: (LeafValue | null)[] = [];
+  /** Position of the last write of each key, once something asked. */
+  private index: Map<string, number> | null = null;
   private sorted: { entries: BufferedEntry[]; superseded: BufferedEntry[] } | null = null;
   /** Every entry the tree held before this transaction is gone (clear or drop). */
   cleared = false;
@@ -37,9 +42,9 @@ export class TableBuffer {
   wrote = false;
 
   set(key: Uint8Array, value: LeafValue | null): void {
-    const e = { key, value };
-    this.list.push(e);
-    this.index?.set(keyString(key), e);
+    this.index?.set(keyString(key), this.keys.length);
+    this.keys.push(key);
+    this.values.push(value);
     this.sorted = null;
     if (value !== null) {
       this.dropped = false;
@@ -47,30 +52,37 @@ export class TableBuffer {
     }
   }
 
-  /** Every write since the last reset, in the order made (a key may repeat). */
-  writes(): readonly BufferedEntry[] {
-    return this.list;
+  /** Keys of every write since the last reset, in the order made (a key may repeat). */
+  writtenKeys(): readonly Uint8Array[] {
+    return this.keys;
+  }
+
+  /** Values of those writes, null for deletions. */
+  writtenValues(): readonly (LeafValue | null)[] {
+    return this.values;
   }
 
   /** Number of writes since the last reset. */
   get size(): number {
-    return this.list.length;
+    return this.keys.length;
   }
 
   /** The last entry written for `key`, if any. */
   get(key: Uint8Array): BufferedEntry | undefined {
-    return this.lastByKey().get(keyString(key));
+    const i = this.lastByKey().get(keyString(key));
+    return i === undefined ? undefined : { key: this.keys[i]!, value: this.values[i]! };
   }
 
   /** The last entry of every key written. */
-  latest(): IterableIterator<BufferedEntry> {
-    return this.lastByKey().values();
+  *latest(): IterableIterator<BufferedEntry> {
+    for (const i of this.lastByKey().values()) yield { key: this.keys[i]!, value: this.values[i]! };
   }
 
-  /** Forgets every buffered entry (returning them all) and masks the tree (clear), or the table (drop). */
-  reset(drop: boolean): BufferedEntry[] {
-    const all = this.list;
-    this.list = [];
+  /** Forgets every buffered write (returning their values) and masks the tree (clear), or the table (drop). */
+  reset(drop: boolean): (LeafValue | null)[] {
+    const all = this.values;
+    this.keys = [];
+    this.values = [];
     this.index = null;
     this.sorted = null;
     this.cleared = true;
@@ -85,8 +97,9 @@ export class TableBuffer {
    */
   inOrder(): { entries: BufferedEntry[]; superseded: BufferedEntry[] } {
     if (!this.sorted) {
+      const list: BufferedEntry[] = this.keys.map((key, i) => ({ key, value: this.values[i]! }));
       // A stable sort keeps the writes of one key in order, so the last of each run is the latest.
-      const all = sortByKey(this.list);
+      const all = sortByKey(list);
       const entries: BufferedEntry[] = [];
       const superseded: BufferedEntry[] = [];
       for (let i = 0; i < all.length; i++) {
@@ -100,10 +113,10 @@ export class TableBuffer {
     return this.sorted;
   }
 
-  private lastByKey(): Map<string, BufferedEntry> {
+  private lastByKey(): Map<string, number> {
     if (!this.index) {
       this.index = new Map();
-      for (const e of this.list) this.index.set(keyString(e.key), e);
+      for (let i = 0; i < this.keys.length; i++) this.index.set(keyString(this.keys[i]!), i);
     }
     return this.index;
   }

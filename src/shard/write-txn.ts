@@ -256,11 +256,14 @@ export class WriteTxn extends TxTable implements WriteContext {
       this.bumpBlob(hash, 1);
       stored = new BlobValue(hash, value.length);
       // A blob the log already carries (or the store already holds) is named by its hash.
-      if (this.log) k = known ? this.log.putBlob(name, key, hash, value.length) : this.log.put(name, key, value).key;
+      if (this.log) k = known ? this.log.putBlob(name, key, hash, value.length) : this.log.put(name, key, value);
     } else {
-      const logged = this.log?.put(name, key, value);
-      if (logged) k = logged.key;
-      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(copyBytes(value)) : (logged?.value ?? value);
+      let v = value;
+      if (this.log) {
+        k = this.log.put(name, key, value);
+        v = this.log.loggedValue;
+      }
+      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(copyBytes(value)) : v;
     }
     tb.set(k, stored);
     this.modCount++;
@@ -285,7 +288,7 @@ export class WriteTxn extends TxTable implements WriteContext {
   /** @internal */
   applyClear(name: string): void {
     if (this.countOf(name) === 0) return;
-    for (const e of this.buffer.table(name).reset(false)) this.dropValue(e.value);
+    for (const v of this.buffer.table(name).reset(false)) this.dropValue(v);
     this.log?.clear(name);
     this.modCount++;
   }
@@ -295,7 +298,7 @@ export class WriteTxn extends TxTable implements WriteContext {
     const tb = this.buffer.tables.get(name);
     const existed = tb ? !tb.dropped && (tb.wrote || this.base.tables.has(name)) : this.base.tables.has(name);
     if (!existed) return false;
-    for (const e of this.buffer.table(name).reset(true)) this.dropValue(e.value);
+    for (const v of this.buffer.table(name).reset(true)) this.dropValue(v);
     this.log?.drop(name);
     this.modCount++;
     return true;
@@ -369,7 +372,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       } else if (tb.size > 0) {
         if (!mem) mem = memTableOver(root, this.store);
         // The memtable keeps each key's last write of the commit; it needs no sorting.
-        mem.add(this.txn, tb.writes(), (v) => this.dropValue(v));
+        mem.add(this.txn, tb.writtenKeys(), tb.writtenValues(), (v) => this.dropValue(v));
       }
       tables.set(name, { name, root, count, mem });
     }
