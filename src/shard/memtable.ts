@@ -339,7 +339,8 @@ function search(chunk: Chunk, key: Uint8Array, word: number): number {
 /**
  * Walks the entries a reader at one txn sees (deletions included, so a merge with the tree can hide
  * what they delete), in one direction. Commits made while it walks move entries: it then finds its
- * place again from the last key it returned.
+ * place again from the last key it returned. It returns entries, not versions: a later commit of the
+ * key changes the entry's inline newest version, so ask visibleVersion when the value is needed.
  */
 export class MemCursor {
   private c = 0;
@@ -360,13 +361,13 @@ export class MemCursor {
    * The first visible entry at or past `key` in the cursor's direction (strictly past when
    * `exclusive`), or from the start when `key` is null; null when there is none.
    */
-  seek(key: Uint8Array | null, exclusive: boolean): { entry: MemEntry; version: MemVersion } | null {
+  seek(key: Uint8Array | null, exclusive: boolean): MemEntry | null {
     this.position(key, exclusive);
     return this.settle();
   }
 
   /** The next visible entry, or null at the end. */
-  next(): { entry: MemEntry; version: MemVersion } | null {
+  next(): MemEntry | null {
     if (this.mod !== this.mem.mod) {
       if (this.last === null) return null;
       this.position(this.last, true);
@@ -390,17 +391,16 @@ export class MemCursor {
   }
 
   /** Skips entries with nothing visible to this reader. */
-  private settle(): { entry: MemEntry; version: MemVersion } | null {
+  private settle(): MemEntry | null {
     for (;;) {
       const e = this.mem.at(this.c, this.i);
       if (e === null) {
         this.last = null;
         return null;
       }
-      const v = visibleVersion(e, this.txn);
-      if (v !== null) {
+      if (visibleVersion(e, this.txn) !== null) {
         this.last = e.key;
-        return { entry: e, version: v };
+        return e;
       }
       [this.c, this.i] = this.mem.step(this.c, this.i, this.dir);
     }

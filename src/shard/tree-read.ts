@@ -12,7 +12,7 @@ import { findLeaf } from '../btree/search.js';
 import { compareBytes } from '../util/bytes.js';
 import { BLOB_TABLE, valueOf } from './blob-table.js';
 import type { TableState } from './catalog.js';
-import type { MemCursor, MemEntry, MemVersion } from './memtable.js';
+import { visibleVersion, type MemCursor, type MemEntry } from './memtable.js';
 import type { RangeOptions } from './validate.js';
 
 /** One key and its value, as returned by range scans. Both are fresh copies. */
@@ -114,7 +114,8 @@ export class RangeIterator implements IterableIterator<Entry> {
   private remaining: number;
   /** The tree cursor is on an entry not yet returned. */
   private treeOn = false;
-  private memOn: { entry: MemEntry; version: MemVersion } | null = null;
+  /** The memtable entry the cursor is on, not yet returned (read its version when used: see MemCursor). */
+  private memOn: MemEntry | null = null;
   private readonly reverse: boolean;
 
   constructor(
@@ -145,7 +146,7 @@ export class RangeIterator implements IterableIterator<Entry> {
         const treeKey = this.treeOn ? keyAt(this.cursor.leafNode, this.cursor.leafIndex) : null;
         const m = this.memOn;
         if (treeKey === null && m === null) return this.end();
-        const c = treeKey !== null && m !== null ? compareBytes(treeKey, m.entry.key) * (this.reverse ? -1 : 1) : treeKey !== null ? -1 : 1;
+        const c = treeKey !== null && m !== null ? compareBytes(treeKey, m.key) * (this.reverse ? -1 : 1) : treeKey !== null ? -1 : 1;
         if (c < 0) {
           if (beyondBound(treeKey!, this.opts, this.reverse)) return this.end();
           const key = bufferCopy(treeKey!);
@@ -156,11 +157,12 @@ export class RangeIterator implements IterableIterator<Entry> {
         }
         if (c === 0) this.stepTree();
         this.memOn = this.mem!.next();
-        if (beyondBound(m!.entry.key, this.opts, this.reverse)) return this.end();
-        const value = m!.version.value;
+        if (beyondBound(m!.key, this.opts, this.reverse)) return this.end();
+        // Visible when the cursor found it, so still visible: only newer versions come and go.
+        const value = visibleVersion(m!, this.view.txn)!.value;
         if (value === null) continue;
         this.remaining--;
-        return { done: false, value: { key: bufferCopy(m!.entry.key), value: bufferCopy(memValueBytes(value, this.view)) } };
+        return { done: false, value: { key: bufferCopy(m!.key), value: bufferCopy(memValueBytes(value, this.view)) } };
       }
     } catch (err) {
       this.end();
