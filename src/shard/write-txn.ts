@@ -15,6 +15,7 @@ import type { NodeStore } from '../btree/node-store.js';
 import { blobHashAt, leafSearch, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
 import { childAt, findLeaf } from '../btree/search.js';
+import { mergeSortedPuts } from '../btree/sorted-merge.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../util/bytes.js';
@@ -395,10 +396,23 @@ export class WriteTxn extends TxTable implements WriteContext {
       if (!t.mem) continue;
       let root = t.root;
       let count = t.count;
+      const keys: Uint8Array[] = [];
+      const values: MemValue[] = [];
+      let putsOnly = true;
       for (const e of t.mem.entries()) {
         // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
         for (let o = e.older; o !== null; o = o.older) this.dropValue(o.value);
-        [root, count] = this.applyToTree(root, count, e.key, e.value);
+        keys.push(e.key);
+        values.push(e.value);
+        if (e.value === null) putsOnly = false;
+      }
+      if (putsOnly) {
+        // In one pass, each leaf rebuilt once (see sorted-merge.ts), rather than key by key.
+        const r = mergeSortedPuts(root, keys, values as LeafValue[], this);
+        root = r.root;
+        count += r.added;
+      } else {
+        for (let i = 0; i < keys.length; i++) [root, count] = this.applyToTree(root, count, keys[i]!, values[i]!);
       }
       tables.set(t.name, { name: t.name, root, count, mem: null });
     }
