@@ -1,107 +1,145 @@
 /**
  * The memtable of one user table: what commits since the last fold wrote to it, in key order, in
  * memory. A commit's writes land here once its WAL record is written, instead of being merged into
- * the B+tree one key at a time (a random leaf per key); a checkpoint folds the whole memtable into the
- * tree in key order, so each leaf is rewritten once for many commits. It holds exactly what the WAL
+ * the B+tree one key at a time (a random leaf per key); a checkpoint folds the whole memtable into
+ * the tree in key order, so each leaf is rewritten once for many commits. It holds exactly what the WAL
  * holds since the last checkpoint, so recovery rebuilds it by replaying the WAL: it has no format.
  *
- * Layout: entries sorted by key, in chunks of at most CHUNK_MAX, plus an array of every chunk's first
- * key (a two-level sorted array: finding a key is two binary searches, and an insert moves at most
- * one chunk). Each entry is its key's newest version (txn, value; value null for a deletion) and
- * links the older ones, newest first: one object per key for the common case of a key written once.
- * Beside the entries, each chunk keeps their keys' first four bytes as numbers ("words"), and so does
- * the array of first keys: the binary searches compare those packed numbers and load a whole key only
- * on a tie, instead of chasing three pointers per comparison on a table too big for the CPU cache.
+ * Layout: a stack of immutable sorted runs, newest last. A commit sorts its writes into a run of its
+ * own and pushes it; while the run below is at most twice as large, the two merge into one (a binary
+ * counter: each write is merged O(log n) times, in sequential passes, and there are O(log n) runs).
+ * A run is parallel arrays, no object per entry: keys, their first four bytes as numbers ("words",
+ * which binary searches compare before loading a key), txns and values (null for a deletion).
+ * Within a run, entries are ordered by key, then newest txn first.
  *
  * Invariants:
  * - A memtable sits over one tree root that does not change while the memtable is current: a fold or
  *   a clear of the table starts a new memtable, and versions of the shard that read the old one keep
  *   the old root with it.
+ * - Every txn in a run is newer than every txn in the runs below it (only neighbours merge).
  * - A reader at txn T sees, per key, the newest version with txn <= T; a key without one is not in the
- *   memtable for that reader (the tree answers).
- * - Commits arrive in increasing txn order, each key at most once per commit; a rollback removes the
- *   newest commits.
+ *   memtable for that reader (the tree answers). Runs never change, so a cursor keeps the runs it
+ *   started with: later commits cannot disturb it.
+ * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
 import type { LeafValue } from '../btree/node.js';
 import { valueBodySize } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
+import { keyOrder } from '../util/key-sort.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
 
-/** A value of a key as of one commit. */
-export interface MemVersion {
-  readonly txn: number;
-  readonly value: MemValue;
-  readonly older: OlderVersion | null;
-}
-
-/** A version some later commit superseded. */
-export class OlderVersion implements MemVersion {
-  constructor(
-    readonly txn: number,
-    readonly value: MemValue,
-    readonly older: OlderVersion | null,
-  ) {}
-}
-
-/** One key: its newest version, inline. */
-export class MemEntry implements MemVersion {
-  /** Whether the tree under the memtable holds this key; computed when a count first needs it. */
-  inTree: boolean | undefined = undefined;
-
-  constructor(
-    readonly key: Uint8Array,
-    public txn: number,
-    public value: MemValue,
-    public older: OlderVersion | null,
-  ) {}
-}
+/** Bookkeeping per write (array slots, the views of its bytes), counted with the bytes it holds. */
+const WRITE_OVERHEAD = 64;
 
 /** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */
 function wordOf(key: Uint8Array): number {
-  return ((key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16)) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
+  return (key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
 }
 
-/** Entries sorted by key, and their words. */
-class Chunk {
+/** Orders (key, word) against (key2, word2). */
+function compareKeyWord(a: Uint8Array, wa: number, b: Uint8Array, wb: number): number {
+  return wa !== wb ? wa - wb : compareBytes(a, b);
+}
+
+/** An immutable sorted run. */
+class Run {
   constructor(
-    readonly entries: MemEntry[],
-    readonly words: number[],
+    readonly keys: Uint8Array[],
+    readonly words: Float64Array,
+    readonly txns: Float64Array,
+    readonly values: MemValue[],
   ) {}
+
+  get length(): number {
+    return this.keys.length;
+  }
+
+  /** Index of the first entry with key >= `key` (> when `after`). */
+  bound(key: Uint8Array, word: number, after: boolean): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareKeyWord(this.keys[mid]!, this.words[mid]!, key, word);
+      if (c < 0 || (c === 0 && after)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Index of the version of the key at `i` a reader at `txn` sees (scanning its newer versions), or -1. */
+  visibleFrom(i: number, txn: number): number {
+    const key = this.keys[i]!;
+    const word = this.words[i]!;
+    for (let j = i; j < this.keys.length; j++) {
+      if (j > i && (this.words[j] !== word || compareBytes(this.keys[j]!, key) !== 0)) return -1;
+      if (this.txns[j]! <= txn) return j;
+    }
+    return -1;
+  }
+
+  /** The first index of the versions of the key at `i` (i itself or an earlier one). */
+  groupStart(i: number): number {
+    const key = this.keys[i]!;
+    const word = this.words[i]!;
+    while (i > 0 && this.words[i - 1] === word && compareBytes(this.keys[i - 1]!, key) === 0) i--;
+    return i;
+  }
+
+  /** The same run without the versions newer than `txn`. */
+  without(txn: number): Run {
+    const keep: number[] = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.txns[i]! <= txn) keep.push(i);
+    return new Run(
+      keep.map((i) => this.keys[i]!),
+      Float64Array.from(keep, (i) => this.words[i]!),
+      Float64Array.from(keep, (i) => this.txns[i]!),
+      keep.map((i) => this.values[i]!),
+    );
+  }
 }
 
-/** The version of `e` a reader at `txn` sees, or null when every version is newer. */
-export function visibleVersion(e: MemEntry, txn: number): MemVersion | null {
-  let v: MemVersion | null = e;
-  while (v !== null && v.txn > txn) v = v.older;
-  return v;
+/** Merges two runs; every txn of `newer` is above every txn of `older`. */
+function mergeRuns(newer: Run, older: Run): Run {
+  const n = newer.length + older.length;
+  const keys = new Array<Uint8Array>(n);
+  const words = new Float64Array(n);
+  const txns = new Float64Array(n);
+  const values = new Array<MemValue>(n);
+  let a = 0;
+  let b = 0;
+  for (let o = 0; o < n; o++) {
+    // Equal keys: the newer run's versions go first (newest first within a key).
+    const takeNewer = b === older.length || (a < newer.length && compareKeyWord(newer.keys[a]!, newer.words[a]!, older.keys[b]!, older.words[b]!) <= 0);
+    const r = takeNewer ? newer : older;
+    const i = takeNewer ? a++ : b++;
+    keys[o] = r.keys[i]!;
+    words[o] = r.words[i]!;
+    txns[o] = r.txns[i]!;
+    values[o] = r.values[i]!;
+  }
+  return new Run(keys, words, txns, values);
 }
 
 interface CommitRecord {
   txn: number;
-  entries: MemEntry[];
+  /** The commit's own writes, as the run it first pushed. */
+  run: Run;
   bytes: number;
 }
 
-/** An insert splits a chunk above this size into halves. */
-const CHUNK_MAX = 128;
-/** Bookkeeping per version (objects, pointers), counted with the bytes it holds. */
-const VERSION_OVERHEAD = 64;
-
 export class MemTable {
-  private chunks: Chunk[] = [];
-  private firsts: Uint8Array[] = [];
-  private firstWords: number[] = [];
+  /** Oldest first. */
+  private runs: Run[] = [];
   private commits: CommitRecord[] = [];
   /** sums[i]: the change in entry count made by commits[0..i], computed as far as asked. */
   private sums: number[] = [];
-  /** Keys held. */
+  /** Versions held (a key written by several commits counts once per commit). */
   size = 0;
   /** Bytes of keys and values held, plus bookkeeping: what folding it would free. */
   bytes = 0;
-  /** Bumped by every change of positions, so cursors know to find their place again. */
-  mod = 0;
 
   /** `treeHas` answers whether the tree under this memtable holds a key. */
   constructor(private readonly treeHas: (key: Uint8Array) => boolean) {}
@@ -111,47 +149,73 @@ export class MemTable {
    * same commit, whose value goes to `superseded` (it never reaches the tree).
    */
   add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
-    const entries: MemEntry[] = [];
+    const order = keyOrder(keys);
+    const outKeys: Uint8Array[] = [];
+    const outValues: MemValue[] = [];
+    const words: number[] = [];
     let bytes = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      const value = values[i]!;
-      const e = this.put(key, value, txn, superseded);
-      if (e !== null) entries.push(e);
-      bytes += key.length + (value === null ? 0 : valueBodySize(value)) + VERSION_OVERHEAD;
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      const key = keys[at]!;
+      const value = values[at]!;
+      bytes += key.length + (value === null ? 0 : valueBodySize(value)) + WRITE_OVERHEAD;
+      // The order is stable: of equal keys, the last one written comes last and wins.
+      const next = order[i + 1];
+      if (next !== undefined && compareBytes(keys[next]!, key) === 0) {
+        superseded(value);
+        continue;
+      }
+      outKeys.push(key);
+      outValues.push(value);
+      words.push(wordOf(key));
     }
-    this.commits.push({ txn, entries, bytes });
+    const run = new Run(outKeys, Float64Array.from(words), new Float64Array(outKeys.length).fill(txn), outValues);
+    this.commits.push({ txn, run, bytes });
     this.bytes += bytes;
-    this.mod++;
+    this.size += run.length;
+    this.runs.push(run);
+    while (this.runs.length >= 2 && this.runs[this.runs.length - 2]!.length <= 2 * this.runs[this.runs.length - 1]!.length) {
+      const newer = this.runs.pop()!;
+      const older = this.runs.pop()!;
+      this.runs.push(mergeRuns(newer, older));
+    }
   }
 
   /** Removes every commit above `txn` (their WAL records were lost). */
   rollback(txn: number): void {
     while (this.commits.length > 0 && this.commits[this.commits.length - 1]!.txn > txn) {
       const rec = this.commits.pop()!;
-      for (const e of rec.entries) {
-        const older = e.older;
-        if (older) {
-          e.txn = older.txn;
-          e.value = older.value;
-          e.older = older.older;
-        } else {
-          this.remove(e.key);
-        }
-      }
       this.bytes -= rec.bytes;
+      this.size -= rec.run.length;
     }
     if (this.sums.length > this.commits.length) this.sums.length = this.commits.length;
-    this.mod++;
+    // Runs hold newer txns the higher they are: trim from the top until one holds none above txn.
+    for (let r = this.runs.length - 1; r >= 0; r--) {
+      const run = this.runs[r]!;
+      let newest = 0;
+      for (let i = 0; i < run.length; i++) if (run.txns[i]! > newest) newest = run.txns[i]!;
+      if (newest <= txn) break;
+      const kept = run.without(txn);
+      if (kept.length === 0) this.runs.splice(r, 1);
+      else this.runs[r] = kept;
+    }
   }
 
-  /** The version of `key` a reader at `txn` sees, or null. */
-  find(key: Uint8Array, txn: number): MemVersion | null {
-    if (this.size === 0) return null;
+  /**
+   * The value of `key` a reader at `txn` sees: a value, null for a deletion, or undefined when the
+   * memtable holds no version of the key for that reader.
+   */
+  find(key: Uint8Array, txn: number): MemValue | undefined {
+    if (this.size === 0) return undefined;
     const word = wordOf(key);
-    const chunk = this.chunks[this.chunkFor(key, word)]!;
-    const i = search(chunk, key, word);
-    return i >= 0 ? visibleVersion(chunk.entries[i]!, txn) : null;
+    for (let r = this.runs.length - 1; r >= 0; r--) {
+      const run = this.runs[r]!;
+      const i = run.bound(key, word, false);
+      if (i === run.length || run.words[i] !== word || compareBytes(run.keys[i]!, key) !== 0) continue;
+      const v = run.visibleFrom(i, txn);
+      if (v >= 0) return run.values[v]!;
+    }
+    return undefined;
   }
 
   /** How many entries the commits up to `txn` added to the tree's count (negative: removed). */
@@ -165,244 +229,125 @@ export class MemTable {
     return n > 0 ? this.sums[n - 1]! : 0;
   }
 
-  /** Every entry in key order (for folding into the tree and for releasing values). */
-  *entries(): IterableIterator<MemEntry> {
-    for (const chunk of this.chunks) yield* chunk.entries;
+  /**
+   * For a fold: every key in order with its newest value, and the values of older versions (which
+   * never reach the tree).
+   */
+  newest(): { keys: Uint8Array[]; values: MemValue[]; superseded: MemValue[] } {
+    let all: Run | null = null;
+    for (const run of this.runs) all = all ? mergeRuns(run, all) : run;
+    const keys: Uint8Array[] = [];
+    const values: MemValue[] = [];
+    const superseded: MemValue[] = [];
+    if (!all) return { keys, values, superseded };
+    for (let i = 0; i < all.length; i++) {
+      if (i > 0 && all.words[i] === all.words[i - 1] && compareBytes(all.keys[i]!, all.keys[i - 1]!) === 0) {
+        superseded.push(all.values[i]!);
+      } else {
+        keys.push(all.keys[i]!);
+        values.push(all.values[i]!);
+      }
+    }
+    return { keys, values, superseded };
+  }
+
+  /** Every value held, every version (for giving back references when the memtable is discarded). */
+  *allValues(): IterableIterator<MemValue> {
+    for (const run of this.runs) yield* run.values;
   }
 
   /** A cursor over what a reader at `txn` sees. */
   cursor(txn: number, reverse: boolean): MemCursor {
-    return new MemCursor(this, txn, reverse);
-  }
-
-  /** @internal Position of the first entry >= key (> when exclusive), as [chunk, index]. */
-  lowerBound(key: Uint8Array | null, exclusive: boolean): [number, number] {
-    if (this.chunks.length === 0 || key === null) return [0, 0];
-    const word = wordOf(key);
-    const c = this.chunkFor(key, word);
-    const { entries, words } = this.chunks[c]!;
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const w = words[mid]!;
-      const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
-      if (cmp < 0 || (cmp === 0 && exclusive)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < entries.length ? [c, lo] : [c + 1, 0];
-  }
-
-  /** @internal The entry at a position, or null past either end. */
-  at(c: number, i: number): MemEntry | null {
-    return this.chunks[c]?.entries[i] ?? null;
-  }
-
-  /** @internal The position after (dir 1) or before (dir -1) one, which may be past either end. */
-  step(c: number, i: number, dir: 1 | -1): [number, number] {
-    if (dir === 1) return i + 1 < (this.chunks[c]?.entries.length ?? 0) ? [c, i + 1] : [c + 1, 0];
-    if (i > 0) return [c, i - 1];
-    return c > 0 ? [c - 1, this.chunks[c - 1]!.entries.length - 1] : [-1, 0];
-  }
-
-  /** @internal The position of the last entry, or [-1, 0] when empty. */
-  lastPosition(): [number, number] {
-    const c = this.chunks.length - 1;
-    return c >= 0 ? [c, this.chunks[c]!.entries.length - 1] : [-1, 0];
+    return new MemCursor(this.runs.slice(), txn, reverse);
   }
 
   private commitDelta(rec: CommitRecord): number {
     let delta = 0;
-    for (const e of rec.entries) {
-      let v: MemVersion = e;
-      while (v.txn > rec.txn) v = v.older!;
-      const before = v.older ? v.older.value !== null : this.inTree(e);
-      delta += (v.value !== null ? 1 : 0) - (before ? 1 : 0);
+    const run = rec.run;
+    for (let i = 0; i < run.length; i++) {
+      const key = run.keys[i]!;
+      const before = this.find(key, rec.txn - 1);
+      const existed = before === undefined ? this.treeHas(key) : before !== null;
+      delta += (run.values[i] !== null ? 1 : 0) - (existed ? 1 : 0);
     }
     return delta;
   }
-
-  private inTree(e: MemEntry): boolean {
-    if (e.inTree === undefined) e.inTree = this.treeHas(e.key);
-    return e.inTree;
-  }
-
-  /** Index of the last chunk whose first key is <= key (0 when none is). */
-  private chunkFor(key: Uint8Array, word: number): number {
-    const words = this.firstWords;
-    let lo = 0;
-    let hi = words.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const w = words[mid]!;
-      if (w < word || (w === word && compareBytes(this.firsts[mid]!, key) <= 0)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo > 0 ? lo - 1 : 0;
-  }
-
-  /** Writes one key; returns its entry, or null when the commit had written the key already. */
-  private put(key: Uint8Array, value: MemValue, txn: number, superseded: (value: MemValue) => void): MemEntry | null {
-    const word = wordOf(key);
-    if (this.chunks.length === 0) {
-      const e = new MemEntry(key, txn, value, null);
-      this.chunks.push(new Chunk([e], [word]));
-      this.firsts.push(key);
-      this.firstWords.push(word);
-      this.size++;
-      return e;
-    }
-    const c = this.chunkFor(key, word);
-    const { entries, words } = this.chunks[c]!;
-    let lo = 0;
-    let hi = entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const w = words[mid]!;
-      const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
-      if (cmp === 0) {
-        const e = entries[mid]!;
-        if (e.txn === txn) {
-          superseded(e.value);
-          e.value = value;
-          return null;
-        }
-        e.older = new OlderVersion(e.txn, e.value, e.older);
-        e.txn = txn;
-        e.value = value;
-        return e;
-      }
-      if (cmp < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    const e = new MemEntry(key, txn, value, null);
-    insertAt(entries, lo, e);
-    insertAt(words, lo, word);
-    if (lo === 0) {
-      this.firsts[c] = key;
-      this.firstWords[c] = word;
-    }
-    if (entries.length > CHUNK_MAX) {
-      const half = CHUNK_MAX >>> 1;
-      const tail = new Chunk(entries.splice(half), words.splice(half));
-      this.chunks.splice(c + 1, 0, tail);
-      this.firsts.splice(c + 1, 0, tail.entries[0]!.key);
-      this.firstWords.splice(c + 1, 0, tail.words[0]!);
-    }
-    this.size++;
-    return e;
-  }
-
-  private remove(key: Uint8Array): void {
-    const word = wordOf(key);
-    const c = this.chunkFor(key, word);
-    const chunk = this.chunks[c]!;
-    const i = search(chunk, key, word);
-    chunk.entries.splice(i, 1);
-    chunk.words.splice(i, 1);
-    if (chunk.entries.length === 0) {
-      this.chunks.splice(c, 1);
-      this.firsts.splice(c, 1);
-      this.firstWords.splice(c, 1);
-    } else if (i === 0) {
-      this.firsts[c] = chunk.entries[0]!.key;
-      this.firstWords[c] = chunk.words[0]!;
-    }
-    this.size--;
-  }
-}
-
-/** Inserts `x` at index `i` of a short array: a plain loop beats the generic splice here. */
-function insertAt<T>(a: T[], i: number, x: T): void {
-  let j = a.length;
-  a.push(x);
-  for (; j > i; j--) a[j] = a[j - 1]!;
-  a[i] = x;
-}
-
-/** Index of `key` (whose word is `word`) in a chunk, or -1. */
-function search(chunk: Chunk, key: Uint8Array, word: number): number {
-  const { entries, words } = chunk;
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const w = words[mid]!;
-    const cmp = w !== word ? w - word : compareBytes(entries[mid]!.key, key);
-    if (cmp === 0) return mid;
-    if (cmp < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return -1;
 }
 
 /**
- * Walks the entries a reader at one txn sees (deletions included, so a merge with the tree can hide
- * what they delete), in one direction. Commits made while it walks move entries: it then finds its
- * place again from the last key it returned. It returns entries, not versions: a later commit of the
- * key changes the entry's inline newest version, so ask visibleVersion when the value is needed.
+ * Walks the keys a reader at one txn sees (deletions included, so a merge with the tree can hide
+ * what they delete), in one direction, over the runs that existed when it started (they never
+ * change; commits after the reader's txn are invisible to it anyway).
  */
 export class MemCursor {
-  private c = 0;
-  private i = 0;
-  private mod = -1;
-  private last: Uint8Array | null = null;
-  private readonly dir: 1 | -1;
+  /** The key the cursor is on, and the value the reader sees (null: a deletion). */
+  key: Uint8Array = new Uint8Array(0);
+  value: MemValue = null;
+  private readonly pos: Int32Array;
 
   constructor(
-    private readonly mem: MemTable,
+    private readonly runs: readonly Run[],
     private readonly txn: number,
     private readonly reverse: boolean,
   ) {
-    this.dir = reverse ? -1 : 1;
+    this.pos = new Int32Array(runs.length);
   }
 
   /**
-   * The first visible entry at or past `key` in the cursor's direction (strictly past when
-   * `exclusive`), or from the start when `key` is null; null when there is none.
+   * Moves to the first visible key at or past `key` in the cursor's direction (strictly past when
+   * `exclusive`), or to the first one when `key` is null; false when there is none.
    */
-  seek(key: Uint8Array | null, exclusive: boolean): MemEntry | null {
-    this.position(key, exclusive);
-    return this.settle();
-  }
-
-  /** The next visible entry, or null at the end. */
-  next(): MemEntry | null {
-    if (this.mod !== this.mem.mod) {
-      if (this.last === null) return null;
-      this.position(this.last, true);
-    } else {
-      [this.c, this.i] = this.mem.step(this.c, this.i, this.dir);
+  seek(key: Uint8Array | null, exclusive: boolean): boolean {
+    const word = key === null ? 0 : wordOf(key);
+    for (let r = 0; r < this.runs.length; r++) {
+      const run = this.runs[r]!;
+      if (!this.reverse) this.pos[r] = key === null ? 0 : run.bound(key, word, exclusive);
+      else this.pos[r] = key === null ? run.length - 1 : run.bound(key, word, !exclusive) - 1;
     }
-    return this.settle();
+    return this.next();
   }
 
-  private position(key: Uint8Array | null, exclusive: boolean): void {
-    this.mod = this.mem.mod;
-    if (!this.reverse) {
-      [this.c, this.i] = this.mem.lowerBound(key, exclusive);
-    } else if (key === null) {
-      [this.c, this.i] = this.mem.lastPosition();
-    } else {
-      // The last entry before the first one past `key`.
-      const [c, i] = this.mem.lowerBound(key, !exclusive);
-      [this.c, this.i] = this.mem.step(c, i, -1);
-    }
-  }
-
-  /** Skips entries with nothing visible to this reader. */
-  private settle(): MemEntry | null {
+  /** Moves to the next visible key; false at the end. */
+  next(): boolean {
     for (;;) {
-      const e = this.mem.at(this.c, this.i);
-      if (e === null) {
-        this.last = null;
-        return null;
+      // The next key in the cursor's direction over every run.
+      let best: Uint8Array | null = null;
+      let bestWord = 0;
+      for (let r = 0; r < this.runs.length; r++) {
+        const run = this.runs[r]!;
+        const i = this.pos[r]!;
+        if (i < 0 || i >= run.length) continue;
+        const c = best === null ? -1 : compareKeyWord(run.keys[i]!, run.words[i]!, best, bestWord) * (this.reverse ? -1 : 1);
+        if (c < 0) {
+          best = run.keys[i]!;
+          bestWord = run.words[i]!;
+        }
       }
-      if (visibleVersion(e, this.txn) !== null) {
-        this.last = e.key;
-        return e;
+      if (best === null) return false;
+      // Newest runs first: the first visible version wins. Every run then moves past the key.
+      let found = false;
+      for (let r = this.runs.length - 1; r >= 0; r--) {
+        const run = this.runs[r]!;
+        let i = this.pos[r]!;
+        if (i < 0 || i >= run.length || run.words[i] !== bestWord || compareBytes(run.keys[i]!, best) !== 0) continue;
+        if (this.reverse) i = run.groupStart(i);
+        if (!found) {
+          const v = run.visibleFrom(i, this.txn);
+          if (v >= 0) {
+            found = true;
+            this.key = best;
+            this.value = run.values[v]!;
+          }
+        }
+        if (this.reverse) {
+          this.pos[r] = i - 1;
+        } else {
+          let j = i + 1;
+          while (j < run.length && run.words[j] === bestWord && compareBytes(run.keys[j]!, best) === 0) j++;
+          this.pos[r] = j;
+        }
       }
-      [this.c, this.i] = this.mem.step(this.c, this.i, this.dir);
+      if (found) return true;
     }
   }
 }

@@ -12,7 +12,7 @@ import { findLeaf } from '../btree/search.js';
 import { compareBytes } from '../util/bytes.js';
 import { BLOB_TABLE, valueOf } from './blob-table.js';
 import type { TableState } from './catalog.js';
-import { visibleVersion, type MemCursor, type MemEntry } from './memtable.js';
+import type { MemCursor } from './memtable.js';
 import type { RangeOptions } from './validate.js';
 
 /** One key and its value, as returned by range scans. Both are fresh copies. */
@@ -60,8 +60,8 @@ function memValueBytes(value: LeafValue, view: ReadView): Uint8Array {
 export function readGet(view: ReadView, table: string, key: Uint8Array): Buffer | undefined {
   const t = view.tables.get(table);
   if (!t) return undefined;
-  const v = t.mem ? t.mem.find(key, view.txn) : null;
-  if (v) return v.value === null ? undefined : bufferCopy(memValueBytes(v.value, view));
+  const v = t.mem ? t.mem.find(key, view.txn) : undefined;
+  if (v !== undefined) return v === null ? undefined : bufferCopy(memValueBytes(v, view));
   if (!t.root) return undefined;
   const leaf = findLeaf(t.root, key, view.store);
   const i = leafSearch(leaf, key);
@@ -72,8 +72,8 @@ export function readGet(view: ReadView, table: string, key: Uint8Array): Buffer 
 export function readHas(view: ReadView, table: string, key: Uint8Array): boolean {
   const t = view.tables.get(table);
   if (!t) return false;
-  const v = t.mem ? t.mem.find(key, view.txn) : null;
-  if (v) return v.value !== null;
+  const v = t.mem ? t.mem.find(key, view.txn) : undefined;
+  if (v !== undefined) return v !== null;
   return t.root !== null && leafSearch(findLeaf(t.root, key, view.store), key) >= 0;
 }
 
@@ -114,8 +114,8 @@ export class RangeIterator implements IterableIterator<Entry> {
   private remaining: number;
   /** The tree cursor is on an entry not yet returned. */
   private treeOn = false;
-  /** The memtable entry the cursor is on, not yet returned (read its version when used: see MemCursor). */
-  private memOn: MemEntry | null = null;
+  /** The memtable cursor is on a key not yet returned. */
+  private memOn = false;
   private readonly reverse: boolean;
 
   constructor(
@@ -144,7 +144,7 @@ export class RangeIterator implements IterableIterator<Entry> {
       if (!this.started) this.start();
       for (;;) {
         const treeKey = this.treeOn ? keyAt(this.cursor.leafNode, this.cursor.leafIndex) : null;
-        const m = this.memOn;
+        const m = this.memOn ? this.mem! : null;
         if (treeKey === null && m === null) return this.end();
         const c = treeKey !== null && m !== null ? compareBytes(treeKey, m.key) * (this.reverse ? -1 : 1) : treeKey !== null ? -1 : 1;
         if (c < 0) {
@@ -156,13 +156,13 @@ export class RangeIterator implements IterableIterator<Entry> {
           return { done: false, value: { key, value } };
         }
         if (c === 0) this.stepTree();
-        this.memOn = this.mem!.next();
-        if (beyondBound(m!.key, this.opts, this.reverse)) return this.end();
-        // Visible when the cursor found it, so still visible: only newer versions come and go.
-        const value = visibleVersion(m!, this.view.txn)!.value;
+        const memKey = m!.key;
+        const value = m!.value;
+        this.memOn = m!.next();
+        if (beyondBound(memKey, this.opts, this.reverse)) return this.end();
         if (value === null) continue;
         this.remaining--;
-        return { done: false, value: { key: bufferCopy(m!.key), value: bufferCopy(memValueBytes(value, this.view)) } };
+        return { done: false, value: { key: bufferCopy(memKey), value: bufferCopy(memValueBytes(value, this.view)) } };
       }
     } catch (err) {
       this.end();
@@ -180,7 +180,7 @@ export class RangeIterator implements IterableIterator<Entry> {
     const from = this.reverse ? (o.lte ?? o.lt ?? null) : (o.gte ?? o.gt ?? null);
     const exclusive = this.reverse ? o.lt !== undefined : o.gt !== undefined;
     this.treeOn = this.reverse ? this.cursor.seekBackward(from, exclusive) : this.cursor.seekForward(from, exclusive);
-    this.memOn = this.mem ? this.mem.seek(from, exclusive) : null;
+    this.memOn = this.mem ? this.mem.seek(from, exclusive) : false;
   }
 
   private stepTree(): void {

@@ -22,7 +22,7 @@ import { compareBytes, copyBytes } from '../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
 import type { TableState } from './catalog.js';
-import { MemTable, type MemValue, type MemVersion } from './memtable.js';
+import { MemTable, type MemValue } from './memtable.js';
 import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { Version } from './version.js';
@@ -396,16 +396,10 @@ export class WriteTxn extends TxTable implements WriteContext {
       if (!t.mem) continue;
       let root = t.root;
       let count = t.count;
-      const keys: Uint8Array[] = [];
-      const values: MemValue[] = [];
-      let putsOnly = true;
-      for (const e of t.mem.entries()) {
-        // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
-        for (let o = e.older; o !== null; o = o.older) this.dropValue(o.value);
-        keys.push(e.key);
-        values.push(e.value);
-        if (e.value === null) putsOnly = false;
-      }
+      // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
+      const { keys, values, superseded } = t.mem.newest();
+      for (const v of superseded) this.dropValue(v);
+      const putsOnly = !values.includes(null);
       if (putsOnly) {
         // In one pass, each leaf rebuilt once (see sorted-merge.ts), rather than key by key.
         const r = mergeSortedPuts(root, keys, values as LeafValue[], this);
@@ -465,7 +459,7 @@ export class WriteTxn extends TxTable implements WriteContext {
 
   /** A memtable is cleared away: every value it holds gives back its blob reference. */
   private releaseMem(mem: MemTable): void {
-    for (const e of mem.entries()) for (let v: MemVersion | null = e; v !== null; v = v.older) this.dropValue(v.value);
+    for (const v of mem.allValues()) this.dropValue(v);
   }
 
   private bumpBlob(hash: Uint8Array, by: number): void {

@@ -1,5 +1,6 @@
 /**
- * Stable sort of items by a byte-string key, for the write buffer's merge order. A comparator sort
+ * Stable sort of items (or of indexes) by a byte-string key, for the write buffer's merge order and
+ * the memtable's runs. A comparator sort
  * calls back into JS for every comparison (n log n of them); this one sorts numbers natively instead.
  *
  * Each item gets one float64: the 4 key bytes after the prefix every key shares (a big-endian u32,
@@ -17,20 +18,28 @@ const INDEX_SPAN = 2 ** INDEX_BITS;
 /** Below this many items a comparator sort is as fast. */
 const MIN_WORD_SORT = 64;
 
-function byKey(a: { key: Uint8Array }, b: { key: Uint8Array }): number {
-  return compareBytes(a.key, b.key);
-}
-
 /** The items in ascending key order; items with equal keys keep their relative order. */
 export function sortByKey<T extends { key: Uint8Array }>(items: readonly T[]): T[] {
-  const n = items.length;
-  if (n < 2) return items.slice();
-  if (n < MIN_WORD_SORT || n >= INDEX_SPAN) return items.slice().sort(byKey);
+  const order = keyOrder(items.map((item) => item.key));
+  const out = new Array<T>(items.length);
+  for (let i = 0; i < out.length; i++) out[i] = items[order[i]!]!;
+  return out;
+}
 
-  const first = items[0]!.key;
+/** Indexes of `keys` in ascending key order; equal keys keep their index order. */
+export function keyOrder(keys: readonly Uint8Array[]): Uint32Array {
+  const n = keys.length;
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  if (n < 2) return out;
+  if (n < MIN_WORD_SORT || n >= INDEX_SPAN) {
+    return Uint32Array.from([...out].sort((a, b) => compareBytes(keys[a]!, keys[b]!) || a - b));
+  }
+
+  const first = keys[0]!;
   let shared = first.length;
   for (let i = 1; i < n && shared > 0; i++) {
-    const k = items[i]!.key;
+    const k = keys[i]!;
     const m = Math.min(shared, k.length);
     let j = 0;
     while (j < m && k[j] === first[j]) j++;
@@ -39,7 +48,7 @@ export function sortByKey<T extends { key: Uint8Array }>(items: readonly T[]): T
 
   const order = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const k = items[i]!.key;
+    const k = keys[i]!;
     const e = k.length;
     const b0 = shared < e ? k[shared]! : 0;
     const b1 = shared + 1 < e ? k[shared + 1]! : 0;
@@ -49,15 +58,14 @@ export function sortByKey<T extends { key: Uint8Array }>(items: readonly T[]): T
   }
   order.sort();
 
-  const out = new Array<T>(n);
-  for (let i = 0; i < n; i++) out[i] = items[order[i]! % INDEX_SPAN]!;
+  for (let i = 0; i < n; i++) out[i] = order[i]! % INDEX_SPAN;
   // Runs whose word ties are ordered by index; sort each by whole key (stable).
   let runStart = 0;
   for (let i = 1; i <= n; i++) {
     if (i < n && Math.floor(order[i]! / INDEX_SPAN) === Math.floor(order[runStart]! / INDEX_SPAN)) continue;
     if (i - runStart > 1) {
-      const run = out.slice(runStart, i).sort(byKey);
-      for (let j = 0; j < run.length; j++) out[runStart + j] = run[j]!;
+      const run = Array.from(out.subarray(runStart, i)).sort((a, b) => compareBytes(keys[a]!, keys[b]!) || a - b);
+      out.set(run, runStart);
     }
     runStart = i;
   }
