@@ -6,8 +6,10 @@
  * holds since the last checkpoint, so recovery rebuilds it by replaying the WAL: it has no format.
  *
  * Layout: a stack of immutable sorted runs, newest last. A commit sorts its writes into a run of its
- * own and pushes it; while the run below is at most twice as large, the two merge into one (a binary
- * counter: each write is merged O(log n) times, in sequential passes, and there are O(log n) runs).
+ * own and pushes it; while the run below is no larger, the two merge into one (a binary counter: each
+ * write is merged about log2(n / commit size) times, in sequential passes, and there are that many
+ * runs at most). Merging also when the run below is up to twice as large kept fewer runs but merged
+ * each write 60% more often: bulk loads ran 20-40% slower.
  * A run is parallel arrays, no object per entry: keys, their first four bytes as numbers ("words",
  * which binary searches compare before loading a key), txns and values (null for a deletion).
  * Within a run, entries are ordered by key, then newest txn first.
@@ -174,7 +176,7 @@ export class MemTable {
     this.bytes += bytes;
     this.size += run.length;
     this.runs.push(run);
-    while (this.runs.length >= 2 && this.runs[this.runs.length - 2]!.length <= 2 * this.runs[this.runs.length - 1]!.length) {
+    while (this.runs.length >= 2 && this.runs[this.runs.length - 2]!.length <= this.runs[this.runs.length - 1]!.length) {
       const newer = this.runs.pop()!;
       const older = this.runs.pop()!;
       this.runs.push(mergeRuns(newer, older));
