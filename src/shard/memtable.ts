@@ -40,43 +40,87 @@ function wordOf(key: Uint8Array): number {
   return (key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
 }
 
-/** Orders (key, word) against (key2, word2). */
-function compareKeyWord(a: Uint8Array, wa: number, b: Uint8Array, wb: number): number {
-  return wa !== wb ? wa - wb : compareBytes(a, b);
+/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`. */
+function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number): number {
+  const n = alen < blen ? alen : blen;
+  for (let i = 0; i < n; i++) {
+    const d = a[ao + i]! - b[bo + i]!;
+    if (d !== 0) return d;
+  }
+  return alen - blen;
 }
 
-/** An immutable sorted run. */
+/** Where an entry's bytes are, four numbers per entry in Run.locs. */
+const KEY_OFF = 0;
+const KEY_LEN = 1;
+const VALUE_OFF = 2;
+const VALUE_LEN = 3;
+const LOC = 4;
+
+/**
+ * An immutable sorted run, as parallel arrays: no object per entry. An entry's key, and its value when
+ * stored inline, are bytes of `srcs[i]` (the commit log arena the commit was written into, or a
+ * replayed record's payload) at the offsets in `locs`; `values[i]` is undefined for such an inline
+ * value, null for a deletion, or the value object (out of line, deduplicated).
+ */
 class Run {
   constructor(
-    readonly keys: Uint8Array[],
+    readonly srcs: Uint8Array[],
+    readonly locs: Int32Array,
     readonly words: Float64Array,
     readonly txns: Float64Array,
-    readonly values: MemValue[],
+    readonly values: (MemValue | undefined)[],
   ) {}
 
   get length(): number {
-    return this.keys.length;
+    return this.srcs.length;
+  }
+
+  /** A view of the key at `i`. */
+  key(i: number): Uint8Array {
+    const o = this.locs[i * LOC + KEY_OFF]!;
+    return this.srcs[i]!.subarray(o, o + this.locs[i * LOC + KEY_LEN]!);
+  }
+
+  /** The value at `i` (a view when inline). */
+  value(i: number): MemValue {
+    const v = this.values[i];
+    if (v !== undefined) return v;
+    const o = this.locs[i * LOC + VALUE_OFF]!;
+    return this.srcs[i]!.subarray(o, o + this.locs[i * LOC + VALUE_LEN]!);
+  }
+
+  /** Orders the key at `i` against `key` (whose word is `word`). */
+  compareKey(i: number, key: Uint8Array, word: number): number {
+    const w = this.words[i]!;
+    if (w !== word) return w - word;
+    return compareAt(this.srcs[i]!, this.locs[i * LOC + KEY_OFF]!, this.locs[i * LOC + KEY_LEN]!, key, 0, key.length);
+  }
+
+  /** Whether entries i and j hold the same key. */
+  sameKey(i: number, j: number): boolean {
+    if (this.words[i] !== this.words[j]) return false;
+    const li = this.locs[i * LOC + KEY_LEN]!;
+    return li === this.locs[j * LOC + KEY_LEN] && compareAt(this.srcs[i]!, this.locs[i * LOC + KEY_OFF]!, li, this.srcs[j]!, this.locs[j * LOC + KEY_OFF]!, li) === 0;
   }
 
   /** Index of the first entry with key >= `key` (> when `after`). */
   bound(key: Uint8Array, word: number, after: boolean): number {
     let lo = 0;
-    let hi = this.keys.length;
+    let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareKeyWord(this.keys[mid]!, this.words[mid]!, key, word);
+      const c = this.compareKey(mid, key, word);
       if (c < 0 || (c === 0 && after)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  /** Index of the version of the key at `i` a reader at `txn` sees (scanning its newer versions), or -1. */
+  /** Index of the version of the key at `i` a reader at `txn` sees (scanning its older versions), or -1. */
   visibleFrom(i: number, txn: number): number {
-    const key = this.keys[i]!;
-    const word = this.words[i]!;
-    for (let j = i; j < this.keys.length; j++) {
-      if (j > i && (this.words[j] !== word || compareBytes(this.keys[j]!, key) !== 0)) return -1;
+    for (let j = i; j < this.length; j++) {
+      if (j > i && !this.sameKey(i, j)) return -1;
       if (this.txns[j]! <= txn) return j;
     }
     return -1;
@@ -84,45 +128,93 @@ class Run {
 
   /** The first index of the versions of the key at `i` (i itself or an earlier one). */
   groupStart(i: number): number {
-    const key = this.keys[i]!;
-    const word = this.words[i]!;
-    while (i > 0 && this.words[i - 1] === word && compareBytes(this.keys[i - 1]!, key) === 0) i--;
+    while (i > 0 && this.sameKey(i - 1, i)) i--;
     return i;
   }
 
   /** The same run without the versions newer than `txn`. */
   without(txn: number): Run {
-    const keep: number[] = [];
-    for (let i = 0; i < this.keys.length; i++) if (this.txns[i]! <= txn) keep.push(i);
-    return new Run(
-      keep.map((i) => this.keys[i]!),
-      Float64Array.from(keep, (i) => this.words[i]!),
-      Float64Array.from(keep, (i) => this.txns[i]!),
-      keep.map((i) => this.values[i]!),
-    );
+    const out = new RunBuilder(this.length);
+    for (let i = 0; i < this.length; i++) if (this.txns[i]! <= txn) out.copy(this, i);
+    return out.finish();
+  }
+}
+
+/** Fills the arrays of a new run, entry by entry. */
+class RunBuilder {
+  private n = 0;
+  private readonly srcs: Uint8Array[];
+  private readonly locs: Int32Array;
+  private readonly words: Float64Array;
+  private readonly txns: Float64Array;
+  private readonly values: (MemValue | undefined)[];
+
+  constructor(capacity: number) {
+    this.srcs = new Array<Uint8Array>(capacity);
+    this.locs = new Int32Array(capacity * LOC);
+    this.words = new Float64Array(capacity);
+    this.txns = new Float64Array(capacity);
+    this.values = new Array<MemValue | undefined>(capacity);
+  }
+
+  copy(run: Run, i: number): void {
+    const n = this.n++;
+    this.srcs[n] = run.srcs[i]!;
+    this.locs.set(run.locs.subarray(i * LOC, i * LOC + LOC), n * LOC);
+    this.words[n] = run.words[i]!;
+    this.txns[n] = run.txns[i]!;
+    this.values[n] = run.values[i];
+  }
+
+  /** Adds a write: `key` and an inline `value` must be views into one buffer (`src`). */
+  add(src: Uint8Array, key: Uint8Array, value: MemValue, word: number, txn: number): void {
+    const n = this.n++;
+    const at = n * LOC;
+    this.srcs[n] = src;
+    this.locs[at + KEY_OFF] = key.byteOffset - src.byteOffset;
+    this.locs[at + KEY_LEN] = key.length;
+    this.words[n] = word;
+    this.txns[n] = txn;
+    if (value instanceof Uint8Array && value.buffer === src.buffer) {
+      this.locs[at + VALUE_OFF] = value.byteOffset - src.byteOffset;
+      this.locs[at + VALUE_LEN] = value.length;
+      this.values[n] = undefined;
+    } else {
+      this.values[n] = value;
+    }
+  }
+
+  finish(): Run {
+    const n = this.n;
+    if (n === this.srcs.length) return new Run(this.srcs, this.locs, this.words, this.txns, this.values);
+    return new Run(this.srcs.slice(0, n), this.locs.slice(0, n * LOC), this.words.slice(0, n), this.txns.slice(0, n), this.values.slice(0, n));
   }
 }
 
 /** Merges two runs; every txn of `newer` is above every txn of `older`. */
 function mergeRuns(newer: Run, older: Run): Run {
-  const n = newer.length + older.length;
-  const keys = new Array<Uint8Array>(n);
-  const words = new Float64Array(n);
-  const txns = new Float64Array(n);
-  const values = new Array<MemValue>(n);
+  const na = newer.length;
+  const nb = older.length;
+  const out = new RunBuilder(na + nb);
   let a = 0;
   let b = 0;
-  for (let o = 0; o < n; o++) {
+  while (a < na && b < nb) {
     // Equal keys: the newer run's versions go first (newest first within a key).
-    const takeNewer = b === older.length || (a < newer.length && compareKeyWord(newer.keys[a]!, newer.words[a]!, older.keys[b]!, older.words[b]!) <= 0);
-    const r = takeNewer ? newer : older;
-    const i = takeNewer ? a++ : b++;
-    keys[o] = r.keys[i]!;
-    words[o] = r.words[i]!;
-    txns[o] = r.txns[i]!;
-    values[o] = r.values[i]!;
+    const wa = newer.words[a]!;
+    const wb = older.words[b]!;
+    let c = wa - wb;
+    if (c === 0) {
+      c = compareAt(
+        newer.srcs[a]!, newer.locs[a * LOC + KEY_OFF]!, newer.locs[a * LOC + KEY_LEN]!,
+        older.srcs[b]!, older.locs[b * LOC + KEY_OFF]!, older.locs[b * LOC + KEY_LEN]!,
+      );
+    }
+    if (c <= 0) out.copy(newer, a++);
+    else out.copy(older, b++);
   }
-  return new Run(keys, words, txns, values);
+  while (a < na) out.copy(newer, a++);
+  while (b < nb) out.copy(older, b++);
+  return out.finish();
 }
 
 interface CommitRecord {
@@ -151,27 +243,33 @@ export class MemTable {
    * same commit, whose value goes to `superseded` (it never reaches the tree).
    */
   add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
-    const order = keyOrder(keys);
-    const outKeys: Uint8Array[] = [];
-    const outValues: MemValue[] = [];
-    const words: number[] = [];
+    const n = keys.length;
+    // One pass in write order (the bytes are laid out that way): words, and the buffers they are in.
+    const words = new Float64Array(n);
+    const srcs = new Array<Uint8Array>(n);
+    let src: Uint8Array | null = null;
     let bytes = 0;
-    for (let i = 0; i < order.length; i++) {
-      const at = order[i]!;
-      const key = keys[at]!;
-      const value = values[at]!;
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      const value = values[i]!;
+      words[i] = wordOf(key);
+      if (src === null || src.buffer !== key.buffer) src = new Uint8Array(key.buffer);
+      srcs[i] = src;
       bytes += key.length + (value === null ? 0 : valueBodySize(value)) + WRITE_OVERHEAD;
+    }
+    const order = keyOrder(keys);
+    const out = new RunBuilder(n);
+    for (let i = 0; i < n; i++) {
+      const at = order[i]!;
       // The order is stable: of equal keys, the last one written comes last and wins.
       const next = order[i + 1];
-      if (next !== undefined && compareBytes(keys[next]!, key) === 0) {
-        superseded(value);
+      if (next !== undefined && words[next] === words[at] && compareBytes(keys[next]!, keys[at]!) === 0) {
+        superseded(values[at]!);
         continue;
       }
-      outKeys.push(key);
-      outValues.push(value);
-      words.push(wordOf(key));
+      out.add(srcs[at]!, keys[at]!, values[at]!, words[at]!, txn);
     }
-    const run = new Run(outKeys, Float64Array.from(words), new Float64Array(outKeys.length).fill(txn), outValues);
+    const run = out.finish();
     this.commits.push({ txn, run, bytes });
     this.bytes += bytes;
     this.size += run.length;
@@ -213,9 +311,9 @@ export class MemTable {
     for (let r = this.runs.length - 1; r >= 0; r--) {
       const run = this.runs[r]!;
       const i = run.bound(key, word, false);
-      if (i === run.length || run.words[i] !== word || compareBytes(run.keys[i]!, key) !== 0) continue;
+      if (i === run.length || run.compareKey(i, key, word) !== 0) continue;
       const v = run.visibleFrom(i, txn);
-      if (v >= 0) return run.values[v]!;
+      if (v >= 0) return run.value(v);
     }
     return undefined;
   }
@@ -243,19 +341,19 @@ export class MemTable {
     const superseded: MemValue[] = [];
     if (!all) return { keys, values, superseded };
     for (let i = 0; i < all.length; i++) {
-      if (i > 0 && all.words[i] === all.words[i - 1] && compareBytes(all.keys[i]!, all.keys[i - 1]!) === 0) {
-        superseded.push(all.values[i]!);
+      if (i > 0 && all.sameKey(i - 1, i)) {
+        superseded.push(all.value(i));
       } else {
-        keys.push(all.keys[i]!);
-        values.push(all.values[i]!);
+        keys.push(all.key(i));
+        values.push(all.value(i));
       }
     }
     return { keys, values, superseded };
   }
 
-  /** Every value held, every version (for giving back references when the memtable is discarded). */
-  *allValues(): IterableIterator<MemValue> {
-    for (const run of this.runs) yield* run.values;
+  /** Every value object held (out of line, deduplicated), every version: for giving back references. */
+  *valueObjects(): IterableIterator<LeafValue> {
+    for (const run of this.runs) for (const v of run.values) if (v !== undefined && v !== null) yield v;
   }
 
   /** A cursor over what a reader at `txn` sees. */
@@ -267,7 +365,7 @@ export class MemTable {
     let delta = 0;
     const run = rec.run;
     for (let i = 0; i < run.length; i++) {
-      const key = run.keys[i]!;
+      const key = run.key(i);
       const before = this.find(key, rec.txn - 1);
       const existed = before === undefined ? this.treeHas(key) : before !== null;
       delta += (run.values[i] !== null ? 1 : 0) - (existed ? 1 : 0);
@@ -319,9 +417,9 @@ export class MemCursor {
         const run = this.runs[r]!;
         const i = this.pos[r]!;
         if (i < 0 || i >= run.length) continue;
-        const c = best === null ? -1 : compareKeyWord(run.keys[i]!, run.words[i]!, best, bestWord) * (this.reverse ? -1 : 1);
+        const c = best === null ? -1 : run.compareKey(i, best, bestWord) * (this.reverse ? -1 : 1);
         if (c < 0) {
-          best = run.keys[i]!;
+          best = run.key(i);
           bestWord = run.words[i]!;
         }
       }
@@ -331,21 +429,21 @@ export class MemCursor {
       for (let r = this.runs.length - 1; r >= 0; r--) {
         const run = this.runs[r]!;
         let i = this.pos[r]!;
-        if (i < 0 || i >= run.length || run.words[i] !== bestWord || compareBytes(run.keys[i]!, best) !== 0) continue;
+        if (i < 0 || i >= run.length || run.compareKey(i, best, bestWord) !== 0) continue;
         if (this.reverse) i = run.groupStart(i);
         if (!found) {
           const v = run.visibleFrom(i, this.txn);
           if (v >= 0) {
             found = true;
             this.key = best;
-            this.value = run.values[v]!;
+            this.value = run.value(v);
           }
         }
         if (this.reverse) {
           this.pos[r] = i - 1;
         } else {
           let j = i + 1;
-          while (j < run.length && run.words[j] === bestWord && compareBytes(run.keys[j]!, best) === 0) j++;
+          while (j < run.length && run.sameKey(i, j)) j++;
           this.pos[r] = j;
         }
       }

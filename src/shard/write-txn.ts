@@ -459,7 +459,7 @@ export class WriteTxn extends TxTable implements WriteContext {
 
   /** A memtable is cleared away: every value it holds gives back its blob reference. */
   private releaseMem(mem: MemTable): void {
-    for (const v of mem.allValues()) this.dropValue(v);
+    for (const v of mem.valueObjects()) this.dropValue(v);
   }
 
   private bumpBlob(hash: Uint8Array, by: number): void {
