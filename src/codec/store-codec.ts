@@ -10,8 +10,13 @@ import { createCompressor, Decompressors, type CompressionKind, type Compressor 
 import type { KeyRing } from './key-ring.js';
 import { CodecDecodeError, CodecFlag, type CompressedUnit, type PageCodec, type SealedUnit, type SealPlan } from './page-codec.js';
 
-/** zstd level of WAL records; see PageCodec.compressRecord. */
-const RECORD_LEVEL = 1;
+/**
+ * zstd level of WAL records (see PageCodec.compressRecord): the first fast level. On a 1.5 MB record
+ * of the benchmark's half-random values it compressed in 2.7 ms against 4.9 ms at level 1, to the
+ * same size; on 1.7 MB of JSON audit events in 1.9 ms against 2.1 ms, 7.7x against 10.7x.
+ * A record lives only until the next checkpoint, so speed wins over size.
+ */
+const RECORD_LEVEL = -1;
 
 export class StoreCodec implements PageCodec {
   private readonly compressor: Compressor | null;

@@ -20,7 +20,7 @@ export interface RedbOptions {
   shardCount?: number;
   /** `'zstd'` (default), `'lz4'` or `'none'`. */
   compression?: CompressionKind;
-  /** zstd level of pages and blobs, 1 to 19. Default 3. WAL records always use level 1. */
+  /** zstd level of pages and blobs, 1 to 19. Default 3. WAL records always use zstd's fast level -1. */
   compressionLevel?: number;
   /** Encrypt everything at rest with AES-256-GCM. Needs `encryptionKey`. Default false. */
   encryptionEnabled?: boolean;

@@ -160,7 +160,13 @@ class RunBuilder {
   copy(run: Run, i: number): void {
     const n = this.n++;
     this.srcs[n] = run.srcs[i]!;
-    this.locs.set(run.locs.subarray(i * LOC, i * LOC + LOC), n * LOC);
+    const from = i * LOC;
+    const to = n * LOC;
+    const locs = run.locs;
+    this.locs[to] = locs[from]!;
+    this.locs[to + 1] = locs[from + 1]!;
+    this.locs[to + 2] = locs[from + 2]!;
+    this.locs[to + 3] = locs[from + 3]!;
     this.words[n] = run.words[i]!;
     this.txns[n] = run.txns[i]!;
     this.values[n] = run.values[i];

@@ -29,7 +29,7 @@ export interface EncryptionOptions {
 export interface DatabaseOptions {
   /** Compression of pages, WAL records and blobs. Default `'zstd'`. */
   compression?: CompressionKind;
-  /** zstd level of pages and blobs, 1 (fastest) to 19 (smallest). Default 3. WAL records, kept only until the next checkpoint, always use level 1. */
+  /** zstd level of pages and blobs, 1 (fastest) to 19 (smallest). Default 3. WAL records, kept only until the next checkpoint, always use zstd's fast level -1. */
   compressionLevel?: number;
   /** Encrypt everything the store writes. Chosen when the store is created. Default: off. */
   encryption?: EncryptionOptions;

@@ -129,8 +129,16 @@ export class CommitLog {
 
   private bytes(b: Uint8Array): Uint8Array {
     this.size = writeVarint(this.buf, this.size, b.length);
-    this.buf.set(b, this.size);
-    this.size += b.length;
+    const n = b.length;
+    // Short keys and values: a loop beats `set`, whose fixed cost is about 0.1 µs.
+    if (n > 64) {
+      this.buf.set(b, this.size);
+    } else {
+      const buf = this.buf;
+      const o = this.size;
+      for (let i = 0; i < n; i++) buf[o + i] = b[i]!;
+    }
+    this.size += n;
     return this.buf.subarray(this.size - b.length, this.size);
   }
 
