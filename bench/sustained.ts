@@ -3,8 +3,10 @@
 // redb-audit folds the memtable into the tree and writes the checkpoint; over a longer run those
 // happen inside the timing (every `memtableBytes`), so this is the rate a long ingest keeps up.
 // Each engine runs in its own child process, one after the other, on the same seeded data.
+// `--keys random` (the default) writes kv.bulk's random keys; `--keys ordered` writes keys that
+// ascend, as an audit log's time-ordered keys do (an 8-byte counter, then 16 random bytes).
 //
-//   npx tsx bench/sustained.ts [--puts 2000000] [--engines redb,level]
+//   npx tsx bench/sustained.ts [--puts 1000000] [--keys random|ordered] [--engines redb,level]
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,8 +24,9 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
-async function child(engineName: keyof typeof ENGINES, puts: number): Promise<void> {
+async function child(engineName: keyof typeof ENGINES, puts: number, ordered: boolean): Promise<void> {
   const keys = makeKeys(streamRng(20240601, 'sustained-keys'), puts);
+  if (ordered) keys.forEach((key, i) => key.writeBigUInt64BE(BigInt(i), 0));
   const values = makeValues(streamRng(20240601, 'sustained-values'), puts);
   const commits = chunkPairs(keys, values, 0, puts, PER_COMMIT);
   const dir = mkdtempSync(join(tmpdir(), `sustained-${engineName}-`));
@@ -47,13 +50,15 @@ async function child(engineName: keyof typeof ENGINES, puts: number): Promise<vo
 }
 
 if (process.argv[2] === '--child') {
-  await child(process.argv[3] as keyof typeof ENGINES, Number(process.argv[4]));
+  await child(process.argv[3] as keyof typeof ENGINES, Number(process.argv[4]), process.argv[5] === 'ordered');
 } else {
-  const puts = Number(arg('puts', '2000000'));
+  const puts = Number(arg('puts', '1000000'));
+  const keyOrder = arg('keys', 'random');
+  if (keyOrder !== 'random' && keyOrder !== 'ordered') throw new Error(`--keys must be random or ordered, got ${keyOrder}`);
   const names = arg('engines', 'redb,level').split(',') as (keyof typeof ENGINES)[];
-  console.log(`sustained ingest: ${puts.toLocaleString('en-US')} puts in durable commits of ${PER_COMMIT.toLocaleString('en-US')}, timed to the end of close()`);
+  console.log(`sustained ingest: ${puts.toLocaleString('en-US')} puts of ${keyOrder} keys in durable commits of ${PER_COMMIT.toLocaleString('en-US')}, timed to the end of close()`);
   for (const name of names) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', name, String(puts)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', name, String(puts), keyOrder], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status !== 0) throw new Error(`${name} failed`);
     const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { engine: string; loadSeconds: number; closeSeconds: number };
     const total = m.loadSeconds + m.closeSeconds;

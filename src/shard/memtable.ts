@@ -24,8 +24,7 @@
  *   started with: later commits cannot disturb it.
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
-import type { LeafValue } from '../btree/node.js';
-import { valueBodySize } from '../btree/node.js';
+import { OutOfLineValue, valueBodySize, type LeafValue } from '../btree/node.js';
 import { compareBytes } from '../util/bytes.js';
 import { keyOrder } from '../util/key-sort.js';
 
@@ -34,6 +33,13 @@ export type MemValue = LeafValue | null;
 
 /** Bookkeeping per write (array slots, the views of its bytes), counted with the bytes it holds. */
 const WRITE_OVERHEAD = 64;
+
+/** Memory a value held by the memtable takes: an out-of-line value's whole body, not its leaf ref. */
+function heldBytes(value: MemValue): number {
+  if (value === null) return 0;
+  if (value instanceof OutOfLineValue) return value.data.length;
+  return valueBodySize(value);
+}
 
 /** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */
 function wordOf(key: Uint8Array): number {
@@ -261,7 +267,7 @@ export class MemTable {
       words[i] = wordOf(key);
       if (src === null || src.buffer !== key.buffer) src = new Uint8Array(key.buffer);
       srcs[i] = src;
-      bytes += key.length + (value === null ? 0 : valueBodySize(value)) + WRITE_OVERHEAD;
+      bytes += key.length + heldBytes(value) + WRITE_OVERHEAD;
     }
     const order = keyOrder(keys);
     const out = new RunBuilder(n);
