@@ -8,6 +8,7 @@ import { plainBytes } from '../util/bytes.js';
 import { gcmOpen, gcmSeal, SEAL_OVERHEAD } from './aes-gcm.js';
 import { createCompressor, Decompressors, type CompressionKind, type Compressor } from './compression.js';
 import type { KeyRing } from './key-ring.js';
+import { RecordCompressionGate } from './record-gate.js';
 import { CodecDecodeError, CodecFlag, type CompressedUnit, type PageCodec, type SealedUnit, type SealPlan } from './page-codec.js';
 
 /**
@@ -21,6 +22,7 @@ const RECORD_LEVEL = -1;
 export class StoreCodec implements PageCodec {
   private readonly compressor: Compressor | null;
   private readonly recordCompressor: Compressor | null;
+  private readonly recordGate = new RecordCompressionGate();
   private readonly decompressors = new Decompressors();
 
   constructor(
@@ -38,7 +40,10 @@ export class StoreCodec implements PageCodec {
   }
 
   compressRecord(payload: Uint8Array, minLength = 0): CompressedUnit {
-    return compressWith(this.recordCompressor, payload, minLength);
+    if (!this.recordCompressor || payload.length < minLength || !this.recordGate.shouldTry()) return { flags: 0, data: payload };
+    const unit = compressWith(this.recordCompressor, payload, minLength);
+    this.recordGate.observe(payload.length, unit.flags === 0 ? null : unit.data.length);
+    return unit;
   }
 
   planSeal(unit: CompressedUnit): SealPlan {
