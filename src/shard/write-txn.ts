@@ -2,9 +2,11 @@
  * A write transaction. While its callback runs, changes are only recorded: in a WriteBuffer (what
  * each key becomes) and in the commit log (the WAL record). Reads inside the transaction see the
  * buffer over the base version. Once the database has written the WAL record, `merge` applies the
- * buffer to the tree in key order and returns the new version. So an aborted transaction, or one
- * whose WAL write fails, has touched nothing, and the merge may change nodes in place when no reader
- * can see them (see tree-write.ts), instead of copying every node it touches.
+ * buffer and returns the new version: user tables' writes go to their memtables (memtable.ts), the
+ * internal blob tables' into their trees in key order. So an aborted transaction, or one whose WAL
+ * write fails, has touched nothing, and a tree merge may change nodes in place when no reader can see
+ * them (see tree-write.ts), instead of copying every node it touches. `fold` moves the memtables into
+ * the trees, for a checkpoint.
  *
  * Deduplicated values: the transaction tracks, per blob hash, the change in references it makes and
  * the bytes of blobs it introduces; the merge applies them to the blob tables after the user tables.
@@ -372,7 +374,7 @@ export class WriteTxn extends TxTable implements WriteContext {
         for (const e of entries) [root, count] = this.applyToTree(root, count, e.key, e.value);
       } else if (tb.size > 0) {
         if (!mem) mem = memTableOver(root, this.store);
-        // The memtable keeps each key's last write of the commit; it needs no sorting.
+        // The memtable sorts the commit's writes into a run of its own, keeping each key's last write.
         mem.add(this.txn, tb.writtenKeys(), tb.writtenValues(), (v) => this.dropValue(v));
       }
       tables.set(name, { name, root, count, mem });
