@@ -47,9 +47,9 @@ export const BLOB_HASH_SIZE = 32;
 
 /** Bytes after the tag and length for a value: the bytes, a block ref, or a blob hash. */
 export function valueBodySize(value: LeafValue): number {
-  if (value instanceof OutOfLineValue) return BLOCK_REF_SIZE;
-  if (value instanceof BlobValue) return BLOB_HASH_SIZE;
-  return value.length;
+  // Inline values are the common case: one type check for them.
+  if (value instanceof Uint8Array) return value.length;
+  return value instanceof OutOfLineValue ? BLOCK_REF_SIZE : BLOB_HASH_SIZE;
 }
 
 export const LEAF_HEADER_SIZE = 2;

@@ -36,9 +36,9 @@ const WRITE_OVERHEAD = 64;
 
 /** Memory a value held by the memtable takes: an out-of-line value's whole body, not its leaf ref. */
 function heldBytes(value: MemValue): number {
+  if (value instanceof Uint8Array) return value.length;
   if (value === null) return 0;
-  if (value instanceof OutOfLineValue) return value.data.length;
-  return valueBodySize(value);
+  return value instanceof OutOfLineValue ? value.data.length : valueBodySize(value);
 }
 
 /** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */

@@ -125,10 +125,16 @@ export class TableBuffer {
 /** Changes of one transaction, per table. */
 export class WriteBuffer {
   readonly tables = new Map<string, TableBuffer>();
+  /** The table written last: most transactions write one table many times. */
+  private lastName = '';
+  private last: TableBuffer | null = null;
 
   table(name: string): TableBuffer {
+    if (name === this.lastName && this.last) return this.last;
     let t = this.tables.get(name);
     if (!t) this.tables.set(name, (t = new TableBuffer()));
+    this.lastName = name;
+    this.last = t;
     return t;
   }
 }
