@@ -80,6 +80,8 @@ export class Database {
   /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
   private logArena: Uint8Array = new Uint8Array(64 * 1024);
   private logStart = 0;
+  /** Payload size of the last transaction's log. */
+  private logSize = 0;
   private readonly host: SnapshotHost;
 
   private constructor(dir: string, core: ShardCore, lock: DirLock, recovery: RecoveryReport) {
@@ -442,11 +444,12 @@ export class Database {
       throw new ValidationError('write() was called inside another write transaction; a shard has one writer, so do all the work in one callback');
     }
     this.writing = true;
-    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logArena, this.logStart);
+    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logArena, this.logStart, this.logSize);
     try {
       const result = fn(tx);
       this.logArena = tx.log!.arena;
       this.logStart = tx.log!.end;
+      this.logSize = tx.log!.payload().length;
       if (isThenable(result)) {
         throw new ValidationError('write callbacks must be synchronous (they returned a promise); nothing was written. Await writeAsync() instead');
       }

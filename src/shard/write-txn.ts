@@ -135,13 +135,15 @@ export class WriteTxn extends TxTable implements WriteContext {
     /** Arena to encode the WAL record into, from `logStart` on; null while replaying the WAL itself. */
     logArena: Uint8Array | null,
     logStart = 0,
+    /** How large the last transaction's log was (to size the arena's next buffer). */
+    logSizeHint = 0,
   ) {
     super(null, DEFAULT_TABLE);
     this.txn = txn;
     this.store = base.store;
     this.maxNodeSize = settings.maxNodeSize;
     this.maxLeafSize = settings.maxLeafSize;
-    this.log = logArena ? new CommitLog(logArena, logStart) : null;
+    this.log = logArena ? new CommitLog(logArena, logStart, logSizeHint) : null;
   }
 
   /** Write access to the named table, created on first write. Names starting with "__" are reserved. */

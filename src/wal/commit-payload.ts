@@ -13,6 +13,7 @@
  * The current table starts as "default". Replaying the operations in order against the checkpointed
  * state reproduces the commit exactly.
  */
+import { uninitializedBytes } from '../util/bytes.js';
 import { readVarint, writeVarint } from '../util/varint.js';
 
 export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5, PutBlob: 6 } as const;
@@ -37,7 +38,12 @@ export class CommitLog {
   private table = INITIAL_TABLE;
   private ops = 0;
 
-  constructor(arena: Uint8Array, start = 0) {
+  constructor(
+    arena: Uint8Array,
+    start = 0,
+    /** The expected size of this log (the last one's): a log that moves to a new buffer asks at least this much. */
+    private readonly sizeHint = 0,
+  ) {
     this.buf = arena;
     this.start = start;
     this.size = start;
@@ -145,7 +151,9 @@ export class CommitLog {
   private reserve(n: number): void {
     if (this.size + n <= this.buf.length) return;
     const used = this.size - this.start;
-    const grown = new Uint8Array(Math.max(used + n, 2 * used, MIN_GROWTH));
+    // Sized for the whole log at once when its size can be guessed: a bulk commit's log then moves once,
+    // not once per doubling. Not zeroed: only bytes written are ever read.
+    const grown = uninitializedBytes(Math.max(used + n, 2 * used, MIN_GROWTH, Math.ceil(this.sizeHint * 1.25)));
     grown.set(this.buf.subarray(this.start, this.size));
     this.buf = grown;
     this.start = 0;
