@@ -37,12 +37,15 @@ export function mergeSortedPuts(root: Node | null, keys: readonly Uint8Array[], 
 
 class SortedMerge {
   added = 0;
+  private readonly packer: LeafPacker;
 
   constructor(
     private readonly keys: readonly Uint8Array[],
     private readonly values: readonly LeafValue[],
     private readonly ctx: WriteContext,
-  ) {}
+  ) {
+    this.packer = new LeafPacker(ctx.maxLeafSize, ctx.txn);
+  }
 
   /** The nodes replacing `node` once keys [lo, hi) (all within its range) are put into it. */
   node(node: Node, lo: number, hi: number): Level {
@@ -74,7 +77,7 @@ class SortedMerge {
   }
 
   private leaf(leaf: LeafNode, lo: number, hi: number): Level {
-    const packer = new LeafPacker(this.ctx.maxLeafSize, this.ctx.txn);
+    const packer = this.packer;
     let i = 0;
     for (let k = lo; k < hi; k++) {
       const key = this.keys[k]!;
