@@ -755,6 +755,7 @@ for (const durability of ['immediate', 'group'] as const) {
 
     assertRecovers(dir, acked, issued, null, 'reopened after close');
     assertRecovers(`${dir}-crash`, imageAcked, imageIssued, null, 'crash image right after the failed fsync');
+    fs.rmSync(`${dir}-crash`, { recursive: true, force: true });
   });
 }
 
