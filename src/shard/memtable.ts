@@ -203,6 +203,13 @@ class RunBuilder {
   }
 }
 
+/** Orders the key of entry i of run a against the key of entry j of run b. */
+function compareEntries(a: Run, i: number, b: Run, j: number): number {
+  const c = a.words[i]! - b.words[j]!;
+  if (c !== 0) return c;
+  return compareAt(a.srcs[i]!, a.locs[i * LOC + KEY_OFF]!, a.locs[i * LOC + KEY_LEN]!, b.srcs[j]!, b.locs[j * LOC + KEY_OFF]!, b.locs[j * LOC + KEY_LEN]!);
+}
+
 /** Merges two runs; every txn of `newer` is above every txn of `older`. */
 function mergeRuns(newer: Run, older: Run): Run {
   const na = newer.length;
@@ -212,16 +219,7 @@ function mergeRuns(newer: Run, older: Run): Run {
   let b = 0;
   while (a < na && b < nb) {
     // Equal keys: the newer run's versions go first (newest first within a key).
-    const wa = newer.words[a]!;
-    const wb = older.words[b]!;
-    let c = wa - wb;
-    if (c === 0) {
-      c = compareAt(
-        newer.srcs[a]!, newer.locs[a * LOC + KEY_OFF]!, newer.locs[a * LOC + KEY_LEN]!,
-        older.srcs[b]!, older.locs[b * LOC + KEY_OFF]!, older.locs[b * LOC + KEY_LEN]!,
-      );
-    }
-    if (c <= 0) out.copy(newer, a++);
+    if (compareEntries(newer, a, older, b) <= 0) out.copy(newer, a++);
     else out.copy(older, b++);
   }
   while (a < na) out.copy(newer, a++);
@@ -229,17 +227,20 @@ function mergeRuns(newer: Run, older: Run): Run {
   return out.finish();
 }
 
-interface CommitRecord {
-  txn: number;
-  /** The commit's own writes, as the run it first pushed. */
-  run: Run;
-  bytes: number;
-}
-
 export class MemTable {
   /** Oldest first. */
   private runs: Run[] = [];
-  private commits: CommitRecord[] = [];
+  /**
+   * Per commit, oldest first: its txn, where its writes end in the write log, and the bytes it
+   * added. Plain columns, no object per commit or per write: a store taking single-put commits
+   * keeps hundreds of thousands of them.
+   */
+  private commitTxns: number[] = [];
+  private commitEnds: number[] = [];
+  private commitBytes: number[] = [];
+  /** Every kept write of every commit, in commit order: its buffer, and [key offset, key length, put 1 / delete 0]. */
+  private writeSrcs: Uint8Array[] = [];
+  private writeLocs: number[] = [];
   /** sums[i]: the change in entry count made by commits[0..i], computed as far as asked. */
   private sums: number[] = [];
   /** Versions held (a key written by several commits counts once per commit). */
@@ -282,10 +283,21 @@ export class MemTable {
       out.add(srcs[at]!, keys[at]!, values[at]!, words[at]!, txn);
     }
     const run = out.finish();
-    this.commits.push({ txn, run, bytes });
+    for (let i = 0; i < run.length; i++) {
+      this.writeSrcs.push(run.srcs[i]!);
+      this.writeLocs.push(run.locs[i * LOC + KEY_OFF]!, run.locs[i * LOC + KEY_LEN]!, run.values[i] === null ? 0 : 1);
+    }
+    this.commitTxns.push(txn);
+    this.commitEnds.push(this.writeSrcs.length);
+    this.commitBytes.push(bytes);
     this.bytes += bytes;
     this.size += run.length;
     this.runs.push(run);
+    this.compact();
+  }
+
+  /** Merges the top two runs while the lower one is no larger (the binary counter). */
+  private compact(): void {
     while (this.runs.length >= 2 && this.runs[this.runs.length - 2]!.length <= this.runs[this.runs.length - 1]!.length) {
       const newer = this.runs.pop()!;
       const older = this.runs.pop()!;
@@ -293,14 +305,22 @@ export class MemTable {
     }
   }
 
+
   /** Removes every commit above `txn` (their WAL records were lost). */
   rollback(txn: number): void {
-    while (this.commits.length > 0 && this.commits[this.commits.length - 1]!.txn > txn) {
-      const rec = this.commits.pop()!;
-      this.bytes -= rec.bytes;
-      this.size -= rec.run.length;
+    let n = this.commitTxns.length;
+    while (n > 0 && this.commitTxns[n - 1]! > txn) {
+      n--;
+      this.bytes -= this.commitBytes[n]!;
+      const start = n > 0 ? this.commitEnds[n - 1]! : 0;
+      this.size -= this.commitEnds[n]! - start;
+      this.writeSrcs.length = start;
+      this.writeLocs.length = start * 3;
     }
-    if (this.sums.length > this.commits.length) this.sums.length = this.commits.length;
+    this.commitTxns.length = n;
+    this.commitEnds.length = n;
+    this.commitBytes.length = n;
+    if (this.sums.length > n) this.sums.length = n;
     // Runs hold newer txns the higher they are: trim from the top until one holds none above txn.
     for (let r = this.runs.length - 1; r >= 0; r--) {
       const run = this.runs[r]!;
@@ -332,11 +352,11 @@ export class MemTable {
 
   /** How many entries the commits up to `txn` added to the tree's count (negative: removed). */
   countDelta(txn: number): number {
-    let n = this.commits.length;
-    while (n > 0 && this.commits[n - 1]!.txn > txn) n--;
+    let n = this.commitTxns.length;
+    while (n > 0 && this.commitTxns[n - 1]! > txn) n--;
     while (this.sums.length < n) {
       const k = this.sums.length;
-      this.sums.push((k > 0 ? this.sums[k - 1]! : 0) + this.commitDelta(this.commits[k]!));
+      this.sums.push((k > 0 ? this.sums[k - 1]! : 0) + this.commitDelta(k));
     }
     return n > 0 ? this.sums[n - 1]! : 0;
   }
@@ -373,14 +393,15 @@ export class MemTable {
     return new MemCursor(this.runs.slice(), txn, reverse);
   }
 
-  private commitDelta(rec: CommitRecord): number {
+  private commitDelta(k: number): number {
+    const txn = this.commitTxns[k]!;
     let delta = 0;
-    const run = rec.run;
-    for (let i = 0; i < run.length; i++) {
-      const key = run.key(i);
-      const before = this.find(key, rec.txn - 1);
+    for (let j = k > 0 ? this.commitEnds[k - 1]! : 0; j < this.commitEnds[k]!; j++) {
+      const off = this.writeLocs[j * 3]!;
+      const key = this.writeSrcs[j]!.subarray(off, off + this.writeLocs[j * 3 + 1]!);
+      const before = this.find(key, txn - 1);
       const existed = before === undefined ? this.treeHas(key) : before !== null;
-      delta += (run.values[i] !== null ? 1 : 0) - (existed ? 1 : 0);
+      delta += this.writeLocs[j * 3 + 2]! - (existed ? 1 : 0);
     }
     return delta;
   }
