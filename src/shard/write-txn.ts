@@ -475,6 +475,7 @@ export class WriteTxn extends TxTable implements WriteContext {
 
   /** Brings the blob tables in line with the references the merge added and removed. */
   private applyBlobDeltas(tables: Map<string, TableState>): void {
+    if (this.blobDelta.size === 0) return;
     const changes = [...this.blobDelta.values()].filter((d) => d.delta !== 0).sort((a, b) => compareBytes(a.hash, b.hash));
     for (const { hash, delta } of changes) {
       const count = decodeRefCount(getFromTable(tables, BLOB_REFS_TABLE, hash, this.store)) + delta;

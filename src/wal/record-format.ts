@@ -46,8 +46,11 @@ export function encodeRecord(
   segment: number,
   h: Omit<RecordHeader, 'storedLength' | 'crc'>,
   stored: Uint8Array,
+  /** Where to encode it when large enough (every byte of the result is written); else a new buffer. */
+  into?: Uint8Array,
 ): Uint8Array {
-  const b = new Uint8Array(RECORD_HEADER_SIZE + stored.length);
+  const size = RECORD_HEADER_SIZE + stored.length;
+  const b = into && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
   writeU32(b, 0, stored.length);
   writeU64(b, 8, h.txn);
   writeU64(b, 16, h.durableTxn);

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { ioError } from '../errors.js';
 import type { FileHandle, FileIO } from '../io/file-io.js';
 import type { PageCodec } from '../codec/page-codec.js';
+import { uninitializedBytes } from '../util/bytes.js';
 import { encodeRecord, RECORD_HEADER_SIZE, RecordKind, recordAad } from './record-format.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName } from './segment-format.js';
 
@@ -23,6 +24,11 @@ const MIN_COMPRESSED_RECORD = 1024;
 
 /** Segment files grow in steps of this size (up to their capacity), ahead of the records. */
 const GROW_STEP = 1 << 20;
+/**
+ * Records are encoded into one reused buffer (each is written before the next is encoded) up to this
+ * size; a larger one gets a buffer of its own, so one huge commit does not pin its size in memory.
+ */
+const MAX_KEPT_RECORD_BUFFER = 8 << 20;
 
 interface OpenSegment {
   segment: number;
@@ -48,6 +54,7 @@ export class WalWriter {
   private pos = SEGMENT_HEADER_SIZE;
   private syncedPos = SEGMENT_HEADER_SIZE;
   private broken = false;
+  private recordBuf: Uint8Array = new Uint8Array(0);
   /** Failed syncs so far; an async sync that began before one of them must not report success. */
   private failures = 0;
   /** Highest transaction appended, and highest known durable. */
@@ -122,10 +129,12 @@ export class WalWriter {
       seg.fileSize = size;
     }
     const sealed = this.codec.seal(unit, recordAad(this.current.segment, this.pos, txn));
+    if (recordLength > this.recordBuf.length && recordLength <= MAX_KEPT_RECORD_BUFFER) this.recordBuf = uninitializedBytes(recordLength);
     const record = encodeRecord(
       this.current.segment,
       { txn, durableTxn: this.durableTxn, flags: sealed.flags, kind: RecordKind.Commit, keyId: sealed.keyId, rawLength: payload.length },
       sealed.stored,
+      this.recordBuf,
     );
     try {
       this.current.handle.write(record, 0, record.length, this.pos);
