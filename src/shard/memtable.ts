@@ -25,7 +25,6 @@
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
 import { OutOfLineValue, valueBodySize, type LeafValue } from '../btree/node.js';
-import { compareBytes } from '../util/bytes.js';
 import { keyOrder } from '../util/key-sort.js';
 
 /** A value, or null for a deletion. */
@@ -257,30 +256,30 @@ export class MemTable {
    */
   add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
     const n = keys.length;
-    // One pass in write order (the bytes are laid out that way): words, and the buffers they are in.
-    const words = new Float64Array(n);
-    const srcs = new Array<Uint8Array>(n);
+    // One pass in write order, the order the views and bytes were made in (so memory is read in
+    // sequence): each write as a run entry, still unsorted. The sorted pass then reads only these.
+    const all = new RunBuilder(n);
     let src: Uint8Array | null = null;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
       const value = values[i]!;
-      words[i] = wordOf(key);
       if (src === null || src.buffer !== key.buffer) src = new Uint8Array(key.buffer);
-      srcs[i] = src;
+      all.add(src, key, value, wordOf(key), txn);
       bytes += key.length + heldBytes(value) + WRITE_OVERHEAD;
     }
+    const unsorted = all.finish();
     const order = keyOrder(keys);
     const out = new RunBuilder(n);
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
       // The order is stable: of equal keys, the last one written comes last and wins.
       const next = order[i + 1];
-      if (next !== undefined && words[next] === words[at] && compareBytes(keys[next]!, keys[at]!) === 0) {
+      if (next !== undefined && unsorted.sameKey(next, at)) {
         superseded(values[at]!);
         continue;
       }
-      out.add(srcs[at]!, keys[at]!, values[at]!, words[at]!, txn);
+      out.copy(unsorted, at);
     }
     const run = out.finish();
     for (let i = 0; i < run.length; i++) {
