@@ -43,6 +43,11 @@ export interface RedbOptions {
   /** Memory for decoded tree nodes across all shards. Default 256 MiB. */
   cacheSizeBytes?: number;
   /**
+   * Memory for commits not yet folded into the trees (the memtables) across all shards; a shard
+   * checkpoints when its share is full. Default 64 MiB.
+   */
+  memtableBytes?: number;
+  /**
    * Crash recovery always runs on open. With autoRecovery (default true), a shard found corrupt at
    * open is also repaired: intact records are salvaged and the damaged files kept aside.
    */
@@ -75,6 +80,7 @@ export interface ResolvedRedbOptions {
   walSegmentBytes: number;
   durability: Durability;
   cacheSizeBytes: number;
+  memtableBytes: number;
   autoRecovery: boolean;
   checksumVerification: boolean;
   compactOnClose: boolean;
@@ -97,6 +103,7 @@ const KNOWN = [
   'walSegmentBytes',
   'durability',
   'cacheSizeBytes',
+  'memtableBytes',
   'autoRecovery',
   'checksumVerification',
   'compactOnClose',
@@ -153,6 +160,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
     walSegmentBytes: 16 << 20,
     durability: 'immediate',
     cacheSizeBytes: 256 << 20,
+    memtableBytes: 64 << 20,
     autoRecovery: bool(o, 'autoRecovery', true),
     checksumVerification: bool(o, 'checksumVerification', true),
     compactOnClose: bool(o, 'compactOnClose', true),
@@ -168,6 +176,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
     walSegmentBytes: o.walSegmentBytes as number | undefined,
     durability: o.durability as Durability | undefined,
     cacheSizeBytes: o.cacheSizeBytes as number | undefined,
+    memtableBytes: o.memtableBytes as number | undefined,
   });
   resolved.compression = shard.compression;
   resolved.compressionLevel = shard.compressionLevel;
@@ -177,6 +186,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
   resolved.walSegmentBytes = shard.walSegmentBytes;
   resolved.durability = shard.durability;
   resolved.cacheSizeBytes = shard.cacheSizeBytes;
+  resolved.memtableBytes = shard.memtableBytes;
   return resolved;
 }
 
@@ -192,6 +202,7 @@ export function shardOptions(o: ResolvedRedbOptions): DatabaseOptions {
     walSegmentBytes: o.walSegmentBytes,
     durability: o.durability,
     cacheSizeBytes: Math.max(1 << 20, Math.floor(o.cacheSizeBytes / o.shardCount)),
+    memtableBytes: Math.max(64 << 10, Math.floor(o.memtableBytes / o.shardCount)),
     compactOnClose: o.compactOnClose,
     ...(o.encryptionEnabled ? { encryption: { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } } : {}),
     ...(o.io ? { io: o.io } : {}),

@@ -27,10 +27,27 @@ test('invalid options are refused with ValidationError naming the option and its
     [{ compressionLevel: 25 }, /compressionLevel must be an integer from 1 to 19/],
     [{ durability: 'eventually' }, /durability must be/],
     [{ autoRecovery: 'yes' }, /autoRecovery must be true or false/],
+    [{ memtableBytes: 1024 }, /memtableBytes must be an integer from 65536/],
     [{ shardCnt: 2 }, /unknown option shardCnt/],
   ];
   for (const [o, msg] of cases) assert.throws(() => RedbManager.open({ baseDir, ...o } as never), (e: unknown) => e instanceof ValidationError && msg.test(e.message), JSON.stringify(o));
   assert.deepEqual(fs.readdirSync(baseDir), [], 'nothing was written');
+});
+
+test('memtableBytes is shared among the shards: a small total makes every shard checkpoint on its own', (t) => {
+  const manager = RedbManager.open({ baseDir: tmpDir(t), shardingEnabled: true, shardCount: 2, memtableBytes: 256 * 1024, checkpointIntervalMs: 0 });
+  t.after(() => manager.close());
+  const value = Buffer.alloc(100, 7);
+  for (const tenant of ['a', 'b']) {
+    const shard = manager.shard(tenant);
+    const before = shard.stats().checkpoints;
+    // 128 KiB per shard: 30 commits of 100 puts of 100-byte values are several times that.
+    for (let c = 0; c < 30; c++) shard.write((tx) => {
+      for (let i = 0; i < 100; i++) tx.put(enc(`${tenant}-${c}-${i}`), value);
+    });
+    assert.ok(shard.stats().checkpoints > before, `shard of tenant ${tenant} checkpointed on its own`);
+    assert.equal(shard.count(), 3000);
+  }
 });
 
 /** Modification times and sizes of every file below `dir`. */
