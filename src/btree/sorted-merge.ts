@@ -23,14 +23,18 @@ interface Level {
   seps: Uint8Array[];
 }
 
-/**
- * Puts `keys[i] -> values[i]` (keys ascending and distinct) into the tree at `root`; returns the new
- * root and how many keys were new.
- */
-export function mergeSortedPuts(root: Node | null, keys: readonly Uint8Array[], values: readonly LeafValue[], ctx: WriteContext): { root: Node | null; added: number } {
-  if (keys.length === 0) return { root, added: 0 };
-  const m = new SortedMerge(keys, values, ctx);
-  let level = m.node(root ?? LeafNode.empty(ctx.txn), 0, keys.length);
+/** Puts to merge, by index, keys ascending and distinct. */
+export interface SortedPuts {
+  readonly length: number;
+  key(i: number): Uint8Array;
+  value(i: number): LeafValue;
+}
+
+/** Puts every key of `puts` into the tree at `root`; returns the new root and how many keys were new. */
+export function mergeSortedPuts(root: Node | null, puts: SortedPuts, ctx: WriteContext): { root: Node | null; added: number } {
+  if (puts.length === 0) return { root, added: 0 };
+  const m = new SortedMerge(puts, ctx);
+  let level = m.node(root ?? LeafNode.empty(ctx.txn), 0, puts.length);
   while (level.nodes.length > 1) level = m.branches(level.nodes, level.refs, level.seps);
   return { root: level.nodes[0]!, added: m.added };
 }
@@ -40,8 +44,7 @@ class SortedMerge {
   private readonly packer: LeafPacker;
 
   constructor(
-    private readonly keys: readonly Uint8Array[],
-    private readonly values: readonly LeafValue[],
+    private readonly puts: SortedPuts,
     private readonly ctx: WriteContext,
   ) {
     this.packer = new LeafPacker(ctx.maxLeafSize, ctx.txn);
@@ -80,7 +83,7 @@ class SortedMerge {
     const packer = this.packer;
     let i = 0;
     for (let k = lo; k < hi; k++) {
-      const key = this.keys[k]!;
+      const key = this.puts.key(k);
       const at = leafLowerBound(leaf, key, false);
       if (at > i) packer.copyRun(leaf, i, at);
       i = at;
@@ -90,7 +93,7 @@ class SortedMerge {
       } else {
         this.added++;
       }
-      packer.add(key, this.values[k]!);
+      packer.add(key, this.puts.value(k));
     }
     if (i < leaf.count) packer.copyRun(leaf, i, leaf.count);
     const nodes = packer.finish();
@@ -113,7 +116,7 @@ class SortedMerge {
       // Child j holds the keys below separator j.
       let end = k;
       if (j === n) end = hi;
-      else while (end < hi && compareSepAt(branch, j, this.keys[end]!) > 0) end++;
+      else while (end < hi && compareSepAt(branch, j, this.puts.key(end)) > 0) end++;
       if (end === k) {
         kids.push(branch.kids[j] ?? null);
         refs.push(branch.refs[j] ?? null);

@@ -226,6 +226,32 @@ function mergeRuns(newer: Run, older: Run): Run {
   return out.finish();
 }
 
+/**
+ * The newest version of every key of a memtable, in key order: what a fold writes into the tree.
+ * Keys and values are handed out as views made on demand, so a fold of a large memtable does not
+ * hold two objects per key at once (they would outlive young-generation collections).
+ */
+export class NewestVersions {
+  constructor(
+    private readonly run: Run,
+    private readonly firsts: Int32Array,
+    /** Whether any of them is a deletion. */
+    readonly deletions: boolean,
+  ) {}
+
+  get length(): number {
+    return this.firsts.length;
+  }
+
+  key(i: number): Uint8Array {
+    return this.run.key(this.firsts[i]!);
+  }
+
+  value(i: number): MemValue {
+    return this.run.value(this.firsts[i]!);
+  }
+}
+
 export class MemTable {
   /** Oldest first. */
   private runs: Run[] = [];
@@ -364,22 +390,25 @@ export class MemTable {
    * For a fold: every key in order with its newest value, and the values of older versions (which
    * never reach the tree).
    */
-  newest(): { keys: Uint8Array[]; values: MemValue[]; superseded: MemValue[] } {
+  newest(): { newest: NewestVersions; superseded: LeafValue[] } {
     let all: Run | null = null;
     for (const run of this.runs) all = all ? mergeRuns(run, all) : run;
-    const keys: Uint8Array[] = [];
-    const values: MemValue[] = [];
-    const superseded: MemValue[] = [];
-    if (!all) return { keys, values, superseded };
+    all ??= new RunBuilder(0).finish();
+    const firsts = new Int32Array(all.length);
+    let n = 0;
+    let deletions = false;
+    const superseded: LeafValue[] = [];
     for (let i = 0; i < all.length; i++) {
       if (i > 0 && all.sameKey(i - 1, i)) {
-        superseded.push(all.value(i));
+        const v = all.values[i];
+        // Inline values hold no reference to give back; only value objects matter.
+        if (v !== undefined && v !== null) superseded.push(v);
       } else {
-        keys.push(all.key(i));
-        values.push(all.value(i));
+        firsts[n++] = i;
+        if (all.values[i] === null) deletions = true;
       }
     }
-    return { keys, values, superseded };
+    return { newest: new NewestVersions(all, firsts.subarray(0, n), deletions), superseded };
   }
 
   /** Every value object held (out of line, deduplicated), every version: for giving back references. */

@@ -17,7 +17,7 @@ import type { NodeStore } from '../btree/node-store.js';
 import { blobHashAt, leafSearch, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
 import { childAt, findLeaf } from '../btree/search.js';
-import { mergeSortedPuts } from '../btree/sorted-merge.js';
+import { mergeSortedPuts, type SortedPuts } from '../btree/sorted-merge.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../util/bytes.js';
@@ -401,16 +401,15 @@ export class WriteTxn extends TxTable implements WriteContext {
       let root = t.root;
       let count = t.count;
       // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
-      const { keys, values, superseded } = t.mem.newest();
+      const { newest, superseded } = t.mem.newest();
       for (const v of superseded) this.dropValue(v);
-      const putsOnly = !values.includes(null);
-      if (putsOnly) {
+      if (!newest.deletions) {
         // In one pass, each leaf rebuilt once (see sorted-merge.ts), rather than key by key.
-        const r = mergeSortedPuts(root, keys, values as LeafValue[], this);
+        const r = mergeSortedPuts(root, newest as SortedPuts, this);
         root = r.root;
         count += r.added;
       } else {
-        for (let i = 0; i < keys.length; i++) [root, count] = this.applyToTree(root, count, keys[i]!, values[i]!);
+        for (let i = 0; i < newest.length; i++) [root, count] = this.applyToTree(root, count, newest.key(i), newest.value(i));
       }
       tables.set(t.name, { name: t.name, root, count, mem: null });
     }
