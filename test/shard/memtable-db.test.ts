@@ -96,9 +96,20 @@ function assertVerifies(db: Database, where: string): void {
   assert.ok(report.ok, `${where}: verify() found ${JSON.stringify(report.issues.slice(0, 3))}`);
 }
 
+/** Opens the store in `dir`, checks it shows exactly `want` and verifies, and closes it. */
+function assertStore(dir: string, want: State, where: string, absent: Buffer[] = []): void {
+  const db = Database.open(dir, OPTS);
+  try {
+    assertDb(db, want, where, absent);
+    assertVerifies(db, where);
+  } finally {
+    db.close();
+  }
+}
+
 test('remove() of absent keys changes nothing and remove() of present keys deletes them, before and after a checkpoint and after WAL replay', (t) => {
   const dir = tmpDir(t, 'remove');
-  let db = Database.open(dir, OPTS);
+  const db = Database.open(dir, OPTS);
   const want: State = new Map();
   const put = (tb: string, i: number, v: string): void => void tableOf(want, tb).set(key(i).toString('latin1'), v);
   const del = (tb: string, i: number): void => void tableOf(want, tb).delete(key(i).toString('latin1'));
@@ -190,13 +201,7 @@ test('remove() of absent keys changes nothing and remove() of present keys delet
   assertDb(db, want, 'after removes over the folded trees', absent);
 
   db.close();
-  db = Database.open(dir, OPTS);
-  try {
-    assertDb(db, want, 'after reopening', absent);
-    assertVerifies(db, 'after reopening');
-  } finally {
-    db.close();
-  }
+  assertStore(dir, want, 'after reopening', absent);
 });
 
 test('a snapshot taken before a checkpoint folds the memtable still reads its contents and counts, through the fold and later commits', (t) => {
@@ -451,20 +456,8 @@ test('a writeAsync commit whose WAL fsync fails is rolled back from the memtable
   assertDb(db, acked, 'live, after later commits', absent);
   db.close();
 
-  const image = Database.open(`${dir}-crash`, OPTS);
-  try {
-    assertDb(image, imageWant, 'crash image taken right after the failure', absent);
-    assertVerifies(image, 'crash image');
-  } finally {
-    image.close();
-  }
-  const reopened = Database.open(dir, OPTS);
-  try {
-    assertDb(reopened, acked, 'reopened', absent);
-    assertVerifies(reopened, 'reopened');
-  } finally {
-    reopened.close();
-  }
+  assertStore(`${dir}-crash`, imageWant, 'crash image taken right after the failure', absent);
+  assertStore(dir, acked, 'reopened', absent);
 });
 
 test('a range scan that runs across later commits returns exactly its snapshot entries', (t) => {
