@@ -464,14 +464,17 @@ test('a range scan that runs across later commits returns exactly its snapshot e
   const db = Database.open(tmpDir(t, 'scan-across'), { ...OPTS, pageSize: 1024 });
   // The tree holds the even keys, the memtable overwrites some, deletes some (hiding the tree's)
   // and adds the multiples of 3 that are odd.
-  db.write((tx) => {
-    for (let i = 0; i < 400; i += 2) tx.table('s').put(key(i), enc(`tree${i}`));
-  });
-  db.checkpoint();
-  db.write((tx) => {
-    for (let i = 0; i < 400; i += 3) tx.table('s').put(key(i), enc(`mem${i}`));
-    for (let i = 0; i < 400; i += 10) tx.table('s').remove(key(i));
-  });
+  const setUp = (): void => {
+    db.write((tx) => {
+      for (let i = 0; i < 400; i += 2) tx.table('s').put(key(i), enc(`tree${i}`));
+    });
+    db.checkpoint();
+    db.write((tx) => {
+      for (let i = 0; i < 400; i += 3) tx.table('s').put(key(i), enc(`mem${i}`));
+      for (let i = 0; i < 400; i += 10) tx.table('s').remove(key(i));
+    });
+  };
+  setUp();
   const want = new Map<string, string>();
   for (let i = 0; i < 400; i++) {
     if (i % 10 === 0) continue;
@@ -520,14 +523,7 @@ test('a range scan that runs across later commits returns exactly its snapshot e
     snap.close();
     // Back to the state the next round expects.
     db.write((tx) => tx.table('s').clear());
-    db.write((tx) => {
-      for (let i = 0; i < 400; i += 2) tx.table('s').put(key(i), enc(`tree${i}`));
-    });
-    db.checkpoint();
-    db.write((tx) => {
-      for (let i = 0; i < 400; i += 3) tx.table('s').put(key(i), enc(`mem${i}`));
-      for (let i = 0; i < 400; i += 10) tx.table('s').remove(key(i));
-    });
+    setUp();
   }
   db.close();
 });
