@@ -11,8 +11,8 @@
  */
 import { compareSepAt, makeBranch, sepAt } from './branch.js';
 import { compareKeyAt, keyAt, leafLowerBound, LeafPacker } from './leaf.js';
-import { LeafNode, type BranchNode, type LeafValue, type Node } from './node.js';
-import type { BlockRef } from '../pagefile/layout.js';
+import { BRANCH_HEADER_SIZE, LeafNode, type BranchNode, type LeafValue, type Node } from './node.js';
+import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { childAt } from './search.js';
 import { shortestSeparator, type WriteContext } from './tree-write.js';
 
@@ -60,16 +60,18 @@ class SortedMerge {
   branches(kids: (Node | null)[], refs: (BlockRef | null)[], seps: Uint8Array[]): Level {
     const out: Level = { nodes: [], refs: [], seps: [] };
     const limit = this.ctx.maxNodeSize;
+    // Encoded size as in branchSizeOf: a header, a ref per child, a length and bytes per separator.
+    const first = BRANCH_HEADER_SIZE + BLOCK_REF_SIZE;
     let a = 0;
-    let size = 2 + 16;
+    let size = first;
     for (let c = 1; c < kids.length; c++) {
-      const s = 2 + seps[c - 1]!.length + 16;
+      const s = 2 + seps[c - 1]!.length + BLOCK_REF_SIZE;
       if (size + s > limit && c - a >= 2 && kids.length - c >= 2) {
         out.nodes.push(makeBranch(seps.slice(a, c - 1), kids.slice(a, c), refs.slice(a, c), this.ctx.txn));
         out.refs.push(null);
         out.seps.push(seps[c - 1]!);
         a = c;
-        size = 2 + 16;
+        size = first;
       } else {
         size += s;
       }

@@ -22,12 +22,19 @@ export const BLOB_REFS_TABLE = '__blobrefs';
 /** Entry i's value bytes (a view to copy before the leaf can change), resolving blob references. */
 export function valueOf(leaf: LeafNode, i: number, store: NodeStore, tables: ReadonlyMap<string, TableState>): Uint8Array {
   if (valueTagAt(leaf, i) !== ValueTag.Blob) return store.valueAt(leaf, i);
-  const hash = blobHashAt(leaf, i);
+  return blobBytes(blobHashAt(leaf, i), store, tables, leaf.ref?.offset ?? 0);
+}
+
+/**
+ * The bytes of the blob named `hash` in the blob table of `tables` (a view to copy). Throws
+ * CorruptionError, blaming the block at `referrer`, when the table does not hold it.
+ */
+export function blobBytes(hash: Uint8Array, store: NodeStore, tables: ReadonlyMap<string, TableState>, referrer = 0): Uint8Array {
   const root = tables.get(BLOB_TABLE)?.root;
   const blobLeaf = root ? findLeaf(root, hash, store) : null;
   const at = blobLeaf ? leafFind(blobLeaf, hash) : -1;
   if (!blobLeaf || at < 0) {
-    throw new CorruptionError(store.file.path, leaf.ref?.offset ?? 0, `value refers to blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
+    throw new CorruptionError(store.file.path, referrer, `value refers to blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
   }
   return store.valueAt(blobLeaf, at);
 }

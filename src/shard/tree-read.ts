@@ -3,14 +3,13 @@
  * over its tree. Returned keys and values are copies: callers may keep or change them without
  * touching cached nodes or the memtable.
  */
-import { CorruptionError } from '../errors.js';
 import { TreeCursor, beyondBound } from '../btree/cursor.js';
 import { keyAt, leafSearch } from '../btree/leaf.js';
 import type { NodeStore } from '../btree/node-store.js';
-import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue } from '../btree/node.js';
+import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
 import { findLeaf } from '../btree/search.js';
 import { compareBytes } from '../util/bytes.js';
-import { BLOB_TABLE, valueOf } from './blob-table.js';
+import { blobBytes, valueOf } from './blob-table.js';
 import type { TableState } from './catalog.js';
 import type { MemCursor } from './memtable.js';
 import type { RangeOptions } from './validate.js';
@@ -46,14 +45,8 @@ function valueCopy(leaf: LeafNode, i: number, store: NodeStore, tables: Tables):
 /** The bytes of a value held in a memtable (a view: copy before handing out). */
 function memValueBytes(value: LeafValue, view: ReadView): Uint8Array {
   if (value instanceof OutOfLineValue) return value.data;
-  if (!(value instanceof BlobValue)) return value;
-  const root = view.tables.get(BLOB_TABLE)?.root;
-  const leaf = root ? findLeaf(root, value.hash, view.store) : null;
-  const at = leaf ? leafSearch(leaf, value.hash) : -1;
-  if (!leaf || at < 0) {
-    throw new CorruptionError(view.store.file.path, 0, `a value refers to blob ${Buffer.from(value.hash).toString('hex')}, which the blob table does not hold`);
-  }
-  return valueOf(leaf, at, view.store, view.tables);
+  if (value instanceof BlobValue) return blobBytes(value.hash, view.store, view.tables);
+  return value;
 }
 
 /** The value of `key` in a table as `view` sees it, or undefined. */
@@ -74,7 +67,7 @@ export function readHas(view: ReadView, table: string, key: Uint8Array): boolean
   if (!t) return false;
   const v = t.mem ? t.mem.find(key, view.txn) : undefined;
   if (v !== undefined) return v !== null;
-  return t.root !== null && leafSearch(findLeaf(t.root, key, view.store), key) >= 0;
+  return treeHas(t.root, key, view.store);
 }
 
 /** Entries in a table as `view` sees it. */
@@ -95,9 +88,12 @@ export function getFromTable(tables: Tables, table: string, key: Uint8Array, sto
 
 /** Whether the tree of table `table` holds `key` (memtable aside). */
 export function hasInTable(tables: Tables, table: string, key: Uint8Array, store: NodeStore): boolean {
-  const root = tables.get(table)?.root;
-  if (!root) return false;
-  return leafSearch(findLeaf(root, key, store), key) >= 0;
+  return treeHas(tables.get(table)?.root ?? null, key, store);
+}
+
+/** Whether the tree at `root` holds `key`. */
+export function treeHas(root: Node | null, key: Uint8Array, store: NodeStore): boolean {
+  return root !== null && leafSearch(findLeaf(root, key, store), key) >= 0;
 }
 
 /**

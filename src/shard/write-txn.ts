@@ -14,9 +14,9 @@
 import { ValidationError, TransactionClosedError, CorruptionError } from '../errors.js';
 import { blake3 } from '../blob/blake3.js';
 import type { NodeStore } from '../btree/node-store.js';
-import { blobHashAt, leafSearch, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
+import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
-import { childAt, findLeaf } from '../btree/search.js';
+import { childAt } from '../btree/search.js';
 import { mergeSortedPuts, type SortedPuts } from '../btree/sorted-merge.js';
 import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
 import type { BlockRef } from '../pagefile/layout.js';
@@ -25,7 +25,7 @@ import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
 import type { TableState } from './catalog.js';
 import { MemTable, type MemValue } from './memtable.js';
-import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
+import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, treeHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions } from './validate.js';
 import { Version } from './version.js';
 import { keyString, WriteBuffer, type BufferedEntry } from './write-buffer.js';
@@ -523,7 +523,7 @@ export class WriteTxn extends TxTable implements WriteContext {
 
 /** A new memtable over a tree root, which it asks when counting. */
 function memTableOver(root: Node | null, store: NodeStore): MemTable {
-  return new MemTable((key) => root !== null && leafSearch(findLeaf(root, key, store), key) >= 0);
+  return new MemTable((key) => treeHas(root, key, store));
 }
 
 function inBounds(key: Uint8Array, o: RangeOptions): boolean {

@@ -42,6 +42,19 @@ export function plainBytes(b: Uint8Array): Uint8Array {
   return Buffer.isBuffer(b) ? new Uint8Array(b.buffer, b.byteOffset, b.length) : b;
 }
 
+/**
+ * Copies `src` into `dst` at `at`. Keys and small values are copied with a loop: `set` has a fixed
+ * cost of about 0.1 µs, more than copying a few dozen bytes one by one.
+ */
+export function copyInto(dst: Uint8Array, at: number, src: Uint8Array): void {
+  const n = src.length;
+  if (n > 64) {
+    dst.set(src, at);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[at + i] = src[i]!;
+}
+
 /** A fresh copy that shares no memory with the input. */
 export function copyBytes(a: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length);
