@@ -11,14 +11,23 @@
  *      Its entries are recovered; a range is reported lost only for what stays unfound.
  *   4. Entries are copied into a fresh shard through ordinary transactions (deduplicated values are
  *      resolved through the old blob table first, and deduplicated again on the way in).
- *   5. WAL records after the checkpoint are replayed on top, up to any damage in the log.
+ *   5. WAL records after the checkpoint are replayed on top, up to any damage in the log. Records
+ *      past the damage cannot be applied without breaking transaction order; they are found by
+ *      content (wal/wal-survey.ts) and counted as lost commits, with their txn range.
  *   6. The damaged directory is renamed `<dir>.damaged-<time>` and the fresh one takes its place.
  *
- * What was recovered and what was lost is reported entry by entry (values) and range by range (keys).
+ * When no checkpoint can be read (both header slots, or both catalogs, damaged), the shard is rebuilt
+ * from the WAL alone if the log still reaches back to the store's creation (segment 1, first record
+ * txn 1). Otherwise repair refuses: the shard is left exactly as it was and the report says why,
+ * because an empty shard in its place would silently drop everything.
+ *
+ * What was recovered and what was lost is reported entry by entry (values), range by range (keys)
+ * and commit by commit (WAL). Damage never makes repair throw: it is reported.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptionError, EncryptionKeyError, LockedError, FormatError, RedbError, ioError } from '../errors.js';
+import { StoreCodec } from '../codec/store-codec.js';
 import { DirLock } from '../io/dir-lock.js';
 import type { FileIO } from '../io/file-io.js';
 import type { PageCodec } from '../codec/page-codec.js';
@@ -34,9 +43,11 @@ import type { HeaderSlot } from '../pagefile/header-slot.js';
 import { alignUp, BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { PageFile } from '../pagefile/page-file.js';
 import { compareBytes, copyBytes } from '../util/bytes.js';
-import { decodeCommit } from '../wal/commit-payload.js';
-import { WAL_DIR } from '../wal/segment-format.js';
-import { scanWal } from '../wal/wal-scan.js';
+import { decodeCommit, type DecodedOp } from '../wal/commit-payload.js';
+import { decodeRecordHeader, RECORD_HEADER_SIZE, recordChecksumValid } from '../wal/record-format.js';
+import { decodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../wal/segment-format.js';
+import { listSegments, scanWal, type WalScanStart } from '../wal/wal-scan.js';
+import { surveyPastDamage } from '../wal/wal-survey.js';
 import { BLOB_TABLE } from './blob-table.js';
 import { decodeCatalog, type StoredTable } from './catalog.js';
 import { SLOT_FLAG_CLEAN } from './checkpoint.js';
@@ -53,10 +64,20 @@ export interface LostRange {
   reason: string;
 }
 
+/** A run of transaction ids, both ends included. */
+export interface TxnRange {
+  first: number;
+  last: number;
+}
+
 /** What repairing one shard did. */
 export interface ShardRepairReport {
   dir: string;
-  /** 'clean': nothing to do; 'repaired': salvaged into a fresh shard; 'unrecoverable': nothing could be read. */
+  /**
+   * 'clean': nothing to do; 'repaired': salvaged into a fresh shard; 'unrecoverable': neither a
+   * checkpoint nor a WAL reaching back to the store's creation could be read, so repair refused and
+   * left the shard untouched (restore it from a backup; `problems` says why).
+   */
   status: 'clean' | 'repaired' | 'unrecoverable';
   /** Problems verify (or open) found before the repair. */
   problems: string[];
@@ -68,6 +89,20 @@ export interface ShardRepairReport {
   /** Entries whose key survived but whose value could not be read. */
   lostValues: { table: string; key: string; reason: string }[];
   walCommitsReplayed: number;
+  /** The transactions replayed from the WAL into the repaired shard (null: none). */
+  replayedTxns: TxnRange | null;
+  /** True when no checkpoint could be read and the shard was rebuilt from the whole WAL since creation. */
+  rebuiltFromWal: boolean;
+  /**
+   * Acknowledged commits that could not be brought back: the damaged record and every commit after
+   * it (WAL records past damage cannot be applied without breaking transaction order). 0 only when
+   * no commit was lost; a torn tail (a crash mid-append, never acknowledged) is not a loss.
+   */
+  lostCommits: number;
+  /** Their transaction ids (null when none were lost). */
+  lostTxns: TxnRange | null;
+  /** Of the lost commits, records still intact on disk past the damage (kept in `damagedDir`). */
+  intactRecordsPastDamage: number;
   /** Why WAL replay stopped early, if it did. */
   walDamage: string | null;
   /** Where the damaged files were moved. */
@@ -90,6 +125,11 @@ export function repairShard(dir: string, options: DatabaseOptions): ShardRepairR
     lostRanges: [],
     lostValues: [],
     walCommitsReplayed: 0,
+    replayedTxns: null,
+    rebuiltFromWal: false,
+    lostCommits: 0,
+    lostTxns: null,
+    intactRecordsPastDamage: 0,
     walDamage: null,
     damagedDir: null,
     verifiedClean: true,
@@ -117,28 +157,56 @@ function salvage(dir: string, options: DatabaseOptions, report: ShardRepairRepor
   const resolved = resolveDatabaseOptions(options);
   const lock = DirLock.acquire(dir);
   const fresh = `${dir}.repairing`;
-  fs.rmSync(fresh, { recursive: true, force: true });
-  const file = PageFile.open(resolved.io, path.join(dir, DATA_FILE), PLAIN, 0, true);
+  let file: PageFile | null = null;
   let target: Database | null = null;
+  let refusal: string | null = null;
+  let finished = false;
   try {
+    fs.rmSync(fresh, { recursive: true, force: true });
+    file = PageFile.open(resolved.io, path.join(dir, DATA_FILE), PLAIN, 0, true);
     const chosen = chooseCheckpoint(dir, file, resolved, report);
-    target = Database.open(fresh, { ...options, checkpointIntervalMs: 0 });
-    if (chosen) {
-      const store = new NodeStore(file, new NodeCache(new CacheBudget(64 << 20)));
-      const copier = new Copier(target, store, report);
-      copier.copyAll(chosen.tables, freeExtents(file, chosen.slot));
-      replayWal(dir, chosen.slot, resolved.io, file.codec, target, report);
+    const fromCreation = chosen ? null : walFromCreation(dir, file, resolved);
+    if (!chosen && typeof fromCreation === 'string') {
+      refusal = fromCreation;
     } else {
-      report.status = 'unrecoverable';
+      // Durability comes from syncing the whole fresh directory before it replaces the damaged one.
+      target = Database.open(fresh, { ...options, checkpointIntervalMs: 0, durability: 'none', compactOnClose: false });
+      if (chosen) {
+        const store = new NodeStore(file, new NodeCache(new CacheBudget(64 << 20)));
+        const copier = new Copier(target, store, report);
+        copier.copyAll(chosen.tables, freeExtents(file, chosen.slot));
+        replayWal(dir, walStart(chosen.slot), resolved.io, file.codec, target, report);
+      } else if (fromCreation && typeof fromCreation !== 'string') {
+        report.rebuiltFromWal = true;
+        report.problems.push('no checkpoint could be read; the shard was rebuilt from its WAL, which reaches back to its creation');
+        replayWal(dir, fromCreation.start, resolved.io, fromCreation.codec, target, report);
+      }
+      target.close();
+      target = null;
+      syncTree(fresh);
+      finished = true;
     }
-    target.close();
-    target = null;
+  } catch (err) {
+    // Damage found while salvaging is reported, never thrown; anything else (keys, IO) is the caller's.
+    if (!(err instanceof CorruptionError)) throw err;
+    refusal = `salvage failed: ${err.message}`;
   } finally {
-    target?.close();
-    file.close();
+    try {
+      target?.close();
+    } catch {
+      // The fresh copy is discarded below when salvage did not finish.
+    }
+    file?.close();
     lock.unlock();
+    if (!finished) fs.rmSync(fresh, { recursive: true, force: true });
   }
-  if (report.status !== 'unrecoverable') report.status = 'repaired';
+  if (refusal !== null) {
+    report.status = 'unrecoverable';
+    report.verifiedClean = false;
+    report.problems.push(`repair refused, the shard was left as it was: ${refusal}; restore it from a backup`);
+    return;
+  }
+  report.status = 'repaired';
   const aside = `${dir}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   try {
     fs.renameSync(dir, aside);
@@ -156,6 +224,62 @@ function salvage(dir: string, options: DatabaseOptions, report: ShardRepairRepor
   } finally {
     check.close();
   }
+}
+
+/** fsyncs every file below `dir`, then the directories, so the fresh shard is durable before it is named. */
+function syncTree(dir: string): void {
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const p = path.join(entry.parentPath ?? dir, entry.name);
+    const fd = fs.openSync(p, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function walStart(slot: HeaderSlot): WalScanStart {
+  return {
+    databaseId: slot.databaseId,
+    position: { segment: slot.walSegment, offset: slot.walOffset },
+    firstTxn: slot.checkpointTxn + 1,
+    mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
+  };
+}
+
+/**
+ * Where to replay from when no checkpoint can be read: the start of WAL segment 1, if it still exists
+ * and its first record is txn 1 (nothing has ever been cut from the log), with a codec to read it. A
+ * string says why the log cannot stand in for the page file.
+ */
+function walFromCreation(dir: string, file: PageFile, options: ReturnType<typeof resolveDatabaseOptions>): { start: WalScanStart; codec: PageCodec } | string {
+  const walDir = path.join(dir, WAL_DIR);
+  const segments = listSegments(options.io, walDir);
+  if (segments[0] !== 1) return `no header slot or catalog can be read, and the WAL no longer reaches back to the store's creation (its oldest segment is ${segments[0] ?? 'missing'})`;
+  const first = path.join(walDir, segmentFileName(1));
+  const bytes = fs.readFileSync(first);
+  const h = decodeSegmentHeader(bytes.subarray(0, 64));
+  if (typeof h === 'string') return `no header slot or catalog can be read, and WAL segment 1 has a bad header (${h})`;
+  const rec = bytes.length >= SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE ? decodeRecordHeader(bytes, SEGMENT_HEADER_SIZE) : null;
+  const whole = rec && SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE + rec.storedLength <= bytes.length ? bytes.subarray(SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE + RECORD_HEADER_SIZE + rec.storedLength) : null;
+  if (!rec || !whole || !recordChecksumValid(whole, 1) || rec.txn !== 1) {
+    return "no header slot or catalog can be read, and the WAL does not start at the store's first commit (a checkpoint or a restore came before it)";
+  }
+  // A slot that is valid (its catalog is what failed) still carries the key ring.
+  let codec: PageCodec;
+  const valid = [file.readSlot(0), file.readSlot(1)].flatMap((r) => (r.state === 'valid' ? [r.slot] : []));
+  const slot = valid.find((s) => s.databaseId === h.databaseId);
+  if (slot) codec = codecFor(dir, slot, options).codec;
+  else if (options.encryption) return 'no header slot can be read, and the key ring of an encrypted store is kept only there, so its WAL cannot be authenticated';
+  else codec = new StoreCodec(options.compression, options.compressionLevel, null);
+  return { start: { databaseId: h.databaseId, position: { segment: 1, offset: SEGMENT_HEADER_SIZE }, firstTxn: 1, mayBeAbsent: false }, codec };
 }
 
 /** The newest slot whose catalog decodes, with its tables; null when none does. */
@@ -346,30 +470,47 @@ class Copier {
   }
 }
 
-/** Replays the WAL after the checkpoint into the fresh shard, stopping at damage. */
-function replayWal(dir: string, slot: HeaderSlot, io: FileIO, codec: PageCodec, target: Database, report: ShardRepairReport): void {
+/**
+ * Replays the WAL from `start` into the fresh shard up to the first damage, then counts what lies
+ * past the damage: the damaged commit and every later one are lost, and said to be.
+ */
+function replayWal(dir: string, start: WalScanStart, io: FileIO, codec: PageCodec, target: Database, report: ShardRepairReport): void {
+  const walDir = path.join(dir, WAL_DIR);
+  const scan = scanWal(
+    io,
+    walDir,
+    start,
+    codec,
+    (txn, payload, at) => {
+      const ops = decodeCommit(payload);
+      if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
+      applyRecord(target, ops, txn, walDir, at);
+      report.walCommitsReplayed++;
+      report.replayedTxns = { first: report.replayedTxns?.first ?? txn, last: txn };
+    },
+    undefined,
+    { stopAtDamage: true },
+  );
+  const damage = scan.damage;
+  if (!damage) return;
+  report.walDamage = damage.reason;
+  const survey = surveyPastDamage(walDir, damage, io);
+  // A damaged record inside the valid log was a commit; a bad or missing segment may have held none.
+  const last = Math.max(survey.lastTxn ?? damage.txn - 1, damage.kind === 'record' ? damage.txn : damage.txn - 1);
+  if (last < damage.txn) return;
+  report.lostCommits = last - damage.txn + 1;
+  report.lostTxns = { first: damage.txn, last };
+  report.intactRecordsPastDamage = survey.intactRecords;
+}
+
+/** Applies one replayed commit; one the fresh shard cannot take (a blob lost with the page file) is damage. */
+function applyRecord(target: Database, ops: DecodedOp[], txn: number, walDir: string, at: { segment: number; offset: number }): void {
   try {
-    scanWal(
-      io,
-      path.join(dir, WAL_DIR),
-      {
-        databaseId: slot.databaseId,
-        position: { segment: slot.walSegment, offset: slot.walOffset },
-        firstTxn: slot.checkpointTxn + 1,
-        mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
-      },
-      codec,
-      (_txn, payload) => {
-        const ops = decodeCommit(payload);
-        if (typeof ops === 'string') throw new CorruptionError(path.join(dir, WAL_DIR), 0, ops);
-        target.write((tx) => {
-          for (const op of ops) (tx as WriteTxn).applyDecoded(op);
-        });
-        report.walCommitsReplayed++;
-      },
-    );
+    target.write((tx) => {
+      for (const op of ops) (tx as WriteTxn).applyDecoded(op);
+    });
   } catch (err) {
-    if (err instanceof EncryptionKeyError) throw err;
-    report.walDamage = (err as Error).message;
+    if (err instanceof CorruptionError) throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, `commit ${txn} cannot be applied: ${err.message}`);
+    throw err;
   }
 }

@@ -5,6 +5,10 @@
  * corruption. In the last segment the first bad record ends the log: a torn tail left by a crash,
  * unless a later valid record proves (through its durable txn) that the bad one had been
  * acknowledged, which is corruption again.
+ *
+ * Repair scans with `stopAtDamage`: instead of throwing, the scan stops at the first damage and says
+ * where it is and which txn it was expecting; `surveyPastDamage` (wal-survey.ts) then counts the
+ * intact records beyond it, which could not be applied without breaking transaction order.
  */
 import path from 'node:path';
 import { CorruptionError, ioError } from '../errors.js';
@@ -41,6 +45,20 @@ export interface WalScanResult {
   tornTail: { segment: number; offset: number } | null;
   /** Segment files with an unreadable header at the end of the log (a crash while creating one). */
   discardedSegments: number[];
+  /** With `stopAtDamage`: where the log stopped being readable, or null when it was read to its end. */
+  damage: WalDamage | null;
+}
+
+/** Where a scan with `stopAtDamage` met damage, and what it was waiting for. */
+export interface WalDamage {
+  segment: number;
+  /** Offset of the bad record, or of the first record of a bad or missing segment. */
+  offset: number;
+  /** The txn the log should have continued with: it and everything after it could not be applied. */
+  txn: number;
+  /** 'record': a record inside the valid log is bad; 'segment': a segment is missing or has a bad header. */
+  kind: 'record' | 'segment';
+  reason: string;
 }
 
 /** Lists segment numbers in a WAL directory, ascending. */
@@ -65,7 +83,9 @@ export function scanWal(
   codec: PageCodec,
   onRecord: (txn: number, payload: Uint8Array, at: WalPosition) => void,
   knownEnd?: WalPosition,
+  mode?: { stopAtDamage: boolean },
 ): WalScanResult {
+  const stop = mode?.stopAtDamage === true;
   const all = listSegments(io, walDir);
   const result: WalScanResult = {
     segments: all,
@@ -74,18 +94,28 @@ export function scanWal(
     records: 0,
     tornTail: null,
     discardedSegments: [],
+    damage: null,
   };
+  // Segment-level damage found before any record is read; its txn is known once the records before it are.
+  let pending: Omit<WalDamage, 'txn'> | null = null;
   let live = all.filter((s) => s >= start.position.segment);
   if (knownEnd) live = live.filter((s) => s <= knownEnd.segment);
   const startFile = path.join(walDir, segmentFileName(start.position.segment));
   if (live[0] !== start.position.segment) {
     if (start.mayBeAbsent && live.length === 0) return result;
-    throw new CorruptionError(startFile, 0, `WAL segment ${start.position.segment} that the checkpoint needs is missing`);
+    const reason = `WAL segment ${start.position.segment} that the checkpoint needs is missing`;
+    if (!stop) throw new CorruptionError(startFile, 0, reason);
+    result.damage = { segment: start.position.segment, offset: start.position.offset, txn: start.firstTxn, kind: 'segment', reason };
+    return result;
   }
   for (let i = 1; i < live.length; i++) {
     if (live[i] !== live[i - 1]! + 1) {
       const missing = live[i - 1]! + 1;
-      throw new CorruptionError(path.join(walDir, segmentFileName(missing)), 0, `WAL segment ${missing} is missing`);
+      const reason = `WAL segment ${missing} is missing`;
+      if (!stop) throw new CorruptionError(path.join(walDir, segmentFileName(missing)), 0, reason);
+      pending = { segment: missing, offset: SEGMENT_HEADER_SIZE, kind: 'segment', reason };
+      live = live.slice(0, i);
+      break;
     }
   }
   const headers: SegmentHeader[] = [];
@@ -106,12 +136,15 @@ export function scanWal(
         live = live.slice(0, i);
         break;
       }
-      throw new CorruptionError(file, 0, bad);
+      if (!stop) throw new CorruptionError(file, 0, bad);
+      pending = { segment: seg, offset: i === 0 ? start.position.offset : SEGMENT_HEADER_SIZE, kind: 'segment', reason: `WAL segment ${seg}: ${bad}` };
+      live = live.slice(0, i);
+      break;
     }
     headers.push(h as SegmentHeader);
   }
   let expected = start.firstTxn;
-  for (let i = 0; i < live.length; i++) {
+  segments: for (let i = 0; i < live.length; i++) {
     const seg = live[i]!;
     const file = path.join(walDir, segmentFileName(seg));
     const isLast = i === live.length - 1;
@@ -126,19 +159,37 @@ export function scanWal(
           if (pos > bound) throw new CorruptionError(file, bound, 'WAL record crosses the valid end of its segment');
           break;
         }
-        const rec = readRecord(reader, pos, seg, expected, codec, file);
+        let rec: RecordRead;
+        try {
+          rec = readRecord(reader, pos, seg, expected, codec, file);
+          if (rec.ok) onRecord(rec.txn, rec.payload, { segment: seg, offset: pos });
+        } catch (err) {
+          if (!stop || !(err instanceof CorruptionError)) throw err;
+          result.damage = { segment: seg, offset: pos, txn: expected, kind: 'record', reason: err.message };
+          result.end = { segment: seg, offset: pos };
+          break segments;
+        }
         if (rec.ok) {
-          onRecord(rec.txn, rec.payload, { segment: seg, offset: pos });
           result.records++;
           result.lastTxn = rec.txn;
           expected = rec.txn + 1;
           pos = rec.next;
           continue;
         }
-        if (bound !== null) throw new CorruptionError(file, pos, `${rec.reason} before the end of the valid log`);
+        if (bound !== null) {
+          const reason = `${rec.reason} before the end of the valid log`;
+          if (!stop) throw new CorruptionError(file, pos, reason);
+          result.damage = { segment: seg, offset: pos, txn: expected, kind: 'record', reason: `${file} at offset ${pos}: ${reason}` };
+          result.end = { segment: seg, offset: pos };
+          break segments;
+        }
         if (rec.reason !== 'end') {
           if (provesAcknowledged(reader, pos, seg, expected)) {
-            throw new CorruptionError(file, pos, `${rec.reason}, and a later record shows it had been acknowledged`);
+            const reason = `${rec.reason}, and a later record shows it had been acknowledged`;
+            if (!stop) throw new CorruptionError(file, pos, reason);
+            result.damage = { segment: seg, offset: pos, txn: expected, kind: 'record', reason: `${file} at offset ${pos}: ${reason}` };
+            result.end = { segment: seg, offset: pos };
+            break segments;
           }
           result.tornTail = { segment: seg, offset: pos };
         }
@@ -149,6 +200,7 @@ export function scanWal(
       handle.close();
     }
   }
+  if (pending && !result.damage) result.damage = { ...pending, txn: expected };
   return result;
 }
 
