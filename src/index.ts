@@ -24,7 +24,7 @@ export type { CheckpointInfo } from './shard/checkpoint.js';
 export type { CompactInfo } from './shard/compact.js';
 export type { VerifyReport, VerifyIssue } from './shard/verify.js';
 export type { DatabaseStats } from './shard/stats.js';
-export type { RecoveryReport } from './shard/open-shard.js';
+export type { RecoveryReport, TxnRange } from './shard/open-shard.js';
 export {
   RedbError,
   ErrorCode,
@@ -43,6 +43,7 @@ export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
 export type { RedbOptions } from './manager/options.js';
 export type { HealthReport, HealthStatus, ShardHealth, VerifyRecord } from './manager/health.js';
+export type { LossRecord } from './manager/loss-history.js';
 export type { BackupOptions, BackupReport, BackupShardReport } from './manager/backup.js';
 export type { BackupVerifyReport } from './manager/backup-verify.js';
 export type { RestoreOptions, RestoreReport } from './manager/restore.js';

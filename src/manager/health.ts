@@ -4,8 +4,9 @@
  *
  * unhealthy: a shard is not open; its last verify found problems; disk free below 1% or 64 MiB.
  * degraded:  the last automatic checkpoint failed; unflushed WAL above 4x checkpointWalBytes;
- *            changes waiting longer than 10 checkpoint intervals; disk free below 10%; the last
- *            repair of the shard lost data (until the store is reopened).
+ *            changes waiting longer than 10 checkpoint intervals; disk free below 10%; a repair of
+ *            the shard lost data and no operator has acknowledged it yet (the loss history,
+ *            loss-history.ts, keeps this across reopens).
  */
 import fs from 'node:fs';
 import type { Database } from '../shard/database.js';
@@ -31,6 +32,8 @@ export interface ShardHealth {
   diskFreeBytes: number;
   cacheHitRatio: number;
   lastVerify: VerifyRecord | null;
+  /** Acknowledged commits repairs of this shard lost that no operator has acknowledged yet (0: none). */
+  lostCommits: number;
   problems: string[];
 }
 
@@ -64,7 +67,7 @@ export function shardHealth(
   lastVerify: VerifyRecord | null,
   limits: { checkpointIntervalMs: number; checkpointWalBytes: number },
   openedAt: number,
-  repairLosses: readonly string[],
+  losses: { notes: readonly string[]; lostCommits: number },
 ): ShardHealth {
   const problems: string[] = [];
   let status: HealthStatus = 'healthy';
@@ -72,14 +75,15 @@ export function shardHealth(
     status = worst(status, s);
     problems.push(problem);
   };
-  for (const note of repairLosses) flag('degraded', note);
+  for (const note of losses.notes) flag('degraded', note);
+  const lostCommits = losses.lostCommits;
   const disk = diskFree(dir);
   if (disk.fraction < 0.01 || disk.bytes < 64 * 1024 * 1024) flag('unhealthy', `only ${disk.bytes} bytes free on the disk: commits will soon fail; free space`);
   else if (disk.fraction < 0.1) flag('degraded', `less than 10% of the disk is free (${disk.bytes} bytes)`);
   if (lastVerify && !lastVerify.ok) flag('unhealthy', `the last verify found ${lastVerify.issues} problem(s); run repair`);
   if (!db || db.isClosed) {
     flag('unhealthy', 'the shard is not open');
-    return { shard: index, status, open: false, lastCheckpointAgeMs: null, walBytes: 0, diskFreeBytes: disk.bytes, cacheHitRatio: 0, lastVerify, problems };
+    return { shard: index, status, open: false, lastCheckpointAgeMs: null, walBytes: 0, diskFreeBytes: disk.bytes, cacheHitRatio: 0, lastVerify, lostCommits, problems };
   }
   const st = db.stats();
   const since = st.lastCheckpointAt ?? openedAt;
@@ -97,6 +101,7 @@ export function shardHealth(
     diskFreeBytes: disk.bytes,
     cacheHitRatio: st.cache.hitRatio,
     lastVerify,
+    lostCommits,
     problems,
   };
 }

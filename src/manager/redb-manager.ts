@@ -3,6 +3,7 @@
  * describe (health, metrics, backup, restore, repair). Layout:
  *
  *   <baseDir>/redb.manifest.json   shard count, routing, codec settings, key-check values
+ *   <baseDir>/redb.losses.json     what repairs could not bring back (see loss-history.ts)
  *   <baseDir>/lock, lock.owner     one process at a time (see io/dir-lock.ts)
  *   <baseDir>/shards/<NNN>/        one shard directory each (see docs/format.md)
  *   <baseDir>/shards/<NNN>.damaged-<time>/   a shard repair set aside
@@ -10,6 +11,9 @@
  * Opening checks the options against the manifest before any shard is touched, then opens every
  * shard (crash recovery is part of opening one), repairs a corrupt one when autoRecovery is on, and
  * with checksumVerification verifies each.
+ *
+ * Maintenance (repair) leaves the manager either fully open or fully closed: if a shard cannot be
+ * reopened afterwards, every shard is closed and the lock released, and isClosed says so.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +25,7 @@ import type { RecoveryReport } from '../shard/open-shard.js';
 import { checkKey, checkTableName, checkValue, DEFAULT_TABLE } from '../shard/validate.js';
 import type { VerifyReport } from '../shard/verify.js';
 import { rollUp, shardHealth, type HealthReport, type VerifyRecord } from './health.js';
+import { LossHistory, type LossRecord } from './loss-history.js';
 import { MANIFEST_NAME, reconcileManifest, updateManifestKeys } from './manifest.js';
 import { renderMetrics } from './metrics.js';
 import { resolveRedbOptions, shardOptions, type RedbOptions, type ResolvedRedbOptions } from './options.js';
@@ -60,8 +65,8 @@ export class RedbManager {
   readonly openReport: OpenReport;
   private readonly shards: (Database | null)[];
   private readonly verifyRecords: (VerifyRecord | null)[];
-  /** What the last repair of each shard lost, for health(); empty when nothing was lost. */
-  private readonly repairNotes: string[][];
+  /** Every loss a repair could not avoid, kept on disk; health() reports the unacknowledged ones. */
+  private losses: LossHistory | null = null;
   private readonly lock: DirLock;
   private readonly openedAt = Date.now();
   private closed = false;
@@ -71,7 +76,6 @@ export class RedbManager {
     this.lock = lock;
     this.shards = new Array<Database | null>(options.shardCount).fill(null);
     this.verifyRecords = new Array<VerifyRecord | null>(options.shardCount).fill(null);
-    this.repairNotes = Array.from({ length: options.shardCount }, () => []);
     this.openReport = { created: false, shards: [] };
   }
 
@@ -167,9 +171,30 @@ export class RedbManager {
   health(): HealthReport {
     return rollUp(
       this.shards.map((db, i) =>
-        shardHealth(i, this.closed ? null : db, fs.existsSync(this.shardDir(i)) ? this.shardDir(i) : this.options.baseDir, this.verifyRecords[i]!, this.options, this.openedAt, this.repairNotes[i]!),
+        shardHealth(i, this.closed ? null : db, fs.existsSync(this.shardDir(i)) ? this.shardDir(i) : this.options.baseDir, this.verifyRecords[i]!, this.options, this.openedAt, this.lossesOf(i)),
       ),
     );
+  }
+
+  /**
+   * Every loss repairs of this store could not avoid, oldest first, acknowledged or not. The history
+   * is kept in `<baseDir>/redb.losses.json` and survives reopens and later clean repairs.
+   */
+  lossHistory(): LossRecord[] {
+    this.assertOpen();
+    return this.history().all();
+  }
+
+  /**
+   * Acknowledges the losses recorded so far for shard `shard` (or every shard): health() stops
+   * reporting them. The records stay in the history. Returns how many records were acknowledged.
+   */
+  acknowledgeLoss(shard?: number): number {
+    this.assertOpen();
+    if (shard !== undefined && (!Number.isInteger(shard) || shard < 0 || shard >= this.options.shardCount)) {
+      throw new ValidationError(`shard index must be an integer from 0 to ${this.options.shardCount - 1}, got ${shard}`);
+    }
+    return this.history().acknowledge(shard);
   }
 
   /** Every shard's counters and gauges in the Prometheus text exposition format. */
@@ -199,22 +224,29 @@ export class RedbManager {
   /**
    * Offline repair: closes every shard (the store's lock stays held), verifies each, salvages every
    * record that can still be read and authenticated from a damaged one into a fresh shard (keeping
-   * the damaged files aside), reopens them all and reports what was recovered and what was lost.
+   * the damaged files aside), reopens them all and reports what was recovered and what was lost
+   * (losses also go to the loss history and health() until acknowledged). Damage never makes it
+   * throw. If a shard cannot be reopened afterwards (repair refused to rebuild it), every shard is
+   * closed and the store released: check `isClosed`, and the reports say why.
    */
   repair(): ShardRepairReport[] {
     this.assertOpen();
-    this.closeShards();
+    // A shard whose close fails (its final checkpoint met the damage) is closed all the same, and
+    // its WAL still holds its commits: the repair below replays them.
+    const closeErrors = this.closeShardsCollecting();
     const reports: ShardRepairReport[] = [];
     try {
       for (let i = 0; i < this.shardCount; i++) {
         const r = repairShard(this.shardDir(i), shardOptions(this.options));
-        this.repairNotes[i] = repairLosses(r, 'repaired');
+        if (closeErrors[i]) r.problems.unshift(`closing the shard for repair failed: ${closeErrors[i]}`);
+        this.history().recordRepair(i, r, 'repair');
         reports.push(r);
       }
-    } finally {
-      this.openShards();
+    } catch (err) {
+      this.reopenOrRelease();
+      throw err;
     }
-    for (let i = 0; i < this.shardCount; i++) this.recordVerify(i);
+    if (this.reopenOrRelease() === null) for (let i = 0; i < this.shardCount; i++) this.recordVerify(i);
     return reports;
   }
 
@@ -292,6 +324,7 @@ export class RedbManager {
     }
     reconcileManifest(o, !hasManifest);
     this.openReport.created = !hasManifest;
+    this.losses = LossHistory.load(o.baseDir);
     this.openShards();
     if (o.checksumVerification) for (let i = 0; i < this.shardCount; i++) this.recordVerify(i);
     this.openReport.shards.forEach((s, i) => (s.verify = this.verifyRecords[i]!));
@@ -308,17 +341,65 @@ export class RedbManager {
       } catch (err) {
         if (!(err instanceof CorruptionError) || !this.options.autoRecovery) throw err;
         repaired = repairShard(dir, shardOptions(this.options));
-        this.repairNotes[i] = repairLosses(repaired, 'repaired at open');
+        if (repaired.status === 'unrecoverable') {
+          throw new CorruptionError(dir, 0, `shard ${i} is damaged and automatic repair refused to rebuild it (${repaired.problems.join('; ')})`);
+        }
+        this.history().recordRepair(i, repaired, 'open');
         db = Database.open(dir, shardOptions(this.options));
       }
       this.shards[i] = db;
-      this.openReport.shards.push({ shard: i, recovery: db.recovery, repaired, verify: null });
+      // What the salvage at open lost belongs to this open's recovery.
+      const recovery = repaired ? { ...db.recovery, lostCommits: repaired.lostCommits, lostTxns: repaired.lostTxns } : db.recovery;
+      this.openReport.shards.push({ shard: i, recovery, repaired, verify: null });
     }
   }
 
   private recordVerify(i: number): void {
     const report = this.shardAt(i).verify();
     this.verifyRecords[i] = { ok: report.ok, at: new Date().toISOString(), issues: report.issues.length };
+  }
+
+  private history(): LossHistory {
+    this.losses ??= LossHistory.load(this.options.baseDir);
+    return this.losses;
+  }
+
+  /** Health notes for shard `i`'s unacknowledged losses. */
+  private lossesOf(i: number): { notes: string[]; lostCommits: number } {
+    const h = this.history();
+    const records = h.unacknowledged(i);
+    const notes = records.map((r) => lossNote(r));
+    if (h.unreadable) notes.push(h.unreadable);
+    return { notes, lostCommits: records.reduce((n, r) => n + r.lostCommits, 0) };
+  }
+
+  /** Closes every shard; never throws. Returns each shard's close error message (null: closed cleanly). */
+  private closeShardsCollecting(): (string | null)[] {
+    return this.shards.map((db, i) => {
+      this.shards[i] = null;
+      try {
+        db?.close();
+        return null;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+  }
+
+  /**
+   * After maintenance: reopens every shard, or, if any cannot be opened, closes them all and releases
+   * the store so it is never left half open. Returns the error that forced the release, or null.
+   */
+  private reopenOrRelease(): unknown {
+    try {
+      this.openShards();
+      return null;
+    } catch (err) {
+      this.closeShardsCollecting();
+      this.closed = true;
+      this.lock.unlock();
+      return err;
+    }
   }
 
   private closeShards(): void {
@@ -360,15 +441,14 @@ export class RedbManager {
   }
 }
 
-/** What a repair lost, in words for health(); empty when it lost nothing. */
-function repairLosses(r: ShardRepairReport, when: string): string[] {
-  if (r.status === 'clean') return [];
-  const notes: string[] = [];
-  if (r.status === 'unrecoverable') notes.push(`shard ${when} but nothing could be read: it was rebuilt empty; restore it from a backup (damaged files in ${r.damagedDir})`);
-  if (r.lostRanges.length > 0) notes.push(`shard ${when}: ${r.lostRanges.length} key range(s) lost; see the repair report`);
-  if (r.lostValues.length > 0) notes.push(`shard ${when}: ${r.lostValues.length} value(s) lost`);
-  if (r.walDamage) notes.push(`shard ${when}: commits after a damaged WAL record were lost (${r.walDamage})`);
-  return notes;
+/** A loss record in words for health(). */
+function lossNote(r: LossRecord): string {
+  const what: string[] = [];
+  if (r.lostCommits > 0) what.push(`${r.lostCommits} acknowledged commit(s)${r.lostTxns ? ` (txns ${r.lostTxns.first}..${r.lostTxns.last})` : ''}`);
+  if (r.lostRanges > 0) what.push(`${r.lostRanges} key range(s)`);
+  if (r.lostValues > 0) what.push(`${r.lostValues} value(s)`);
+  const during = r.during === 'open' ? 'repaired at open' : 'repaired';
+  return `shard ${during} (${r.at}) lost ${what.join(', ')} (loss ${r.id}; damaged files in ${r.damagedDir}); restore them from a backup if you can, then call acknowledgeLoss(${r.shard})`;
 }
 
 function applyPart(tx: Parameters<Parameters<Database['write']>[0]>[0], part: readonly BatchOp[]): void {

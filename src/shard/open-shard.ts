@@ -39,6 +39,12 @@ import { WriteTxn } from './write-txn.js';
 
 export const DATA_FILE = 'data.redb';
 
+/** A run of transaction ids, both ends included. */
+export interface TxnRange {
+  first: number;
+  last: number;
+}
+
 /** What open found and did; `Database.recovery`. */
 export interface RecoveryReport {
   /** The directory was empty and a new database was created. */
@@ -61,6 +67,14 @@ export interface RecoveryReport {
   tornTail: { segment: number; offset: number } | null;
   /** WAL segments with an unreadable header at the end of the log, discarded. */
   discardedSegments: number[];
+  /**
+   * Acknowledged commits that recovery could not bring back. Opening a shard never drops one (damage
+   * under an acknowledged commit is a CorruptionError instead), so this is 0 from Database.open; the
+   * store's open report carries a repair's count here when autoRecovery salvaged the shard.
+   */
+  lostCommits: number;
+  /** Their transaction ids (null when none were lost). */
+  lostTxns: TxnRange | null;
 }
 
 /**
@@ -297,6 +311,8 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       lastTxn: version.txn,
       tornTail: scan.tornTail,
       discardedSegments: scan.discardedSegments,
+      lostCommits: 0,
+      lostTxns: null,
     };
     return { core, recovery };
   } catch (err) {

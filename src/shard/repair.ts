@@ -52,7 +52,7 @@ import { BLOB_TABLE } from './blob-table.js';
 import { decodeCatalog, type StoredTable } from './catalog.js';
 import { SLOT_FLAG_CLEAN } from './checkpoint.js';
 import { Database } from './database.js';
-import { codecFor, DATA_FILE, PLAIN } from './open-shard.js';
+import { codecFor, DATA_FILE, PLAIN, type TxnRange } from './open-shard.js';
 import { resolveDatabaseOptions, type DatabaseOptions } from './options.js';
 import type { WriteTxn } from './write-txn.js';
 
@@ -62,12 +62,6 @@ export interface LostRange {
   from: string | null;
   to: string | null;
   reason: string;
-}
-
-/** A run of transaction ids, both ends included. */
-export interface TxnRange {
-  first: number;
-  last: number;
 }
 
 /** What repairing one shard did. */
