@@ -8,7 +8,7 @@
  * to the last durable version, so nothing unacknowledged stays visible.
  */
 import path from 'node:path';
-import { ClosedError, EncryptionKeyError, ValidationError } from '../errors.js';
+import { ClosedError, CorruptionError, EncryptionKeyError, ValidationError } from '../errors.js';
 import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { segmentFileName } from '../wal/segment-format.js';
@@ -30,7 +30,7 @@ import { shardStats, type DatabaseStats } from './stats.js';
 import { Table } from './table.js';
 import { RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
-import { verifyShard, type VerifyReport } from './verify.js';
+import { verifyShard, type VerifyIssue, type VerifyReport } from './verify.js';
 import type { Version } from './version.js';
 import { WriteTxn } from './write-txn.js';
 
@@ -249,8 +249,16 @@ export class Database {
     const core = this.live();
     // Verify checks trees, and the blob counts against the references in them.
     this.flushSync();
-    this.fold();
-    return verifyShard(core);
+    // A fold reads tree blocks: if it meets damage, that is the first finding, and the trees on disk
+    // are still checked as they are.
+    const prior: VerifyIssue[] = [];
+    try {
+      this.fold();
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      prior.push({ area: 'block', file: err.file, offset: err.offset, message: `folding the commits in memory into the trees failed: ${err.message}` });
+    }
+    return verifyShard(core, prior);
   }
 
   /**

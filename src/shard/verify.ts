@@ -8,7 +8,11 @@
  * - the header, reachable blocks and free extents tile the file exactly (nothing leaked, nothing
  *   owned twice);
  * - every WAL record from the checkpoint to the last commit checksums, decodes and is in sequence;
- * - every deduplicated blob still hashes to its key, and its count equals the references to it.
+ * - every deduplicated blob still hashes to its key, and its count equals the references to it;
+ * - everything recovery could fall back on: the other header slot's checkpoint (its catalog, every
+ *   block its trees reach, its freelist) and the WAL from *its* position, which starts before the
+ *   newest checkpoint.
+ * Damage never makes it throw: every problem becomes an issue, and what can still be checked is.
  */
 import path from 'node:path';
 import { CorruptionError } from '../errors.js';
@@ -27,6 +31,7 @@ import { scanWal } from '../wal/wal-scan.js';
 import { decodeCatalog } from './catalog.js';
 import { SLOT_FLAG_CLEAN } from './checkpoint.js';
 import type { ShardCore } from './core.js';
+import type { HeaderSlot } from '../pagefile/header-slot.js';
 
 /** One problem verify found. */
 export interface VerifyIssue {
@@ -145,9 +150,11 @@ class Verifier {
   }
 }
 
-export function verifyShard(core: ShardCore): VerifyReport {
+/** `prior`: problems the caller met before (a fold that read damaged blocks), reported first. */
+export function verifyShard(core: ShardCore, prior: VerifyIssue[] = []): VerifyReport {
   const started = performance.now();
   const v = new Verifier(core);
+  v.issues.push(...prior);
   const file = core.file.path;
   for (const index of [0, 1] as const) {
     const r = core.file.readSlot(index);
@@ -181,6 +188,7 @@ export function verifyShard(core: ShardCore): VerifyReport {
   }
   checkBlobs(v, file);
   checkTiling(v, file, slot.fileEnd, core.file.size());
+  checkFallback(core, v);
   const walRecords = checkWal(core, v);
   return {
     ok: v.issues.length === 0,
@@ -220,8 +228,55 @@ function checkTiling(v: Verifier, file: string, fileEnd: number, fileSize: numbe
   if (end > fileEnd) v.issue('space', file, fileEnd, `blocks extend past the checkpoint's file end`);
 }
 
+/**
+ * The other header slot's checkpoint is what open falls back on when the newest does not load, so
+ * every block it reaches must be readable too. Its blocks are outside the newest checkpoint's tiling
+ * (the newest freelist lists them as reusable by the *next* checkpoint), so only their contents are
+ * checked, not space accounting or blob counts.
+ */
+function checkFallback(core: ShardCore, main: Verifier): void {
+  const other = core.slots.other;
+  const active = core.slots.active;
+  if (!other || (other.catalog?.offset === active.catalog?.offset && other.freelist?.offset === active.freelist?.offset)) return;
+  const v = new Verifier(core);
+  const file = core.file.path;
+  const label = `fallback checkpoint ${other.checkpointTxn}`;
+  if (other.catalog) {
+    const payload = v.readBlock(other.catalog, BlockKind.Catalog, `catalog of the ${label}`);
+    const entries = payload ? decodeCatalog(payload) : null;
+    if (typeof entries === 'string') v.issue('block', file, other.catalog.offset, entries);
+    else if (entries) {
+      for (const t of entries) {
+        const before = v.entries;
+        if (t.root) v.walk(t.root, null, null, t.name);
+        if (v.entries - before !== t.count) v.issue('tree', file, t.root?.offset ?? other.catalog.offset, `table ${t.name} holds ${v.entries - before} entries, the catalog says ${t.count}`);
+      }
+    }
+  }
+  if (other.freelist) {
+    const payload = v.readBlock(other.freelist, BlockKind.Freelist, `freelist of the ${label}`);
+    if (payload) {
+      const extents = decodeFreelist(payload, other.fileEnd);
+      if (typeof extents === 'string') v.issue('block', file, other.freelist.offset, extents);
+    }
+  }
+  if (core.file.size() < other.fileEnd) v.issue('space', file, core.file.size(), `the file is ${core.file.size()} bytes but the ${label} covers ${other.fileEnd}`);
+  // Blob reference counts of the older trees were checked when they were newest; only their bytes matter now.
+  for (const i of v.issues) main.issue(i.area, i.file, i.offset, `${label}: ${i.message}`);
+  main.blocks += v.blocks;
+  main.bytes += v.bytes;
+}
+
+/** The slot whose WAL position comes first: replay after a fallback would start there. */
+function oldestWalStart(core: ShardCore): HeaderSlot {
+  const a = core.slots.active;
+  const o = core.slots.other;
+  if (!o) return a;
+  return o.walSegment < a.walSegment || (o.walSegment === a.walSegment && o.walOffset < a.walOffset) ? o : a;
+}
+
 function checkWal(core: ShardCore, v: Verifier): number {
-  const slot = core.slots.active;
+  const slot = oldestWalStart(core);
   try {
     const result = scanWal(
       core.io,
