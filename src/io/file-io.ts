@@ -59,4 +59,9 @@ export interface FileIO {
   rename(from: string, to: string): void;
   /** Makes a directory's entries (creations, renames, deletions) durable. */
   syncDir(path: string): void;
+  /**
+   * Bytes an unprivileged writer may still write on the file system holding `path` (statfs
+   * `bavail * bsize`). Optional: without it, maintenance that needs head-room asks `fs.statfsSync`.
+   */
+  freeBytes?(path: string): number;
 }

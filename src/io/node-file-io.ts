@@ -93,6 +93,11 @@ export class NodeFileIO implements FileIO {
       fs.closeSync(fd);
     }
   }
+
+  freeBytes(path: string): number {
+    const s = fs.statfsSync(path);
+    return s.bavail * s.bsize;
+  }
 }
 
 /** The process-wide real file system. */

@@ -8,7 +8,13 @@
  *      and open deletes a leftover `data.redb.compact`.
  *   3. In memory the new file becomes current. Snapshots that were open keep the old file's
  *      descriptor and read it (the renamed-over inode stays readable) until they close.
+ *
+ * Compaction needs room for a second copy of the live data while it runs. Close compacts only when
+ * the disk has that room plus a reserve (`compactionHeadroom`), so that maintenance never takes the
+ * space the next open and its first commits need; a compaction that fails anyway removes its file and
+ * leaves the old page file and the WAL as they were.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ioError } from '../errors.js';
 import { NodeCache } from '../btree/node-cache.js';
@@ -36,6 +42,29 @@ export interface CompactInfo {
   durationMs: number;
 }
 
+/** Free space close-time compaction leaves untouched: the next open and its first commits need it. */
+export const COMPACTION_RESERVE_BYTES = 64 << 20;
+
+/** Whether the disk has room to compact: free bytes, and what compaction would need. */
+export function compactionHeadroom(core: ShardCore): { ok: boolean; freeBytes: number; neededBytes: number } {
+  // The new file holds the live blocks only: the file minus its free and soon-free space.
+  const live = Math.max(0, core.file.size() - core.space.allocator.freeBytes - core.space.pendingBytes);
+  const neededBytes = live + COMPACTION_RESERVE_BYTES;
+  let freeBytes: number;
+  try {
+    freeBytes = core.io.freeBytes ? core.io.freeBytes(core.dir) : statfsFree(core.dir);
+  } catch {
+    // Without knowing, assume there is no room: skipping maintenance is always safe.
+    return { ok: false, freeBytes: 0, neededBytes };
+  }
+  return { ok: freeBytes >= neededBytes, freeBytes, neededBytes };
+}
+
+function statfsFree(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
 /** Cache left to a replaced file's snapshots. */
 const RETIRED_CACHE_BYTES = 16 << 20;
 
@@ -49,7 +78,14 @@ export function compactShard(core: ShardCore): CompactInfo {
   if (core.io.exists(tmpPath)) core.io.unlink(tmpPath);
   const placeholder: HeaderSlot = { ...core.slots.active, catalog: null, freelist: null, fileEnd: HEADER_SIZE, flags: 0 };
   const generation = core.file.generation + 1;
-  const file = PageFile.create(core.io, tmpPath, core.codec, [placeholder, { ...placeholder, seq: 0 }], generation);
+  let file: PageFile;
+  try {
+    file = PageFile.create(core.io, tmpPath, core.codec, [placeholder, { ...placeholder, seq: 0 }], generation);
+  } catch (err) {
+    // A file left half created would hold disk space until the next open removes it.
+    removeQuietly(core, tmpPath);
+    throw err;
+  }
   const store = new NodeStore(file, new NodeCache(core.budget));
   let entries = 0;
   let newTables: Map<string, TableState>;
@@ -89,11 +125,7 @@ export function compactShard(core: ShardCore): CompactInfo {
     }
   } catch (err) {
     file.close();
-    try {
-      core.io.unlink(tmpPath);
-    } catch {
-      // Open deletes a leftover compaction file.
-    }
+    removeQuietly(core, tmpPath);
     throw err;
   }
   // The directory now names the new file, so the swap must happen in memory whatever the directory
@@ -124,4 +156,12 @@ export function compactShard(core: ShardCore): CompactInfo {
   if (dirSyncError) throw dirSyncError;
   deleteWalSegments(core, core.wal.segment);
   return { bytesBefore, bytesAfter: file.size(), entries, durationMs: performance.now() - started };
+}
+
+function removeQuietly(core: ShardCore, file: string): void {
+  try {
+    if (core.io.exists(file)) core.io.unlink(file);
+  } catch {
+    // Open deletes a leftover compaction file.
+  }
 }

@@ -8,7 +8,7 @@
  * to the last durable version, so nothing unacknowledged stays visible.
  */
 import path from 'node:path';
-import { ClosedError, CorruptionError, EncryptionKeyError, ValidationError } from '../errors.js';
+import { ClosedError, CorruptionError, EncryptionKeyError, RedbError, ValidationError } from '../errors.js';
 import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { segmentFileName } from '../wal/segment-format.js';
@@ -19,7 +19,7 @@ import type { NodeStore } from '../btree/node-store.js';
 import type { StoreCodec } from '../codec/store-codec.js';
 import type { KeyRing } from '../codec/key-ring.js';
 import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
-import { compactShard, type CompactInfo } from './compact.js';
+import { compactionHeadroom, compactShard, type CompactInfo } from './compact.js';
 import { foldMemtables, memtableBytes } from './fold.js';
 import { txSettings, type ShardCore } from './core.js';
 import { openShard, type RecoveryReport } from './open-shard.js';
@@ -56,6 +56,20 @@ interface Unsynced {
 function mostlyFree(core: ShardCore): boolean {
   const size = core.file.size();
   return size > 1 << 20 && core.space.allocator.freeBytes + core.space.pendingBytes > size / 2;
+}
+
+/**
+ * Close-time compaction is optional maintenance: it runs only with head-room on the disk, and a
+ * failure (a full disk, an IO error) is not the close's failure. compactShard leaves the old page
+ * file and the WAL intact when it fails, and the clean checkpoint that follows covers everything.
+ */
+function compactBeforeClose(core: ShardCore): void {
+  if (!compactionHeadroom(core).ok) return;
+  try {
+    compactShard(core);
+  } catch (err) {
+    if (!(err instanceof RedbError) || err instanceof CorruptionError) throw err;
+  }
 }
 
 function isThenable(v: unknown): boolean {
@@ -368,7 +382,7 @@ export class Database {
       if (!this.failure) {
         this.flushSync();
         this.fold();
-        if (core.options.compactOnClose && mostlyFree(core)) compactShard(core);
+        if (core.options.compactOnClose && mostlyFree(core)) compactBeforeClose(core);
         writeCheckpoint(core, true);
         clean = true;
       }

@@ -2,7 +2,8 @@
  * A FileIO that fails on purpose: the Nth write (or truncate) or the Nth sync (fdatasync, directory
  * fsync) throws EIO or ENOSPC, or the Nth write is torn (a prefix lands, then EIO). Every other call
  * goes to the real file system, so after a fault the files are exactly what a real failure of that
- * call could leave behind.
+ * call could leave behind. It can also play a full disk: `diskFull` makes every write and truncate
+ * fail with ENOSPC, and `reportedFreeBytes` is what `freeBytes` (statfs) answers.
  */
 import type { FileHandle, FileIO, OpenMode } from '../../src/io/file-io.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
@@ -27,6 +28,10 @@ export class FaultyFileIO implements FileIO {
   /** How many faults fired. */
   fired = 0;
   private plan: FaultPlan | null = null;
+  /** While true, every write and truncate fails with ENOSPC. */
+  diskFull = false;
+  /** What freeBytes() reports; null asks the real file system. */
+  reportedFreeBytes: number | null = null;
 
   constructor(private readonly inner: FileIO = nodeFileIO) {}
 
@@ -41,6 +46,10 @@ export class FaultyFileIO implements FileIO {
   /** Called before each write; returns how many bytes to let through before failing, or null. */
   beforeWrite(length: number, what: string): number | null {
     this.writes++;
+    if (this.diskFull) {
+      this.fired++;
+      throw osError('ENOSPC', what);
+    }
     const p = this.plan;
     if (!p || p.op !== 'write' || p.nth !== this.writes) return null;
     this.fired++;
@@ -91,6 +100,11 @@ export class FaultyFileIO implements FileIO {
   syncDir(path: string): void {
     this.beforeSync(`fsync of directory ${path}`);
     this.inner.syncDir(path);
+  }
+
+  freeBytes(path: string): number {
+    if (this.reportedFreeBytes !== null) return this.reportedFreeBytes;
+    return this.inner.freeBytes!(path);
   }
 }
 
