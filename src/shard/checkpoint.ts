@@ -147,6 +147,8 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
     return { txn, wrote: false, blocksWritten: 0, bytesWritten: 0, durationMs: performance.now() - started };
   }
 
+  // From the first block written, the older slot's blocks may be overwritten.
+  core.fallbackIntact = false;
   core.space.release(active.checkpointTxn, core.readers.oldest());
   core.space.allocator.trimTail();
   const w = new CheckpointWriter(core, txn);
@@ -213,6 +215,7 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
   }
   core.walBytesAtCheckpoint = core.wal.bytesWritten;
   core.counters.checkpoints++;
+  core.fallbackIntact = true;
   core.counters.blockBytesWritten += w.bytes;
   core.counters.lastCheckpointAt = Date.now();
   const durationMs = performance.now() - started;

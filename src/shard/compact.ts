@@ -146,6 +146,7 @@ export function compactShard(core: ShardCore): CompactInfo {
   core.store = store;
   core.space = new FreeSpace(new ExtentAllocator(slot.fileEnd));
   core.slots = { activeIndex: 1, active: { ...slot, seq: slot.seq + 1 }, other: slot };
+  core.fallbackIntact = true;
   core.latest = fresh;
   core.durable = fresh;
   core.walBytesAtCheckpoint = core.wal.bytesWritten;

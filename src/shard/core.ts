@@ -84,6 +84,13 @@ export interface ShardCore {
   /** Newest durable version; new snapshots read it. */
   durable: Version;
   slots: SlotState;
+  /**
+   * Whether every block the other slot reaches is known intact: true after a checkpoint of this
+   * process completed (it wrote only into the older slot's free space). False after open, and while
+   * or after a checkpoint fails: a checkpoint cut short may already have reused blocks that only the
+   * other slot reached (the newest freelist lists them), so damage there is not evidence of anything.
+   */
+  fallbackIntact: boolean;
   readers: ReaderRegistry;
   /** WAL bytes written when the last checkpoint was taken. */
   walBytesAtCheckpoint: number;

@@ -287,6 +287,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       latest: version,
       durable: version,
       slots: { activeIndex: loaded.index, active: slot, other: usedFallbackSlot ? null : other },
+      fallbackIntact: false,
       readers: new ReaderRegistry(),
       walBytesAtCheckpoint: 0,
       counters: {

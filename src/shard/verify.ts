@@ -232,12 +232,14 @@ function checkTiling(v: Verifier, file: string, fileEnd: number, fileSize: numbe
  * The other header slot's checkpoint is what open falls back on when the newest does not load, so
  * every block it reaches must be readable too. Its blocks are outside the newest checkpoint's tiling
  * (the newest freelist lists them as reusable by the *next* checkpoint), so only their contents are
- * checked, not space accounting or blob counts.
+ * checked, not space accounting or blob counts. Only while they are known intact (core.fallbackIntact):
+ * after a crash in the middle of a checkpoint they may have been reused, legitimately.
  */
 function checkFallback(core: ShardCore, main: Verifier): void {
   const other = core.slots.other;
   const active = core.slots.active;
-  if (!other || (other.catalog?.offset === active.catalog?.offset && other.freelist?.offset === active.freelist?.offset)) return;
+  if (!other || !core.fallbackIntact) return;
+  if (other.catalog?.offset === active.catalog?.offset && other.freelist?.offset === active.freelist?.offset) return;
   const v = new Verifier(core);
   const file = core.file.path;
   const label = `fallback checkpoint ${other.checkpointTxn}`;
