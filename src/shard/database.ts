@@ -388,18 +388,23 @@ export class Database {
       }
     } finally {
       this.core = null;
-      core.wal.close();
-      if (clean) {
-        try {
-          core.io.unlink(path.join(core.walDir, segmentFileName(core.wal.segment)));
-        } catch {
-          // Both slots say the WAL is not needed; a leftover segment is ignored and removed next open.
+      // The lock is released whatever closing the files does: a close that failed must not leave the
+      // store unopenable for the next process.
+      try {
+        core.wal.close();
+        if (clean) {
+          try {
+            core.io.unlink(path.join(core.walDir, segmentFileName(core.wal.segment)));
+          } catch {
+            // Both slots say the WAL is not needed; a leftover segment is ignored and removed next open.
+          }
         }
+        core.file.retire();
+      } finally {
+        this.lock.unlock();
+        for (const u of this.unsynced) u.reject?.(new ClosedError(`the database at ${this.path}`));
+        this.unsynced = [];
       }
-      core.file.retire();
-      this.lock.unlock();
-      for (const u of this.unsynced) u.reject?.(new ClosedError(`the database at ${this.path}`));
-      this.unsynced = [];
     }
   }
 

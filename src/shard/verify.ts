@@ -269,11 +269,16 @@ function checkFallback(core: ShardCore, main: Verifier): void {
   main.bytes += v.bytes;
 }
 
-/** The slot whose WAL position comes first: replay after a fallback would start there. */
+/**
+ * The slot whose WAL position comes first: replay after a fallback would start there. Only a fallback
+ * known intact counts: one left by an interrupted checkpoint or close may name WAL the newest slot no
+ * longer needs (a clean slot says the log is not needed, and the next segment's header then names no
+ * predecessor).
+ */
 function oldestWalStart(core: ShardCore): HeaderSlot {
   const a = core.slots.active;
   const o = core.slots.other;
-  if (!o) return a;
+  if (!o || !core.fallbackIntact) return a;
   return o.walSegment < a.walSegment || (o.walSegment === a.walSegment && o.walOffset < a.walOffset) ? o : a;
 }
 
