@@ -11,7 +11,6 @@
  * never validates. Every segment but the last is searched only up to the valid end its successor's
  * header names: bytes past it were cut off by an earlier recovery and never acknowledged.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { ioError } from '../errors.js';
 import { decodeRecordHeader, RECORD_HEADER_SIZE, recordChecksumValid, RecordKind } from './record-format.js';
@@ -38,11 +37,11 @@ export function surveyPastDamage(walDir: string, damage: WalDamage, io: FileIO =
   let lastTxn: number | null = null;
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i]!;
-    const bytes = readWhole(path.join(walDir, segmentFileName(seg)));
+    const bytes = readWhole(io, path.join(walDir, segmentFileName(seg)));
     let end = bytes.length;
     const next = segments[i + 1];
     if (next === seg + 1) {
-      const h = decodeSegmentHeader(readWhole(path.join(walDir, segmentFileName(next))).subarray(0, 64));
+      const h = decodeSegmentHeader(readWhole(io, path.join(walDir, segmentFileName(next)), 64));
       if (typeof h !== 'string' && h.prevEnd >= SEGMENT_HEADER_SIZE) end = Math.min(end, h.prevEnd);
     }
     // A bad record's own bytes are skipped; a bad or missing segment's records may all be intact.
@@ -72,9 +71,17 @@ function recordAt(b: Uint8Array, pos: number, end: number, segment: number, minT
   return recordChecksumValid(b.subarray(pos, pos + len), segment) ? len : 0;
 }
 
-function readWhole(file: string): Uint8Array {
+/** The first `limit` bytes of a file (all of it by default). */
+function readWhole(io: FileIO, file: string, limit = Infinity): Uint8Array {
   try {
-    return fs.readFileSync(file);
+    const handle = io.open(file, 'read');
+    try {
+      const b = new Uint8Array(Math.min(limit, handle.size()));
+      const n = handle.read(b, 0, b.length, 0);
+      return b.subarray(0, n);
+    } finally {
+      handle.close();
+    }
   } catch (err) {
     throw ioError('read WAL segment', file, err);
   }
