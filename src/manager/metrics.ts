@@ -57,5 +57,7 @@ export function renderMetrics(stats: (DatabaseStats | null)[], health: ShardHeal
   for (const h of health) lines.push(`redb_health{shard="${h.shard}"} ${statusRank(h.status)}`);
   lines.push('# HELP redb_disk_free_bytes Free bytes on the disk holding the shard.', '# TYPE redb_disk_free_bytes gauge');
   for (const h of health) lines.push(`redb_disk_free_bytes{shard="${h.shard}"} ${h.diskFreeBytes}`);
+  lines.push('# HELP redb_lost_commits Acknowledged commits repairs lost that no operator has acknowledged yet.', '# TYPE redb_lost_commits gauge');
+  for (const h of health) lines.push(`redb_lost_commits{shard="${h.shard}"} ${h.lostCommits}`);
   return `${lines.join('\n')}\n`;
 }

@@ -76,6 +76,7 @@ test('a flipped byte mid-WAL: auto-repair counts the lost commits exactly, and h
     assert.equal(h.status === 'healthy', false);
     assert.equal(h.lostCommits, 376);
     assert.match(h.problems.join('\n'), /lost 376 acknowledged commit\(s\) \(txns 225\.\.600\)/);
+    assert.match(mgr.metrics(), /^redb_lost_commits\{shard="0"\} 376$/m);
   };
   assertDegraded(m);
   m.close();
@@ -94,6 +95,7 @@ test('a flipped byte mid-WAL: auto-repair counts the lost commits exactly, and h
   const h = m.health().shards[0]!;
   assert.equal(h.lostCommits, 0);
   assert.doesNotMatch(h.problems.join('\n'), /lost/);
+  assert.match(m.metrics(), /^redb_lost_commits\{shard="0"\} 0$/m);
   m.close();
 
   m = RedbManager.open({ baseDir: base, ...OPTIONS });
