@@ -36,6 +36,9 @@ export {
   IoError,
   DiskFullError,
   LockedError,
+  type LockedReason,
+  ReadOnlyError,
+  AccessDeniedError,
   EncryptionKeyError,
   FormatError,
 } from './errors.js';
