@@ -13,18 +13,18 @@ export { Database } from './shard/database.js';
 export type { DatabaseOptions, Durability, EncryptionOptions } from './shard/options.js';
 export type { KeySource } from './codec/key-source.js';
 export type { CompressionKind } from './codec/compression.js';
-export type { SnapshotInfo, SnapshotReport } from './shard/snapshot-copy.js';
-export { WriteTxn, TxTable } from './shard/write-txn.js';
+export type { SnapshotInfo, SnapshotReport } from './shard/maintenance/snapshot-copy.js';
+export { WriteTxn, TxTable } from './shard/txn/write-txn.js';
 export { Snapshot, SnapshotTable } from './shard/snapshot.js';
 export { Table } from './shard/table.js';
-export type { Entry } from './shard/tree-read.js';
+export type { Entry } from './shard/data/tree-read.js';
 export type { RangeOptions } from './shard/validate.js';
 export { MAX_KEY_SIZE, MAX_VALUE_SIZE, DEFAULT_TABLE } from './shard/validate.js';
-export type { CheckpointInfo } from './shard/checkpoint.js';
-export type { CompactInfo } from './shard/compact.js';
-export type { VerifyReport, VerifyIssue } from './shard/verify.js';
+export type { CheckpointInfo } from './shard/durability/checkpoint.js';
+export type { CompactInfo } from './shard/maintenance/compact.js';
+export type { VerifyReport, VerifyIssue } from './shard/maintenance/verify.js';
 export type { DatabaseStats } from './shard/stats.js';
-export type { RecoveryReport, TxnRange } from './shard/open-shard.js';
+export type { RecoveryReport, TxnRange } from './shard/durability/open-shard.js';
 export {
   RedbError,
   ErrorCode,
@@ -47,11 +47,11 @@ export { initRedbManager, getRedbManager, closeRedbManager } from './manager/sin
 export type { RedbOptions } from './manager/options.js';
 export type { HealthReport, HealthStatus, ShardHealth, VerifyRecord } from './manager/health.js';
 export type { LossRecord } from './manager/loss-history.js';
-export type { BackupOptions, BackupReport, BackupShardReport } from './manager/backup.js';
-export type { BackupVerifyReport } from './manager/backup-verify.js';
-export type { RestoreOptions, RestoreReport } from './manager/restore.js';
-export { BackupCorruptionError } from './manager/backup-error.js';
-export type { ShardRepairReport, LostRange } from './shard/repair.js';
+export type { BackupOptions, BackupReport, BackupShardReport } from './backup/backup.js';
+export type { BackupVerifyReport } from './backup/backup-verify.js';
+export type { RestoreOptions, RestoreReport } from './backup/restore.js';
+export { BackupCorruptionError } from './backup/backup-error.js';
+export type { ShardRepairReport, LostRange } from './shard/maintenance/repair.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
 export { NodeFileIO } from './io/node-file-io.js';

@@ -13,9 +13,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ioError } from '../errors.js';
-import type { TxnRange } from '../shard/open-shard.js';
-import type { ShardRepairReport } from '../shard/repair.js';
-import { writeFileAtomic } from './durable-file.js';
+import type { TxnRange } from '../shard/durability/open-shard.js';
+import type { ShardRepairReport } from '../shard/maintenance/repair.js';
+import { writeFileAtomic } from '../io/durable-file.js';
 
 export const LOSS_HISTORY_NAME = 'redb.losses.json';
 const FORMAT = 'redb-audit-losses';

@@ -15,10 +15,11 @@ import { CorruptionError, EncryptionKeyError, ValidationError } from '../errors.
 import { blake3 } from '../blob/blake3.js';
 import { KeyRing, type KeyRingEntry } from '../codec/key-ring.js';
 import { resolveKeySource } from '../codec/key-source.js';
-import { writeFileAtomic } from './durable-file.js';
+import { writeFileAtomic } from '../io/durable-file.js';
+import { MANIFEST_NAME } from '../io/base-layout.js';
 import type { ResolvedRedbOptions } from './options.js';
 
-export const MANIFEST_NAME = 'redb.manifest.json';
+export { MANIFEST_NAME };
 const FORMAT = 'redb-audit-store';
 
 interface ManifestBody {

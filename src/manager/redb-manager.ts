@@ -22,19 +22,20 @@ import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { prepareStoreDir } from '../io/store-dir.js';
 import { Database } from '../shard/database.js';
-import type { RecoveryReport } from '../shard/open-shard.js';
+import type { RecoveryReport } from '../shard/durability/open-shard.js';
 import { checkKey, checkTableName, checkValue, DEFAULT_TABLE } from '../shard/validate.js';
-import type { VerifyReport } from '../shard/verify.js';
+import type { VerifyReport } from '../shard/maintenance/verify.js';
 import { rollUp, shardHealth, type HealthReport, type VerifyRecord } from './health.js';
 import { LossHistory, type LossRecord } from './loss-history.js';
 import { MANIFEST_NAME, readManifest, reconcileManifest, updateManifestKeys } from './manifest.js';
 import { renderMetrics } from './metrics.js';
 import { resolveRedbOptions, shardOptions, type RedbOptions, type ResolvedRedbOptions } from './options.js';
 import { routeTenant } from './routing.js';
-import { repairShard, type ShardRepairReport } from '../shard/repair.js';
-import { writeBackup, type BackupOptions, type BackupReport } from './backup.js';
-import { verifyBackupDir, type BackupVerifyReport } from './backup-verify.js';
-import { restoreBackup, type RestoreOptions, type RestoreReport } from './restore.js';
+import { repairShard, type ShardRepairReport } from '../shard/maintenance/repair.js';
+import { backupSourceOf } from '../shard/backup-source.js';
+import { writeBackup, type BackupOptions, type BackupReport } from '../backup/backup.js';
+import { verifyBackupDir, type BackupVerifyReport } from '../backup/backup-verify.js';
+import { restoreBackup, type RestoreOptions, type RestoreReport } from '../backup/restore.js';
 
 /** One operation of a cross-shard batch. Exactly one of `value` and `delete` is given. */
 export interface BatchOp {
@@ -296,7 +297,7 @@ export class RedbManager {
    */
   async backup(destDir: string, options?: BackupOptions): Promise<BackupReport> {
     this.assertWritable('backup()');
-    const shards = Array.from({ length: this.shardCount }, (_, i) => this.shardAt(i));
+    const shards = Array.from({ length: this.shardCount }, (_, i) => backupSourceOf(this.shardAt(i)));
     return writeBackup(this.options.baseDir, shards, destDir, options);
   }
 

@@ -10,12 +10,12 @@ import type { FileIO } from '../io/file-io.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
 import type { PageFile } from '../pagefile/page-file.js';
 import type { WalWriter } from '../wal/wal-writer.js';
-import type { FreeSpace } from './free-space.js';
-import type { LeafRatio } from './leaf-ratio.js';
+import type { FreeSpace } from './durability/free-space.js';
+import type { LeafRatio } from './data/leaf-ratio.js';
 import type { ResolvedDatabaseOptions } from './options.js';
-import type { ReaderRegistry } from './reader-registry.js';
-import type { Version } from './version.js';
-import type { TxSettings } from './write-txn.js';
+import type { ReaderRegistry } from './txn/reader-registry.js';
+import type { Version } from './data/version.js';
+import type { TxSettings } from './txn/write-txn.js';
 
 /** The two header slots as this process knows them. */
 export interface SlotState {

@@ -27,22 +27,22 @@ import type { PageFile } from '../pagefile/page-file.js';
 import type { NodeStore } from '../btree/node-store.js';
 import type { StoreCodec } from '../codec/store-codec.js';
 import type { KeyRing } from '../codec/key-ring.js';
-import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
-import { compactionHeadroom, compactShard, type CompactInfo } from './compact.js';
-import { foldMemtables, memtableBytes } from './fold.js';
+import { writeCheckpoint, type CheckpointInfo } from './durability/checkpoint.js';
+import { compactionHeadroom, compactShard, type CompactInfo } from './maintenance/compact.js';
+import { foldMemtables, memtableBytes } from './txn/fold.js';
 import { txSettings, type ShardCore } from './core.js';
-import { DATA_FILE, openShard, type RecoveryReport } from './open-shard.js';
-import { openShardReadOnly } from './read-only-open.js';
+import { DATA_FILE, openShard, type RecoveryReport } from './durability/open-shard.js';
+import { openShardReadOnly } from './durability/read-only-open.js';
 import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
-import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './snapshot-copy.js';
+import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './maintenance/snapshot-copy.js';
 import { shardStats, type DatabaseStats } from './stats.js';
 import { Table } from './table.js';
-import { RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
-import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
-import { verifyShard, type VerifyIssue, type VerifyReport } from './verify.js';
-import type { Version } from './version.js';
-import { WriteTxn } from './write-txn.js';
+import { RangeIterator, readCount, readGet, readHas, type Entry } from './data/tree-read.js';
+import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions, isReservedTableName } from './validate.js';
+import { verifyShard, type VerifyIssue, type VerifyReport } from './maintenance/verify.js';
+import type { Version } from './data/version.js';
+import { WriteTxn } from './txn/write-txn.js';
 
 /** A checkpoint held still for a backup; see Database.pinCheckpoint. */
 export interface PinnedCheckpoint {
@@ -273,7 +273,7 @@ export class Database {
 
   /** Names of the tables that exist. */
   tableNames(): string[] {
-    return [...this.live().durable.tables.keys()].filter((n) => !n.startsWith('__')).sort();
+    return [...this.live().durable.tables.keys()].filter((n) => !isReservedTableName(n)).sort();
   }
 
   /** Writes every change since the last checkpoint to the page file and trims the WAL. */

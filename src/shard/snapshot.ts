@@ -4,9 +4,9 @@
  * it when done (snapshots that are garbage collected unclosed are released then, later than needed).
  */
 import { ClosedError } from '../errors.js';
-import type { Version } from './version.js';
-import { RangeIterator, readCount, readGet, readHas, type Entry } from './tree-read.js';
-import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions } from './validate.js';
+import type { Version } from './data/version.js';
+import { RangeIterator, readCount, readGet, readHas, type Entry } from './data/tree-read.js';
+import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions, isReservedTableName } from './validate.js';
 
 /** What a snapshot needs from its database: registration, so its blocks are not reused. */
 export interface SnapshotHost {
@@ -87,7 +87,7 @@ export class Snapshot extends SnapshotTable {
 
   /** Names of the tables in this snapshot. */
   tableNames(): string[] {
-    return [...this.liveVersion().tables.keys()].filter((n) => !n.startsWith('__')).sort();
+    return [...this.liveVersion().tables.keys()].filter((n) => !isReservedTableName(n)).sort();
   }
 
   /** Ends the snapshot; its blocks may be reused after the next checkpoint. Safe to call twice. */

@@ -1,10 +1,11 @@
 /** The figures `Database.stats()` reports. */
 import type { ShardCore } from './core.js';
-import type { RecoveryReport } from './open-shard.js';
-import { readCount } from './tree-read.js';
+import type { RecoveryReport } from './durability/open-shard.js';
+import { readCount } from './data/tree-read.js';
 import { listSegments } from '../wal/wal-scan.js';
 import path from 'node:path';
 import { segmentFileName } from '../wal/segment-format.js';
+import { isReservedTableName } from './validate.js';
 
 /** Sizes, counts and activity of one shard. */
 export interface DatabaseStats {
@@ -59,7 +60,7 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     durableTxn: core.durable.txn,
     checkpointTxn: core.slots.active.checkpointTxn,
     tables: [...core.durable.tables.values()]
-      .filter((t) => !t.name.startsWith('__'))
+      .filter((t) => !isReservedTableName(t.name))
       .map((t) => ({ name: t.name, entries: readCount(core.durable, t.name) }))
       .sort((a, b) => (a.name < b.name ? -1 : 1)),
     pageFileBytes: core.file.size(),

@@ -4,9 +4,9 @@
  * several tables atomically).
  */
 import type { Database } from './database.js';
-import { readCount, readGet, readHas, type Entry } from './tree-read.js';
+import { readCount, readGet, readHas, type Entry } from './data/tree-read.js';
 import { checkKey, type RangeOptions } from './validate.js';
-import type { TxTable } from './write-txn.js';
+import type { TxTable } from './txn/write-txn.js';
 
 export class Table {
   /** @internal */

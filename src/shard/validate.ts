@@ -36,12 +36,23 @@ export function checkValue(value: unknown): Uint8Array {
   return value;
 }
 
+/** Table names starting with this belong to the engine's own tables (deduplicated values, ...). */
+export const RESERVED_TABLE_PREFIX = '__';
+
+/**
+ * Whether a table name is reserved for the engine. The one place the rule lives: listings hide
+ * these tables, commits write them straight into their trees, verify and repair treat them apart.
+ */
+export function isReservedTableName(name: string): boolean {
+  return name.startsWith(RESERVED_TABLE_PREFIX);
+}
+
 /** Names starting with "__" are reserved for the engine's own tables. */
 export function checkTableName(name: unknown, allowReserved = false): string {
   if (typeof name !== 'string' || name.length === 0) throw new ValidationError(`table name must be a non-empty string, got ${describe(name)}`);
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_TABLE_NAME) throw new ValidationError(`table name must be at most ${MAX_TABLE_NAME} UTF-8 bytes, got ${bytes}`);
-  if (!allowReserved && name.startsWith('__')) throw new ValidationError(`table name ${JSON.stringify(name)} is reserved: names starting with "__" belong to the engine`);
+  if (!allowReserved && isReservedTableName(name)) throw new ValidationError(`table name ${JSON.stringify(name)} is reserved: names starting with "__" belong to the engine`);
   return name;
 }
 

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 // The shard module directly rather than the package index: a child that must start in a few hundred
 // milliseconds, hundreds of times, loads only the engine it exercises.
 import { Database } from '../../src/shard/database.js';
-import type { WriteTxn } from '../../src/shard/write-txn.js';
+import type { WriteTxn } from '../../src/shard/txn/write-txn.js';
 import { applyTransaction, CRASH_DB_OPTIONS, mix32, parseLast, Rng } from './workload.js';
 
 function line(s: string): void {

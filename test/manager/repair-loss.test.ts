@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ClosedError, CorruptionError, Database, RedbManager } from '../../src/index.js';
-import { repairShard } from '../../src/shard/repair.js';
+import { repairShard } from '../../src/shard/maintenance/repair.js';
 import { LOSS_HISTORY_NAME } from '../../src/manager/loss-history.js';
 import { mapPageFile, mapWal } from '../support/corruption-harness.js';
 import { tmpDir } from '../support/tmp.js';

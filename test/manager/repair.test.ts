@@ -9,8 +9,8 @@ import { StoreCodec } from '../../src/codec/store-codec.js';
 import { CorruptionError, Database, RedbManager } from '../../src/index.js';
 import { BlockKind } from '../../src/pagefile/layout.js';
 import { PageFile } from '../../src/pagefile/page-file.js';
-import { decodeCatalog } from '../../src/shard/catalog.js';
-import { repairShard } from '../../src/shard/repair.js';
+import { decodeCatalog } from '../../src/shard/data/catalog.js';
+import { repairShard } from '../../src/shard/maintenance/repair.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
 import { tmpDir } from '../support/tmp.js';
 

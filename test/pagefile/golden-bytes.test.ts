@@ -13,7 +13,7 @@ import { prepareBlock, sealBlock } from '../../src/pagefile/block.js';
 import { encodeFreelist, decodeFreelist } from '../../src/pagefile/freelist-codec.js';
 import { decodeHeaderSlot, encodeHeaderSlot, type HeaderSlot } from '../../src/pagefile/header-slot.js';
 import { BlockKind } from '../../src/pagefile/layout.js';
-import { decodeCatalog, encodeCatalog } from '../../src/shard/catalog.js';
+import { decodeCatalog, encodeCatalog } from '../../src/shard/data/catalog.js';
 import { CommitLog, decodeCommit } from '../../src/wal/commit-payload.js';
 import { encodeRecord } from '../../src/wal/record-format.js';
 import { decodeSegmentHeader, encodeSegmentHeader } from '../../src/wal/segment-format.js';

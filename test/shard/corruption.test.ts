@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { DATA_FILE } from '../../src/shard/open-shard.js';
+import { DATA_FILE } from '../../src/shard/durability/open-shard.js';
 import {
   buildPageFileStore,
   buildUncleanStore,

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { MemTable, type MemValue } from '../../src/shard/memtable.js';
+import { MemTable, type MemValue } from '../../src/shard/data/memtable.js';
 
 // ---------------------------------------------------------------------------------------------
 // The MemTable API, used only through these helpers (it is young and still changing shape: this is

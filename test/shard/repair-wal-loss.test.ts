@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Database } from '../../src/index.js';
-import { repairShard } from '../../src/shard/repair.js';
+import { repairShard } from '../../src/shard/maintenance/repair.js';
 import { mapWal } from '../support/corruption-harness.js';
 import { tmpDir } from '../support/tmp.js';
 

@@ -21,7 +21,7 @@ import { decodeFreelist } from '../../src/pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../src/pagefile/header-slot.js';
 import { BlockKind, type BlockRef } from '../../src/pagefile/layout.js';
 import { PageFile } from '../../src/pagefile/page-file.js';
-import { decodeCatalog } from '../../src/shard/catalog.js';
+import { decodeCatalog } from '../../src/shard/data/catalog.js';
 import { mapWal } from '../support/corruption-harness.js';
 import { tmpDir } from '../support/tmp.js';
 

@@ -9,10 +9,10 @@
  * while neither has seen enough bytes, the WAL records of large commits, which hold the same keys and
  * values and are compressed the same way.
  */
-import type { BranchNode } from '../btree/node.js';
-import type { NodeStore } from '../btree/node-store.js';
-import { childAt } from '../btree/search.js';
-import type { PageCodec } from '../codec/page-codec.js';
+import type { BranchNode } from '../../btree/node.js';
+import type { NodeStore } from '../../btree/node-store.js';
+import { childAt } from '../../btree/search.js';
+import type { PageCodec } from '../../codec/page-codec.js';
 import type { TableState } from './catalog.js';
 
 /** Raw bytes a measurement must cover before it is trusted over the sources after it. */

@@ -11,23 +11,23 @@
  * Deduplicated values: the transaction tracks, per blob hash, the change in references it makes and
  * the bytes of blobs it introduces; the merge applies them to the blob tables after the user tables.
  */
-import { ValidationError, TransactionClosedError, CorruptionError } from '../errors.js';
-import { blake3 } from '../blob/blake3.js';
-import type { NodeStore } from '../btree/node-store.js';
-import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../btree/leaf.js';
-import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
-import { childAt } from '../btree/search.js';
-import { mergeSortedPuts, type SortedPuts } from '../btree/sorted-merge.js';
-import { treeDelete, treePut, type WriteContext } from '../btree/tree-write.js';
-import type { BlockRef } from '../pagefile/layout.js';
-import { compareBytes, copyBytes } from '../util/bytes.js';
-import { CommitLog, Op, type DecodedOp } from '../wal/commit-payload.js';
-import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from './blob-table.js';
-import type { TableState } from './catalog.js';
-import { MemTable, type MemValue } from './memtable.js';
-import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, treeHas, type Entry } from './tree-read.js';
-import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions } from './validate.js';
-import { Version } from './version.js';
+import { ValidationError, TransactionClosedError, CorruptionError } from '../../errors.js';
+import { blake3 } from '../../blob/blake3.js';
+import type { NodeStore } from '../../btree/node-store.js';
+import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.js';
+import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
+import { childAt } from '../../btree/search.js';
+import { mergeSortedPuts, type SortedPuts } from '../../btree/sorted-merge.js';
+import { treeDelete, treePut, type WriteContext } from '../../btree/tree-write.js';
+import type { BlockRef } from '../../pagefile/layout.js';
+import { compareBytes, copyBytes } from '../../util/bytes.js';
+import { CommitLog, Op, type DecodedOp } from '../../wal/commit-payload.js';
+import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from '../data/blob-table.js';
+import type { TableState } from '../data/catalog.js';
+import { MemTable, type MemValue } from '../data/memtable.js';
+import { getFromTable, hasInTable, RangeIterator, readCount, readGet, readHas, treeHas, type Entry } from '../data/tree-read.js';
+import { checkKey, checkRange, checkTableName, checkValue, DEFAULT_TABLE, type RangeOptions, isReservedTableName } from '../validate.js';
+import { Version } from '../data/version.js';
 import { keyString, WriteBuffer, type BufferedEntry } from './write-buffer.js';
 
 /** How a transaction shapes what it writes; fixed per database (the leaf size follows compression). */
@@ -165,7 +165,7 @@ export class WriteTxn extends TxTable implements WriteContext {
       if (tb.dropped) names.delete(name);
       else if (tb.wrote) names.add(name);
     }
-    return [...names].filter((n) => !n.startsWith('__')).sort();
+    return [...names].filter((n) => !isReservedTableName(n)).sort();
   }
 
   /** Deletes a table and all its entries; returns whether it existed. */
@@ -370,7 +370,7 @@ export class WriteTxn extends TxTable implements WriteContext {
         continue;
       }
       if (!t && !tb.wrote) continue;
-      if (name.startsWith('__')) {
+      if (isReservedTableName(name)) {
         const { entries, superseded } = tb.inOrder();
         for (const e of superseded) this.dropValue(e.value);
         for (const e of entries) [root, count] = this.applyToTree(root, count, e.key, e.value);

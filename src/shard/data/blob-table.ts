@@ -8,12 +8,12 @@
  * Reads resolve a hash through `__blobs` of the same version, so a snapshot sees the blobs of its
  * own moment.
  */
-import { CorruptionError } from '../errors.js';
-import { blobHashAt, leafFind } from '../btree/leaf.js';
-import type { NodeStore } from '../btree/node-store.js';
-import { ValueTag, type LeafNode } from '../btree/node.js';
-import { findLeaf } from '../btree/search.js';
-import { valueTagAt } from '../btree/leaf.js';
+import { CorruptionError } from '../../errors.js';
+import { blobHashAt, leafFind } from '../../btree/leaf.js';
+import type { NodeStore } from '../../btree/node-store.js';
+import { ValueTag, type LeafNode } from '../../btree/node.js';
+import { findLeaf } from '../../btree/search.js';
+import { valueTagAt } from '../../btree/leaf.js';
 import type { TableState } from './catalog.js';
 
 export const BLOB_TABLE = '__blobs';

@@ -5,19 +5,19 @@
  * at once and a snapshot can let writes run in between (the version it copies is immutable). Leaves
  * are sized from the data's measured compression, like a checkpoint's.
  */
-import { TreeBuilder } from '../btree/bulk-build.js';
-import { TreeCursor } from '../btree/cursor.js';
-import { keyAt, valuePartAt, valueTagAt } from '../btree/leaf.js';
-import { ValueTag } from '../btree/node.js';
-import type { PageCodec } from '../codec/page-codec.js';
-import { ExtentAllocator } from '../pagefile/allocator.js';
-import { prepareBlock, sealBlock } from '../pagefile/block.js';
-import { encodeFreelist } from '../pagefile/freelist-codec.js';
-import { BlockKind, HEADER_SIZE, type BlockKindValue, type BlockRef } from '../pagefile/layout.js';
-import type { PageFile } from '../pagefile/page-file.js';
-import { encodeCatalog, type StoredTable } from './catalog.js';
-import type { Version } from './version.js';
-import type { TxSettings } from './write-txn.js';
+import { TreeBuilder } from '../../btree/bulk-build.js';
+import { TreeCursor } from '../../btree/cursor.js';
+import { keyAt, valuePartAt, valueTagAt } from '../../btree/leaf.js';
+import { ValueTag } from '../../btree/node.js';
+import type { PageCodec } from '../../codec/page-codec.js';
+import { ExtentAllocator } from '../../pagefile/allocator.js';
+import { prepareBlock, sealBlock } from '../../pagefile/block.js';
+import { encodeFreelist } from '../../pagefile/freelist-codec.js';
+import { BlockKind, HEADER_SIZE, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
+import type { PageFile } from '../../pagefile/page-file.js';
+import { encodeCatalog, type StoredTable } from '../data/catalog.js';
+import type { Version } from '../data/version.js';
+import type { TxSettings } from '../txn/write-txn.js';
 
 /** Where a dense copy put things. */
 export interface DenseCopy {

@@ -8,11 +8,11 @@
  *     u64  entry count
  *     16   root block ref (offset 0: empty table)
  */
-import { readBlockRef, writeBlockRef } from '../pagefile/block-ref-codec.js';
-import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
-import type { Node } from '../btree/node.js';
+import { readBlockRef, writeBlockRef } from '../../pagefile/block-ref-codec.js';
+import { BLOCK_REF_SIZE, type BlockRef } from '../../pagefile/layout.js';
+import type { Node } from '../../btree/node.js';
 import type { MemTable } from './memtable.js';
-import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from '../util/binary.js';
+import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from '../../util/binary.js';
 
 /** One table in one version. Immutable. */
 export interface TableState {

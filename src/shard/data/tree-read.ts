@@ -3,16 +3,16 @@
  * over its tree. Returned keys and values are copies: callers may keep or change them without
  * touching cached nodes or the memtable.
  */
-import { TreeCursor, beyondBound } from '../btree/cursor.js';
-import { keyAt, leafSearch } from '../btree/leaf.js';
-import type { NodeStore } from '../btree/node-store.js';
-import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue, type Node } from '../btree/node.js';
-import { findLeaf } from '../btree/search.js';
-import { compareBytes } from '../util/bytes.js';
+import { TreeCursor, beyondBound } from '../../btree/cursor.js';
+import { keyAt, leafSearch } from '../../btree/leaf.js';
+import type { NodeStore } from '../../btree/node-store.js';
+import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
+import { findLeaf } from '../../btree/search.js';
+import { compareBytes } from '../../util/bytes.js';
 import { blobBytes, valueOf } from './blob-table.js';
 import type { TableState } from './catalog.js';
 import type { MemCursor } from './memtable.js';
-import type { RangeOptions } from './validate.js';
+import type { RangeOptions } from '../validate.js';
 
 /** One key and its value, as returned by range scans. Both are fresh copies. */
 export interface Entry {

@@ -9,9 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { blake3 } from '../blob/blake3.js';
-import type { KeyRingEntry } from '../codec/key-ring.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import type { BlockRef } from '../pagefile/layout.js';
+import type { BlockRef, HeaderSlot, KeyRingEntry } from '../shard/backup-source.js';
 
 export const BACKUP_MANIFEST = 'backup.manifest.json';
 export const BACKUP_FORMAT = 'redb-audit-backup';

@@ -24,8 +24,8 @@
  *   started with: later commits cannot disturb it.
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
-import { OutOfLineValue, valueBodySize, type LeafValue } from '../btree/node.js';
-import { keyOrder } from '../util/key-sort.js';
+import { OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
+import { keyOrder } from '../../util/key-sort.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;

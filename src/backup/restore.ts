@@ -21,20 +21,14 @@ import path from 'node:path';
 import { CorruptionError, ValidationError } from '../errors.js';
 import { blake3 } from '../blob/blake3.js';
 import { DirLock } from '../io/dir-lock.js';
-import { nodeFileIO } from '../io/node-file-io.js';
-import { checkBlock } from '../pagefile/block.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { PageFile } from '../pagefile/page-file.js';
-import { SLOT_FLAG_CLEAN } from '../shard/checkpoint.js';
-import { DATA_FILE, PLAIN } from '../shard/open-shard.js';
-import { SEGMENT_HEADER_SIZE, WAL_DIR } from '../wal/segment-format.js';
+import { checkStoredBlock, ShardImageWriter } from '../shard/backup-source.js';
 import { loadBackupChain } from './backup-chain.js';
 import { BackupCorruptionError } from './backup-error.js';
 import { loadListing } from './backup-listing.js';
 import { keyRingFromJson, shardBlocksFile, STORE_MANIFEST_COPY, type BackupShardEntry, type LoadedManifest } from './backup-manifest.js';
 import { verifyBackupDir } from './backup-verify.js';
-import { fsyncDir, writeFileAtomic } from './durable-file.js';
-import { MANIFEST_NAME } from './manifest.js';
+import { fsyncDir, writeFileAtomic } from '../io/durable-file.js';
+import { MANIFEST_NAME } from '../io/base-layout.js';
 
 /** Options of RedbManager.restore. */
 export interface RestoreOptions {
@@ -107,8 +101,7 @@ function restoreShard(links: LoadedManifest[], s: BackupShardEntry, shard: numbe
   const head = links[0]!;
   const listing = loadListing(links, shard);
   if (typeof listing === 'string') throw new BackupCorruptionError(head.dir, [listing], 'the restore is incomplete (no store manifest was written)');
-  fs.mkdirSync(path.join(dir, WAL_DIR), { recursive: true });
-  const slot: HeaderSlot = {
+  const file = ShardImageWriter.create(dir, {
     pageSize: s.slot.pageSize,
     databaseId: s.slot.databaseId,
     seq: s.slot.seq,
@@ -116,15 +109,9 @@ function restoreShard(links: LoadedManifest[], s: BackupShardEntry, shard: numbe
     fileEnd: s.slot.fileEnd,
     catalog: s.slot.catalog,
     freelist: s.slot.freelist,
-    walSegment: 1,
-    walOffset: SEGMENT_HEADER_SIZE,
-    flags: SLOT_FLAG_CLEAN,
     keyId: s.slot.keyId,
     keyRing: keyRingFromJson(s.slot.keyRing),
-  };
-  const init = path.join(dir, `${DATA_FILE}.init`);
-  // Written as a clean close writes them: both slots name the checkpoint, so either may be the fallback.
-  const file = PageFile.create(nodeFileIO, init, PLAIN, [slot, { ...slot, seq: slot.seq + 1 }], 0);
+  });
   const fds = new Map<number, number>();
   try {
     let batch: { offset: number; bytes: Uint8Array }[] = [];
@@ -137,7 +124,7 @@ function restoreShard(links: LoadedManifest[], s: BackupShardEntry, shard: numbe
       const extent = new Uint8Array(e.length);
       if (fs.readSync(fd, extent, 0, e.length, e.position) !== e.length) throw new CorruptionError(source, e.position, 'the blocks file ends inside a block');
       // The block's checksum is seeded with its page-file offset: a block read from the wrong place fails.
-      const header = checkBlock(extent, e.offset, source, e.crc);
+      const header = checkStoredBlock(extent, e.offset, source, e.crc);
       if (header.kind !== e.kind || header.txn !== e.txn) throw new CorruptionError(source, e.position, 'the block is not the one the index names');
       batch.push({ offset: e.offset, bytes: extent });
       batchBytes += extent.length;
@@ -148,14 +135,12 @@ function restoreShard(links: LoadedManifest[], s: BackupShardEntry, shard: numbe
       }
     }
     file.writeExtents(batch);
-    // Zero-extends to the checkpoint's file end: free extents at the end are part of the file.
-    file.truncate(slot.fileEnd);
     file.sync();
   } finally {
     for (const fd of fds.values()) fs.closeSync(fd);
     file.close();
   }
-  fs.renameSync(init, path.join(dir, DATA_FILE));
+  file.publish();
   fsyncDir(dir);
   return { shard, txn: s.txn, blocks: listing.count, bytes: s.bytes };
 }

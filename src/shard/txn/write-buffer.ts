@@ -9,9 +9,9 @@
  * only puts never pays for it. Memtables take the writes in that order; internal tables' merge sorts
  * them and keeps the last write of each key.
  */
-import type { LeafValue } from '../btree/node.js';
-import { compareBytes } from '../util/bytes.js';
-import { sortByKey } from '../util/key-sort.js';
+import type { LeafValue } from '../../btree/node.js';
+import { compareBytes } from '../../util/bytes.js';
+import { sortByKey } from '../../util/key-sort.js';
 
 /** A buffered change of one key: its new value, or null for a deletion. */
 export interface BufferedEntry {

@@ -8,7 +8,7 @@
  * Until then the block waits in `pending`. Blocks of transactions that were rolled back never get
  * here: the database hands frees over only once their transaction is durable.
  */
-import { ExtentAllocator, type Extent } from '../pagefile/allocator.js';
+import { ExtentAllocator, type Extent } from '../../pagefile/allocator.js';
 
 export class FreeSpace {
   private pending: { txn: number; extents: Extent[] }[] = [];

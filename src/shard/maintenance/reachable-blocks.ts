@@ -11,16 +11,16 @@
  * checksum never changes while anything reaches it. A branch's bytes name its children's refs, so an
  * unchanged branch means an unchanged subtree; `reuse` lets a caller skip such subtrees unread.
  */
-import { CorruptionError } from '../errors.js';
-import { decodeBranch, decodeLeaf, NodeFormatError } from '../btree/node-codec.js';
-import { valueRefAt, valueTagAt } from '../btree/leaf.js';
-import { ValueTag } from '../btree/node.js';
-import { checkBlock, openBlock, type BlockHeader } from '../pagefile/block.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { BLOCK_HEADER_SIZE, BlockKind, type BlockRef } from '../pagefile/layout.js';
-import type { PageFile } from '../pagefile/page-file.js';
-import { readU16, readU32, readU64 } from '../util/binary.js';
-import { decodeCatalog } from './catalog.js';
+import { CorruptionError } from '../../errors.js';
+import { decodeBranch, decodeLeaf, NodeFormatError } from '../../btree/node-codec.js';
+import { valueRefAt, valueTagAt } from '../../btree/leaf.js';
+import { ValueTag } from '../../btree/node.js';
+import { checkBlock, openBlock, type BlockHeader } from '../../pagefile/block.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { BLOCK_HEADER_SIZE, BlockKind, type BlockRef } from '../../pagefile/layout.js';
+import type { PageFile } from '../../pagefile/page-file.js';
+import { readU16, readU32, readU64 } from '../../util/binary.js';
+import { decodeCatalog } from '../data/catalog.js';
 
 /** A block read whole and checked against the ref its parent holds. */
 export interface ReachedBlock {

@@ -19,9 +19,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ClosedError, ValidationError } from '../errors.js';
 import { blake3 } from '../blob/blake3.js';
-import type { Database, PinnedCheckpoint } from '../shard/database.js';
-import { walkReachable, type WalkOptions } from '../shard/reachable-blocks.js';
-import { BlockKind } from '../pagefile/layout.js';
+import { BlockKind, type BackupSource, type PinnedImage, type WalkOptions } from '../shard/backup-source.js';
 import { loadBackupChain } from './backup-chain.js';
 import { BackupCorruptionError } from './backup-error.js';
 import { IndexBuilder, MAX_CHAIN_DEPTH } from './backup-index.js';
@@ -41,8 +39,8 @@ import {
   type LoadedManifest,
 } from './backup-manifest.js';
 import { BlocksFileWriter } from './blocks-file-writer.js';
-import { fsyncDir, writeFileAtomic, writeFileSynced, writeFileSyncedAsync } from './durable-file.js';
-import { MANIFEST_NAME } from './manifest.js';
+import { fsyncDir, writeFileAtomic, writeFileSynced, writeFileSyncedAsync } from '../io/durable-file.js';
+import { MANIFEST_NAME } from '../io/base-layout.js';
 
 /** Options of RedbManager.backup. */
 export interface BackupOptions {
@@ -102,7 +100,7 @@ function pageFileId(file: string): string {
 }
 
 /** Writes a backup of `shards` (the store in `baseDir`) into `destDir`, which must be new or empty. */
-export async function writeBackup(baseDir: string, shards: readonly Database[], destDir: unknown, options: unknown): Promise<BackupReport> {
+export async function writeBackup(baseDir: string, shards: readonly BackupSource[], destDir: unknown, options: unknown): Promise<BackupReport> {
   const started = performance.now();
   if (typeof destDir !== 'string' || destDir.length === 0) throw new ValidationError('the backup directory must be a non-empty string path');
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw new ValidationError('backup options must be an object such as { since: previousBackupDir }');
@@ -148,27 +146,27 @@ function loadBase(dir: string, shardCount: number): Base {
 
 /** One shard's pinned checkpoint, with what had to be read while nothing else could run. */
 interface Pinned {
-  pin: PinnedCheckpoint;
+  pin: PinnedImage;
   fileId: string;
   roots: { catalog: Uint8Array | null; freelist: Uint8Array | null };
 }
 
 /** Pins every shard's checkpoint and reads the store manifest with no commit in between. */
-function pinAll(baseDir: string, shards: readonly Database[]): { pinned: Pinned[]; storeManifest: Buffer } {
-  const pins: PinnedCheckpoint[] = [];
+function pinAll(baseDir: string, shards: readonly BackupSource[]): { pinned: Pinned[]; storeManifest: Buffer } {
+  const pins: PinnedImage[] = [];
   try {
-    for (const db of shards) pins.push(db.pinCheckpoint());
+    for (const db of shards) pins.push(db.pinImage());
     // A key rotation rewrites the store manifest and every shard in one synchronous step too, so
     // the copy agrees with the shards' key rings.
     const storeManifest = fs.readFileSync(path.join(baseDir, MANIFEST_NAME));
     const pinned = pins.map((pin) => ({
       pin,
-      fileId: pageFileId(pin.file.path),
+      fileId: pageFileId(pin.pageFilePath),
       // The pin does not hold back the catalog and freelist blocks if checkpoints with no commit in
       // between retire them (see WalkOptions.rootExtents): read them now, while nothing can.
       roots: {
-        catalog: pin.slot.catalog ? pin.file.readExtent(pin.slot.catalog.offset, pin.slot.catalog.length) : null,
-        freelist: pin.slot.freelist ? pin.file.readExtent(pin.slot.freelist.offset, pin.slot.freelist.length) : null,
+        catalog: pin.slot.catalog ? pin.readExtent(pin.slot.catalog.offset, pin.slot.catalog.length) : null,
+        freelist: pin.slot.freelist ? pin.readExtent(pin.slot.freelist.offset, pin.slot.freelist.length) : null,
       },
     }));
     return { pinned, storeManifest };
@@ -178,7 +176,7 @@ function pinAll(baseDir: string, shards: readonly Database[]): { pinned: Pinned[
   }
 }
 
-async function copyStore(baseDir: string, shards: readonly Database[], dest: string, base: Base | null): Promise<Omit<BackupReport, 'durationMs'>> {
+async function copyStore(baseDir: string, shards: readonly BackupSource[], dest: string, base: Base | null): Promise<Omit<BackupReport, 'durationMs'>> {
   const createdAt = new Date().toISOString();
   const { pinned, storeManifest } = pinAll(baseDir, shards);
   const files: BackupFileEntry[] = [];
@@ -227,7 +225,7 @@ async function copyStore(baseDir: string, shards: readonly Database[], dest: str
 }
 
 /** Reads happen only between awaits, so checking after each await covers every read. */
-function assertStillOpen(db: Database, shard: number): void {
+function assertStillOpen(db: BackupSource, shard: number): void {
   // A shard closed meanwhile (close, repair) and reopened knows nothing of the pin and may reuse
   // its blocks; the copy would then fail on their checksums, so say what happened instead.
   if (db.isClosed) throw new ClosedError(`the store being backed up (shard ${shard} was closed before its copy finished; nothing was kept, take the backup again once it is open)`);
@@ -249,7 +247,7 @@ function reuseFrom(base: BaseShard): WalkOptions['reuse'] {
 }
 
 /** Copies one pinned shard: its blocks file and index. Adds both to `files`. */
-async function copyShard(db: Database, pinned: Pinned, shard: number, base: BaseShard | null, dest: string, files: BackupFileEntry[]): Promise<BackupShardEntry> {
+async function copyShard(db: BackupSource, pinned: Pinned, shard: number, base: BaseShard | null, dest: string, files: BackupFileEntry[]): Promise<BackupShardEntry> {
   const { pin, fileId, roots } = pinned;
   const blocksName = shardBlocksFile(shard);
   const writer = await BlocksFileWriter.create(path.join(dest, blocksName));
@@ -262,7 +260,7 @@ async function copyShard(db: Database, pinned: Pinned, shard: number, base: Base
   try {
     assertStillOpen(db, shard);
     let sliceStart = performance.now();
-    for (const ev of walkReachable(pin.file, pin.slot, { rootExtents: roots, ...(base ? { reuse: reuseFrom(base) } : {}) })) {
+    for (const ev of pin.walk({ rootExtents: roots, ...(base ? { reuse: reuseFrom(base) } : {}) })) {
       if (ev.type === 'enter') {
         const { ref, header, extent } = ev.block;
         const position = writer.append(extent);

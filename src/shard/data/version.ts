@@ -3,7 +3,7 @@
  * node store (page file) its stored nodes live in. Versions are immutable; a snapshot is a version
  * plus registration, so that blocks it can reach are not reused while it is open.
  */
-import type { NodeStore } from '../btree/node-store.js';
+import type { NodeStore } from '../../btree/node-store.js';
 import type { TableState } from './catalog.js';
 
 export class Version {

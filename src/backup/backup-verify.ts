@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE } from '../pagefile/layout.js';
+import { BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE } from '../shard/backup-source.js';
 import { readU16, readU32, readU64 } from '../util/binary.js';
 import { loadBackupChain } from './backup-chain.js';
 import type { IndexEntry } from './backup-index.js';

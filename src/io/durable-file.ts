@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ioError } from '../errors.js';
-import { nodeFileIO } from '../io/node-file-io.js';
+import { nodeFileIO } from './node-file-io.js';
 
 /** Makes a directory's entries (creations, renames) durable. */
 export function fsyncDir(dir: string): void {

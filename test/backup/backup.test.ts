@@ -12,7 +12,7 @@ import {
   type Database,
   type RedbOptions,
 } from '../../src/index.js';
-import { IndexBuilder, IndexView, RANGE_KIND } from '../../src/manager/backup-index.js';
+import { IndexBuilder, IndexView, RANGE_KIND } from '../../src/backup/backup-index.js';
 import { dirBytes, enc, tmpDir } from '../support/tmp.js';
 
 /** One operation as a commit applied it: a put (value) or a delete (value null). */

@@ -26,35 +26,36 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { CorruptionError, EncryptionKeyError, LockedError, FormatError, RedbError, ioError } from '../errors.js';
-import { StoreCodec } from '../codec/store-codec.js';
-import { DirLock } from '../io/dir-lock.js';
-import type { FileIO } from '../io/file-io.js';
-import type { PageCodec } from '../codec/page-codec.js';
-import { sepAt } from '../btree/branch.js';
-import { blobHashAt, inlineValueAt, keyAt, valueTagAt } from '../btree/leaf.js';
-import { NodeCache, CacheBudget } from '../btree/node-cache.js';
-import { decodeLeaf, NodeFormatError } from '../btree/node-codec.js';
-import { NodeStore } from '../btree/node-store.js';
-import { ValueTag, type LeafNode } from '../btree/node.js';
-import { openBlock } from '../pagefile/block.js';
-import { decodeFreelist } from '../pagefile/freelist-codec.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { alignUp, BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE, type BlockRef } from '../pagefile/layout.js';
-import { PageFile } from '../pagefile/page-file.js';
-import { compareBytes, copyBytes } from '../util/bytes.js';
-import { decodeCommit, type DecodedOp } from '../wal/commit-payload.js';
-import { decodeRecordHeader, RECORD_HEADER_SIZE, recordChecksumValid } from '../wal/record-format.js';
-import { decodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../wal/segment-format.js';
-import { listSegments, scanWal, type WalScanStart } from '../wal/wal-scan.js';
-import { surveyPastDamage } from '../wal/wal-survey.js';
-import { BLOB_TABLE } from './blob-table.js';
-import { decodeCatalog, type StoredTable } from './catalog.js';
-import { SLOT_FLAG_CLEAN } from './checkpoint.js';
-import { Database } from './database.js';
-import { codecFor, DATA_FILE, PLAIN, type TxnRange } from './open-shard.js';
-import { resolveDatabaseOptions, type DatabaseOptions } from './options.js';
-import type { WriteTxn } from './write-txn.js';
+import { CorruptionError, EncryptionKeyError, LockedError, FormatError, RedbError, ioError } from '../../errors.js';
+import { StoreCodec } from '../../codec/store-codec.js';
+import { DirLock } from '../../io/dir-lock.js';
+import type { FileIO } from '../../io/file-io.js';
+import type { PageCodec } from '../../codec/page-codec.js';
+import { sepAt } from '../../btree/branch.js';
+import { blobHashAt, inlineValueAt, keyAt, valueTagAt } from '../../btree/leaf.js';
+import { NodeCache, CacheBudget } from '../../btree/node-cache.js';
+import { decodeLeaf, NodeFormatError } from '../../btree/node-codec.js';
+import { NodeStore } from '../../btree/node-store.js';
+import { ValueTag, type LeafNode } from '../../btree/node.js';
+import { openBlock } from '../../pagefile/block.js';
+import { decodeFreelist } from '../../pagefile/freelist-codec.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { alignUp, BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE, type BlockRef } from '../../pagefile/layout.js';
+import { PageFile } from '../../pagefile/page-file.js';
+import { compareBytes, copyBytes } from '../../util/bytes.js';
+import { decodeCommit, type DecodedOp } from '../../wal/commit-payload.js';
+import { decodeRecordHeader, RECORD_HEADER_SIZE, recordChecksumValid } from '../../wal/record-format.js';
+import { decodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../../wal/segment-format.js';
+import { listSegments, scanWal, type WalScanStart } from '../../wal/wal-scan.js';
+import { surveyPastDamage } from '../../wal/wal-survey.js';
+import { BLOB_TABLE } from '../data/blob-table.js';
+import { decodeCatalog, type StoredTable } from '../data/catalog.js';
+import { SLOT_FLAG_CLEAN } from '../durability/checkpoint.js';
+import { Database } from '../database.js';
+import { codecFor, DATA_FILE, PLAIN, type TxnRange } from '../durability/open-shard.js';
+import { resolveDatabaseOptions, type DatabaseOptions } from '../options.js';
+import type { WriteTxn } from '../txn/write-txn.js';
+import { isReservedTableName } from '../validate.js';
 
 /** A key range whose entries could not be recovered (hex keys; null: unbounded). */
 export interface LostRange {
@@ -332,7 +333,7 @@ class Copier {
     // counts are rebuilt by the copy, not copied.
     const blobTable = tables.find((t) => t.name === BLOB_TABLE);
     if (blobTable?.root) this.walkAndScan([blobTable], free);
-    const lost = this.walkAndScan(tables.filter((t) => !t.name.startsWith('__')), free);
+    const lost = this.walkAndScan(tables.filter((t) => !isReservedTableName(t.name)), free);
     this.report.lostRanges.push(...lost);
     this.flush();
   }

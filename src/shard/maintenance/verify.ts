@@ -15,23 +15,24 @@
  * Damage never makes it throw: every problem becomes an issue, and what can still be checked is.
  */
 import path from 'node:path';
-import { CorruptionError } from '../errors.js';
-import { sepAt } from '../btree/branch.js';
-import { blobHashAt, inlineValueAt, keyAt, valueLengthAt, valueRefAt, valueTagAt } from '../btree/leaf.js';
-import { blake3 } from '../blob/blake3.js';
-import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount } from './blob-table.js';
-import { BranchNode, ValueTag, type Node } from '../btree/node.js';
-import { compareBytes } from '../util/bytes.js';
-import type { Extent } from '../pagefile/allocator.js';
-import { decodeFreelist } from '../pagefile/freelist-codec.js';
-import { BlockKind, HEADER_SIZE, type BlockRef } from '../pagefile/layout.js';
-import { decodeCommit } from '../wal/commit-payload.js';
-import { segmentFileName } from '../wal/segment-format.js';
-import { scanWal } from '../wal/wal-scan.js';
-import { decodeCatalog } from './catalog.js';
-import { SLOT_FLAG_CLEAN } from './checkpoint.js';
-import type { ShardCore } from './core.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
+import { CorruptionError } from '../../errors.js';
+import { sepAt } from '../../btree/branch.js';
+import { blobHashAt, inlineValueAt, keyAt, valueLengthAt, valueRefAt, valueTagAt } from '../../btree/leaf.js';
+import { blake3 } from '../../blob/blake3.js';
+import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount } from '../data/blob-table.js';
+import { BranchNode, ValueTag, type Node } from '../../btree/node.js';
+import { compareBytes } from '../../util/bytes.js';
+import type { Extent } from '../../pagefile/allocator.js';
+import { decodeFreelist } from '../../pagefile/freelist-codec.js';
+import { BlockKind, HEADER_SIZE, type BlockRef } from '../../pagefile/layout.js';
+import { decodeCommit } from '../../wal/commit-payload.js';
+import { segmentFileName } from '../../wal/segment-format.js';
+import { scanWal } from '../../wal/wal-scan.js';
+import { decodeCatalog } from '../data/catalog.js';
+import { SLOT_FLAG_CLEAN } from '../durability/checkpoint.js';
+import type { ShardCore } from '../core.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { isReservedTableName } from '../validate.js';
 
 /** One problem verify found. */
 export interface VerifyIssue {
@@ -123,7 +124,7 @@ class Verifier {
           if (value && value.length !== length) this.issue('block', file, vref.offset, `value block holds ${value.length} bytes, its leaf says ${length}`);
         } else if (tag === ValueTag.Inline) {
           value = inlineValueAt(node, i);
-        } else if (table.startsWith('__')) {
+        } else if (isReservedTableName(table)) {
           this.issue('blob', file, ref.offset, `engine table ${table} holds a blob reference`);
         } else {
           const h = Buffer.from(blobHashAt(node, i)).toString('hex');

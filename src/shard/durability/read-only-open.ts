@@ -14,25 +14,25 @@
  *   once more (Database does this for reads); only a failure on the fresh snapshot is reported.
  */
 import path from 'node:path';
-import { CorruptionError, IoError } from '../errors.js';
-import { CacheBudget, NodeCache } from '../btree/node-cache.js';
-import { NodeStore } from '../btree/node-store.js';
-import { PageFile } from '../pagefile/page-file.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { decodeCommit } from '../wal/commit-payload.js';
-import { segmentFileName, WAL_DIR } from '../wal/segment-format.js';
-import { scanWal } from '../wal/wal-scan.js';
-import type { WalWriter } from '../wal/wal-writer.js';
-import { copyBytes } from '../util/bytes.js';
+import { CorruptionError, IoError } from '../../errors.js';
+import { CacheBudget, NodeCache } from '../../btree/node-cache.js';
+import { NodeStore } from '../../btree/node-store.js';
+import { PageFile } from '../../pagefile/page-file.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { decodeCommit } from '../../wal/commit-payload.js';
+import { segmentFileName, WAL_DIR } from '../../wal/segment-format.js';
+import { scanWal } from '../../wal/wal-scan.js';
+import type { WalWriter } from '../../wal/wal-writer.js';
+import { copyBytes } from '../../util/bytes.js';
 import { SLOT_FLAG_CLEAN } from './checkpoint.js';
-import { txSettingsFor, type ShardCore } from './core.js';
+import { txSettingsFor, type ShardCore } from '../core.js';
 import { FreeSpace } from './free-space.js';
-import { LeafRatio } from './leaf-ratio.js';
+import { LeafRatio } from '../data/leaf-ratio.js';
 import { codecFor, DATA_FILE, loadCheckpoint, PLAIN, type LoadedCheckpoint, type RecoveryReport } from './open-shard.js';
-import type { ResolvedDatabaseOptions } from './options.js';
-import { ReaderRegistry } from './reader-registry.js';
-import { Version } from './version.js';
-import { WriteTxn } from './write-txn.js';
+import type { ResolvedDatabaseOptions } from '../options.js';
+import { ReaderRegistry } from '../txn/reader-registry.js';
+import { Version } from '../data/version.js';
+import { WriteTxn } from '../txn/write-txn.js';
 
 /** Opens tried before a failure that keeps coming back is reported as corruption. */
 const ATTEMPTS = 3;

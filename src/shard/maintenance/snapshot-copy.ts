@@ -13,16 +13,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ioError, ValidationError } from '../errors.js';
-import type { FileIO } from '../io/file-io.js';
-import { fileDigest } from '../blob/file-digest.js';
-import { StoreCodec } from '../codec/store-codec.js';
-import { PageFile } from '../pagefile/page-file.js';
-import { txSettingsFor, type ShardCore } from './core.js';
+import { ioError, ValidationError } from '../../errors.js';
+import type { FileIO } from '../../io/file-io.js';
+import { fileDigest } from '../../blob/file-digest.js';
+import { StoreCodec } from '../../codec/store-codec.js';
+import { PageFile } from '../../pagefile/page-file.js';
+import { txSettingsFor, type ShardCore } from '../core.js';
 import { copyDense, runInterleaved } from './dense-copy.js';
-import { LeafRatio } from './leaf-ratio.js';
-import { DATA_FILE, emptyStoreSlot } from './open-shard.js';
-import type { Version } from './version.js';
+import { LeafRatio } from '../data/leaf-ratio.js';
+import { DATA_FILE, emptyStoreSlot } from '../durability/open-shard.js';
+import type { Version } from '../data/version.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 const MANIFEST_FORMAT = 'redb-audit-snapshot';

@@ -16,20 +16,20 @@
  * its slot write may have reached the disk.
  */
 import path from 'node:path';
-import { encodeBranch, encodeLeaf } from '../btree/node-codec.js';
-import { trimLeaf, valueRefOffset } from '../btree/leaf.js';
-import { BranchNode, type Node } from '../btree/node.js';
-import { writeBlockRef } from '../pagefile/block-ref-codec.js';
-import type { Extent } from '../pagefile/allocator.js';
-import { prepareBlock, sealBlock } from '../pagefile/block.js';
-import { encodeFreelist } from '../pagefile/freelist-codec.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../pagefile/layout.js';
-import { SEGMENT_HEADER_SIZE, segmentFileName } from '../wal/segment-format.js';
-import { listSegments } from '../wal/wal-scan.js';
-import { encodeCatalog, type StoredTable } from './catalog.js';
-import { keyFields, type ShardCore } from './core.js';
-import { foldMemtables } from './fold.js';
+import { encodeBranch, encodeLeaf } from '../../btree/node-codec.js';
+import { trimLeaf, valueRefOffset } from '../../btree/leaf.js';
+import { BranchNode, type Node } from '../../btree/node.js';
+import { writeBlockRef } from '../../pagefile/block-ref-codec.js';
+import type { Extent } from '../../pagefile/allocator.js';
+import { prepareBlock, sealBlock } from '../../pagefile/block.js';
+import { encodeFreelist } from '../../pagefile/freelist-codec.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
+import { SEGMENT_HEADER_SIZE, segmentFileName } from '../../wal/segment-format.js';
+import { listSegments } from '../../wal/wal-scan.js';
+import { encodeCatalog, type StoredTable } from '../data/catalog.js';
+import { keyFields, type ShardCore } from '../core.js';
+import { foldMemtables } from '../txn/fold.js';
 
 /** Slot flag: written by a clean close; the WAL is not needed. */
 export const SLOT_FLAG_CLEAN = 1;

@@ -16,22 +16,22 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ioError } from '../errors.js';
-import { NodeCache } from '../btree/node-cache.js';
-import { NodeStore } from '../btree/node-store.js';
-import { ExtentAllocator } from '../pagefile/allocator.js';
-import type { HeaderSlot } from '../pagefile/header-slot.js';
-import { HEADER_SIZE } from '../pagefile/layout.js';
-import { PageFile } from '../pagefile/page-file.js';
-import type { TableState } from './catalog.js';
-import { deleteWalSegments } from './checkpoint.js';
-import { keyFields, txSettings, type ShardCore } from './core.js';
-import { LeafRatio } from './leaf-ratio.js';
-import { FreeSpace } from './free-space.js';
+import { ioError } from '../../errors.js';
+import { NodeCache } from '../../btree/node-cache.js';
+import { NodeStore } from '../../btree/node-store.js';
+import { ExtentAllocator } from '../../pagefile/allocator.js';
+import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { HEADER_SIZE } from '../../pagefile/layout.js';
+import { PageFile } from '../../pagefile/page-file.js';
+import type { TableState } from '../data/catalog.js';
+import { deleteWalSegments } from '../durability/checkpoint.js';
+import { keyFields, txSettings, type ShardCore } from '../core.js';
+import { LeafRatio } from '../data/leaf-ratio.js';
+import { FreeSpace } from '../durability/free-space.js';
 import { copyDense, runToEnd } from './dense-copy.js';
-import { foldMemtables } from './fold.js';
-import { DATA_FILE } from './open-shard.js';
-import { Version } from './version.js';
+import { foldMemtables } from '../txn/fold.js';
+import { DATA_FILE } from '../durability/open-shard.js';
+import { Version } from '../data/version.js';
 
 /** What compact() did. */
 export interface CompactInfo {

@@ -4,8 +4,8 @@
  * the same txn and the same contents; readers holding the version before it keep its memtables and
  * roots, whose blocks stay theirs (see the freed txn below).
  */
-import { txSettings, type ShardCore } from './core.js';
-import type { Version } from './version.js';
+import { txSettings, type ShardCore } from '../core.js';
+import type { Version } from '../data/version.js';
 import { WriteTxn } from './write-txn.js';
 
 /** Fold ids: negative and never reused, so no fold takes another's nodes for its own. */

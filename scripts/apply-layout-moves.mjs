@@ -1,0 +1,29 @@
+// Applies scripts/layout-moves.txt ("old new" per line): git-mv each file, then rewrite every relative
+// import in src/, test/, bench/ so it names the target's new path. Run once, from the repo root.
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+const moves = new Map(fs.readFileSync('scripts/layout-moves.txt', 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/)));
+const back = new Map([...moves].map(([a, b]) => [b, a]));
+const files = execFileSync('git', ['ls-files', 'src', 'test', 'bench', 'scripts'], { encoding: 'utf8' }).split('\n').filter((f) => /\.(ts|mts|mjs|js)$/.test(f));
+for (const [a, b] of moves) { fs.mkdirSync(path.dirname(b), { recursive: true }); execFileSync('git', ['mv', a, b]); }
+const tsOf = (p) => p.replace(/\.js$/, '.ts');
+for (const old of files) {
+  const now = moves.get(old) ?? old;
+  const src = fs.readFileSync(now, 'utf8');
+  const out = src.replace(/((?:from|import)\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\2/g, (m, pre, q, spec) => {
+    const target = path.posix.normalize(path.posix.join(path.posix.dirname(old), spec));
+    const t = tsOf(target);
+    const moved = moves.get(t);
+    const dest = moved ?? t;
+    if (!moved && !(moves.has(old))) return m;
+    let rel = path.posix.relative(path.posix.dirname(now), dest);
+    if (!rel.startsWith('.')) rel = './' + rel;
+    if (spec.endsWith('.js')) rel = rel.replace(/\.ts$/, '.js');
+    else if (!spec.endsWith('.ts')) rel = rel.replace(/\.ts$/, '');
+    return pre + q + rel + q;
+  });
+  if (out !== src) fs.writeFileSync(now, out);
+}
+void back;
