@@ -18,7 +18,7 @@ import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.j
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
 import { childAt } from '../../btree/search.js';
 import { mergeSortedPuts, type SortedPuts } from '../../btree/sorted-merge.js';
-import { treeDelete, treePut, type WriteContext } from '../../btree/tree-write.js';
+import { treeDelete, treePut } from '../../btree/tree-write.js';
 import type { BlockRef } from '../../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../../wal/commit-payload.js';
@@ -105,7 +105,10 @@ export class TxTable {
   }
 }
 
-export class WriteTxn extends TxTable implements WriteContext {
+// WriteTxn is the btree's WriteContext (see the members after "// WriteContext"), checked where it is
+// passed to treePut/treeDelete. It does not say `implements WriteContext`: those members are
+// stripped from the published .d.ts (stripInternal), and the clause would then not hold there.
+export class WriteTxn extends TxTable {
   /** @internal */ readonly txn: number;
   /** @internal */ readonly store: NodeStore;
   /** @internal */ readonly maxNodeSize: number;
