@@ -89,8 +89,8 @@ export class KeyRing {
       const wrongCurrent = currentId === 0;
       throw new EncryptionKeyError(
         (wrongCurrent ? `the ${current.label} given is not a key of this store` : 'a key of this store is missing') +
-          ` (key id${missing.length > 1 ? 's' : ''} ${missing.join(', ')} unmatched). Pass the right key as encryption.key, ` +
-          'and keys from before a rotation as encryption.previousKeys (or rekey() to retire them)',
+          ` (key id${missing.length > 1 ? 's' : ''} ${missing.join(', ')} unmatched). Pass the right key as encryptionKey, ` +
+          'and keys from before a rotation as previousEncryptionKeys (or rekey() to retire them)',
       );
     }
     ring.current = currentId;

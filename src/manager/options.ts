@@ -1,14 +1,20 @@
 /**
  * RedbOptions: the store-wide settings, in the vocabulary of the ForgeOne guides (base_dir,
  * encryption_enabled, sharding_enabled, shard_count, compression_level, ... in TypeScript casing),
- * their defaults, their validation, and the per-shard DatabaseOptions they imply.
+ * their defaults, their validation, and the resolved per-shard options they imply.
+ *
+ * Resolved once, at the edge: resolveRedbOptions checks the store-level options here and the
+ * shard-level ones through shard/options.ts resolveSettings (the same names, ranges and messages
+ * as Database.open), and shardOptions hands each shard its resolved options, which the shard does
+ * not resolve again. Every option is in the table of docs/options.md.
  */
 import path from 'node:path';
 import { ValidationError } from '../errors.js';
 import type { CompressionKind } from '../codec/compression.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { FileIO } from '../io/file-io.js';
-import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from '../shard/options.js';
+import { resolveSettings, SHARD_DEFAULTS, type Durability, type ResolvedDatabaseOptions } from '../shard/options.js';
+import { nodeFileIO } from '../io/node-file-io.js';
 
 /** Options of a RedbManager. Every field is optional; see docs/operations.md for guidance. */
 export interface RedbOptions {
@@ -144,78 +150,70 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
   } else if (shardingEnabled) {
     shardCount = 4;
   }
-  const encryptionEnabled = bool(o, 'encryptionEnabled', false);
-  if (encryptionEnabled && o.encryptionKey === undefined) {
-    throw new ValidationError('option encryptionEnabled is true but no encryptionKey is given (a 32-byte key, { file }, { env } or { passphrase })');
-  }
-  if (!encryptionEnabled && o.encryptionKey !== undefined) {
-    throw new ValidationError('option encryptionKey is given but encryptionEnabled is false; set encryptionEnabled: true to encrypt');
-  }
-  if (o.previousEncryptionKeys !== undefined && !Array.isArray(o.previousEncryptionKeys)) throw new ValidationError('option previousEncryptionKeys must be an array of keys');
-  const resolved: ResolvedRedbOptions = {
-    baseDir: path.resolve(baseDir),
-    shardingEnabled,
-    shardCount,
-    compression: 'zstd',
-    compressionLevel: 3,
-    encryptionEnabled,
-    encryptionKey: (o.encryptionKey as KeySource | undefined) ?? null,
-    previousEncryptionKeys: (o.previousEncryptionKeys as KeySource[] | undefined) ?? [],
-    dedupEnabled: bool(o, 'dedupEnabled', true),
-    dedupThreshold: 1024,
-    checkpointIntervalMs: 60_000,
-    checkpointWalBytes: 64 << 20,
-    walSegmentBytes: 16 << 20,
-    durability: 'immediate',
-    cacheSizeBytes: 256 << 20,
-    memtableBytes: 64 << 20,
-    autoRecovery: bool(o, 'autoRecovery', true),
-    checksumVerification: bool(o, 'checksumVerification', true),
-    compactOnClose: bool(o, 'compactOnClose', true),
-    readOnly: bool(o, 'readOnly', false),
-    io: o.io as FileIO | undefined,
-  };
-  // The shard-level options share names and ranges: let their validation speak for them.
-  const shard = resolveDatabaseOptions({
-    compression: o.compression as CompressionKind | undefined,
-    compressionLevel: o.compressionLevel as number | undefined,
-    dedupThreshold: o.dedupThreshold as number | undefined,
-    checkpointIntervalMs: o.checkpointIntervalMs as number | undefined,
-    checkpointWalBytes: o.checkpointWalBytes as number | undefined,
-    walSegmentBytes: o.walSegmentBytes as number | undefined,
-    durability: o.durability as Durability | undefined,
-    cacheSizeBytes: o.cacheSizeBytes as number | undefined,
-    memtableBytes: o.memtableBytes as number | undefined,
-  });
-  resolved.compression = shard.compression;
-  resolved.compressionLevel = shard.compressionLevel;
-  resolved.dedupThreshold = shard.dedupThreshold;
-  resolved.checkpointIntervalMs = shard.checkpointIntervalMs;
-  resolved.checkpointWalBytes = shard.checkpointWalBytes;
-  resolved.walSegmentBytes = shard.walSegmentBytes;
-  resolved.durability = shard.durability;
-  resolved.cacheSizeBytes = shard.cacheSizeBytes;
-  resolved.memtableBytes = shard.memtableBytes;
-  return resolved;
-}
-
-/** The options each shard is opened with. */
-export function shardOptions(o: ResolvedRedbOptions): DatabaseOptions {
-  return {
+  // The shard-level options share names, ranges and messages with Database.open: checked there.
+  const shard = resolveSettings({
     compression: o.compression,
     compressionLevel: o.compressionLevel,
-    dedup: o.dedupEnabled,
+    encryptionEnabled: o.encryptionEnabled,
+    encryptionKey: o.encryptionKey,
+    previousEncryptionKeys: o.previousEncryptionKeys,
+    dedupEnabled: o.dedupEnabled,
     dedupThreshold: o.dedupThreshold,
     checkpointIntervalMs: o.checkpointIntervalMs,
     checkpointWalBytes: o.checkpointWalBytes,
     walSegmentBytes: o.walSegmentBytes,
     durability: o.durability,
-    cacheSizeBytes: Math.max(1 << 20, Math.floor(o.cacheSizeBytes / o.shardCount)),
-    memtableBytes: Math.max(64 << 10, Math.floor(o.memtableBytes / o.shardCount)),
+    cacheSizeBytes: o.cacheSizeBytes,
+    memtableBytes: o.memtableBytes,
     compactOnClose: o.compactOnClose,
     readOnly: o.readOnly,
-    ...(o.encryptionEnabled ? { encryption: { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } } : {}),
-    ...(o.io ? { io: o.io } : {}),
+  });
+  return {
+    baseDir: path.resolve(baseDir),
+    shardingEnabled,
+    shardCount,
+    compression: shard.compression,
+    compressionLevel: shard.compressionLevel,
+    encryptionEnabled: shard.encryption !== null,
+    encryptionKey: shard.encryption?.key ?? null,
+    previousEncryptionKeys: (o.previousEncryptionKeys as KeySource[] | undefined) ?? [],
+    dedupEnabled: shard.dedupEnabled,
+    dedupThreshold: shard.dedupThreshold,
+    checkpointIntervalMs: shard.checkpointIntervalMs,
+    checkpointWalBytes: shard.checkpointWalBytes,
+    walSegmentBytes: shard.walSegmentBytes,
+    durability: shard.durability,
+    cacheSizeBytes: shard.cacheSizeBytes,
+    memtableBytes: shard.memtableBytes,
+    autoRecovery: bool(o, 'autoRecovery', true),
+    checksumVerification: bool(o, 'checksumVerification', true),
+    compactOnClose: shard.compactOnClose,
+    readOnly: shard.readOnly,
+    io: o.io as FileIO | undefined,
+  };
+}
+
+/** The resolved options each shard is opened with: the store's, with its share of the memory budgets. */
+export function shardOptions(o: ResolvedRedbOptions): ResolvedDatabaseOptions {
+  const shared = resolveSettings({});
+  return {
+    ...shared,
+    compression: o.compression,
+    compressionLevel: o.compressionLevel,
+    encryption: o.encryptionEnabled ? { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } : null,
+    dedupEnabled: o.dedupEnabled,
+    dedupThreshold: o.dedupThreshold,
+    durability: o.durability,
+    pageSize: SHARD_DEFAULTS.pageSize,
+    cacheSizeBytes: Math.max(1 << 20, Math.floor(o.cacheSizeBytes / o.shardCount)),
+    checkpointWalBytes: o.checkpointWalBytes,
+    checkpointIntervalMs: o.checkpointIntervalMs,
+    memtableBytes: Math.max(64 << 10, Math.floor(o.memtableBytes / o.shardCount)),
+    walSegmentBytes: o.walSegmentBytes,
+    groupCommitWindowMs: SHARD_DEFAULTS.groupCommitWindowMs,
+    compactOnClose: o.compactOnClose,
+    readOnly: o.readOnly,
+    io: o.io ?? nodeFileIO,
   };
 }
 

@@ -374,7 +374,7 @@ export class RedbManager {
       let repaired: ShardRepairReport | null = null;
       let db: Database;
       try {
-        db = Database.open(dir, shardOptions(this.options));
+        db = Database.openResolved(dir, shardOptions(this.options));
       } catch (err) {
         if (!(err instanceof CorruptionError) || !this.options.autoRecovery || this.options.readOnly) throw err;
         repaired = repairShard(dir, shardOptions(this.options));
@@ -382,7 +382,7 @@ export class RedbManager {
           throw new CorruptionError(dir, 0, `shard ${i} is damaged and automatic repair refused to rebuild it (${repaired.problems.join('; ')})`);
         }
         this.history().recordRepair(i, repaired, 'open');
-        db = Database.open(dir, shardOptions(this.options));
+        db = Database.openResolved(dir, shardOptions(this.options));
       }
       this.shards[i] = db;
       // What the salvage at open lost belongs to this open's recovery.

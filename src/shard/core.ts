@@ -47,7 +47,7 @@ export function txSettingsFor(options: ResolvedDatabaseOptions, leafRatio: numbe
     maxNodeSize: pageSize,
     maxLeafSize: Math.round(pageSize * Math.min(MAX_LEAF_PAGES, Math.max(1, leafRatio))),
     inlineMax: Math.floor(pageSize / 4),
-    dedupThreshold: options.dedup ? options.dedupThreshold : Infinity,
+    dedupThreshold: options.dedupEnabled ? options.dedupThreshold : Infinity,
   };
 }
 

@@ -33,7 +33,7 @@ import { foldMemtables, memtableBytes } from './txn/fold.js';
 import { txSettings, type ShardCore } from './core.js';
 import { DATA_FILE, openShard, type RecoveryReport } from './durability/open-shard.js';
 import { openShardReadOnly } from './durability/read-only-open.js';
-import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
+import { resolveDatabaseOptions, type DatabaseOptions, type Durability, type ResolvedDatabaseOptions } from './options.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
 import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './maintenance/snapshot-copy.js';
 import { shardStats, type DatabaseStats } from './stats.js';
@@ -151,7 +151,14 @@ export class Database {
    */
   static open(dir: string, options?: DatabaseOptions): Database {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the database directory must be a non-empty string path');
-    const resolved = resolveDatabaseOptions(options);
+    return Database.openResolved(dir, resolveDatabaseOptions(options));
+  }
+
+  /**
+   * @internal Opens with options already resolved (RedbManager resolves its options once and opens
+   * every shard with the result; repair reopens with the options it was given).
+   */
+  static openResolved(dir: string, resolved: ResolvedDatabaseOptions): Database {
     const abs = path.resolve(dir);
     const place = prepareStoreDir(abs, {
       create: !resolved.readOnly,
@@ -324,7 +331,7 @@ export class Database {
 
   /**
    * Makes `newKey` the key new data is encrypted with, durably, and returns its key id. Data written
-   * before stays readable with the old key, so later opens need both (`encryption.previousKeys`)
+   * before stays readable with the old key, so later opens need both (`previousEncryptionKeys`)
    * until {@link rekey} rewrites everything under the new one.
    */
   rotateKey(newKey: KeySource): number {

@@ -1,4 +1,14 @@
-/** Options of one shard (`Database.open`), their defaults, and their validation. */
+/**
+ * Options of one shard (`Database.open`), their defaults, and their validation: the one place the
+ * option vocabulary (the seed guide's RedbOptions names: encryptionEnabled, encryptionKey,
+ * previousEncryptionKeys, dedupEnabled, ...) is checked. RedbManager resolves its options through
+ * {@link resolveSettings} once, at the edge, and opens each shard with the resolved result; a
+ * resolved object is never resolved again. The table of every option is docs/options.md.
+ *
+ * The spellings of version 0.1, `encryption: { key, previousKeys }` and `dedup`, still work for one
+ * minor version; each emits one DeprecationWarning per process (codes REDB_DEP_ENCRYPTION_OPTION,
+ * REDB_DEP_DEDUP_OPTION).
+ */
 import { ValidationError } from '../errors.js';
 import type { CompressionKind } from '../codec/compression.js';
 import type { KeySource } from '../codec/key-source.js';
@@ -31,9 +41,17 @@ export interface DatabaseOptions {
   compression?: CompressionKind;
   /** zstd level of pages and blobs, 1 (fastest) to 19 (smallest). Default 3. WAL records, kept only until the next checkpoint, always use zstd's fast level -1. */
   compressionLevel?: number;
-  /** Encrypt everything the store writes. Chosen when the store is created. Default: off. */
-  encryption?: EncryptionOptions;
+  /** Encrypt everything the store writes (AES-256-GCM). Needs `encryptionKey`. Chosen when the store is created. Default false. */
+  encryptionEnabled?: boolean;
+  /** The key: 32 raw bytes, `{ file }`, `{ env }` or `{ passphrase }` (docs/security.md). Only with `encryptionEnabled`. */
+  encryptionKey?: KeySource;
+  /** Keys from before a rotation that older data still needs (until `rekey()` rewrites it). */
+  previousEncryptionKeys?: KeySource[];
   /** Store each distinct large value once, addressed by its BLAKE3 hash. Default true. */
+  dedupEnabled?: boolean;
+  /** @deprecated Since 0.2: use `encryptionEnabled: true, encryptionKey, previousEncryptionKeys`. */
+  encryption?: EncryptionOptions;
+  /** @deprecated Since 0.2: use `dedupEnabled`. */
   dedup?: boolean;
   /** Values of at least this many bytes are deduplicated (64 bytes to 64 MiB). Default 1024. */
   dedupThreshold?: number;
@@ -73,12 +91,18 @@ export interface DatabaseOptions {
   io?: FileIO;
 }
 
-/** Options with every default applied. */
+const RESOLVED: unique symbol = Symbol('redb.resolvedOptions');
+
+/**
+ * Options with every default applied and every value checked. `encryption` is null for a plain
+ * store. Carries a brand so that passing it on (to a shard, to repair) never resolves it again.
+ */
 export interface ResolvedDatabaseOptions {
+  readonly [RESOLVED]: true;
   compression: CompressionKind;
   compressionLevel: number;
   encryption: EncryptionOptions | null;
-  dedup: boolean;
+  dedupEnabled: boolean;
   dedupThreshold: number;
   durability: Durability;
   pageSize: number;
@@ -115,8 +139,10 @@ function integerOption(
 const KNOWN = new Set([
   'compression',
   'compressionLevel',
-  'encryption',
-  'dedup',
+  'encryptionEnabled',
+  'encryptionKey',
+  'previousEncryptionKeys',
+  'dedupEnabled',
   'dedupThreshold',
   'durability',
   'pageSize',
@@ -131,17 +157,70 @@ const KNOWN = new Set([
   'io',
 ]);
 
-/** Applies defaults and checks every option; throws ValidationError naming the bad one. */
-export function resolveDatabaseOptions(options: DatabaseOptions | undefined, extraKnown: readonly string[] = []): ResolvedDatabaseOptions {
+/** Defaults of the options RedbOptions does not expose; the manager opens its shards with these. */
+export const SHARD_DEFAULTS = { pageSize: 4096, groupCommitWindowMs: 2 } as const;
+
+const DEPRECATED: Record<string, { code: string; use: string }> = {
+  encryption: { code: 'REDB_DEP_ENCRYPTION_OPTION', use: 'encryptionEnabled: true, encryptionKey and previousEncryptionKeys' },
+  dedup: { code: 'REDB_DEP_DEDUP_OPTION', use: 'dedupEnabled' },
+};
+const warned = new Set<string>();
+
+function warnDeprecated(name: string): void {
+  if (warned.has(name)) return;
+  warned.add(name);
+  const d = DEPRECATED[name]!;
+  process.emitWarning(`redb-audit: option ${name} is deprecated and will be removed in the next minor version; use ${d.use}`, { type: 'DeprecationWarning', code: d.code });
+}
+
+/** Whether `o` came out of {@link resolveDatabaseOptions} or {@link resolveSettings}. */
+export function isResolved(o: unknown): o is ResolvedDatabaseOptions {
+  return typeof o === 'object' && o !== null && (o as Partial<ResolvedDatabaseOptions>)[RESOLVED] === true;
+}
+
+/**
+ * Applies defaults and checks every option; throws ValidationError naming the bad one. The
+ * deprecated spellings are translated here (with a one-time warning) and nowhere else.
+ */
+export function resolveDatabaseOptions(options: DatabaseOptions | ResolvedDatabaseOptions | undefined, extraKnown: readonly string[] = []): ResolvedDatabaseOptions {
+  if (isResolved(options)) return options;
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw new ValidationError('options must be an object');
   }
-  const o = (options ?? {}) as Record<string, unknown>;
+  const o = { ...((options ?? {}) as Record<string, unknown>) };
   for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key) && !extraKnown.includes(key)) {
+    if (!KNOWN.has(key) && !extraKnown.includes(key) && !(key in DEPRECATED)) {
       throw new ValidationError(`unknown option ${key}; the options are ${[...KNOWN, ...extraKnown].join(', ')}`);
     }
   }
+  if (o.encryption !== undefined) {
+    warnDeprecated('encryption');
+    for (const n of ['encryptionEnabled', 'encryptionKey', 'previousEncryptionKeys']) {
+      if (o[n] !== undefined) throw new ValidationError(`options encryption (deprecated) and ${n} cannot be given together; use encryptionEnabled, encryptionKey and previousEncryptionKeys`);
+    }
+    const e = checkEncryption(o.encryption);
+    delete o.encryption;
+    if (e) {
+      o.encryptionEnabled = true;
+      o.encryptionKey = e.key;
+      if (e.previousKeys !== undefined) o.previousEncryptionKeys = e.previousKeys;
+    }
+  }
+  if (o.dedup !== undefined) {
+    warnDeprecated('dedup');
+    if (o.dedupEnabled !== undefined) throw new ValidationError('options dedup (deprecated) and dedupEnabled cannot be given together; use dedupEnabled');
+    if (typeof o.dedup !== 'boolean') throw new ValidationError(`option dedup must be true or false, got ${JSON.stringify(o.dedup)}`);
+    o.dedupEnabled = o.dedup;
+    delete o.dedup;
+  }
+  return resolveSettings(o);
+}
+
+/**
+ * Resolves the shard-level options of `o` (any other keys are the caller's to check): RedbManager
+ * calls this once on its own options, Database.open through {@link resolveDatabaseOptions}.
+ */
+export function resolveSettings(o: Record<string, unknown>): ResolvedDatabaseOptions {
   const durability = o.durability ?? 'immediate';
   if (durability !== 'immediate' && durability !== 'group' && durability !== 'none') {
     throw new ValidationError(`option durability must be 'immediate', 'group' or 'none', got ${JSON.stringify(durability)}`);
@@ -152,30 +231,47 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
   if (compression !== 'zstd' && compression !== 'lz4' && compression !== 'none') {
     throw new ValidationError(`option compression must be 'zstd', 'lz4' or 'none', got ${JSON.stringify(compression)}`);
   }
-  const dedup = o.dedup ?? true;
-  if (typeof dedup !== 'boolean') throw new ValidationError(`option dedup must be true or false, got ${JSON.stringify(dedup)}`);
+  const dedupEnabled = o.dedupEnabled ?? true;
+  if (typeof dedupEnabled !== 'boolean') throw new ValidationError(`option dedupEnabled must be true or false, got ${JSON.stringify(dedupEnabled)}`);
   const compactOnClose = o.compactOnClose ?? true;
   if (typeof compactOnClose !== 'boolean') throw new ValidationError(`option compactOnClose must be true or false, got ${JSON.stringify(compactOnClose)}`);
   const readOnly = o.readOnly ?? false;
   if (typeof readOnly !== 'boolean') throw new ValidationError(`option readOnly must be true or false, got ${JSON.stringify(readOnly)}`);
   return {
+    [RESOLVED]: true,
     compression,
     compressionLevel: integerOption(o, 'compressionLevel', 3, 1, 19),
-    encryption: checkEncryption(o.encryption),
-    dedup,
+    encryption: resolveEncryption(o),
+    dedupEnabled,
     dedupThreshold: integerOption(o, 'dedupThreshold', 1024, 64, 64 * MIB, ' bytes'),
     durability,
-    pageSize: integerOption(o, 'pageSize', 4096, 512, 65536, ' bytes'),
+    pageSize: integerOption(o, 'pageSize', SHARD_DEFAULTS.pageSize, 512, 65536, ' bytes'),
     cacheSizeBytes: integerOption(o, 'cacheSizeBytes', 256 * MIB, MIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     checkpointWalBytes: integerOption(o, 'checkpointWalBytes', 64 * MIB, 64 * KIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     checkpointIntervalMs: integerOption(o, 'checkpointIntervalMs', 60_000, 0, 2 ** 31 - 1, ' ms'),
     memtableBytes: integerOption(o, 'memtableBytes', 64 * MIB, 64 * KIB, Number.MAX_SAFE_INTEGER, ' bytes'),
     walSegmentBytes: integerOption(o, 'walSegmentBytes', 16 * MIB, 64 * KIB, 1024 * MIB, ' bytes'),
-    groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
+    groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', SHARD_DEFAULTS.groupCommitWindowMs, 0, 1000, ' ms'),
     compactOnClose,
     readOnly,
     io,
   };
+}
+
+/** encryptionEnabled / encryptionKey / previousEncryptionKeys, checked together. */
+function resolveEncryption(o: Record<string, unknown>): EncryptionOptions | null {
+  const enabled = o.encryptionEnabled ?? false;
+  if (typeof enabled !== 'boolean') throw new ValidationError(`option encryptionEnabled must be true or false, got ${JSON.stringify(enabled)}`);
+  if (enabled && o.encryptionKey === undefined) {
+    throw new ValidationError('option encryptionEnabled is true but no encryptionKey is given (a 32-byte key, { file }, { env } or { passphrase })');
+  }
+  if (!enabled && o.encryptionKey !== undefined) {
+    throw new ValidationError('option encryptionKey is given but encryptionEnabled is false; set encryptionEnabled: true to encrypt');
+  }
+  if (o.previousEncryptionKeys !== undefined && !Array.isArray(o.previousEncryptionKeys)) throw new ValidationError('option previousEncryptionKeys must be an array of keys');
+  if (!enabled) return null;
+  const previous = o.previousEncryptionKeys as KeySource[] | undefined;
+  return { key: o.encryptionKey as KeySource, ...(previous !== undefined ? { previousKeys: previous } : {}) };
 }
 
 function checkEncryption(v: unknown): EncryptionOptions | null {

@@ -133,7 +133,7 @@ export function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabas
     }
     return { codec: new StoreCodec(options.compression, options.compressionLevel, null), ringChanged: false };
   }
-  if (!enc) throw new EncryptionKeyError(`the store in ${dir} is encrypted; pass its key as encryption.key`);
+  if (!enc) throw new EncryptionKeyError(`the store in ${dir} is encrypted; pass its key as encryptionKey (with encryptionEnabled: true)`);
   const ring = KeyRing.open(slot.keyRing, resolveKeySource(enc.key), (enc.previousKeys ?? []).map((k, i) => resolveKeySource(k, `previous key ${i}`)));
   const ringChanged = ring.currentId !== slot.keyId || ring.entries.length !== slot.keyRing.length;
   return { codec: new StoreCodec(options.compression, options.compressionLevel, ring), ringChanged };

@@ -53,7 +53,7 @@ import { decodeCatalog, type StoredTable } from '../data/catalog.js';
 import { SLOT_FLAG_CLEAN } from '../durability/checkpoint.js';
 import { Database } from '../database.js';
 import { codecFor, DATA_FILE, PLAIN, type TxnRange } from '../durability/open-shard.js';
-import { resolveDatabaseOptions, type DatabaseOptions } from '../options.js';
+import { resolveDatabaseOptions, type DatabaseOptions, type ResolvedDatabaseOptions } from '../options.js';
 import type { WriteTxn } from '../txn/write-txn.js';
 import { isReservedTableName } from '../validate.js';
 
@@ -110,7 +110,7 @@ const BATCH = 5000;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Verifies the shard in `dir` and salvages it if it is damaged. The shard must not be open. */
-export function repairShard(dir: string, options: DatabaseOptions): ShardRepairReport {
+export function repairShard(dir: string, options: DatabaseOptions | ResolvedDatabaseOptions): ShardRepairReport {
   const report: ShardRepairReport = {
     dir,
     status: 'clean',
@@ -130,8 +130,9 @@ export function repairShard(dir: string, options: DatabaseOptions): ShardRepairR
     verifiedClean: true,
   };
   if (!fs.existsSync(path.join(dir, DATA_FILE))) return report;
+  const resolved = resolveDatabaseOptions(options);
   try {
-    const db = Database.open(dir, options);
+    const db = Database.openResolved(dir, resolved);
     try {
       const v = db.verify();
       if (v.ok) return report;
@@ -144,12 +145,11 @@ export function repairShard(dir: string, options: DatabaseOptions): ShardRepairR
     if (err instanceof EncryptionKeyError || err instanceof LockedError || err instanceof FormatError || !(err instanceof RedbError)) throw err;
     report.problems.push((err as Error).message);
   }
-  salvage(dir, options, report);
+  salvage(dir, resolved, report);
   return report;
 }
 
-function salvage(dir: string, options: DatabaseOptions, report: ShardRepairReport): void {
-  const resolved = resolveDatabaseOptions(options);
+function salvage(dir: string, resolved: ResolvedDatabaseOptions, report: ShardRepairReport): void {
   const lock = DirLock.acquire(dir);
   const fresh = `${dir}.repairing`;
   let file: PageFile | null = null;
@@ -165,7 +165,7 @@ function salvage(dir: string, options: DatabaseOptions, report: ShardRepairRepor
       refusal = fromCreation;
     } else {
       // Durability comes from syncing the whole fresh directory before it replaces the damaged one.
-      target = Database.open(fresh, { ...options, checkpointIntervalMs: 0, durability: 'none', compactOnClose: false });
+      target = Database.openResolved(fresh, { ...resolved, checkpointIntervalMs: 0, durability: 'none', compactOnClose: false });
       if (chosen) {
         const store = new NodeStore(file, new NodeCache(new CacheBudget(64 << 20)));
         const copier = new Copier(target, store, report);
@@ -213,7 +213,7 @@ function salvage(dir: string, options: DatabaseOptions, report: ShardRepairRepor
     throw ioError('replace the damaged shard', dir, err);
   }
   report.damagedDir = aside;
-  const check = Database.open(dir, options);
+  const check = Database.openResolved(dir, resolved);
   try {
     report.verifiedClean = check.verify().ok;
   } finally {
@@ -254,7 +254,7 @@ function walStart(slot: HeaderSlot): WalScanStart {
  * and its first record is txn 1 (nothing has ever been cut from the log), with a codec to read it. A
  * string says why the log cannot stand in for the page file.
  */
-function walFromCreation(dir: string, file: PageFile, options: ReturnType<typeof resolveDatabaseOptions>): { start: WalScanStart; codec: PageCodec } | string {
+function walFromCreation(dir: string, file: PageFile, options: ResolvedDatabaseOptions): { start: WalScanStart; codec: PageCodec } | string {
   const walDir = path.join(dir, WAL_DIR);
   const segments = listSegments(options.io, walDir);
   if (segments[0] !== 1) return `no header slot or catalog can be read, and the WAL no longer reaches back to the store's creation (its oldest segment is ${segments[0] ?? 'missing'})`;
@@ -281,7 +281,7 @@ function walFromCreation(dir: string, file: PageFile, options: ReturnType<typeof
 function chooseCheckpoint(
   dir: string,
   file: PageFile,
-  options: ReturnType<typeof resolveDatabaseOptions>,
+  options: ResolvedDatabaseOptions,
   report: ShardRepairReport,
 ): { slot: HeaderSlot; tables: StoredTable[] } | null {
   const slots: HeaderSlot[] = [];
