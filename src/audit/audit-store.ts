@@ -28,7 +28,7 @@ import { newBatchId, recordPart, recoverBatches, encodeShards, rollBackPart, typ
 import { decodeCursor, encodeCursor, type CursorPos } from './cursor.js';
 import { checkRetention, describe, prepareEvent, resolveAuditOptions, type PreparedEvent, type ResolvedAuditOptions } from './event-model.js';
 import { exportToString, exportToWritable, checkExport } from './export/index.js';
-import { readFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
+import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
@@ -472,14 +472,14 @@ export class RedbAuditStore {
         if (q.allTenants) {
           for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
             if (id === SYSTEM_TENANT) continue;
-            const plan = planTenant(q, s, no, id, stats);
+            const plan = planTenant(q, s, no, id, stats, view.index);
             if (plan) plans.push(plan);
           }
         } else {
           const no = this.tenantCache[s]!.get(q.tenantId!) ?? lookupTenant(view.snap.table(T_TENANTS), q.tenantId!);
           if (no !== undefined) {
             this.tenantCache[s]!.set(q.tenantId!, no);
-            const plan = planTenant(q, s, no, q.tenantId!, stats);
+            const plan = planTenant(q, s, no, q.tenantId!, stats, view.index);
             if (plan) plans.push(plan);
           }
         }
@@ -547,6 +547,7 @@ export class RedbAuditStore {
         const no = lookupTenant(db.table(T_TENANTS), tenantId);
         if (no === undefined) continue;
         const n = purgeTenant(db, no, list, now);
+        if (n > 0) trimFeed(db);
         result.purged += n;
         result.perTenant.push({ tenantId, purged: n });
       }
