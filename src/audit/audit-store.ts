@@ -25,7 +25,7 @@ import type { ShardRepairReport } from '../shard/repair.js';
 import type { VerifyReport } from '../shard/verify.js';
 import type { WriteTxn } from '../shard/write-txn.js';
 import { newBatchId, recordPart, recoverBatches, encodeShards, rollBackPart, type BatchRecovery } from './cross-shard.js';
-import { decodeCursor, encodeCursor, type CursorPos } from './cursor.js';
+import { encodeCursor, type CursorPos } from './cursor.js';
 import { checkRetention, describe, prepareEvent, resolveAuditOptions, type PreparedEvent, type ResolvedAuditOptions } from './event-model.js';
 import { exportToString, exportToWritable, checkExport } from './export/index.js';
 import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
@@ -407,7 +407,7 @@ export class RedbAuditStore {
   *matchingRows(q: NormalQuery): Generator<Row, void, undefined> {
     const run = this.openRun(q);
     try {
-      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, queryFingerprint(q)) : undefined;
+      const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
       const residualOf = new Map<string, number>();
@@ -428,7 +428,7 @@ export class RedbAuditStore {
     const run = this.openRun(q);
     try {
       const fingerprint = queryFingerprint(q);
-      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, fingerprint) : undefined;
+      const cursor = q.position;
       const limit = q.limit ?? DEFAULT_LIMIT;
       const events: AuditEvent[] = [];
       let last: Row | null = null;
