@@ -32,6 +32,7 @@ import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './fee
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
+import { checkShard, type ConsistencyReport } from './consistency.js';
 import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
@@ -657,6 +658,24 @@ export class RedbAuditStore {
     const r = this.mgr.repair();
     this.resetCaches();
     return r;
+  }
+
+  /**
+   * Cross-checks the audit tables of every shard (events, index entries, ids, statistics) from a
+   * snapshot; `ok` is false with each problem named if anything does not match.
+   */
+  checkConsistency(): { ok: boolean; shards: ConsistencyReport[] } {
+    this.assertOpen();
+    const shards: ConsistencyReport[] = [];
+    for (let i = 0; i < this.mgr.shardCount; i++) {
+      const snap = this.mgr.shardAt(i).read();
+      try {
+        shards.push(checkShard(i, snap));
+      } finally {
+        snap.close();
+      }
+    }
+    return { ok: shards.every((s) => s.problems.length === 0), shards };
   }
 
   /** Checkpoints every shard. */
