@@ -98,7 +98,7 @@ test('a rewritten history that is self-consistent is caught only by checkpoints'
 test('a damaged interior tile is reported as a tree finding', () => {
   const { kv, source } = setup(600);
   const t1 = Buffer.from(new TileLog(kv, 't').tile(1, 0)!);
-  t1[5] ^= 1;
+  t1[5] = t1[5]! ^ 1;
   kv.put(tileKey('t', 1, 0), t1);
   const r = verifyLog(new TileLog(kv, 't'), source, verifier);
   assert.deepEqual(kinds(r), ['tree']);
