@@ -19,6 +19,10 @@ export class MemKv implements LogWriter {
     this.map.set(Buffer.from(key).toString('hex'), Buffer.from(value));
   }
 
+  delete(key: Uint8Array): boolean {
+    return this.map.delete(Buffer.from(key).toString('hex'));
+  }
+
   *range(o: { gte?: Uint8Array; lt?: Uint8Array; reverse?: boolean; limit?: number }): Iterable<{ key: Buffer; value: Buffer }> {
     const keys = [...this.map.keys()].map((k) => Buffer.from(k, 'hex')).sort(Buffer.compare);
     if (o.reverse) keys.reverse();
