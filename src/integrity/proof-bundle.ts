@@ -1,8 +1,10 @@
 /**
  * The self-contained proof bundle (docs/integrity.md, "Proof bundle"): an NDJSON text whose first
- * line names the format and carries one signed checkpoint per tenant, then one line per event with
- * its hashed form, leaf index and inclusion proof against that checkpoint, then a trailer listing
- * the (tenant, leaf index) of every event line in order. `verifyExport` checks it offline with only
+ * line names the format, then one line per event with its hashed form, leaf index and inclusion
+ * proof, then a trailer with one signed checkpoint per tenant (the proofs are against them) and the
+ * (tenant, leaf index) of every event line in order. Checkpoints come last so that an export can
+ * stream: each tenant's tree size is fixed by the snapshot the export reads, and the checkpoint of
+ * that size is signed when the last line is written. `verifyExport` checks it offline with only
  * the verifier key: the checkpoint signatures, every line's inclusion proof, and the order and
  * completeness of the lines against the trailer.
  *
@@ -33,25 +35,28 @@ export interface BundleEntry {
 /** Writes a bundle line by line, so an export can stream it. */
 export class ProofBundleWriter {
   private readonly order: [string, number][] = [];
-
-  /** `checkpoints`: tenant id to signed checkpoint note; every entry must be within its tenant's size. */
-  constructor(private readonly checkpoints: ReadonlyMap<string, string>) {}
+  /** Tenants with lines, so the trailer can be checked to cover them all. */
+  readonly tenants = new Set<string>();
 
   /** The first line (with its newline). */
   header(): string {
-    return canonicalJson({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION, checkpoints: Object.fromEntries(this.checkpoints) }) + '\n';
+    return canonicalJson({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION }) + '\n';
   }
 
   /** One event line (with its newline). */
   line(e: BundleEntry): string {
-    if (!this.checkpoints.has(e.tenantId)) throw new ValidationError(`no checkpoint for tenant ${e.tenantId} in this bundle`);
+    this.tenants.add(e.tenantId);
     this.order.push([e.tenantId, e.leafIndex]);
     return canonicalJson({ event: e.event, leafIndex: e.leafIndex, proof: e.proof.map((p) => Buffer.from(p).toString('base64')), tenantId: e.tenantId }) + '\n';
   }
 
-  /** The last line (with its newline): the count and the (tenant, leaf index) of each event line. */
-  trailer(): string {
-    return canonicalJson({ end: true, events: this.order.length, order: this.order }) + '\n';
+  /**
+   * The last line (with its newline): the signed checkpoint of each tenant (tenant id to note; the
+   * lines' proofs must be against them), the count and the (tenant, leaf index) of each event line.
+   */
+  trailer(checkpoints: ReadonlyMap<string, string>): string {
+    for (const t of this.tenants) if (!checkpoints.has(t)) throw new ValidationError(`no checkpoint for tenant ${t} in this bundle`);
+    return canonicalJson({ checkpoints: Object.fromEntries(checkpoints), end: true, events: this.order.length, order: this.order }) + '\n';
   }
 }
 
@@ -117,31 +122,22 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
   } catch {
     header = undefined;
   }
-  if (!isObject(header) || header.format !== BUNDLE_FORMAT || header.version !== BUNDLE_VERSION || !isObject(header.checkpoints)) {
+  if (!isObject(header) || header.format !== BUNDLE_FORMAT || header.version !== BUNDLE_VERSION) {
     issues.push({ line: 1, kind: 'malformed', message: `the first line is not a ${BUNDLE_FORMAT} version ${BUNDLE_VERSION} header; this is not a proof bundle, or its header was edited` });
     return report;
-  }
-  const trusted = new Map<string, { size: number; root: Buffer }>();
-  for (const [tenantId, note] of Object.entries(header.checkpoints)) {
-    const body = typeof note === 'string' ? openNote(note, verifier) : undefined;
-    const cp = body === undefined ? undefined : parseCheckpoint(body);
-    if (cp === undefined) {
-      issues.push({ line: 1, kind: 'signature', message: `the checkpoint of tenant ${tenantId} is not validly signed by ${verifier.name}; its events cannot be trusted` });
-      continue;
-    }
-    trusted.set(tenantId, { size: cp.size, root: cp.rootHash });
-    report.checkpoints.push({ tenantId, origin: cp.origin, size: cp.size, rootHash: cp.rootHash.toString('base64') });
   }
 
   // The trailer is the last line that parses as one; lines after it are inserted.
   let trailerAt = -1;
   let order: [string, number][] | undefined;
+  let notes: Record<string, unknown> = {};
   for (let i = lines.length - 1; i >= 1; i--) {
     try {
       const t = JSON.parse(lines[i]!);
-      if (isObject(t) && t.end === true && Array.isArray(t.order) && t.order.every((o) => Array.isArray(o) && typeof o[0] === 'string' && Number.isSafeInteger(o[1]))) {
+      if (isObject(t) && t.end === true && isObject(t.checkpoints) && Array.isArray(t.order) && t.order.every((o) => Array.isArray(o) && typeof o[0] === 'string' && Number.isSafeInteger(o[1]))) {
         trailerAt = i;
         order = t.order as [string, number][];
+        notes = t.checkpoints;
         break;
       }
     } catch {
@@ -149,14 +145,31 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
     }
   }
   if (order === undefined) {
-    issues.push({ line: lines.length + 1, kind: 'dropped', message: 'the trailer line (the list of event lines) is missing; the bundle was cut short' });
+    // Without the trailer there is no checkpoint to check any line against.
+    issues.push({ line: lines.length + 1, kind: 'dropped', message: 'the trailer line (checkpoints and the list of event lines) is missing; the bundle was cut short and none of its lines can be verified' });
+    report.events = lines.length - 1;
+    return report;
+  }
+  for (let i = trailerAt + 1; trailerAt >= 0 && i < lines.length; i++) {
+    issues.push({ line: i + 1, kind: 'inserted', message: 'a line after the trailer' });
+  }
+  const trusted = new Map<string, { size: number; root: Buffer }>();
+  for (const [tenantId, note] of Object.entries(notes)) {
+    const body = typeof note === 'string' ? openNote(note, verifier) : undefined;
+    const cp = body === undefined ? undefined : parseCheckpoint(body);
+    if (cp === undefined) {
+      issues.push({ line: trailerAt + 1, kind: 'signature', message: `the checkpoint of tenant ${tenantId} is not validly signed by ${verifier.name}; its events cannot be trusted` });
+      continue;
+    }
+    trusted.set(tenantId, { size: cp.size, root: cp.rootHash });
+    report.checkpoints.push({ tenantId, origin: cp.origin, size: cp.size, rootHash: cp.rootHash.toString('base64') });
   }
   const expected = new Map<string, number>();
-  order?.forEach(([t, i], p) => expected.set(`${t}\u0000${i}`, p));
+  order.forEach(([t, i], p) => expected.set(`${t}\u0000${i}`, p));
 
   const seen = new Set<string>();
   const placed: { line: number; pos: number }[] = [];
-  const end = trailerAt < 0 ? lines.length : trailerAt;
+  const end = trailerAt;
   for (let i = 1; i < end; i++) {
     const lineNo = i + 1;
     report.events++;
@@ -176,7 +189,7 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
     const cp = trusted.get(tenantId);
     let ok = false;
     if (cp === undefined) {
-      issues.push({ line: lineNo, kind: header.checkpoints[tenantId] === undefined ? 'inserted' : 'signature', message: `no validly signed checkpoint for tenant ${tenantId}` });
+      issues.push({ line: lineNo, kind: notes[tenantId] === undefined ? 'inserted' : 'signature', message: `no validly signed checkpoint for tenant ${tenantId}` });
     } else {
       const proof = e.proof.map((p) => (typeof p === 'string' ? Buffer.from(p, 'base64') : Buffer.alloc(0)));
       let leaf: Buffer | undefined;
@@ -191,7 +204,7 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
     }
     const key = `${tenantId}\u0000${leafIndex}`;
     const pos = expected.get(key);
-    if (order !== undefined && (pos === undefined || seen.has(key))) {
+    if (pos === undefined || seen.has(key)) {
       issues.push({ line: lineNo, kind: 'inserted', message: `leaf ${leafIndex} of tenant ${tenantId} is ${seen.has(key) ? 'a repeat of an earlier line' : 'not among the exported events'}` });
       continue;
     }
@@ -202,10 +215,10 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
   placed.forEach((p, i) => {
     if (!inOrder.has(i)) issues.push({ line: p.line, kind: 'reordered', message: `this line belongs at line ${p.pos + 2}: lines were moved` });
   });
-  order?.forEach(([t, i], p) => {
+  order.forEach(([t, i], p) => {
     if (!seen.has(`${t}\u0000${i}`)) issues.push({ line: p + 2, kind: 'dropped', message: `the event at leaf ${i} of tenant ${t}, expected at line ${p + 2}, is missing` });
   });
-  if (order !== undefined && end - 1 !== order.length && !issues.length) {
+  if (end - 1 !== order.length && !issues.length) {
     issues.push({ line: end + 1, kind: 'malformed', message: `the trailer lists ${order.length} events but ${end - 1} lines precede it` });
   }
   issues.sort((a, b) => a.line - b.line);
