@@ -5,6 +5,7 @@
  * roll-back of an incomplete cross-shard batch.
  */
 import type { WriteTxn } from '../shard/write-txn.js';
+import { keepLeafOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, indexKey, readU32, readU64, seqKey, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
@@ -47,6 +48,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
     if (idv) feedT.remove(seqKey(readU64(idv, 8)));
     idT.remove(idk);
     evT.remove(key);
+    keepLeafOfDeleted(tx, e.tenantId, e.id);
     delta.addTotal(tenantNo, totalKey(tenantNo), -1, ts);
     n++;
   }

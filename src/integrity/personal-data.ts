@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { gcmOpen, gcmSeal } from '../codec/aes-gcm.js';
 import { CorruptionError, ValidationError } from '../errors.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../audit/canonical-json.js';
 import { tenantPrefix } from './log-keys.js';
 import type { LogReader, LogWriter } from './tile-log.js';
 
@@ -78,12 +78,32 @@ function aad(tenantId: string, eventId: string, path: string[]): Buffer {
 }
 
 /** A subject's key, unsealed. */
-interface SubjectKey {
+export interface SubjectKey {
   kid: string;
   key: Buffer;
 }
 
-function unsealSubject(storeKey: Buffer, tableKey: Buffer, v: Uint8Array): SubjectKey {
+/** Where sealing and opening find subject keys. */
+export interface SubjectKeyLookup {
+  /** The subject's key, or undefined when it has none (never had one, or it was erased). */
+  get(tenantId: string, subject: string): SubjectKey | undefined;
+  /** The subject's key, created when it has none. */
+  getOrCreate(tenantId: string, subject: string): SubjectKey;
+}
+
+/** The table key of a subject's key record. */
+export function subjectRecordKey(tenantId: string, subject: string): Buffer {
+  return subjectKeyOf(tenantId, subject);
+}
+
+/** A new subject key and its sealed record (8-byte key id || sealed key). */
+export function newSubjectKey(storeKey: Buffer, tenantId: string, subject: string): { key: SubjectKey; record: Buffer } {
+  const kid = randomBytes(8);
+  const key = randomBytes(32);
+  return { key: { kid: kid.toString('hex'), key }, record: Buffer.concat([kid, gcmSeal(storeKey, key, subjectKeyOf(tenantId, subject))]) };
+}
+
+export function unsealSubject(storeKey: Buffer, tableKey: Buffer, v: Uint8Array): SubjectKey {
   if (v.length !== 8 + 12 + 32 + 16) throw new CorruptionError(SUBJECTS_TABLE, 0, `a subject key record is ${v.length} bytes, not 68`);
   try {
     return { kid: Buffer.from(v.subarray(0, 8)).toString('hex'), key: Buffer.from(gcmOpen(storeKey, v.subarray(8), tableKey)) };
@@ -93,7 +113,7 @@ function unsealSubject(storeKey: Buffer, tableKey: Buffer, v: Uint8Array): Subje
 }
 
 /** Reads subject keys (with a per-instance cache); `erased` subjects read as undefined. */
-export class SubjectKeys {
+export class SubjectKeys implements SubjectKeyLookup {
   private readonly cache = new Map<string, SubjectKey | null>();
 
   constructor(
@@ -117,13 +137,10 @@ export class SubjectKeys {
   getOrCreate(tenantId: string, subject: string): SubjectKey {
     const have = this.get(tenantId, subject);
     if (have !== undefined) return have;
-    const kid = randomBytes(8);
-    const key = randomBytes(32);
-    const tk = subjectKeyOf(tenantId, subject);
-    (this.kv as LogWriter).put(tk, Buffer.concat([kid, gcmSeal(this.storeKey, key, tk)]));
-    const k = { kid: kid.toString('hex'), key };
-    this.cache.set(`${tenantId}\u0000${subject}`, k);
-    return k;
+    const { key, record } = newSubjectKey(this.storeKey, tenantId, subject);
+    (this.kv as LogWriter).put(subjectKeyOf(tenantId, subject), record);
+    this.cache.set(`${tenantId}\u0000${subject}`, key);
+    return key;
   }
 
   /** Destroys a subject's key (inside the caller's transaction). Returns whether it existed. */
@@ -149,7 +166,7 @@ function getPath(o: Record<string, unknown>, path: string[]): { parent: Record<s
  * Seals the personal-data fields of an event (parsed from its canonical JSON) in place; returns
  * whether anything was sealed.
  */
-export function sealEvent(event: Record<string, unknown>, fields: readonly string[][], keys: SubjectKeys): boolean {
+export function sealEvent(event: Record<string, unknown>, fields: readonly string[][], keys: SubjectKeyLookup): boolean {
   const tenantId = event.tenantId as string;
   const eventId = event.id as string;
   const subject = (event.actor as { id: string }).id;
@@ -171,12 +188,13 @@ export function sealEvent(event: Record<string, unknown>, fields: readonly strin
  * Replaces every envelope of a stored event by its plaintext, or by null (and sets `erased: true`)
  * when the subject's key is gone. Returns the event (changed in place).
  */
-export function openEvent<T extends Record<string, unknown>>(event: T, fields: readonly string[][], keys: SubjectKeys): T {
-  const tenantId = event.tenantId as string;
-  const eventId = event.id as string;
-  const subject = (event.actor as { id: string } | undefined)?.id ?? '';
+export function openEvent<T extends object>(event: T, fields: readonly string[][], keys: SubjectKeyLookup): T {
+  const ev = event as Record<string, unknown>;
+  const tenantId = ev.tenantId as string;
+  const eventId = ev.id as string;
+  const subject = (ev.actor as { id: string } | undefined)?.id ?? '';
   for (const path of fields) {
-    const at = getPath(event, path);
+    const at = getPath(ev, path);
     if (at === undefined) continue;
     const env = at.parent[at.leaf];
     if (!isEnvelope(env)) continue;
@@ -189,7 +207,7 @@ export function openEvent<T extends Record<string, unknown>>(event: T, fields: r
         throw new CorruptionError(SUBJECTS_TABLE, 0, `the personal data of event ${eventId} (${path.join('.')}) fails authentication: the envelope or the subject key was altered`);
       }
     }
-    if (value === null) (event as Record<string, unknown>).erased = true;
+    if (value === null) ev.erased = true;
     at.parent[at.leaf] = value;
   }
   return event;

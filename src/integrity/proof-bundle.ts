@@ -13,7 +13,7 @@
  * (whitespace, key order) is not reported, and any change of content is.
  */
 import { ValidationError } from '../errors.js';
-import { canonicalBytes, canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../audit/canonical-json.js';
 import { parseCheckpoint } from './checkpoint-note.js';
 import { HASH_SIZE, leafHash, verifyInclusion } from './merkle.js';
 import { openNote, parseVkey } from './signed-note.js';
@@ -194,7 +194,7 @@ export function verifyExport(text: string, options: { vkey: string }): ExportVer
       const proof = e.proof.map((p) => (typeof p === 'string' ? Buffer.from(p, 'base64') : Buffer.alloc(0)));
       let leaf: Buffer | undefined;
       try {
-        leaf = leafHash(canonicalBytes(e.event));
+        leaf = leafHash(Buffer.from(canonicalJson(e.event), 'utf8'));
       } catch {
         leaf = undefined;
       }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { canonicalJson } from '../../src/integrity/canonical-json.js';
+import { canonicalJson } from '../../src/audit/canonical-json.js';
 import { isEnvelope, openEvent, resolvePersonalDataOptions, sealEvent, SubjectKeys } from '../../src/integrity/personal-data.js';
 import { ValidationError } from '../../src/errors.js';
 import { MemKv } from './mem-kv.js';

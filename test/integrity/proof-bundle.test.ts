@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { canonicalBytes } from '../../src/integrity/canonical-json.js';
+import { canonicalJson } from '../../src/audit/canonical-json.js';
+
 import { formatCheckpoint } from '../../src/integrity/checkpoint-note.js';
 import { ProofBundleWriter, verifyExport } from '../../src/integrity/proof-bundle.js';
 import { rawPublicKey, signNote, vkeyOf } from '../../src/integrity/signed-note.js';
 import { TileLog } from '../../src/integrity/tile-log.js';
 import { MemKv } from './mem-kv.js';
+
+const canonicalBytes = (v: unknown): Buffer => Buffer.from(canonicalJson(v), 'utf8');
 
 const { privateKey } = generateKeyPairSync('ed25519');
 const vkey = vkeyOf('test-key', rawPublicKey(privateKey));

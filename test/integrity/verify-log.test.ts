@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { canonicalBytes } from '../../src/integrity/canonical-json.js';
+import { canonicalJson } from '../../src/audit/canonical-json.js';
+
 import { formatCheckpoint } from '../../src/integrity/checkpoint-note.js';
 import { headKey, tileKey } from '../../src/integrity/log-keys.js';
 import { Frontier } from '../../src/integrity/merkle.js';
@@ -9,6 +10,8 @@ import { parseVkey, rawPublicKey, signNote, vkeyOf } from '../../src/integrity/s
 import { encodeHead, TileLog } from '../../src/integrity/tile-log.js';
 import { verifyLog, type StoredEvents } from '../../src/integrity/verify-log.js';
 import { MemKv } from './mem-kv.js';
+
+const canonicalBytes = (v: unknown): Buffer => Buffer.from(canonicalJson(v), 'utf8');
 
 const { privateKey } = generateKeyPairSync('ed25519');
 const verifier = parseVkey(vkeyOf('k', rawPublicKey(privateKey)));
