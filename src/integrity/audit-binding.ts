@@ -9,7 +9,8 @@
 import { ValidationError } from '../errors.js';
 import type { Snapshot } from '../shard/snapshot.js';
 import type { WriteTxn } from '../shard/write-txn.js';
-import { eventKey, idBytes, idFromBytes, idsKey, readU64, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
+import { eventKey, idBytes, idFromBytes, idsKey, prefixEnd, readU64, TAG_ULID, tenantLenAt, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
+import { ulidTime } from '../audit/ulid.js';
 import type { Row } from '../audit/query-exec.js';
 import { T_EVENTS, T_IDS, T_TENANTS } from '../audit/tables.js';
 import { lookupTenant } from '../audit/tenants.js';
@@ -28,15 +29,16 @@ export function storedEvents(snap: Snapshot, tenantId: string): StoredEvents {
     bytesOf(eventId: string): Uint8Array | undefined {
       if (no === undefined) return undefined;
       const id = idBytes(eventId);
+      // An event keyed by its own ULID time has no audit.ids entry (see insert.ts).
       const v = ids.get(idsKey(no, id));
-      if (v === undefined || v.length < 8) return undefined;
-      return events.get(eventKey(no, readU64(v, 0), id));
+      if (v !== undefined && v.length >= 8) return events.get(eventKey(no, readU64(v, 0), id));
+      return id[0] === TAG_ULID ? events.get(eventKey(no, ulidTime(eventId), id)) : undefined;
     },
     *ids(): Iterable<string> {
       if (no === undefined) return;
       const gte = auditTenantPrefix(no);
-      const lt = auditTenantPrefix(no + 1);
-      for (const { key } of events.range({ gte, lt })) yield idFromBytes(key, 12, key.length);
+      const lt = prefixEnd(gte);
+      for (const { key } of events.range(lt === undefined ? { gte } : { gte, lt })) yield idFromBytes(key, tenantLenAt(key) + 8, key.length);
     },
   };
 }
