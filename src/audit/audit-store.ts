@@ -97,6 +97,7 @@ export class RedbAuditStore {
   private readonly integrity: IntegrityService | null = null;
   /** Crypto-shredding (null unless personalData.enabled). */
   private readonly vault: PersonalDataVault | null = null;
+  /** Warnings about how keys are kept, fixed at open. */
   private readonly integrityWarnings: string[] = [];
   /** What opening found of cross-shard batches interrupted by a crash. */
   readonly batchRecovery: BatchRecovery;
@@ -120,7 +121,6 @@ export class RedbAuditStore {
         },
       });
       this.integrity = integrity;
-      this.integrityWarnings.push(...integrity.warnings());
       this.hooks.push((tx, ins) => {
         const leaves = new Array<{ id: string; bytes: Buffer }>(ins.events.length);
         for (let i = 0; i < leaves.length; i++) leaves[i] = { id: ins.events[i]!.id, bytes: ins.events[i]!.json };
@@ -691,7 +691,7 @@ export class RedbAuditStore {
    * are kept (a checkpoint signing key or personal-data key generated inside the store's directory).
    */
   health(): HealthReport & { warnings: string[] } {
-    return { ...this.mgr.health(), warnings: [...this.integrityWarnings] };
+    return { ...this.mgr.health(), warnings: [...(this.integrity?.warnings() ?? []), ...this.integrityWarnings] };
   }
 
   /** Prometheus text metrics of every shard (RedbManager.metrics). */

@@ -52,6 +52,8 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 export class IntegrityService {
   private readonly dirty = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  /** The last failure of a timed checkpoint, reported by warnings() until one succeeds. */
+  private timerError: string | undefined;
 
   constructor(
     readonly options: ResolvedIntegrityOptions,
@@ -59,7 +61,15 @@ export class IntegrityService {
     private readonly shards: ShardAccess,
   ) {
     if (options.checkpointIntervalMs > 0) {
-      this.timer = setInterval(() => this.checkpointGrown(), options.checkpointIntervalMs);
+      this.timer = setInterval(() => {
+        // A timer callback must not throw (it would take the process down): keep the failure for health().
+        try {
+          this.checkpointGrown();
+          this.timerError = undefined;
+        } catch (err) {
+          this.timerError = (err as Error).message;
+        }
+      }, options.checkpointIntervalMs);
       this.timer.unref();
     }
   }
@@ -113,7 +123,8 @@ export class IntegrityService {
       const size = log.size();
       if (last !== undefined && parseCheckpoint(last.slice(0, last.indexOf('\n\n') + 1))?.size === size) return last;
       const note = this.signer.sign(tenantId, size, log.currentRoot());
-      log.addCheckpoint(note);
+      // The empty log of a tenant never seen is vouched for but not stored: no rows for stray names.
+      if (size > 0) log.addCheckpoint(note);
       this.dirty.delete(tenantId);
       return note;
     });
@@ -207,9 +218,12 @@ export class IntegrityService {
 
   /** Health warnings of the integrity layer. */
   warnings(): string[] {
-    return this.signer.generated
-      ? [`checkpoints are signed with a key generated in the store's own directory (${this.signer.keyFile}); in production pass integrity.signingKey from outside the store, so that whoever can rewrite the store cannot also re-sign its checkpoints`]
-      : [];
+    const out: string[] = [];
+    if (this.signer.generated) {
+      out.push(`checkpoints are signed with a key generated in the store's own directory (${this.signer.keyFile}); in production pass integrity.signingKey from outside the store, so that whoever can rewrite the store cannot also re-sign its checkpoints`);
+    }
+    if (this.timerError !== undefined) out.push(`the last timed checkpoint failed: ${this.timerError}; it is retried at the next interval`);
+    return out;
   }
 
   /** Signs checkpoints for tenants that grew and stops the timer; call before the shards close. */

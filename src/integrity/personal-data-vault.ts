@@ -3,9 +3,9 @@
  * before the insert transaction, writes the subject keys it created inside that transaction (the
  * insert hook), opens envelopes on read, and destroys a subject's keys (eraseSubject).
  *
- * A subject key created while preparing a batch is held in `pending` until a transaction writes it;
+ * A subject key created while preparing a batch is held in `pending` (until the subject is erased);
  * every later batch of this process reuses it, so concurrent batches of one new subject agree on one
- * key. The store key seals subject keys: the engine's encryption key when encryption is on, else a
+ * key, and each insert transaction that carries the subject writes the record if it is not there yet. The store key seals subject keys: the engine's encryption key when encryption is on, else a
  * key generated in the base directory (`personal-data.key`, mode 0600).
  *
  * Invariant: an event's envelopes and its subject's key record commit in the same transaction, so
@@ -114,15 +114,17 @@ export class PersonalDataVault implements SubjectKeyLookup {
   onInsert(tx: WriteTxn, tenantId: string, events: readonly SealableEvent[]): void {
     if (this.pending.size === 0) return;
     const t = tx.table(SUBJECTS_TABLE);
+    const done = new Set<string>();
     for (const e of events) {
       const ck = `${tenantId}\u0000${e.actorId}`;
+      if (done.has(ck)) continue;
+      done.add(ck);
       const p = this.pending.get(ck);
       if (p === undefined) continue;
+      // The entry stays pending: this commit may still fail, and a batch prepared meanwhile may have
+      // sealed under the same key; whichever commits first writes the record, the others find it.
       const tk = subjectRecordKey(tenantId, e.actorId);
       if (!t.has(tk)) t.put(tk, p.record);
-      // Durable once this commit is; the cache then serves it (a failed commit re-reads as absent).
-      this.pending.delete(ck);
-      this.cache.delete(ck);
     }
   }
 
@@ -137,20 +139,20 @@ export class PersonalDataVault implements SubjectKeyLookup {
     for (const [ck, p] of this.pending) if (p.subject === subject) this.pending.delete(ck);
     const suffix = Buffer.from(subject, 'utf8');
     for (const db of shards) {
+      // Find the subject's records first, so shards that hold none are not written to.
+      const doomed: { key: Buffer; tenantId: string }[] = [];
+      for (const { key } of db.table(SUBJECTS_TABLE).range()) {
+        const tenantId = tenantOfKey(key);
+        if (tenantId === undefined) continue;
+        const plen = 2 + Buffer.byteLength(tenantId, 'utf8');
+        if (key.length - plen === suffix.length && Buffer.compare(key.subarray(plen), suffix) === 0) doomed.push({ key, tenantId });
+      }
+      if (doomed.length === 0) continue;
       db.write((tx) => {
         const t = tx.table(SUBJECTS_TABLE);
-        const doomed: Buffer[] = [];
-        for (const { key } of t.range()) {
-          const tenantId = tenantOfKey(key);
-          if (tenantId === undefined) continue;
-          const plen = 2 + Buffer.byteLength(tenantId, 'utf8');
-          if (key.length - plen === suffix.length && Buffer.compare(key.subarray(plen), suffix) === 0) {
-            doomed.push(key);
-            tenants.push(tenantId);
-          }
-        }
-        for (const k of doomed) t.delete(k);
+        for (const d of doomed) t.delete(d.key);
       });
+      tenants.push(...doomed.map((d) => d.tenantId));
     }
     for (const t of tenants) this.cache.delete(`${t}\u0000${subject}`);
     return tenants;
