@@ -85,3 +85,4 @@ export type { PersonalDataOptions } from './integrity/personal-data.js';
 export type { Checkpoint, InclusionProof } from './integrity/integrity-service.js';
 export type { CheckpointPublicKey } from './integrity/checkpoint-signer.js';
 export type { TenantVerifyReport, IntegrityIssue } from './integrity/verify-log.js';
+export type { ConsistencyReport } from './audit/consistency.js';

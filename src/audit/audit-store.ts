@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ValidationError } from '../errors.js';
+import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
@@ -38,11 +38,12 @@ import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './fee
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
+import { checkShard, type ConsistencyReport } from './consistency.js';
 import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
 import { systemEvent } from './system-events.js';
-import { T_INTENTS, T_META, T_PARTS, T_TENANTS } from './tables.js';
+import { T_INTENTS, T_META, T_PARTS, T_STATS, T_TENANTS } from './tables.js';
 import { listTenants, lookupTenant } from './tenants.js';
 import {
   SYSTEM_TENANT,
@@ -63,6 +64,22 @@ import {
 
 /** Audit options given to the last initAuditRedb, used by newWithManager. */
 let singletonAudit: ResolvedAuditOptions | null = null;
+
+/**
+ * Managers whose cross-shard batches were already settled. Recovery runs once per opened manager,
+ * before any store over it inserts: run again while a store's batch is in flight, it would take
+ * that batch for a crashed one.
+ */
+const recovered = new WeakMap<RedbManager, BatchRecovery>();
+
+function recoverOnce(mgr: RedbManager): BatchRecovery {
+  let r = recovered.get(mgr);
+  if (!r) {
+    r = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    recovered.set(mgr, r);
+  }
+  return r;
+}
 
 /** One shard's part of a batch: the events and their positions in the batch. */
 interface Part {
@@ -108,7 +125,7 @@ export class RedbAuditStore {
     this.redbOptions = redbOptions;
     this.overSingleton = overSingleton;
     this.resetCaches();
-    this.batchRecovery = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    this.batchRecovery = recoverOnce(mgr);
     const baseDir = mgr.options.baseDir;
     const shardOfTenant = (tenantId: string) => this.mgr.shardAt(this.shardOf(tenantId));
     if (audit.integrity.enabled) {
@@ -412,7 +429,10 @@ export class RedbAuditStore {
     try {
       let n = 0;
       const counter = { scanned: 0 };
-      for (const plan of run.plans) n += countPlan(plan, run.views.get(plan.shard)!, q, counter);
+      for (const plan of run.plans) {
+        const view = run.views.get(plan.shard)!;
+        n += countPlan(plan, view, q, counter, view.snap.table(T_STATS));
+      }
       return n;
     } finally {
       run.close();
@@ -461,12 +481,8 @@ export class RedbAuditStore {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, { scanned: 0 })) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         yield row;
         if (--left <= 0) return;
       }
@@ -484,12 +500,8 @@ export class RedbAuditStore {
       const events: AuditEvent[] = [];
       let last: Row | null = null;
       let more = false;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, counter)) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         if (events.length === limit) {
           more = true;
           break;
@@ -519,7 +531,7 @@ export class RedbAuditStore {
         const db = this.mgr.shardAt(s);
         const view = openView(s, db.path, db.read());
         views.set(s, view);
-        const stats = view.snap.table('audit.stats');
+        const stats = view.snap.table(T_STATS);
         if (q.allTenants) {
           for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
             if (id === SYSTEM_TENANT) continue;
@@ -674,7 +686,7 @@ export class RedbAuditStore {
       this.mgr = this.overSingleton ? initRedbManager(options) : RedbManager.open(options);
       this.resetCaches();
     }
-    recoverBatches(this.mgr.shardCount, (i) => this.mgr.shardAt(i));
+    recoverOnce(this.mgr);
     this.recordOperation('store.restore', 'success', { dir: path.resolve(dir) });
     return r;
   }
@@ -825,6 +837,24 @@ export class RedbAuditStore {
     return r;
   }
 
+  /**
+   * Cross-checks the audit tables of every shard (events, index entries, ids, statistics) from a
+   * snapshot; `ok` is false with each problem named if anything does not match.
+   */
+  checkConsistency(): { ok: boolean; shards: ConsistencyReport[] } {
+    this.assertOpen();
+    const shards: ConsistencyReport[] = [];
+    for (let i = 0; i < this.mgr.shardCount; i++) {
+      const snap = this.mgr.shardAt(i).read();
+      try {
+        shards.push(checkShard(i, snap));
+      } finally {
+        snap.close();
+      }
+    }
+    return { ok: shards.every((s) => s.problems.length === 0), shards };
+  }
+
   /** Checkpoints every shard. */
   checkpoint(): void {
     this.assertOpen();
@@ -834,14 +864,18 @@ export class RedbAuditStore {
   /** Closes the store (and its manager, unless it is the process-wide one). Safe to call twice. */
   close(): void {
     if (this.closed) return;
+    // Checkpoints for every tenant that grew since its last one, before the shards close. If that
+    // fails the shards still close (the events are durable; only the last checkpoints are missing).
+    let failure: unknown;
     try {
-      // Checkpoints for every tenant that grew since its last one, before the shards close.
       if (!this.mgr.isClosed) this.integrity?.close();
-    } finally {
-      this.closed = true;
+    } catch (err) {
+      failure = err;
     }
+    this.closed = true;
     if (this.overSingleton) closeRedbManager();
     else this.mgr.close();
+    if (failure !== undefined) throw failure;
   }
 
   get isClosed(): boolean {
@@ -883,7 +917,7 @@ export class RedbAuditStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ValidationError('the audit store is closed; open it again');
+    if (this.closed) throw new ClosedError(`the audit store at ${this.mgr.options.baseDir}`);
   }
 }
 
