@@ -83,4 +83,10 @@ export {
   type AuditOptions,
   type AuditStoreOptions,
 } from './audit/types.js';
+export { verifyExport, type ExportVerifyReport, type BundleIssue } from './integrity/proof-bundle.js';
+export type { IntegrityOptions } from './integrity/integrity-options.js';
+export type { PersonalDataOptions } from './integrity/personal-data.js';
+export type { Checkpoint, InclusionProof } from './integrity/integrity-service.js';
+export type { CheckpointPublicKey } from './integrity/checkpoint-signer.js';
+export type { TenantVerifyReport, IntegrityIssue } from './integrity/verify-log.js';
 export type { ConsistencyReport } from './audit/consistency.js';
