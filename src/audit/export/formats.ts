@@ -3,8 +3,8 @@
  * event and an optional ending into a RecordSink, so the in-memory export (export-text.ts) and the
  * streaming one (stream-writer.ts) share every byte of formatting.
  *
- * Items are either stored events' canonical JSON bytes (RFC 8785; one event = one JSON object) or
- * decoded AuditEvents. `ndjson` and `json` copy stored bytes through untouched (no decode, no
+ * Items are stored events' canonical JSON bytes (RFC 8785; one event = one JSON object), decoded
+ * AuditEvents, or the store's rows, which offer both. `ndjson` and `json` copy stored bytes through untouched (no decode, no
  * re-encode), which is why they take bytes; the other formats decode each event once.
  *
  * Invariant: for a given sequence of events every formatter writes the same output whether it is
@@ -17,8 +17,18 @@ import { cefLine } from './cef.js';
 import { csvHeader, csvRow } from './csv.js';
 import { ocsfLine } from './ocsf.js';
 
-/** What the exporters read: a stored event's canonical JSON bytes, or a decoded event. */
-export type ExportItem = Uint8Array | AuditEvent;
+/** A query result row as the store hands it over: its stored bytes, and its event decoded once. */
+export interface ExportRow {
+  bytes(): Uint8Array;
+  event(): AuditEvent;
+}
+
+/** What the exporters read: a stored event's canonical JSON bytes, a decoded event, or a row. */
+export type ExportItem = Uint8Array | AuditEvent | ExportRow;
+
+function isRow(item: ExportItem): item is ExportRow {
+  return typeof (item as Partial<ExportRow>).bytes === 'function';
+}
 
 /** Where a formatter writes. Text is UTF-8 encoded by the sink. */
 export interface RecordSink {
@@ -39,11 +49,13 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** The event an item stands for. */
 export function toEvent(item: ExportItem): AuditEvent {
-  return item instanceof Uint8Array ? (JSON.parse(decoder.decode(item)) as AuditEvent) : item;
+  if (item instanceof Uint8Array) return JSON.parse(decoder.decode(item)) as AuditEvent;
+  return isRow(item) ? item.event() : item;
 }
 
 function emitJson(item: ExportItem, sink: RecordSink): void {
   if (item instanceof Uint8Array) sink.bytes(item);
+  else if (isRow(item)) sink.bytes(item.bytes());
   else sink.text(JSON.stringify(item));
 }
 
