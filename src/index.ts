@@ -79,3 +79,4 @@ export {
   type AuditOptions,
   type AuditStoreOptions,
 } from './audit/types.js';
+export type { ConsistencyReport } from './audit/consistency.js';
