@@ -91,7 +91,7 @@ const FORMATTERS: Readonly<Record<ExportFormat, Formatter>> = {
 /** The formatter of `format`, or a ValidationError naming the formats there are. */
 export function formatterFor(format: unknown): Formatter {
   if (typeof format !== 'string' || !Object.hasOwn(FORMATTERS, format)) {
-    throw new ValidationError(`unknown export format ${JSON.stringify(format)}; use one of ${EXPORT_FORMATS.join(', ')}`);
+    throw new ValidationError(`export format ${JSON.stringify(format)} is not supported; use one of ${EXPORT_FORMATS.join(', ')}`);
   }
   return FORMATTERS[format as ExportFormat];
 }
