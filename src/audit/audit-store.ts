@@ -37,7 +37,7 @@ import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardV
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
 import { systemEvent } from './system-events.js';
-import { T_INTENTS, T_META, T_PARTS, T_TENANTS } from './tables.js';
+import { T_INTENTS, T_META, T_PARTS, T_STATS, T_TENANTS } from './tables.js';
 import { listTenants, lookupTenant } from './tenants.js';
 import {
   SYSTEM_TENANT,
@@ -373,7 +373,10 @@ export class RedbAuditStore {
     try {
       let n = 0;
       const counter = { scanned: 0 };
-      for (const plan of run.plans) n += countPlan(plan, run.views.get(plan.shard)!, q, counter);
+      for (const plan of run.plans) {
+        const view = run.views.get(plan.shard)!;
+        n += countPlan(plan, view, q, counter, view.snap.table(T_STATS));
+      }
       return n;
     } finally {
       run.close();
@@ -469,7 +472,7 @@ export class RedbAuditStore {
         const db = this.mgr.shardAt(s);
         const view = openView(s, db.path, db.read());
         views.set(s, view);
-        const stats = view.snap.table('audit.stats');
+        const stats = view.snap.table(T_STATS);
         if (q.allTenants) {
           for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
             if (id === SYSTEM_TENANT) continue;

@@ -97,6 +97,8 @@ export interface PreparedEvent {
    * the id alone, so duplicates are found there and audit.ids needs no entry for it.
    */
   selfKeyed: boolean;
+  /** True when the store generated the id just now: it cannot already exist, so no lookup is needed. */
+  generated: boolean;
   ts: number;
   tenantId: string;
   actorId: string;
@@ -234,7 +236,8 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   if (!wellFormed(tenantId)) throw new ValidationError(`${f('tenantId')} contains an unpaired surrogate; use well-formed Unicode`);
   const ts = e.timestamp === undefined ? Date.now() : toEpochMs(e.timestamp, f('timestamp'));
   let id: string;
-  if (e.id === undefined) id = newUlid(ts);
+  const generated = e.id === undefined;
+  if (generated) id = newUlid(ts);
   else {
     id = str(e.id, f('id'), MAX_ID_LENGTH);
     if (!wellFormed(id)) throw new ValidationError(`${f('id')} contains an unpaired surrogate; use well-formed Unicode`);
@@ -288,6 +291,7 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     id,
     idKey,
     selfKeyed: idKey[0] === TAG_ULID && ulidTime(id) === ts,
+    generated,
     ts,
     tenantId,
     actorId: actorId as string,

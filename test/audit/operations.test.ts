@@ -257,3 +257,25 @@ test('an insert hook sees each tenant\'s new events in commit order inside the t
     assert.throws(() => store.insertEvents([ev('h', 1, 3, { actor: { id: 'evil' } })]), /hook refused/);
     assert.equal(store.countEvents({ tenantId: 'h' }), 2);
   }));
+
+test('a cursor walk stays exact while new events arrive between pages', () =>
+  withStore('cursor', { shardingEnabled: true, shardCount: 2 }, (store) => {
+    store.insertEvents(Array.from({ length: 500 }, (_, i) => ev('w', 10, i, { id: `w-${String(i).padStart(3, '0')}`, timestamp: NOW - 10 * DAY + Math.floor(i / 5) })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let page = 0;
+    do {
+      const r = store.queryEvents({ tenantId: 'w', limit: 37, cursor });
+      seen.push(...r.events.map((e) => e.id));
+      cursor = r.nextCursor;
+      // Newer events (before the cursor in newest-first order) never show up in later pages.
+      store.insertEvents([ev('w', 0, page, { id: `new-${page}` })]);
+      page++;
+    } while (cursor);
+    assert.equal(seen.length, 500);
+    assert.equal(new Set(seen).size, 500);
+    assert.deepEqual(seen, [...seen].sort((a, b) => (a < b ? 1 : -1)));
+    // Newest first by default, oldest first with order: 'asc'.
+    assert.equal(store.queryEvents({ tenantId: 'w', limit: 1 }).events[0]!.id.startsWith('new-'), true);
+    assert.equal(store.queryEvents({ tenantId: 'w', limit: 1, order: 'asc' }).events[0]!.id, 'w-000');
+  }));
