@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ValidationError } from '../errors.js';
+import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
@@ -59,6 +59,22 @@ import {
 /** Audit options given to the last initAuditRedb, used by newWithManager. */
 let singletonAudit: ResolvedAuditOptions | null = null;
 
+/**
+ * Managers whose cross-shard batches were already settled. Recovery runs once per opened manager,
+ * before any store over it inserts: run again while a store's batch is in flight, it would take
+ * that batch for a crashed one.
+ */
+const recovered = new WeakMap<RedbManager, BatchRecovery>();
+
+function recoverOnce(mgr: RedbManager): BatchRecovery {
+  let r = recovered.get(mgr);
+  if (!r) {
+    r = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    recovered.set(mgr, r);
+  }
+  return r;
+}
+
 /** One shard's part of a batch: the events and their positions in the batch. */
 interface Part {
   shard: number;
@@ -97,7 +113,7 @@ export class RedbAuditStore {
     this.redbOptions = redbOptions;
     this.overSingleton = overSingleton;
     this.resetCaches();
-    this.batchRecovery = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    this.batchRecovery = recoverOnce(mgr);
   }
 
   /**
@@ -627,7 +643,7 @@ export class RedbAuditStore {
       this.mgr = this.overSingleton ? initRedbManager(options) : RedbManager.open(options);
       this.resetCaches();
     }
-    recoverBatches(this.mgr.shardCount, (i) => this.mgr.shardAt(i));
+    recoverOnce(this.mgr);
     this.recordOperation('store.restore', 'success', { dir: path.resolve(dir) });
     return r;
   }
@@ -734,7 +750,7 @@ export class RedbAuditStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ValidationError('the audit store is closed; open it again');
+    if (this.closed) throw new ClosedError(`the audit store at ${this.mgr.options.baseDir}`);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   RedbManager,
   SYSTEM_TENANT,
   ValidationError,
+  ClosedError,
   closeRedbManager,
   initAuditRedb,
   type AuditEventInput,
@@ -195,19 +196,27 @@ test('an incomplete cross-shard batch left by a crash is rolled back at open; a 
   }
 });
 
-test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", () => {
+test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", async () => {
   const dir = tmp('singleton');
   try {
-    const store = initAuditRedb({ baseDir: dir, maxBatch: 5, checksumVerification: false });
+    const store = initAuditRedb({ baseDir: dir, maxBatch: 50, shardingEnabled: true, shardCount: 3, checksumVerification: false });
     store.insertEvent(ev('s', 1, 1));
     const other = RedbAuditStore.newWithManager();
     assert.equal(other.manager, store.manager);
     assert.equal(other.countEvents({ tenantId: 's' }), 1);
-    assert.throws(() => other.insertEvents(Array.from({ length: 6 }, (_, i) => ev('s', 1, i))), /limit is 5/);
+    assert.throws(() => other.insertEvents(Array.from({ length: 51 }, (_, i) => ev('s', 1, i))), /limit is 50/);
     assert.equal(store.health().status, 'healthy');
+    // A second store over the same manager does not take a batch in flight for a crashed one.
+    const cross = Array.from({ length: 40 }, (_, i) => ev(`tenant-${i}`, 1, i));
+    const inFlight = store.insertEventsAsync(cross);
+    await new Promise((r) => setTimeout(r, 5));
+    const third = RedbAuditStore.newWithManager();
+    assert.equal((await inFlight).inserted, 40);
+    assert.equal(third.countEvents({ allTenants: true }), 41);
     assert.match(store.metrics(), /redb_/);
     assert.equal(store.verify().ok, true);
     store.close();
+    assert.throws(() => store.queryEvents({ tenantId: 's' }), ClosedError);
   } finally {
     closeRedbManager();
     fs.rmSync(dir, { recursive: true, force: true });
