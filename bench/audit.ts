@@ -9,7 +9,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -215,7 +215,7 @@ async function main(): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   const resultsFile = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-audit.jsonl`);
   const record = (line: object): void => appendFileSync(resultsFile, `${JSON.stringify(line)}\n`);
-  record({ type: 'meta', bench: 'audit', startedAt: new Date().toISOString(), ...options, sizes, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, tmpdir: tmpdir(), peers: versions });
+  record({ type: 'meta', bench: 'audit', startedAt: new Date().toISOString(), ...options, sizes, node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg(), tmpdir: tmpdir(), peers: versions });
   console.log(
     `Audit benchmark: ${options.events.toLocaleString('en-US')} events, ${options.rounds} round(s), seed ${options.seed}, ` +
       `${sizes.timeWindowQueries}/${sizes.actorQueries}/${sizes.actionCountQueries} queries, engines: ${options.engines.map((e) => ENGINES[e].label).join(', ')}\n` +
@@ -232,8 +232,9 @@ async function main(): Promise<number> {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       if (outcome.kind === 'result') {
         runs.push({ engine, round, result: outcome.result });
-        record({ type: 'run', engine, round, ...outcome.result });
-        console.log(`round ${round}/${options.rounds}  ${ENGINES[engine].label.padEnd(15)} ${seconds} s`);
+        // The machine's load average next to each run: on a shared machine it explains most of the spread.
+        record({ type: 'run', engine, round, loadavg: loadavg(), ...outcome.result });
+        console.log(`round ${round}/${options.rounds}  ${ENGINES[engine].label.padEnd(15)} ${seconds} s  (load average ${loadavg()[0]!.toFixed(1)})`);
       } else {
         failures.push(`${ENGINES[engine].label} round ${round}: ${outcome.message}`);
         record({ type: 'error', engine, round, message: outcome.message });
