@@ -17,7 +17,7 @@
  * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
  * with it; timestamps are non-negative integers below 2^53 so their big-endian bytes sort like them.
  */
-import { isCanonicalUlid, ulidToBytes, ulidToString } from './ulid.js';
+import { isCanonicalUlid, ulidToBytes } from './ulid.js';
 
 /** Index kinds; 0 is the tenant total in audit.stats. */
 export const KIND_TOTAL = 0;
@@ -45,12 +45,6 @@ export function idBytes(id: string): Buffer {
   b[0] = TAG_TEXT;
   b.write(id, 1, 'utf8');
   return b;
-}
-
-/** The id whose key bytes are `b[off..end)`. */
-export function idFromBytes(b: Uint8Array, off: number, end: number): string {
-  if (b[off] === TAG_ULID) return ulidToString(b, off + 1);
-  return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
 }
 
 export function writeU32(b: Uint8Array, off: number, v: number): void {
