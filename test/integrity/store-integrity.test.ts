@@ -226,6 +226,9 @@ test('purging expired events keeps their leaves: proofs and checkpoints stay val
   assert.deepEqual(again, kept);
   assert.ok(refCheckInclusion(150, 200, b(again.leafHash), again.path.map(b), b(before.rootHash)));
   assert.equal(store.verify().ok, true);
+  // Closed here, not only in the after hook: node:test runs after hooks in registration order, so
+  // the directory's removal would come first and close's final checkpoint would find its lock gone.
+  store.close();
 });
 
 test('an export with proofs verifies offline; an edited, dropped, inserted or moved line is reported by number', async (t) => {
@@ -255,6 +258,7 @@ test('an export with proofs verifies offline; an edited, dropped, inserted or mo
   assert.equal(rep.events, 18);
   assert.equal(streamed.join(''), text);
   assert.throws(() => store.exportEvents({ tenantId: TENANT }, 'json', { withProofs: true }), /ndjson/);
+  store.close(); // before the directory's removal, which node:test runs first (see above)
 });
 
 test('integrity can be turned off, and then its methods say so', async (t) => {
