@@ -16,6 +16,7 @@ export const ErrorCode = {
   EncryptionKey: 'REDB_ENCRYPTION_KEY',
   Format: 'REDB_FORMAT',
   PartialCommit: 'REDB_PARTIAL_COMMIT',
+  Forward: 'REDB_FORWARD',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -154,6 +155,24 @@ export class PartialCommitError extends RedbError {
     this.committedShards = committed;
     this.failedShards = failed;
     this.notAttemptedShards = notAttempted;
+  }
+}
+
+/** Why a forwarder stopped: see {@link ForwardError}. */
+export type ForwardFailure = 'feed-diverged' | 'cursor-moved' | 'rejected' | 'retries-exhausted';
+
+/**
+ * Forwarding to PostgreSQL stopped and will not resume on its own. `reason` says why:
+ * `feed-diverged` (PostgreSQL's cursor is past the store's feed, as after restoring an older backup),
+ * `cursor-moved` (another forwarder of the same store and table moved the cursor), `rejected`
+ * (PostgreSQL refused the data or the schema), `retries-exhausted` (the server stayed unreachable).
+ */
+export class ForwardError extends RedbError {
+  readonly reason: ForwardFailure;
+
+  constructor(reason: ForwardFailure, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Forward, message, options);
+    this.reason = reason;
   }
 }
 

@@ -1,0 +1,450 @@
+/**
+ * The forwarder: tails every shard's change feed and writes the events into a PostgreSQL table,
+ * exactly once, in batches (docs/forwarding.md has the schema and the full argument).
+ *
+ * Invariants:
+ * - One batch = one PostgreSQL transaction: create the partitions it needs, INSERT its rows (ON
+ *   CONFLICT (id, "timestamp") DO NOTHING), move the shard's cursor from the value this forwarder
+ *   read to the batch's last sequence number (conditional UPDATE), COMMIT. The in-memory cursor
+ *   moves only after COMMIT returned; after any error the connection is dropped and every cursor is
+ *   read again from PostgreSQL, so an unknown COMMIT outcome (connection lost mid-commit) resolves
+ *   to whatever PostgreSQL holds. Hence no event is skipped (the cursor never passes an event that
+ *   is not committed beside it) and none is written twice (the cursor moves with the rows; ON
+ *   CONFLICT covers a cursor reset by hand or a second forwarder of the same store).
+ * - Back-pressure: at most one batch is read from the store ahead of what PostgreSQL acknowledged,
+ *   so memory is bounded by batchSize events whatever the lag; under lag batches run back to back.
+ * - Transient failures (connection lost or refused, server restarting) are retried with jittered
+ *   exponential backoff; anything else stops the forwarder with a ForwardError (or the store's own
+ *   typed error, such as a cursor older than the feed keeps), reported by health().
+ */
+import pg from 'pg';
+import { ForwardError, RedbError, ValidationError } from '../errors.js';
+import type { AuditEvent } from '../audit/types.js';
+import type { HealthStatus } from '../manager/health.js';
+import { Backoff, isTransient } from './backoff.js';
+import { LagTracker, type ShardLag } from './lag.js';
+import { advanceCursor, createPartitions, ensureSchema, insertBatch, monthOf, readCursors, toColumns, validateTarget, type Month, type PgTarget } from './pg-schema.js';
+
+/** One committed event of a shard's change feed. */
+export interface FeedChange {
+  /** The shard's sequence number of the event's commit: increasing, never reused. */
+  seq: number;
+  event: AuditEvent;
+}
+
+/** What the forwarder needs from a store: RedbAuditStore provides it. */
+export interface ChangeFeedSource {
+  /** A stable id of the store, kept with it (two stores may forward into one database). */
+  readonly storeId: string;
+  /** Number of shards; shards are 0 .. shardCount - 1. */
+  readonly shardCount: number;
+  /** Committed events of `shard` with seq > `after`, in commit order. */
+  changes(options: { shard: number; after: number }): Iterable<FeedChange>;
+  /** The last sequence number committed in `shard` (0 before the first). */
+  feedHead(shard: number): number;
+  /** Optional: lets the store's health() and metrics() include the forwarder. */
+  registerHealthSource?(name: string, source: HealthSource): () => void;
+}
+
+/** A component that adds its status to a store's health() and metrics(). */
+export interface HealthSource {
+  health(): { status: HealthStatus; problems: string[] };
+  /** Prometheus text exposition lines (with HELP and TYPE). */
+  metrics(): string;
+}
+
+/** Options of a {@link Forwarder}. */
+export interface ForwarderOptions {
+  /** libpq-style connection string, e.g. `postgresql://user@host:5432/db`. */
+  connectionString: string;
+  /** Target table, `table` or `schema.table`. Default `audit_events`. */
+  table?: string;
+  /** Events per transaction, 1 to 50,000. Default 2,000. */
+  batchSize?: number;
+  /** How often a caught-up forwarder looks for new events, in ms. Default 200. */
+  pollIntervalMs?: number;
+  /** First retry delay after a failure, in ms (doubling, jittered). Default 100. */
+  retryInitialMs?: number;
+  /** Longest retry delay, in ms. Default 30,000. */
+  retryMaxMs?: number;
+  /** Consecutive failed attempts before giving up with ForwardError('retries-exhausted'). Default: never give up. */
+  maxRetries?: number;
+  /** health() is 'degraded' when an event has waited longer than this, in seconds. Default 60. */
+  lagWarnSeconds?: number;
+  /** Time limit of connecting and of each query, in ms. Default 30,000. */
+  timeoutMs?: number;
+}
+
+/** What runOnce() did. */
+export interface ForwardReport {
+  /** Events written to PostgreSQL by this run (rows actually inserted). */
+  forwarded: number;
+  /** Events whose id and timestamp were already in the table (skipped by ON CONFLICT). */
+  skipped: number;
+  batches: number;
+  /** Failed attempts that were retried. */
+  retries: number;
+  durationMs: number;
+  /** Every shard's cursor at the end. */
+  cursors: number[];
+}
+
+/** The forwarder's state, for health() and dashboards. */
+export interface ForwarderHealth {
+  status: HealthStatus;
+  running: boolean;
+  connected: boolean;
+  lag: ShardLag[];
+  /** Sum over shards. */
+  lagEvents: number;
+  /** The largest shard lag. */
+  lagSeconds: number;
+  lastError: string | null;
+  problems: string[];
+}
+
+interface Resolved {
+  batchSize: number;
+  pollIntervalMs: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  maxRetries: number;
+  lagWarnSeconds: number;
+  timeoutMs: number;
+}
+
+function intOption(name: string, value: number | undefined, def: number, min: number, max: number): number {
+  if (value === undefined) return def;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(`forwarder option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export class Forwarder implements HealthSource {
+  private readonly target: PgTarget;
+  private readonly opts: Resolved;
+  private readonly lagTracker: LagTracker;
+  private readonly knownMonths = new Set<string>();
+  private readonly backoff: Backoff;
+  private client: pg.Client | null = null;
+  private cursors: number[];
+  private loop: Promise<void> | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private fatal: RedbError | null = null;
+  private lastError: string | null = null;
+  private unregister: (() => void) | null = null;
+  private readonly forwardedTotal: number[];
+  private skippedTotal = 0;
+  private batchesTotal = 0;
+  private retriesTotal = 0;
+
+  constructor(
+    private readonly source: ChangeFeedSource,
+    private readonly options: ForwarderOptions,
+  ) {
+    if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0) {
+      throw new ValidationError('forwarder option connectionString is required: a PostgreSQL connection string such as postgresql://user@host:5432/db');
+    }
+    this.target = validateTarget(options.table ?? 'audit_events');
+    this.opts = {
+      batchSize: intOption('batchSize', options.batchSize, 2000, 1, 50_000),
+      pollIntervalMs: intOption('pollIntervalMs', options.pollIntervalMs, 200, 1, 3_600_000),
+      retryInitialMs: intOption('retryInitialMs', options.retryInitialMs, 100, 1, 3_600_000),
+      retryMaxMs: intOption('retryMaxMs', options.retryMaxMs, 30_000, 1, 3_600_000),
+      maxRetries: options.maxRetries === Infinity ? Infinity : intOption('maxRetries', options.maxRetries, Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER),
+      lagWarnSeconds: intOption('lagWarnSeconds', options.lagWarnSeconds, 60, 1, 365 * 86400),
+      timeoutMs: intOption('timeoutMs', options.timeoutMs, 30_000, 100, 3_600_000),
+    };
+    this.backoff = new Backoff(this.opts.retryInitialMs, this.opts.retryMaxMs);
+    const shards = source.shardCount;
+    this.cursors = new Array<number>(shards).fill(0);
+    this.forwardedTotal = new Array<number>(shards).fill(0);
+    this.lagTracker = new LagTracker(shards);
+    if (typeof source.registerHealthSource === 'function') this.unregister = source.registerHealthSource('forwarder', this);
+  }
+
+  /** Starts tailing every shard in the background. stop() ends it. */
+  start(): void {
+    if (this.loop) throw new ValidationError('the forwarder is already running; call stop() before starting it again');
+    this.stopping = false;
+    this.fatal = null;
+    this.loop = this.tail().finally(() => {
+      this.loop = null;
+    });
+  }
+
+  /** Stops tailing after the batch in flight (committed or rolled back) and closes the connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    await this.dropClient();
+    this.unregister?.();
+    this.unregister = null;
+  }
+
+  /** Whether the background loop runs (false after stop() or a fatal error). */
+  get running(): boolean {
+    return this.loop !== null;
+  }
+
+  /** The error that stopped the forwarder, if any. */
+  get error(): RedbError | null {
+    return this.fatal;
+  }
+
+  /**
+   * Forwards every event committed before the call, then returns (for cron and tests). Retries
+   * transient failures like the background loop; throws the error that made it stop otherwise.
+   */
+  async runOnce(): Promise<ForwardReport> {
+    if (this.loop) throw new ValidationError('runOnce() cannot run while the forwarder is running; call stop() first');
+    const started = Date.now();
+    const before = this.counters();
+    const targets = Array.from({ length: this.source.shardCount }, (_, s) => this.observeHead(s));
+    this.stopping = false;
+    this.fatal = null;
+    try {
+      for (;;) {
+        const done = await this.attempt(async () => {
+          for (let s = 0; s < targets.length; s++) {
+            while (this.cursors[s]! < targets[s]!) {
+              if ((await this.forwardBatch(s)) > 0) continue;
+              // Nothing read: the feed holds no more events below the head (none left to send), or
+              // another forwarder moved the cursor and the connection was dropped to read it again.
+              if (this.client) break;
+              await this.connect();
+            }
+          }
+        });
+        if (done) break;
+      }
+    } finally {
+      await this.dropClient();
+    }
+    if (this.fatal) throw this.fatal;
+    const after = this.counters();
+    return {
+      forwarded: after.forwarded - before.forwarded,
+      skipped: after.skipped - before.skipped,
+      batches: after.batches - before.batches,
+      retries: after.retries - before.retries,
+      durationMs: Date.now() - started,
+      cursors: [...this.cursors],
+    };
+  }
+
+  /** Per-shard lag: events committed in the store but not yet in PostgreSQL, and for how long. */
+  lag(): ShardLag[] {
+    for (let s = 0; s < this.source.shardCount; s++) this.observeHead(s);
+    return this.lagTracker.all();
+  }
+
+  health(): ForwarderHealth {
+    const lag = this.lag();
+    const lagEvents = lag.reduce((n, l) => n + l.events, 0);
+    const lagSeconds = lag.reduce((m, l) => Math.max(m, l.seconds), 0);
+    const problems: string[] = [];
+    let status: HealthStatus = 'healthy';
+    if (this.fatal) {
+      status = 'unhealthy';
+      problems.push(`forwarding stopped: ${this.fatal.message}`);
+    } else {
+      if (lagSeconds > this.opts.lagWarnSeconds) {
+        status = 'degraded';
+        problems.push(`forwarding lags ${lagEvents} events, the oldest waiting ${lagSeconds.toFixed(1)} s (more than ${this.opts.lagWarnSeconds} s)`);
+      }
+      if (this.backoff.failures > 0) {
+        status = 'degraded';
+        problems.push(`PostgreSQL is failing (${this.backoff.failures} attempt(s) in a row), retrying: ${this.lastError}`);
+      }
+    }
+    return { status, running: this.running, connected: this.client !== null, lag, lagEvents, lagSeconds, lastError: this.lastError, problems };
+  }
+
+  /** Prometheus text exposition of the forwarder's counters and lag, labelled by shard. */
+  metrics(): string {
+    const lag = this.lag();
+    const lines: string[] = [];
+    const family = (name: string, type: 'gauge' | 'counter', help: string, values: [string, number][]): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const [labels, v] of values) lines.push(`${name}${labels} ${v}`);
+    };
+    family('redb_forward_lag_events', 'gauge', 'Events committed in the shard and not yet in PostgreSQL.', lag.map((l) => [`{shard="${l.shard}"}`, l.events]));
+    family('redb_forward_lag_seconds', 'gauge', 'Seconds the oldest event not yet in PostgreSQL has waited.', lag.map((l) => [`{shard="${l.shard}"}`, l.seconds]));
+    family('redb_forward_cursor', 'gauge', 'Last sequence number committed in PostgreSQL.', lag.map((l) => [`{shard="${l.shard}"}`, l.cursor]));
+    family('redb_forward_events_total', 'counter', 'Events inserted into PostgreSQL by this process.', this.forwardedTotal.map((n, s) => [`{shard="${s}"}`, n]));
+    family('redb_forward_skipped_total', 'counter', 'Events already in PostgreSQL, skipped by ON CONFLICT.', [['', this.skippedTotal]]);
+    family('redb_forward_batches_total', 'counter', 'Batches committed in PostgreSQL.', [['', this.batchesTotal]]);
+    family('redb_forward_retries_total', 'counter', 'Failed attempts that were retried.', [['', this.retriesTotal]]);
+    family('redb_forward_up', 'gauge', '1 while connected to PostgreSQL, else 0.', [['', this.client ? 1 : 0]]);
+    return `${lines.join('\n')}\n`;
+  }
+
+  private counters(): { forwarded: number; skipped: number; batches: number; retries: number } {
+    return { forwarded: this.forwardedTotal.reduce((a, b) => a + b, 0), skipped: this.skippedTotal, batches: this.batchesTotal, retries: this.retriesTotal };
+  }
+
+  private observeHead(shard: number): number {
+    const head = this.source.feedHead(shard);
+    this.lagTracker.observeHead(shard, head);
+    return head;
+  }
+
+  /** The background loop. */
+  private async tail(): Promise<void> {
+    while (!this.stopping) {
+      let moved = 0;
+      const ok = await this.attempt(async () => {
+        for (let s = 0; s < this.source.shardCount && !this.stopping; s++) {
+          this.observeHead(s);
+          // A few batches per shard per round, so one busy shard cannot starve the others.
+          for (let k = 0; k < 8 && !this.stopping; k++) {
+            const n = await this.forwardBatch(s);
+            moved += n;
+            if (n < this.opts.batchSize) break;
+          }
+        }
+      });
+      if (this.fatal) break;
+      if (ok && moved === 0) await this.sleep(this.opts.pollIntervalMs);
+    }
+    await this.dropClient();
+  }
+
+  /**
+   * Runs `work` on a connected client. Returns true when it completed; false after a transient
+   * failure (the connection is dropped and the backoff delay has passed); sets `fatal` otherwise.
+   */
+  private async attempt(work: () => Promise<void>): Promise<boolean> {
+    try {
+      await this.connect();
+      await work();
+      this.backoff.reset();
+      return true;
+    } catch (err) {
+      await this.dropClient();
+      this.lastError = (err as Error)?.message ?? String(err);
+      if (!isTransient(err)) {
+        this.fatal = err instanceof RedbError ? err : new ForwardError('rejected', `PostgreSQL refused the forwarder's work: ${this.lastError}. Fix the cause (schema, permissions, data) and start the forwarder again`, { cause: err });
+        return true;
+      }
+      if (this.backoff.failures >= this.opts.maxRetries) {
+        this.fatal = new ForwardError('retries-exhausted', `PostgreSQL stayed unreachable after ${this.backoff.failures + 1} attempts: ${this.lastError}. Check the server and the connection string, then run the forwarder again`, { cause: err });
+        return true;
+      }
+      this.retriesTotal++;
+      await this.sleep(this.backoff.next());
+      return false;
+    }
+  }
+
+  /** Connects if needed: schema, cursor rows, and every cursor as PostgreSQL holds it. */
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({
+      connectionString: this.options.connectionString,
+      connectionTimeoutMillis: this.opts.timeoutMs,
+      query_timeout: this.opts.timeoutMs,
+      keepAlive: true,
+      application_name: 'redb-audit forward',
+    });
+    // An idle connection that breaks emits 'error'; unhandled, it would crash the process.
+    client.on('error', (err) => {
+      this.lastError = err.message;
+      if (this.client === client) this.client = null;
+      client.end().catch(() => {});
+    });
+    try {
+      await client.connect();
+      await ensureSchema(client, this.target, this.source.storeId, this.source.shardCount);
+      const cursors = await readCursors(client, this.target, this.source.storeId, this.source.shardCount);
+      for (let s = 0; s < cursors.length; s++) {
+        const head = this.observeHead(s);
+        if (cursors[s]! > head) {
+          throw new ForwardError(
+            'feed-diverged',
+            `PostgreSQL's cursor of shard ${s} is at sequence ${cursors[s]}, past the store's last commit ${head}: this store is not ` +
+              `the one that was forwarded (restored from an older backup?). Forwarding would skip events; point it at another ` +
+              `table or delete the rows of store ${this.source.storeId} from ${this.target.label} and its cursors, then forward again`,
+          );
+        }
+        this.lagTracker.observeCursor(s, cursors[s]!);
+      }
+      this.cursors = cursors;
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+    this.client = client;
+    return client;
+  }
+
+  private async dropClient(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    if (client) await client.end().catch(() => {});
+  }
+
+  /** Reads the next batch of `shard` and commits it with the cursor. Returns the events in it. */
+  private async forwardBatch(shard: number): Promise<number> {
+    const from = this.cursors[shard]!;
+    const batch: FeedChange[] = [];
+    let last = from;
+    for (const change of this.source.changes({ shard, after: from })) {
+      if (!(change.seq > last)) {
+        throw new ForwardError('rejected', `the change feed of shard ${shard} returned sequence ${change.seq} after ${last}: sequence numbers must increase`);
+      }
+      last = change.seq;
+      batch.push(change);
+      if (batch.length >= this.opts.batchSize) break;
+    }
+    if (batch.length === 0) return 0;
+    const months = new Map<string, Month>();
+    for (const { event } of batch) {
+      const m = monthOf(event.timestamp);
+      if (!this.knownMonths.has(m.key)) months.set(m.key, m);
+    }
+    const client = await this.connect();
+    await client.query('BEGIN');
+    try {
+      await createPartitions(client, this.target, [...months.values()]);
+      const inserted = await insertBatch(client, this.target, this.source.storeId, shard, toColumns(batch));
+      if (!(await advanceCursor(client, this.target, this.source.storeId, shard, from, last))) {
+        // Another forwarder of this store and table moved the cursor: its rows are committed, so
+        // drop ours and carry on from wherever it got to (the reconnect reads the cursors again).
+        await client.query('ROLLBACK');
+        await this.dropClient();
+        return 0;
+      }
+      await client.query('COMMIT');
+      for (const key of months.keys()) this.knownMonths.add(key);
+      this.cursors[shard] = last;
+      this.lagTracker.observeCursor(shard, last);
+      this.forwardedTotal[shard]! += inserted;
+      this.skippedTotal += batch.length - inserted;
+      this.batchesTotal++;
+      return batch.length;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+}

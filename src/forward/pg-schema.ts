@@ -1,0 +1,223 @@
+/**
+ * The PostgreSQL side of forwarding: the target table (partitioned by month on "timestamp"), its
+ * monthly partitions, the cursor table, and the SQL of one batch. The layout is documented column by
+ * column in docs/forwarding.md.
+ *
+ * Invariants:
+ * - Every identifier that reaches SQL passed validateTarget() and is double-quoted; every value is a
+ *   bind parameter. Nothing from an event is ever spliced into SQL text.
+ * - DDL runs under a transaction-scoped advisory lock keyed by the target table, so forwarders of
+ *   several stores sharing one database never race on CREATE TABLE IF NOT EXISTS (which is not
+ *   atomic against a concurrent creator of the same name).
+ * - A partition covers [first instant of a UTC month, first instant of the next); a partition is
+ *   created inside the batch transaction that first needs it, so a rolled-back batch leaves no
+ *   partition behind that the forwarder believes exists.
+ */
+import type pg from 'pg';
+import { ValidationError } from '../errors.js';
+import type { AuditEvent } from '../audit/types.js';
+
+/** Name of the table holding each store's per-shard cursor, in the target table's schema. */
+export const CURSOR_TABLE = 'redb_forward_cursors';
+
+/** A validated target: the parent table and where its cursor table lives. */
+export interface PgTarget {
+  /** Schema name, or undefined for the connection's search_path default. */
+  schema: string | undefined;
+  /** The parent table's bare name (also the prefix of its partitions' names). */
+  table: string;
+  /** `"schema"."table"` or `"table"`, ready for SQL. */
+  qualified: string;
+  /** The cursor table, qualified the same way. */
+  cursors: string;
+  /** The text stored in the cursor table's target column: `schema.table` or `table`. */
+  label: string;
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Partition names append "_p202612" (8 characters) to the table name; PostgreSQL truncates names at 63 bytes.
+const MAX_TABLE = 55;
+
+const quote = (ident: string): string => `"${ident}"`;
+
+/** Checks a `--table` value (`table` or `schema.table`, letters, digits and underscores). */
+export function validateTarget(name: string): PgTarget {
+  const parts = name.split('.');
+  const ok = parts.length <= 2 && parts.every((p) => IDENT.test(p)) && parts[parts.length - 1]!.length <= MAX_TABLE && parts[0]!.length <= 63;
+  if (!ok) {
+    throw new ValidationError(
+      `invalid target table name ${JSON.stringify(name)}: use "table" or "schema.table" made of letters, digits and ` +
+        `underscores (not starting with a digit), the table name at most ${MAX_TABLE} characters`,
+    );
+  }
+  const table = parts[parts.length - 1]!;
+  const schema = parts.length === 2 ? parts[0] : undefined;
+  const prefix = schema === undefined ? '' : `${quote(schema)}.`;
+  return { schema, table, qualified: prefix + quote(table), cursors: prefix + quote(CURSOR_TABLE), label: name };
+}
+
+/** Takes the DDL advisory lock of `target` until the current transaction ends. */
+export async function lockDdl(client: pg.ClientBase, target: PgTarget): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`redb-forward:${target.label}`]);
+}
+
+/**
+ * Creates the parent table, its indexes and the cursor table if missing, and the cursor rows of
+ * `shards` shards of store `storeId` (at 0: nothing forwarded) if missing. One transaction.
+ */
+export async function ensureSchema(client: pg.ClientBase, target: PgTarget, storeId: string, shards: number): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await lockDdl(client, target);
+    if (target.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${quote(target.schema)}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${target.qualified} (
+        id            text        NOT NULL,
+        "timestamp"   timestamptz NOT NULL,
+        tenant_id     text        NOT NULL,
+        action        text        NOT NULL,
+        actor_id      text        NOT NULL,
+        outcome       text        NOT NULL,
+        severity      text        NOT NULL,
+        category      text        NOT NULL,
+        resource_type text        NOT NULL,
+        resource_id   text        NOT NULL,
+        store_id      text        NOT NULL,
+        shard         integer     NOT NULL,
+        seq           bigint      NOT NULL,
+        event         jsonb       NOT NULL,
+        PRIMARY KEY (id, "timestamp")
+      ) PARTITION BY RANGE ("timestamp")`,
+    );
+    await client.query(
+      `CREATE INDEX IF NOT EXISTS ${quote(`${target.table}_tenant_ts`)} ON ${target.qualified} (tenant_id, "timestamp")`,
+    );
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${target.cursors} (
+        store_id   text        NOT NULL,
+        target     text        NOT NULL,
+        shard      integer     NOT NULL,
+        seq        bigint      NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (store_id, target, shard)
+      )`,
+    );
+    await client.query(
+      `INSERT INTO ${target.cursors} (store_id, target, shard, seq)
+       SELECT $1, $2, s, 0 FROM generate_series(0, $3::integer - 1) AS s
+       ON CONFLICT (store_id, target, shard) DO NOTHING`,
+      [storeId, target.label, shards],
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** The committed cursor of every shard of `storeId` (index = shard). */
+export async function readCursors(client: pg.ClientBase, target: PgTarget, storeId: string, shards: number): Promise<number[]> {
+  const res = await client.query<{ shard: number; seq: string }>(
+    `SELECT shard, seq FROM ${target.cursors} WHERE store_id = $1 AND target = $2`,
+    [storeId, target.label],
+  );
+  const cursors = new Array<number>(shards).fill(0);
+  for (const row of res.rows) if (row.shard < shards) cursors[row.shard] = Number(row.seq);
+  return cursors;
+}
+
+/** A UTC month as a partition: its name suffix and bounds. */
+export interface Month {
+  /** `YYYYMM`, zero-padded. */
+  key: string;
+  from: string;
+  to: string;
+}
+
+/** The month holding epoch-millisecond `ms`. */
+export function monthOf(ms: number): Month {
+  const d = new Date(ms);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const from = new Date(Date.UTC(y, m, 1));
+  const to = new Date(Date.UTC(y, m + 1, 1));
+  return { key: `${String(y).padStart(4, '0')}${String(m + 1).padStart(2, '0')}`, from: from.toISOString(), to: to.toISOString() };
+}
+
+/** Creates the partitions of `months` not in `known` (inside the caller's transaction). */
+export async function createPartitions(client: pg.ClientBase, target: PgTarget, months: Month[]): Promise<void> {
+  if (months.length === 0) return;
+  await lockDdl(client, target);
+  const prefix = target.schema === undefined ? '' : `${quote(target.schema)}.`;
+  for (const month of months) {
+    // Bounds are ISO strings computed above, but go through literals: DDL takes no bind parameters.
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${prefix}${quote(`${target.table}_p${month.key}`)} PARTITION OF ${target.qualified}
+       FOR VALUES FROM ('${month.from}') TO ('${month.to}')`,
+    );
+  }
+}
+
+/** Column arrays of one batch, for the unnest() insert. */
+export interface BatchColumns {
+  id: string[];
+  ts: string[];
+  tenant: string[];
+  action: string[];
+  actor: string[];
+  outcome: string[];
+  severity: string[];
+  category: string[];
+  resourceType: string[];
+  resourceId: string[];
+  seq: string[];
+  event: string[];
+}
+
+/** Splits events into the columns of the target table. */
+export function toColumns(changes: readonly { seq: number; event: AuditEvent }[]): BatchColumns {
+  const c: BatchColumns = { id: [], ts: [], tenant: [], action: [], actor: [], outcome: [], severity: [], category: [], resourceType: [], resourceId: [], seq: [], event: [] };
+  for (const { seq, event } of changes) {
+    c.id.push(event.id);
+    c.ts.push(new Date(event.timestamp).toISOString());
+    c.tenant.push(event.tenantId);
+    c.action.push(event.action);
+    c.actor.push(event.actor.id);
+    c.outcome.push(event.outcome);
+    c.severity.push(event.severity);
+    c.category.push(event.category);
+    c.resourceType.push(event.resource.type);
+    c.resourceId.push(event.resource.id);
+    c.seq.push(String(seq));
+    c.event.push(JSON.stringify(event));
+  }
+  return c;
+}
+
+/**
+ * Inserts a batch with one statement: twelve array parameters unnested into rows (any batch size,
+ * one parse), duplicates of (id, "timestamp") skipped. Returns the rows actually inserted.
+ */
+export async function insertBatch(client: pg.ClientBase, target: PgTarget, storeId: string, shard: number, c: BatchColumns): Promise<number> {
+  const res = await client.query(
+    `INSERT INTO ${target.qualified}
+       (id, "timestamp", tenant_id, action, actor_id, outcome, severity, category, resource_type, resource_id, seq, event, store_id, shard)
+     SELECT u.*, $13, $14 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                    $8::text[], $9::text[], $10::text[], $11::bigint[], $12::jsonb[]) AS u
+     ON CONFLICT (id, "timestamp") DO NOTHING`,
+    [c.id, c.ts, c.tenant, c.action, c.actor, c.outcome, c.severity, c.category, c.resourceType, c.resourceId, c.seq, c.event, storeId, shard],
+  );
+  return res.rowCount ?? 0;
+}
+
+/**
+ * Moves the cursor of one shard from `from` to `to`. Returns false when the stored cursor was not
+ * `from`: another forwarder of the same store and target moved it, and this batch must roll back.
+ */
+export async function advanceCursor(client: pg.ClientBase, target: PgTarget, storeId: string, shard: number, from: number, to: number): Promise<boolean> {
+  const res = await client.query(
+    `UPDATE ${target.cursors} SET seq = $5, updated_at = now() WHERE store_id = $1 AND target = $2 AND shard = $3 AND seq = $4`,
+    [storeId, target.label, shard, from, to],
+  );
+  return res.rowCount === 1;
+}
