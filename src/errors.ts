@@ -16,6 +16,7 @@ export const ErrorCode = {
   EncryptionKey: 'REDB_ENCRYPTION_KEY',
   Format: 'REDB_FORMAT',
   PartialCommit: 'REDB_PARTIAL_COMMIT',
+  NotFound: 'REDB_NOT_FOUND',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -154,6 +155,13 @@ export class PartialCommitError extends RedbError {
     this.committedShards = committed;
     this.failedShards = failed;
     this.notAttemptedShards = notAttempted;
+  }
+}
+
+/** A store, backup or file that an operation needs does not exist where it was looked for. */
+export class NotFoundError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message);
   }
 }
 
