@@ -34,7 +34,7 @@ function dryRun(ctx: CliContext): ExitCodeValue {
   ctx.result(out, () =>
     damaged.length === 0
       ? `nothing to repair in ${ctx.dir}: every shard verifies${v.status === 'warnings' ? ' (with space-accounting warnings, which compact clears)' : ''}`
-      : [`would repair ${damaged.includes(-1) ? 'the shard(s) that fail to open' : `shard(s) ${damaged.join(', ')}`} in ${ctx.dir}:`, ...v.shards.flatMap((s) => s.issues.map((i) => `  shard ${s.shard}: ${i.message}`))],
+      : [`would repair ${damaged.includes(-1) ? 'the store, whose manifest is damaged,' : `shard(s) ${damaged.join(', ')}`} in ${ctx.dir}:`, ...v.shards.flatMap((s) => s.issues.map((i) => `  shard ${s.shard}: ${i.message}`))],
   );
   return damaged.length === 0 ? ExitCode.Ok : ExitCode.Corruption;
 }

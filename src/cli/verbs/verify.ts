@@ -46,7 +46,7 @@ export function runVerify(ctx: CliContext): VerifyOutput {
     return {
       dir: ctx.dir,
       status: 'corrupt',
-      shards: [{ shard: -1, ok: false, blocks: 0, entries: 0, walRecords: 0, issues: [{ area: 'header', file: err.file, offset: err.offset, message: err.message, severity: 'corruption' }] }],
+      shards: [{ shard: shardOfFile(err.file), ok: false, blocks: 0, entries: 0, walRecords: 0, issues: [{ area: 'header', file: err.file, offset: err.offset, message: err.message, severity: 'corruption' }] }],
       durationMs: performance.now() - started,
     };
   }
@@ -66,6 +66,12 @@ export function runVerify(ctx: CliContext): VerifyOutput {
   } finally {
     manager.close();
   }
+}
+
+/** The shard a damaged file belongs to (`<baseDir>/shards/<NNN>/...`), or -1 for a store-wide file. */
+function shardOfFile(file: string): number {
+  const m = /[\\/]shards[\\/](\d{3})[\\/]/.exec(file);
+  return m ? Number(m[1]) : -1;
 }
 
 export function verifyExitCode(status: VerifyOutput['status']): ExitCodeValue {
