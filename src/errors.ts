@@ -16,6 +16,9 @@ export const ErrorCode = {
   EncryptionKey: 'REDB_ENCRYPTION_KEY',
   Format: 'REDB_FORMAT',
   PartialCommit: 'REDB_PARTIAL_COMMIT',
+  ReadOnly: 'REDB_READ_ONLY',
+  AccessDenied: 'REDB_ACCESS_DENIED',
+  NotFound: 'REDB_NOT_FOUND',
   Forward: 'REDB_FORWARD',
 } as const;
 
@@ -103,20 +106,62 @@ export class DiskFullError extends IoError {
   }
 }
 
-/** Another live process holds the store's lock. */
+/**
+ * Why a {@link LockedError} was raised:
+ * - `'held'`: another live process holds the store's lock.
+ * - `'same-process'`: this very process already has the store open (opened twice).
+ * - `'lost'`: this process held the lock and no longer does (it was taken over or removed); it
+ *   acknowledges no further commit and must be closed and reopened.
+ */
+export type LockedReason = 'held' | 'same-process' | 'lost';
+
+/** The store's lock is held elsewhere, or was lost by this process; see {@link LockedReason}. */
 export class LockedError extends RedbError {
   readonly holderPid: number | undefined;
   readonly holderHost: string | undefined;
+  readonly reason: LockedReason;
 
-  constructor(path: string, holderPid: number | undefined, holderHost: string | undefined) {
-    super(
-      ErrorCode.Locked,
-      `${path} is locked by ${holderPid !== undefined ? `process ${holderPid}` : 'another process'}` +
-        `${holderHost ? ` on ${holderHost}` : ''}; close the store there first (a lock left by a process ` +
-        'that has exited is taken over automatically)',
-    );
+  constructor(path: string, holderPid: number | undefined, holderHost: string | undefined, reason: LockedReason = 'held', detail = '') {
+    super(ErrorCode.Locked, lockedMessage(path, holderPid, holderHost, reason, detail));
     this.holderPid = holderPid;
     this.holderHost = holderHost;
+    this.reason = reason;
+  }
+}
+
+function lockedMessage(path: string, pid: number | undefined, host: string | undefined, reason: LockedReason, detail: string): string {
+  if (reason === 'same-process') {
+    return `${path} is already open in this process (pid ${pid}); use the instance that is open, or close it before opening the store again`;
+  }
+  if (reason === 'lost') {
+    return (
+      `this process no longer holds the lock on ${path}${detail ? ` (${detail})` : ''}: another process may have opened the store. ` +
+      'This commit was not acknowledged and no further commit will be; close this instance and reopen the store once the other process has closed it'
+    );
+  }
+  return (
+    `${path} is locked by ${pid !== undefined ? `process ${pid}` : 'another process'}` +
+    `${host ? ` on ${host}` : ''}; close the store there first (a lock left by a process ` +
+    'that has exited is taken over automatically), or open it with readOnly: true to read alongside'
+  );
+}
+
+/** A write or maintenance call on a store opened with `readOnly: true`. Nothing was written. */
+export class ReadOnlyError extends RedbError {
+  constructor(path: string, what: string) {
+    super(ErrorCode.ReadOnly, `${what} is not allowed: the store at ${path} was opened read-only; open it without readOnly (which takes the writer lock) to change it`);
+  }
+}
+
+/**
+ * The operating system refused access (EACCES, EPERM or EROFS) to a path the store needs. `path`
+ * names it; the message says which access is missing.
+ */
+export class AccessDeniedError extends IoError {
+  constructor(operation: string, path: string, cause: unknown, need: string) {
+    super(operation, path, cause, ErrorCode.AccessDenied);
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.message = `${operation} failed on ${path}${errno ? ` (${errno})` : ''}: ${need}. Give this user that access (chmod/chown), or choose another path`;
   }
 }
 
@@ -159,13 +204,13 @@ export class PartialCommitError extends RedbError {
 }
 
 /** Why a forwarder stopped: see {@link ForwardError}. */
-export type ForwardFailure = 'feed-diverged' | 'cursor-moved' | 'rejected' | 'retries-exhausted';
+export type ForwardFailure = 'feed-diverged' | 'rejected' | 'retries-exhausted';
 
 /**
  * Forwarding to PostgreSQL stopped and will not resume on its own. `reason` says why:
  * `feed-diverged` (PostgreSQL's cursor is past the store's feed, as after restoring an older backup),
- * `cursor-moved` (another forwarder of the same store and table moved the cursor), `rejected`
- * (PostgreSQL refused the data or the schema), `retries-exhausted` (the server stayed unreachable).
+ * `rejected` (PostgreSQL refused the data or the schema), `retries-exhausted` (the server stayed
+ * unreachable).
  */
 export class ForwardError extends RedbError {
   readonly reason: ForwardFailure;
@@ -173,6 +218,13 @@ export class ForwardError extends RedbError {
   constructor(reason: ForwardFailure, message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Forward, message, options);
     this.reason = reason;
+  }
+}
+
+/** A store, backup or file that an operation needs does not exist where it was looked for. */
+export class NotFoundError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message);
   }
 }
 

@@ -36,8 +36,12 @@ export {
   IoError,
   DiskFullError,
   LockedError,
+  type LockedReason,
+  ReadOnlyError,
+  AccessDeniedError,
   EncryptionKeyError,
   FormatError,
+  NotFoundError,
 } from './errors.js';
 export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './manager/redb-manager.js';
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
@@ -47,6 +51,7 @@ export type { BackupOptions, BackupReport, BackupShardReport } from './manager/b
 export type { BackupVerifyReport } from './manager/backup-verify.js';
 export type { RestoreOptions, RestoreReport } from './manager/restore.js';
 export { BackupCorruptionError } from './manager/backup-error.js';
+export { listBackups, cleanupBackups, type BackupEntry, type BackupList, type BackupCleanupReport, type UnreadableBackup } from './manager/backup-catalog.js';
 export type { ShardRepairReport, LostRange } from './shard/repair.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';

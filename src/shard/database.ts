@@ -6,11 +6,20 @@
  * snapshots see. Concurrent `writeAsync` commits are appended at once and share the next fsync (group
  * commit); if that fsync fails, every commit waiting on it fails and the in-memory state rolls back
  * to the last durable version, so nothing unacknowledged stays visible.
+ *
+ * Fencing: a commit is appended only while the directory lock is ours, and acknowledged only if it
+ * still is after the commit's fsync (DirLock.check, one fstat each; see io/dir-lock.ts for the exact
+ * guarantee). Once the lock is lost every call throws LockedError and close() writes nothing.
+ *
+ * Read-only (`readOnly: true`): no lock, no writes; the core is a snapshot opened by
+ * read-only-open.ts, and a read that meets a checksum failure reopens the snapshot and retries once,
+ * since a writer beside us may have recycled blocks our snapshot reaches.
  */
 import path from 'node:path';
-import { ClosedError, EncryptionKeyError, ValidationError } from '../errors.js';
+import { ClosedError, CorruptionError, EncryptionKeyError, ReadOnlyError, ValidationError } from '../errors.js';
 import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
+import { prepareStoreDir } from '../io/store-dir.js';
 import { segmentFileName } from '../wal/segment-format.js';
 import type { BlockRef } from '../pagefile/layout.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
@@ -22,7 +31,8 @@ import { writeCheckpoint, type CheckpointInfo } from './checkpoint.js';
 import { compactShard, type CompactInfo } from './compact.js';
 import { foldMemtables, memtableBytes } from './fold.js';
 import { txSettings, type ShardCore } from './core.js';
-import { openShard, type RecoveryReport } from './open-shard.js';
+import { DATA_FILE, openShard, type RecoveryReport } from './open-shard.js';
+import { openShardReadOnly } from './read-only-open.js';
 import { resolveDatabaseOptions, type DatabaseOptions, type Durability } from './options.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
 import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './snapshot-copy.js';
@@ -52,6 +62,11 @@ interface Unsynced {
   reject: ((err: unknown) => void) | null;
 }
 
+/** Entries a shard directory may hold before its page file exists (left by a crash while creating it). */
+function isShardEntry(name: string): boolean {
+  return name === 'wal' || name === 'lock' || name.startsWith('lock.owner') || name.startsWith(`${DATA_FILE}.`);
+}
+
 /** More than half of a page file over 1 MiB is free (or waiting to be): worth compacting away. */
 function mostlyFree(core: ShardCore): boolean {
   const size = core.file.size();
@@ -68,7 +83,10 @@ export class Database {
   /** What opening found: checkpoint used, commits replayed, torn tail cut. */
   readonly recovery: RecoveryReport;
   private core: ShardCore | null;
-  private readonly lock: DirLock;
+  /** The writer lock; null when opened read-only. */
+  private readonly lock: DirLock | null;
+  /** Opened with `readOnly: true`: nothing is ever written. */
+  readonly readOnly: boolean;
   private writing = false;
   /** Set when applying a durable commit failed; the database then refuses work until reopened. */
   private failure: Error | null = null;
@@ -84,10 +102,11 @@ export class Database {
   private logSize = 0;
   private readonly host: SnapshotHost;
 
-  private constructor(dir: string, core: ShardCore, lock: DirLock, recovery: RecoveryReport) {
+  private constructor(dir: string, core: ShardCore, lock: DirLock | null, recovery: RecoveryReport) {
     this.path = dir;
     this.core = core;
     this.lock = lock;
+    this.readOnly = lock === null;
     this.recovery = recovery;
     const readers = core.readers;
     this.host = {
@@ -104,7 +123,7 @@ export class Database {
       },
     };
     const interval = core.options.checkpointIntervalMs;
-    if (interval > 0) {
+    if (interval > 0 && lock) {
       this.timer = setInterval(() => this.intervalCheckpoint(), interval);
       this.timer.unref();
     }
@@ -112,21 +131,35 @@ export class Database {
 
   /**
    * Opens the shard in `dir`, creating it (and the directory) if missing and recovering it after a
-   * crash. Synchronous. Throws LockedError if another process has it open.
+   * crash. Synchronous. Throws LockedError if another process (or this one) has it open,
+   * ValidationError for a path that is a file or a non-empty directory holding no store. A failed
+   * open leaves the directory as it found it. With `readOnly`, see {@link DatabaseOptions.readOnly}.
    */
   static open(dir: string, options?: DatabaseOptions): Database {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the database directory must be a non-empty string path');
     const resolved = resolveDatabaseOptions(options);
     const abs = path.resolve(dir);
-    resolved.io.mkdirp(abs);
-    const lock = DirLock.acquire(abs);
+    const place = prepareStoreDir(abs, {
+      create: !resolved.readOnly,
+      what: 'redb-audit database',
+      isStore: (names) => names.includes(DATA_FILE),
+      isOwnEntry: isShardEntry,
+    });
+    if (resolved.readOnly) {
+      const { core, recovery } = openShardReadOnly(abs, resolved);
+      return new Database(abs, core, null, recovery);
+    }
+    let lock: DirLock | null = null;
     try {
+      lock = DirLock.acquire(abs);
       const { core, recovery } = openShard(abs, resolved);
       // A key added at open must be in a durable header slot before anything is sealed under it.
       if (core.ringChanged) writeCheckpoint(core);
       return new Database(abs, core, lock, recovery);
     } catch (err) {
-      lock.unlock();
+      lock?.unlock();
+      // Lock files are the lock's to remove: another opener may be writing its intent right now.
+      place.undo((name) => name === 'lock' || name.startsWith('lock.owner'));
       throw err;
     }
   }
@@ -146,6 +179,7 @@ export class Database {
    * `fn` must be synchronous; the transaction object is only valid inside it.
    */
   write<T>(fn: (tx: WriteTxn) => T): T {
+    if (!this.lock) throw new ReadOnlyError(this.path, 'write()');
     const { tx, result } = this.runTransaction(fn);
     if (!tx.changed) return result;
     const core = this.live();
@@ -167,6 +201,7 @@ export class Database {
    */
   writeAsync<T>(fn: (tx: WriteTxn) => T): Promise<T> {
     try {
+      if (!this.lock) throw new ReadOnlyError(this.path, 'writeAsync()');
       const { tx, result } = this.runTransaction(fn);
       if (!tx.changed) return Promise.resolve(result);
       const core = this.live();
@@ -192,13 +227,13 @@ export class Database {
 
   /** The value of `key` in the default table, from the latest durable commit. */
   get(key: Uint8Array): Buffer | undefined {
-    const v = this.live().durable;
-    return readGet(v, DEFAULT_TABLE, checkKey(key));
+    const k = checkKey(key);
+    return this.readLatest((v) => readGet(v, DEFAULT_TABLE, k));
   }
 
   has(key: Uint8Array): boolean {
-    const v = this.live().durable;
-    return readHas(v, DEFAULT_TABLE, checkKey(key));
+    const k = checkKey(key);
+    return this.readLatest((v) => readHas(v, DEFAULT_TABLE, k));
   }
 
   /** Entries of the default table in key order, read from one snapshot held until the scan ends. */
@@ -208,7 +243,7 @@ export class Database {
 
   /** Number of entries in the default table. */
   count(): number {
-    return readCount(this.live().durable, DEFAULT_TABLE);
+    return this.readLatest((v) => readCount(v, DEFAULT_TABLE));
   }
 
   /** A handle on the named table (created by its first write). */
@@ -230,7 +265,7 @@ export class Database {
   /** Writes every change since the last checkpoint to the page file and trims the WAL. */
   checkpoint(): CheckpointInfo {
     this.assertNotWriting('checkpoint()');
-    const core = this.live();
+    const core = this.writable('checkpoint()');
     this.flushSync();
     this.fold();
     try {
@@ -246,7 +281,7 @@ export class Database {
   /** Checks every block, the tree shapes, space accounting and the WAL; see {@link VerifyReport}. */
   verify(): VerifyReport {
     this.assertNotWriting('verify()');
-    const core = this.live();
+    const core = this.writable('verify()');
     // Verify checks trees, and the blob counts against the references in them.
     this.flushSync();
     this.fold();
@@ -259,7 +294,7 @@ export class Database {
    */
   compact(): CompactInfo {
     this.assertNotWriting('compact()');
-    const core = this.live();
+    const core = this.writable('compact()');
     this.flushSync();
     this.fold();
     return compactShard(core);
@@ -272,7 +307,7 @@ export class Database {
    */
   rotateKey(newKey: KeySource): number {
     this.assertNotWriting('rotateKey()');
-    const core = this.live();
+    const core = this.writable('rotateKey()');
     const ring = core.codec.keyRing;
     if (!ring) throw new EncryptionKeyError('this store is not encrypted, so it has no key to rotate; encryption is chosen when a store is created');
     const key = resolveKeySource(newKey, 'new key');
@@ -299,7 +334,7 @@ export class Database {
    */
   rekey(): CompactInfo {
     this.assertNotWriting('rekey()');
-    const core = this.live();
+    const core = this.writable('rekey()');
     const ring = core.codec.keyRing;
     if (!ring) throw new EncryptionKeyError('this store is not encrypted, so it has nothing to rekey');
     this.flushSync();
@@ -318,7 +353,7 @@ export class Database {
    */
   async snapshotTo(dir: string): Promise<SnapshotInfo> {
     if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError('the snapshot directory must be a non-empty string path');
-    const core = this.live();
+    const core = this.writable('snapshotTo()');
     const target = path.resolve(dir);
     if (target === this.path || target.startsWith(this.path + path.sep)) throw new ValidationError('a snapshot cannot be written inside the store it copies');
     this.assertNotWriting('snapshotTo()');
@@ -354,10 +389,16 @@ export class Database {
     this.assertNotWriting('close()');
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (!this.lock) {
+      this.core = null;
+      core.file.retire();
+      return;
+    }
     let clean = false;
     try {
       // After a failure, memory is behind the WAL: nothing is written, and the next open replays it.
-      if (!this.failure) {
+      // With the lock lost, the files are another process's now: nothing is written either.
+      if (!this.failure && this.lock.stillOurs()) {
         this.flushSync();
         this.fold();
         if (core.options.compactOnClose && mostlyFree(core)) compactShard(core);
@@ -387,7 +428,7 @@ export class Database {
    */
   pinCheckpoint(): PinnedCheckpoint {
     this.assertNotWriting('a backup');
-    const core = this.live();
+    const core = this.writable('a backup');
     this.flushSync();
     this.fold();
     writeCheckpoint(core);
@@ -420,17 +461,50 @@ export class Database {
     return this.live().durable;
   }
 
+  /**
+   * @internal Runs a read of the latest durable version. Read-only, a checksum failure may be the
+   * writer beside us having recycled a block our snapshot reaches: reopen the snapshot, try once more.
+   */
+  readLatest<T>(fn: (v: Version) => T): T {
+    const v = this.live().durable;
+    if (this.lock) return fn(v);
+    try {
+      return fn(v);
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      this.reopenReadOnly();
+      return fn(this.live().durable);
+    }
+  }
+
+  /** Replaces a read-only database's snapshot with a fresh one; open Snapshots keep the old file. */
+  private reopenReadOnly(): void {
+    const old = this.live();
+    const { core } = openShardReadOnly(this.path, old.options);
+    this.core = core;
+    old.file.retire();
+  }
+
   private live(): ShardCore {
     if (!this.core) throw new ClosedError(`the database at ${this.path}`);
+    if (this.lock?.compromised) throw this.lock.lostError();
     if (this.failure) {
       throw new ClosedError(
         `the database at ${this.path} (it stopped after applying a durable commit failed: ${this.failure.message}; reopen it to recover, and run repair if that reports damage)`,
       );
     }
-    if (this.lock.compromised) {
-      throw new ClosedError(`the database at ${this.path} (its lock was taken over by another process: ${this.lock.compromised.message})`);
-    }
     return this.core;
+  }
+
+  /**
+   * The core, for a call that writes: refuses when read-only, and (one fstat) when the directory
+   * lock is no longer ours, so that a writer that lost its lock never writes again.
+   */
+  private writable(what: string): ShardCore {
+    if (!this.lock) throw new ReadOnlyError(this.path, what);
+    const core = this.live();
+    this.lock.check();
+    return core;
   }
 
   private assertNotWriting(what: string): void {
@@ -462,7 +536,7 @@ export class Database {
 
   /** Writes a transaction's WAL record; after a failure, rolls back what the WAL no longer holds. */
   private appendRecord(tx: WriteTxn): void {
-    const core = this.live();
+    const core = this.writable('a commit');
     try {
       const payload = tx.log!.payload();
       core.leafRatio.logged(payload.length, core.wal.append(tx.txn, payload));
@@ -510,7 +584,23 @@ export class Database {
       this.afterWalFailure(err);
       throw err;
     }
+    this.fenceAcks();
     this.markDurable(core.wal.durableTxn);
+  }
+
+  /**
+   * Before acknowledging what the last fsync made durable: the lock must still be ours, or a taker
+   * may have read the WAL before these records were in it. If not, every waiting commit fails.
+   */
+  private fenceAcks(): void {
+    try {
+      this.lock!.check();
+    } catch (err) {
+      const waiting = this.unsynced;
+      this.unsynced = [];
+      for (const u of waiting) u.reject?.(err);
+      throw err;
+    }
   }
 
   private scheduleFlush(): void {
@@ -533,7 +623,14 @@ export class Database {
         const core = this.core;
         try {
           const durableTxn = await core.wal.syncAsync();
-          if (this.core === core) this.markDurable(durableTxn);
+          if (this.core !== core) continue;
+          try {
+            this.fenceAcks();
+          } catch {
+            // Every waiting commit was rejected with the LockedError.
+            break;
+          }
+          this.markDurable(durableTxn);
         } catch (err) {
           if (this.core === core) this.afterWalFailure(err);
         }

@@ -61,6 +61,14 @@ export interface DatabaseOptions {
    * rewrites and deletes, so the disk gets it back. Default true.
    */
   compactOnClose?: boolean;
+  /**
+   * Open for reading only: no writer lock is taken and not a byte is written (no recovery writes,
+   * checkpoints, compactions or lock files), so it works beside a process that has the store open
+   * for writing, and on a directory this user may only read. Reads see the latest checkpoint plus
+   * the WAL replayed in memory, as of the open; every write or maintenance call throws
+   * ReadOnlyError. The store must exist. Default false. See docs/operations.md.
+   */
+  readOnly?: boolean;
   /** File-system implementation; tests pass a fault-injecting one. Default: the real file system. */
   io?: FileIO;
 }
@@ -81,6 +89,7 @@ export interface ResolvedDatabaseOptions {
   walSegmentBytes: number;
   groupCommitWindowMs: number;
   compactOnClose: boolean;
+  readOnly: boolean;
   io: FileIO;
 }
 
@@ -118,6 +127,7 @@ const KNOWN = new Set([
   'walSegmentBytes',
   'groupCommitWindowMs',
   'compactOnClose',
+  'readOnly',
   'io',
 ]);
 
@@ -146,6 +156,8 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
   if (typeof dedup !== 'boolean') throw new ValidationError(`option dedup must be true or false, got ${JSON.stringify(dedup)}`);
   const compactOnClose = o.compactOnClose ?? true;
   if (typeof compactOnClose !== 'boolean') throw new ValidationError(`option compactOnClose must be true or false, got ${JSON.stringify(compactOnClose)}`);
+  const readOnly = o.readOnly ?? false;
+  if (typeof readOnly !== 'boolean') throw new ValidationError(`option readOnly must be true or false, got ${JSON.stringify(readOnly)}`);
   return {
     compression,
     compressionLevel: integerOption(o, 'compressionLevel', 3, 1, 19),
@@ -161,6 +173,7 @@ export function resolveDatabaseOptions(options: DatabaseOptions | undefined, ext
     walSegmentBytes: integerOption(o, 'walSegmentBytes', 16 * MIB, 64 * KIB, 1024 * MIB, ' bytes'),
     groupCommitWindowMs: integerOption(o, 'groupCommitWindowMs', 2, 0, 1000, ' ms'),
     compactOnClose,
+    readOnly,
     io,
   };
 }

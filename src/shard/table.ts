@@ -17,13 +17,13 @@ export class Table {
   ) {}
 
   get(key: Uint8Array): Buffer | undefined {
-    const v = this.db.durableVersion();
-    return readGet(v, this.name, checkKey(key));
+    const k = checkKey(key);
+    return this.db.readLatest((v) => readGet(v, this.name, k));
   }
 
   has(key: Uint8Array): boolean {
-    const v = this.db.durableVersion();
-    return readHas(v, this.name, checkKey(key));
+    const k = checkKey(key);
+    return this.db.readLatest((v) => readHas(v, this.name, k));
   }
 
   /** Entries in key order, read from one snapshot held until the scan ends. */
@@ -32,7 +32,7 @@ export class Table {
   }
 
   count(): number {
-    return readCount(this.db.durableVersion(), this.name);
+    return this.db.readLatest((v) => readCount(v, this.name));
   }
 
   /** Runs `fn` as one transaction on this table; see {@link Database.write}. */

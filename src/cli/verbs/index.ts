@@ -1,0 +1,15 @@
+/** Every verb of the CLI, in the order `redb-audit --help` lists them. */
+import type { Command } from 'commander';
+import { register as init } from './init.js';
+import { register as verify } from './verify.js';
+import { register as repair } from './repair.js';
+import { register as backup } from './backup.js';
+import { register as restore } from './restore.js';
+import { register as listBackups } from './list-backups.js';
+import { register as cleanupBackups } from './cleanup-backups.js';
+import { register as compact } from './compact.js';
+import { register as rotateKey } from './rotate-key.js';
+import { register as stats } from './stats.js';
+import { register as health } from './health.js';
+
+export const VERBS: ((program: Command) => void)[] = [init, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, stats, health];
