@@ -42,6 +42,8 @@ export {
   EncryptionKeyError,
   FormatError,
   NotFoundError,
+  ForwardError,
+  type ForwardFailure,
 } from './errors.js';
 export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './manager/redb-manager.js';
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
@@ -84,3 +86,13 @@ export {
   type AuditOptions,
   type AuditStoreOptions,
 } from './audit/types.js';
+export type { HealthSource, ComponentHealth, AuditHealthReport } from './audit/health-sources.js';
+export {
+  Forwarder,
+  type ForwarderOptions,
+  type ForwardReport,
+  type ForwarderHealth,
+  type ChangeFeedSource,
+  type FeedChange,
+} from './forward/forwarder.js';
+export type { ShardLag } from './forward/lag.js';

@@ -16,7 +16,7 @@ import { ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
-import type { HealthReport } from '../manager/health.js';
+import { HealthSources, type AuditHealthReport, type HealthSource } from './health-sources.js';
 import { RedbManager } from '../manager/redb-manager.js';
 import { closeRedbManager, getRedbManager, initRedbManager } from '../manager/singleton.js';
 import type { RedbOptions } from '../manager/options.js';
@@ -87,6 +87,7 @@ export class RedbAuditStore {
   private readonly hooks: InsertHook[] = [];
   private pending: Pending[] = [];
   private closed = false;
+  private readonly healthSources = new HealthSources();
   /** What opening found of cross-shard batches interrupted by a crash. */
   readonly batchRecovery: BatchRecovery;
 
@@ -634,14 +635,19 @@ export class RedbAuditStore {
     this.recordOperation('store.rotate_key', 'success', {});
   }
 
-  /** Overall and per-shard health (RedbManager.health). */
-  health(): HealthReport {
-    return this.mgr.health();
+  /** Overall and per-shard health (RedbManager.health), plus the registered components' (a forwarder's lag, say). */
+  health(): AuditHealthReport {
+    return this.healthSources.health(this.mgr.health());
   }
 
-  /** Prometheus text metrics of every shard (RedbManager.metrics). */
+  /** Prometheus text metrics of every shard (RedbManager.metrics) and of the registered components. */
   metrics(): string {
-    return this.mgr.metrics();
+    return this.healthSources.metrics(this.mgr.metrics());
+  }
+
+  /** Adds a component's health and metrics to this store's; the returned function removes them. */
+  registerHealthSource(name: string, source: HealthSource): () => void {
+    return this.healthSources.register(name, source);
   }
 
   /** Verifies every shard (RedbManager.verify). */

@@ -20,9 +20,12 @@
 import pg from 'pg';
 import { ForwardError, RedbError, ValidationError } from '../errors.js';
 import type { AuditEvent } from '../audit/types.js';
+import { RedbAuditStore } from '../audit/audit-store.js';
+import type { HealthSource } from '../audit/health-sources.js';
 import type { HealthStatus } from '../manager/health.js';
 import { Backoff, isTransient } from './backoff.js';
 import { LagTracker, type ShardLag } from './lag.js';
+import { storeFeed } from './store-feed.js';
 import { advanceCursor, createPartitions, ensureSchema, insertBatch, monthOf, readCursors, toColumns, validateTarget, type Month, type PgTarget } from './pg-schema.js';
 
 /** One committed event of a shard's change feed. */
@@ -30,6 +33,8 @@ export interface FeedChange {
   /** The shard's sequence number of the event's commit: increasing, never reused. */
   seq: number;
   event: AuditEvent;
+  /** The event as JSON text, when the source has it at hand (else it is serialised from `event`). */
+  json?: string;
 }
 
 /** What the forwarder needs from a store: RedbAuditStore provides it. */
@@ -38,19 +43,12 @@ export interface ChangeFeedSource {
   readonly storeId: string;
   /** Number of shards; shards are 0 .. shardCount - 1. */
   readonly shardCount: number;
-  /** Committed events of `shard` with seq > `after`, in commit order. */
-  changes(options: { shard: number; after: number }): Iterable<FeedChange>;
+  /** Committed events of `shard` with seq > `after`, in commit order (at most `limit` when given). */
+  changes(options: { shard: number; after: number; limit?: number }): Iterable<FeedChange>;
   /** The last sequence number committed in `shard` (0 before the first). */
   feedHead(shard: number): number;
   /** Optional: lets the store's health() and metrics() include the forwarder. */
   registerHealthSource?(name: string, source: HealthSource): () => void;
-}
-
-/** A component that adds its status to a store's health() and metrics(). */
-export interface HealthSource {
-  health(): { status: HealthStatus; problems: string[] };
-  /** Prometheus text exposition lines (with HELP and TYPE). */
-  metrics(): string;
 }
 
 /** Options of a {@link Forwarder}. */
@@ -140,8 +138,11 @@ export class Forwarder implements HealthSource {
   private batchesTotal = 0;
   private retriesTotal = 0;
 
+  private readonly source: ChangeFeedSource;
+
+  /** Forwards `store` (a RedbAuditStore, or any other change feed) as `options` say. */
   constructor(
-    private readonly source: ChangeFeedSource,
+    store: RedbAuditStore | ChangeFeedSource,
     private readonly options: ForwarderOptions,
   ) {
     if (typeof options?.connectionString !== 'string' || options.connectionString.length === 0) {
@@ -158,11 +159,12 @@ export class Forwarder implements HealthSource {
       timeoutMs: intOption('timeoutMs', options.timeoutMs, 30_000, 100, 3_600_000),
     };
     this.backoff = new Backoff(this.opts.retryInitialMs, this.opts.retryMaxMs);
-    const shards = source.shardCount;
+    this.source = store instanceof RedbAuditStore ? storeFeed(store) : store;
+    const shards = this.source.shardCount;
     this.cursors = new Array<number>(shards).fill(0);
     this.forwardedTotal = new Array<number>(shards).fill(0);
     this.lagTracker = new LagTracker(shards);
-    if (typeof source.registerHealthSource === 'function') this.unregister = source.registerHealthSource('forwarder', this);
+    if (typeof this.source.registerHealthSource === 'function') this.unregister = this.source.registerHealthSource('forwarder', this);
   }
 
   /** Starts tailing every shard in the background. stop() ends it. */
@@ -393,7 +395,7 @@ export class Forwarder implements HealthSource {
     const from = this.cursors[shard]!;
     const batch: FeedChange[] = [];
     let last = from;
-    for (const change of this.source.changes({ shard, after: from })) {
+    for (const change of this.source.changes({ shard, after: from, limit: this.opts.batchSize })) {
       if (!(change.seq > last)) {
         throw new ForwardError('rejected', `the change feed of shard ${shard} returned sequence ${change.seq} after ${last}: sequence numbers must increase`);
       }

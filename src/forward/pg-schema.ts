@@ -175,9 +175,9 @@ export interface BatchColumns {
 }
 
 /** Splits events into the columns of the target table. */
-export function toColumns(changes: readonly { seq: number; event: AuditEvent }[]): BatchColumns {
+export function toColumns(changes: readonly { seq: number; event: AuditEvent; json?: string }[]): BatchColumns {
   const c: BatchColumns = { id: [], ts: [], tenant: [], action: [], actor: [], outcome: [], severity: [], category: [], resourceType: [], resourceId: [], seq: [], event: [] };
-  for (const { seq, event } of changes) {
+  for (const { seq, event, json } of changes) {
     c.id.push(event.id);
     c.ts.push(new Date(event.timestamp).toISOString());
     c.tenant.push(event.tenantId);
@@ -189,7 +189,7 @@ export function toColumns(changes: readonly { seq: number; event: AuditEvent }[]
     c.resourceType.push(event.resource.type);
     c.resourceId.push(event.resource.id);
     c.seq.push(String(seq));
-    c.event.push(JSON.stringify(event));
+    c.event.push(json ?? JSON.stringify(event));
   }
   return c;
 }

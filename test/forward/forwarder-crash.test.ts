@@ -3,8 +3,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Forwarder } from '../../src/forward/forwarder.js';
-import { MemoryFeed } from '../support/memory-feed.js';
+import { feedIds, fill, openStore } from '../support/audit-fixture.js';
 import { PgServer, postgresSkipReason } from '../support/postgres.js';
+import { tmpDir } from '../support/tmp.js';
 
 const CHILD = path.join(import.meta.dirname, 'forward-child.ts');
 
@@ -41,10 +42,10 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
   const rows = async (table: string): Promise<number> =>
     Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => [{ n: '0' }]))[0]!.n);
 
-  /** Both sides compared in one query per shard: rows, distinct ids, and ids outside the feed. */
-  async function assertExactlyOnce(table: string, feed: MemoryFeed): Promise<void> {
-    for (let s = 0; s < feed.shardCount; s++) {
-      const ids = [...feed.changes({ shard: s, after: 0 })].map((c) => c.event.id);
+  /** Both sides compared in one query per shard: rows, distinct ids, and ids missing or extra. */
+  async function assertExactlyOnce(table: string, ids: string[][]): Promise<void> {
+    assert.ok(ids.flat().length > 0);
+    for (let s = 0; s < ids.length; s++) {
       const [r] = await pg.query<{ rows: string; distinct_ids: string; missing: string; extra: string }>(
         `WITH store AS (SELECT unnest($1::text[]) AS id),
               pg AS (SELECT id FROM ${table} WHERE shard = $2)
@@ -52,24 +53,29 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
                 (SELECT count(DISTINCT id) FROM pg) AS distinct_ids,
                 (SELECT count(*) FROM store WHERE id NOT IN (SELECT id FROM pg)) AS missing,
                 (SELECT count(*) FROM pg WHERE id NOT IN (SELECT id FROM store)) AS extra`,
-        [ids, s],
+        [ids[s], s],
       );
       assert.deepEqual(
         { rows: Number(r!.rows), distinct: Number(r!.distinct_ids), missing: Number(r!.missing), extra: Number(r!.extra) },
-        { rows: ids.length, distinct: ids.length, missing: 0, extra: 0 },
+        { rows: ids[s]!.length, distinct: ids[s]!.length, missing: 0, extra: 0 },
         `shard ${s}: every event exactly once`,
       );
     }
   }
 
-  test('a forwarder killed with SIGKILL mid-batch, again and again, loses and duplicates nothing', async () => {
+  test('a forwarder killed with SIGKILL mid-batch, again and again, loses and duplicates nothing', async (t) => {
     const table = 'ev_kill';
-    const spec = 'memory:kill-store:4:2500';
-    const feed = new MemoryFeed('kill-store', 4, 2500);
-    const total = 10_000;
+    const dir = tmpDir(t, 'fwd-kill');
+    const store = await openStore(dir);
+    fill(store, 0, 4000, 'kill');
+    const ids = feedIds(store);
+    const total = ids.flat().length;
+    const heads = ids.map((_, s) => [...store.changes({ shard: s, after: 0 })].pop()?.seq ?? 0);
+    store.close();
+    const spec = `store:4:${dir}`;
     let previous = 0;
     let midway = 0;
-    for (let round = 0; round < 6; round++) {
+    for (let round = 0; round < 4; round++) {
       const child = runChild([pg.connectionString, table, 'tail', spec]);
       await Promise.race([child.ready, child.exited]);
       // Kill once this child has committed something, at a random moment within its next few batches.
@@ -82,7 +88,6 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
       const now = await rows(table);
       assert.ok(now >= previous, 'rows never disappear');
       if (now > previous && now < total) midway++;
-      console.log(`round ${round}: ${now} rows`);
       previous = now;
     }
     assert.ok(midway > 0, 'at least one kill landed while forwarding was under way');
@@ -90,14 +95,17 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
     const { code, stdout, stderr } = await final.exited;
     assert.equal(code, 0, stderr);
     const report = JSON.parse(stdout.trim().split('\n').pop()!) as { cursors: number[] };
-    assert.deepEqual(report.cursors, [2500, 2500, 2500, 2500]);
-    await assertExactlyOnce(table, feed);
+    assert.deepEqual(report.cursors, heads);
+    await assertExactlyOnce(table, ids);
   });
 
-  test('PostgreSQL stopped and restarted while forwarding: the forwarder retries and every event arrives once', async () => {
+  test('PostgreSQL stopped and restarted while forwarding: the forwarder retries and every event arrives once', async (t) => {
     const table = 'ev_restart';
-    const feed = new MemoryFeed('restart-store', 3, 4000);
-    const fwd = new Forwarder(feed, { connectionString: pg.connectionString, table, batchSize: 200, retryInitialMs: 20, retryMaxMs: 300 });
+    const store = await openStore(tmpDir(t, 'fwd-restart'));
+    t.after(() => store.close());
+    fill(store, 0, 3000, 'restart');
+    let next = 3000;
+    const fwd = new Forwarder(store, { connectionString: pg.connectionString, table, batchSize: 200, retryInitialMs: 20, retryMaxMs: 300 });
     fwd.start();
     for (const mode of ['fast', 'immediate', 'fast'] as const) {
       const before = await rows(table);
@@ -106,7 +114,8 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
       await new Promise((r) => setTimeout(r, 200));
       assert.ok(fwd.health().status !== 'healthy' || fwd.lag().every((l) => l.events === 0), 'health() reports the failing server');
       await pg.start();
-      feed.append(500);
+      fill(store, next, 300, 'restart');
+      next += 300;
     }
     while (fwd.lag().some((l) => l.events > 0)) {
       assert.equal(fwd.error, null);
@@ -114,6 +123,6 @@ describe('Forwarder crash safety against a real PostgreSQL', { skip: postgresSki
     }
     assert.match(fwd.metrics(), /^redb_forward_retries_total [1-9]\d*$/m);
     await fwd.stop();
-    await assertExactlyOnce(table, feed);
+    await assertExactlyOnce(table, feedIds(store));
   });
 });

@@ -4,7 +4,8 @@
  * rebuild the same feed. The forwarder tests that matter for crash safety use a real RedbAuditStore.
  */
 import type { AuditEvent } from '../../src/audit/types.js';
-import type { ChangeFeedSource, FeedChange, HealthSource } from '../../src/forward/forwarder.js';
+import type { HealthSource } from '../../src/audit/health-sources.js';
+import type { ChangeFeedSource, FeedChange } from '../../src/forward/forwarder.js';
 
 const DAY = 86_400_000;
 
