@@ -8,8 +8,9 @@
  * results or errors.
  *
  * Opening: the store's shard count and encryption are read from its manifest, so no verb asks for
- * them again after `init`. Verbs that only read never repair anything (autoRecovery off): damage is
- * reported, and fixed only by `repair`.
+ * them again after `init`. Verbs that only read open it read-only (no lock, nothing written), so
+ * they work while another process writes; verbs that write take the writer lock. Nothing here
+ * repairs anything (autoRecovery off): damage is reported, and fixed only by `repair`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -109,6 +110,8 @@ export class CliContext {
       autoRecovery: false,
       // verify does its own full pass; the others need not pay for one at every open.
       checksumVerification: false,
+      // Readers take no lock and write nothing, so they work beside the agent that owns the store.
+      readOnly: mode === 'read',
     };
     if (manifest.encryption) {
       const key = this.keySource();
@@ -116,7 +119,6 @@ export class CliContext {
       options.encryptionEnabled = true;
       options.encryptionKey = key;
     }
-    void mode;
     return options;
   }
 
