@@ -56,3 +56,31 @@ export type { ShardRepairReport, LostRange } from './shard/repair.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
 export { NodeFileIO } from './io/node-file-io.js';
+export { RedbAuditStore, initAuditRedb, type AuditStore } from './audit/audit-store.js';
+export { createAuditEvent } from './audit/event-model.js';
+export { FeedPositionError, type ChangeEntry, type ChangesOptions } from './audit/feed.js';
+export type { InsertHook, TenantInserted } from './audit/insert.js';
+export type { BatchRecovery } from './audit/cross-shard.js';
+export {
+  SEVERITIES,
+  OUTCOMES,
+  SYSTEM_TENANT,
+  type Outcome,
+  type Severity,
+  type AuditActor,
+  type AuditResource,
+  type JsonValue,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditQuery,
+  type QueryResult,
+  type QueryPlan,
+  type InsertReport,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportReport,
+  type RetentionPolicy,
+  type PurgeReport,
+  type AuditOptions,
+  type AuditStoreOptions,
+} from './audit/types.js';
