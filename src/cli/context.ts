@@ -20,6 +20,7 @@ import type { KeySource } from '../codec/key-source.js';
 import { MANIFEST_NAME, readManifest } from '../manager/manifest.js';
 import type { RedbOptions } from '../manager/options.js';
 import { RedbManager } from '../manager/redb-manager.js';
+import { RedbAuditStore } from '../audit/audit-store.js';
 import { errorLine, exitCodeFor, ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /** The environment variables the CLI reads. */
@@ -125,6 +126,11 @@ export class CliContext {
   /** Opens the store in --dir for a verb that reads or writes. The caller closes it. */
   openManager(mode: AccessMode): RedbManager {
     return RedbManager.open(this.storeOptions(mode));
+  }
+
+  /** Opens the audit store in --dir for a verb that reads or writes events. The caller closes it. */
+  openAudit(mode: AccessMode): Promise<RedbAuditStore> {
+    return RedbAuditStore.open(this.storeOptions(mode));
   }
 }
 
