@@ -97,7 +97,8 @@ export class RedbAuditStore {
     this.redbOptions = redbOptions;
     this.overSingleton = overSingleton;
     this.resetCaches();
-    this.batchRecovery = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
+    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
   }
 
   /**

@@ -8,8 +8,9 @@
  * results or errors.
  *
  * Opening: the store's shard count and encryption are read from its manifest, so no verb asks for
- * them again after `init`. Verbs that only read never repair anything (autoRecovery off): damage is
- * reported, and fixed only by `repair`.
+ * them again after `init`. Verbs that only read open it read-only (no lock, nothing written), so
+ * they work while another process writes; verbs that write take the writer lock. Nothing here
+ * repairs anything (autoRecovery off): damage is reported, and fixed only by `repair`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +20,7 @@ import type { KeySource } from '../codec/key-source.js';
 import { MANIFEST_NAME, readManifest } from '../manager/manifest.js';
 import type { RedbOptions } from '../manager/options.js';
 import { RedbManager } from '../manager/redb-manager.js';
+import { RedbAuditStore } from '../audit/audit-store.js';
 import { errorLine, exitCodeFor, ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /** The environment variables the CLI reads. */
@@ -109,6 +111,8 @@ export class CliContext {
       autoRecovery: false,
       // verify does its own full pass; the others need not pay for one at every open.
       checksumVerification: false,
+      // Readers take no lock and write nothing, so they work beside the agent that owns the store.
+      readOnly: mode === 'read',
     };
     if (manifest.encryption) {
       const key = this.keySource();
@@ -116,13 +120,17 @@ export class CliContext {
       options.encryptionEnabled = true;
       options.encryptionKey = key;
     }
-    void mode;
     return options;
   }
 
   /** Opens the store in --dir for a verb that reads or writes. The caller closes it. */
   openManager(mode: AccessMode): RedbManager {
     return RedbManager.open(this.storeOptions(mode));
+  }
+
+  /** Opens the audit store in --dir for a verb that reads or writes events. The caller closes it. */
+  openAudit(mode: AccessMode): Promise<RedbAuditStore> {
+    return RedbAuditStore.open(this.storeOptions(mode));
   }
 }
 

@@ -27,6 +27,8 @@ export const ExitCode = {
   Io: 7,
   /** A cross-shard write committed in some shards only (the message says which). */
   PartialCommit: 8,
+  /** The store was opened read-only and the operation writes (a bug in a verb's access mode). */
+  ReadOnly: 9,
   /** The command line itself is wrong: unknown verb or option, missing argument (commander's errors). */
   Usage: 64,
   /** A bug: an error redb-audit did not expect. Run with --verbose and report the stack. */
@@ -53,9 +55,12 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
       return ExitCode.Corruption;
     case ErrorCode.Io:
     case ErrorCode.DiskFull:
+    case ErrorCode.AccessDenied:
       return ExitCode.Io;
     case ErrorCode.PartialCommit:
       return ExitCode.PartialCommit;
+    case ErrorCode.ReadOnly:
+      return ExitCode.ReadOnly;
     default:
       return ExitCode.Internal;
   }

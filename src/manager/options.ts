@@ -59,6 +59,12 @@ export interface RedbOptions {
   checksumVerification?: boolean;
   /** Compact a shard on close when most of its page file is free space. Default true. */
   compactOnClose?: boolean;
+  /**
+   * Open an existing store for reading only, beside a process that may be writing it: no lock, no
+   * byte written, every shard a snapshot of its latest checkpoint plus its WAL; write and maintenance
+   * calls throw ReadOnlyError. See DatabaseOptions.readOnly and docs/operations.md. Default false.
+   */
+  readOnly?: boolean;
   /** File-system implementation (tests pass a fault-injecting one). */
   io?: FileIO;
 }
@@ -84,6 +90,7 @@ export interface ResolvedRedbOptions {
   autoRecovery: boolean;
   checksumVerification: boolean;
   compactOnClose: boolean;
+  readOnly: boolean;
   io: FileIO | undefined;
 }
 
@@ -107,6 +114,7 @@ const KNOWN = [
   'autoRecovery',
   'checksumVerification',
   'compactOnClose',
+  'readOnly',
   'io',
 ];
 
@@ -164,6 +172,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
     autoRecovery: bool(o, 'autoRecovery', true),
     checksumVerification: bool(o, 'checksumVerification', true),
     compactOnClose: bool(o, 'compactOnClose', true),
+    readOnly: bool(o, 'readOnly', false),
     io: o.io as FileIO | undefined,
   };
   // The shard-level options share names and ranges: let their validation speak for them.
@@ -204,6 +213,7 @@ export function shardOptions(o: ResolvedRedbOptions): DatabaseOptions {
     cacheSizeBytes: Math.max(1 << 20, Math.floor(o.cacheSizeBytes / o.shardCount)),
     memtableBytes: Math.max(64 << 10, Math.floor(o.memtableBytes / o.shardCount)),
     compactOnClose: o.compactOnClose,
+    readOnly: o.readOnly,
     ...(o.encryptionEnabled ? { encryption: { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } } : {}),
     ...(o.io ? { io: o.io } : {}),
   };

@@ -13,15 +13,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ClosedError, CorruptionError, PartialCommitError, ValidationError } from '../errors.js';
+import { ClosedError, CorruptionError, PartialCommitError, ReadOnlyError, ValidationError } from '../errors.js';
 import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
+import { prepareStoreDir } from '../io/store-dir.js';
 import { Database } from '../shard/database.js';
 import type { RecoveryReport } from '../shard/open-shard.js';
 import { checkKey, checkTableName, checkValue, DEFAULT_TABLE } from '../shard/validate.js';
 import type { VerifyReport } from '../shard/verify.js';
 import { rollUp, shardHealth, type HealthReport, type VerifyRecord } from './health.js';
-import { MANIFEST_NAME, reconcileManifest, updateManifestKeys } from './manifest.js';
+import { MANIFEST_NAME, readManifest, reconcileManifest, updateManifestKeys } from './manifest.js';
 import { renderMetrics } from './metrics.js';
 import { resolveRedbOptions, shardOptions, type RedbOptions, type ResolvedRedbOptions } from './options.js';
 import { routeTenant } from './routing.js';
@@ -62,11 +63,12 @@ export class RedbManager {
   private readonly verifyRecords: (VerifyRecord | null)[];
   /** What the last repair of each shard lost, for health(); empty when nothing was lost. */
   private readonly repairNotes: string[][];
-  private readonly lock: DirLock;
+  /** The store's lock; null when opened read-only. */
+  private readonly lock: DirLock | null;
   private readonly openedAt = Date.now();
   private closed = false;
 
-  private constructor(options: ResolvedRedbOptions, lock: DirLock) {
+  private constructor(options: ResolvedRedbOptions, lock: DirLock | null) {
     this.options = options;
     this.lock = lock;
     this.shards = new Array<Database | null>(options.shardCount).fill(null);
@@ -75,17 +77,34 @@ export class RedbManager {
     this.openReport = { created: false, shards: [] };
   }
 
-  /** Opens (or creates) the store described by `options`. Throws LockedError if another process has it. */
+  /**
+   * Opens (or creates) the store described by `options`. Throws LockedError if another process (or
+   * this one) has it open, ValidationError if `baseDir` is a file or a non-empty directory holding
+   * no store; a failed open leaves `baseDir` as it found it. `readOnly` opens an existing store
+   * without the lock and writes nothing (see {@link RedbOptions.readOnly}).
+   */
   static open(options?: RedbOptions): RedbManager {
     const o = resolveRedbOptions(options);
-    fs.mkdirSync(o.baseDir, { recursive: true });
-    const lock = DirLock.acquire(o.baseDir);
-    const m = new RedbManager(o, lock);
+    const place = prepareStoreDir(o.baseDir, {
+      create: !o.readOnly,
+      what: 'redb-audit store',
+      isStore: (names) => names.includes(MANIFEST_NAME),
+      isOwnEntry: (n) => n === 'shards' || n === 'lock' || n.startsWith('lock.owner') || n.startsWith(MANIFEST_NAME),
+    });
+    let m: RedbManager | null = null;
+    let lock: DirLock | null = null;
     try {
+      lock = o.readOnly ? null : DirLock.acquire(o.baseDir);
+      m = new RedbManager(o, lock);
       m.openAll();
     } catch (err) {
-      m.closeShards();
-      lock.unlock();
+      try {
+        m?.closeShards();
+      } catch {
+        // The open's own error is the one to report.
+      }
+      lock?.unlock();
+      place.undo((name) => name === 'lock' || name.startsWith('lock.owner'));
       throw err;
     }
     return m;
@@ -183,11 +202,13 @@ export class RedbManager {
 
   /** Checkpoints every shard. */
   checkpoint(): void {
+    this.assertWritable('checkpoint()');
     for (let i = 0; i < this.shardCount; i++) this.shardAt(i).checkpoint();
   }
 
   /** Verifies every shard; the results also feed health(). */
   verify(): { ok: boolean; shards: VerifyReport[] } {
+    this.assertWritable('verify()');
     const reports = Array.from({ length: this.shardCount }, (_, i) => {
       const report = this.shardAt(i).verify();
       this.verifyRecords[i] = { ok: report.ok, at: new Date().toISOString(), issues: report.issues.length };
@@ -202,7 +223,7 @@ export class RedbManager {
    * the damaged files aside), reopens them all and reports what was recovered and what was lost.
    */
   repair(): ShardRepairReport[] {
-    this.assertOpen();
+    this.assertWritable('repair()');
     this.closeShards();
     const reports: ShardRepairReport[] = [];
     try {
@@ -220,7 +241,7 @@ export class RedbManager {
 
   /** Rotates the encryption key of every shard (see Database.rotateKey) and records it in the manifest. */
   rotateKey(newKey: KeySource): void {
-    this.assertOpen();
+    this.assertWritable('rotateKey()');
     resolveKeySource(newKey, 'new key');
     for (let i = 0; i < this.shardCount; i++) this.shardAt(i).rotateKey(newKey);
     this.syncManifestKeys();
@@ -228,7 +249,7 @@ export class RedbManager {
 
   /** Rewrites every shard under the current key and retires the old keys (see Database.rekey). */
   rekey(): void {
-    this.assertOpen();
+    this.assertWritable('rekey()');
     for (let i = 0; i < this.shardCount; i++) this.shardAt(i).rekey();
     this.syncManifestKeys();
   }
@@ -242,7 +263,7 @@ export class RedbManager {
    * once `backup.manifest.json` (BLAKE3 digests of every file) does. See docs/operations.md.
    */
   async backup(destDir: string, options?: BackupOptions): Promise<BackupReport> {
-    this.assertOpen();
+    this.assertWritable('backup()');
     const shards = Array.from({ length: this.shardCount }, (_, i) => this.shardAt(i));
     return writeBackup(this.options.baseDir, shards, destDir, options);
   }
@@ -273,17 +294,32 @@ export class RedbManager {
     try {
       this.closeShards();
     } finally {
-      this.lock.unlock();
+      this.lock?.unlock();
     }
   }
 
   private assertOpen(): void {
     if (this.closed) throw new ClosedError(`the store at ${this.options.baseDir}`);
-    if (this.lock.compromised) throw new ClosedError(`the store at ${this.options.baseDir} (its lock was taken over by another process)`);
+    if (this.lock?.compromised) throw this.lock.lostError();
+  }
+
+  private assertWritable(what: string): void {
+    this.assertOpen();
+    if (!this.lock) throw new ReadOnlyError(this.options.baseDir, what);
   }
 
   private openAll(): void {
     const o = this.options;
+    if (o.readOnly) {
+      // Nothing may be written: the manifest is only read, and shards open as snapshots.
+      const manifest = readManifest(o.baseDir);
+      if (!manifest) throw new ValidationError(`there is no redb-audit store in ${o.baseDir} (no ${MANIFEST_NAME}); a read-only open never creates one`);
+      if (manifest.shardCount !== o.shardCount) {
+        throw new ValidationError(`the store in ${o.baseDir} has ${manifest.shardCount} shard(s) but the options ask for ${o.shardCount}; open it with shardCount: ${manifest.shardCount}`);
+      }
+      this.openShards();
+      return;
+    }
     const shardsDir = path.join(o.baseDir, 'shards');
     const hasShards = fs.existsSync(shardsDir) && fs.readdirSync(shardsDir).length > 0;
     const hasManifest = fs.existsSync(path.join(o.baseDir, MANIFEST_NAME));
@@ -306,7 +342,7 @@ export class RedbManager {
       try {
         db = Database.open(dir, shardOptions(this.options));
       } catch (err) {
-        if (!(err instanceof CorruptionError) || !this.options.autoRecovery) throw err;
+        if (!(err instanceof CorruptionError) || !this.options.autoRecovery || this.options.readOnly) throw err;
         repaired = repairShard(dir, shardOptions(this.options));
         this.repairNotes[i] = repairLosses(repaired, 'repaired at open');
         db = Database.open(dir, shardOptions(this.options));

@@ -191,7 +191,14 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
           throw new FormatError(`${dataPath} has format version ${r.version}; this build reads version ${FORMAT_VERSION}. Use a matching redb-audit version`);
         }
       }
-      throw new CorruptionError(dataPath, 0, `neither header slot is valid (${invalidSlots.map((s) => s.reason).join('; ')})`);
+      const err = new CorruptionError(dataPath, 0, `neither header slot is valid (${invalidSlots.map((s) => s.reason).join('; ')})`);
+      // verify() needs an open store, so the generic advice does not apply: say what can be done.
+      err.message =
+        `${dataPath} is not a readable redb-audit page file: neither header slot is valid (${invalidSlots.map((s) => s.reason).join('; ')}). ` +
+        `If ${dir} is not a store, move ${DATA_FILE} away or open another directory. If it is one, restore it from a backup ` +
+        '(RedbManager.restore), or let repair set the damaged files aside and rebuild the shard from what can still be read ' +
+        '(RedbManager.open with autoRecovery, the default, or manager.repair())';
+      throw err;
     }
     if (candidates.some((c) => c.slot.databaseId !== candidates[0]!.slot.databaseId)) {
       throw new CorruptionError(dataPath, 0, 'the two header slots belong to different databases');

@@ -23,7 +23,8 @@ export function register(program: Command): void {
 }
 
 async function backup(ctx: CliContext, dest: string, opts: BackupVerbOptions): Promise<ExitCodeValue> {
-  const manager = ctx.openManager('read');
+  // A backup pins each shard's checkpoint, which only the process holding the writer lock can do.
+  const manager = ctx.openManager('write');
   let report;
   try {
     report = await manager.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
