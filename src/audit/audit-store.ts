@@ -16,6 +16,7 @@ import { ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
+import { storeId } from './store-id.js';
 import { HealthSources, type AuditHealthReport, type HealthSource } from './health-sources.js';
 import { RedbManager } from '../manager/redb-manager.js';
 import { closeRedbManager, getRedbManager, initRedbManager } from '../manager/singleton.js';
@@ -99,6 +100,8 @@ export class RedbAuditStore {
     this.resetCaches();
     // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
     this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    // Every writable open makes sure the store has its id, so read-only forwarders can rely on it.
+    if (!mgr.options.readOnly) storeId(mgr);
   }
 
   /**

@@ -11,9 +11,10 @@ import { register as compact } from './compact.js';
 import { register as rotateKey } from './rotate-key.js';
 import { register as stats } from './stats.js';
 import { register as health } from './health.js';
+import { register as forward } from './forward.js';
 import { register as ingest } from './ingest.js';
 import { register as query } from './query.js';
 import { register as exportVerb } from './export.js';
 import { register as purgeExpired } from './purge-expired.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, forward];

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { feedIds, fill, openStore } from '../support/audit-fixture.js';
+import { PgServer, postgresSkipReason } from '../support/postgres.js';
+import { cli, json, tmp } from './harness.js';
+
+describe('redb-audit forward', { skip: postgresSkipReason }, () => {
+  let pg: PgServer;
+  before(async () => {
+    pg = await PgServer.create();
+  });
+  after(() => pg?.destroy());
+
+  test('--once forwards everything committed, exits 0, and a second run sends nothing new', async (t) => {
+    const dir = path.join(tmp(t), 's');
+    assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
+    const store = await openStore(dir, 2);
+    fill(store, 0, 700, 'cli');
+    const ids = feedIds(store).flat();
+    store.close();
+    const first = cli(['forward', '--dir', dir, '--pg', pg.connectionString, '--table', 'cli_events', '--once', '--json', '--batch-size', '100']);
+    assert.equal(first.code, 0, first.stderr);
+    const report = json<{ forwarded: number; cursors: number[] }>(first);
+    assert.equal(report.forwarded, ids.length);
+    const [r] = await pg.query<{ n: string; d: string }>('SELECT count(*) AS n, count(DISTINCT id) AS d FROM cli_events');
+    assert.deepEqual([Number(r!.n), Number(r!.d)], [ids.length, ids.length]);
+    const second = cli(['forward', '--dir', dir, '--table', 'cli_events', '--once'], { env: { REDB_AUDIT_PG: pg.connectionString } });
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /^forwarded 0 event\(s\)/m);
+  });
+
+  test('without a connection string it is an invalid-input error; an unreachable server exits 7 after the retries', (t) => {
+    const dir = path.join(tmp(t), 's');
+    assert.equal(cli(['init', '--dir', dir]).code, 0);
+    const missing = cli(['forward', '--dir', dir, '--once']);
+    assert.equal(missing.code, 4, missing.stderr);
+    assert.match(missing.stderr, /^error: give the PostgreSQL connection string with --pg/);
+    const dead = cli(['forward', '--dir', dir, '--once', '--pg', 'postgresql://postgres@127.0.0.1:1/postgres', '--max-retries', '1']);
+    assert.equal(dead.code, 7, dead.stderr);
+    assert.match(dead.stderr, /^error: PostgreSQL stayed unreachable after 2 attempts/);
+  });
+});
