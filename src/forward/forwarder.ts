@@ -134,6 +134,8 @@ export class Forwarder implements HealthSource {
   private lastError: string | null = null;
   private unregister: (() => void) | null = null;
   private readonly forwardedTotal: number[];
+  /** Per shard: the batch read ahead while the previous one was being inserted, valid only at cursor `after`. */
+  private readAhead: ({ after: number; batch: FeedChange[] } | null)[];
   private skippedTotal = 0;
   private batchesTotal = 0;
   private retriesTotal = 0;
@@ -163,6 +165,7 @@ export class Forwarder implements HealthSource {
     const shards = this.source.shardCount;
     this.cursors = new Array<number>(shards).fill(0);
     this.forwardedTotal = new Array<number>(shards).fill(0);
+    this.readAhead = new Array<{ after: number; batch: FeedChange[] } | null>(shards).fill(null);
     this.lagTracker = new LagTracker(shards);
     if (typeof this.source.registerHealthSource === 'function') this.unregister = this.source.registerHealthSource('forwarder', this);
   }
@@ -390,9 +393,8 @@ export class Forwarder implements HealthSource {
     if (client) await client.end().catch(() => {});
   }
 
-  /** Reads the next batch of `shard` and commits it with the cursor. Returns the events in it. */
-  private async forwardBatch(shard: number): Promise<number> {
-    const from = this.cursors[shard]!;
+  /** Up to batchSize feed entries of `shard` after `from`, checked to ascend. */
+  private readBatch(shard: number, from: number): FeedChange[] {
     const batch: FeedChange[] = [];
     let last = from;
     for (const change of this.source.changes({ shard, after: from, limit: this.opts.batchSize })) {
@@ -403,7 +405,17 @@ export class Forwarder implements HealthSource {
       batch.push(change);
       if (batch.length >= this.opts.batchSize) break;
     }
+    return batch;
+  }
+
+  /** Reads the next batch of `shard` and commits it with the cursor. Returns the events in it. */
+  private async forwardBatch(shard: number): Promise<number> {
+    const from = this.cursors[shard]!;
+    const ahead = this.readAhead[shard];
+    this.readAhead[shard] = null;
+    const batch = ahead && ahead.after === from ? ahead.batch : this.readBatch(shard, from);
     if (batch.length === 0) return 0;
+    const last = batch[batch.length - 1]!.seq;
     const months = new Map<string, Month>();
     for (const { event } of batch) {
       const m = monthOf(event.timestamp);
@@ -413,7 +425,18 @@ export class Forwarder implements HealthSource {
     await client.query('BEGIN');
     try {
       await createPartitions(client, this.target, [...months.values()]);
-      const inserted = await insertBatch(client, this.target, this.source.storeId, shard, toColumns(batch));
+      const insert = insertBatch(client, this.target, this.source.storeId, shard, toColumns(batch));
+      // While PostgreSQL inserts, read the next batch (it starts after this one's last entry): the
+      // store's work overlaps the server's, and still at most one batch waits beyond the one in flight.
+      let next: FeedChange[] | null = null;
+      if (batch.length === this.opts.batchSize) {
+        try {
+          next = this.readBatch(shard, last);
+        } catch {
+          // Read again (and report the error) when this batch has committed.
+        }
+      }
+      const inserted = await insert;
       if (!(await advanceCursor(client, this.target, this.source.storeId, shard, from, last))) {
         // Another forwarder of this store and table moved the cursor: its rows are committed, so
         // drop ours and carry on from wherever it got to (the reconnect reads the cursors again).
@@ -424,6 +447,7 @@ export class Forwarder implements HealthSource {
       await client.query('COMMIT');
       for (const key of months.keys()) this.knownMonths.add(key);
       this.cursors[shard] = last;
+      if (next && next.length > 0) this.readAhead[shard] = { after: last, batch: next };
       this.lagTracker.observeCursor(shard, last);
       this.forwardedTotal[shard]! += inserted;
       this.skippedTotal += batch.length - inserted;
