@@ -57,8 +57,13 @@ export interface ForwarderOptions {
   connectionString: string;
   /** Target table, `table` or `schema.table`. Default `audit_events`. */
   table?: string;
-  /** Events per transaction, 1 to 50,000. Default 2,000. */
+  /** Events per transaction, 1 to 50,000. Default 1,000. */
   batchSize?: number;
+  /**
+   * PostgreSQL connections working in parallel, 1 to 64, each forwarding its own shards (shard s
+   * goes to connection s mod n); never more than the store has shards. Default 2.
+   */
+  connections?: number;
   /** How often a caught-up forwarder looks for new events, in ms. Default 200. */
   pollIntervalMs?: number;
   /** First retry delay after a failure, in ms (doubling, jittered). Default 100. */
@@ -103,12 +108,20 @@ export interface ForwarderHealth {
 
 interface Resolved {
   batchSize: number;
+  connections: number;
   pollIntervalMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
   maxRetries: number;
   lagWarnSeconds: number;
   timeoutMs: number;
+}
+
+/** One connection and the shards it forwards; its failures back off on their own. */
+interface Lane {
+  shards: number[];
+  client: pg.Client | null;
+  backoff: Backoff;
 }
 
 function intOption(name: string, value: number | undefined, def: number, min: number, max: number): number {
@@ -124,12 +137,11 @@ export class Forwarder implements HealthSource {
   private readonly opts: Resolved;
   private readonly lagTracker: LagTracker;
   private readonly knownMonths = new Set<string>();
-  private readonly backoff: Backoff;
-  private client: pg.Client | null = null;
+  private readonly lanes: Lane[];
   private cursors: number[];
   private loop: Promise<void> | null = null;
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly wakers = new Set<() => void>();
   private fatal: RedbError | null = null;
   private lastError: string | null = null;
   private unregister: (() => void) | null = null;
@@ -152,7 +164,8 @@ export class Forwarder implements HealthSource {
     }
     this.target = validateTarget(options.table ?? 'audit_events');
     this.opts = {
-      batchSize: intOption('batchSize', options.batchSize, 2000, 1, 50_000),
+      batchSize: intOption('batchSize', options.batchSize, 1000, 1, 50_000),
+      connections: intOption('connections', options.connections, 2, 1, 64),
       pollIntervalMs: intOption('pollIntervalMs', options.pollIntervalMs, 200, 1, 3_600_000),
       retryInitialMs: intOption('retryInitialMs', options.retryInitialMs, 100, 1, 3_600_000),
       retryMaxMs: intOption('retryMaxMs', options.retryMaxMs, 30_000, 1, 3_600_000),
@@ -160,9 +173,14 @@ export class Forwarder implements HealthSource {
       lagWarnSeconds: intOption('lagWarnSeconds', options.lagWarnSeconds, 60, 1, 365 * 86400),
       timeoutMs: intOption('timeoutMs', options.timeoutMs, 30_000, 100, 3_600_000),
     };
-    this.backoff = new Backoff(this.opts.retryInitialMs, this.opts.retryMaxMs);
     this.source = store instanceof RedbAuditStore ? storeFeed(store) : store;
     const shards = this.source.shardCount;
+    this.lanes = Array.from({ length: Math.max(1, Math.min(this.opts.connections, shards)) }, () => ({
+      shards: [],
+      client: null,
+      backoff: new Backoff(this.opts.retryInitialMs, this.opts.retryMaxMs),
+    }));
+    for (let sh = 0; sh < shards; sh++) this.lanes[sh % this.lanes.length]!.shards.push(sh);
     this.cursors = new Array<number>(shards).fill(0);
     this.forwardedTotal = new Array<number>(shards).fill(0);
     this.readAhead = new Array<{ after: number; batch: FeedChange[] } | null>(shards).fill(null);
@@ -183,9 +201,9 @@ export class Forwarder implements HealthSource {
   /** Stops tailing after the batch in flight (committed or rolled back) and closes the connection. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    for (const wake of this.wakers) wake();
     await this.loop;
-    await this.dropClient();
+    await Promise.all(this.lanes.map((lane) => this.dropClient(lane)));
     this.unregister?.();
     this.unregister = null;
   }
@@ -211,24 +229,27 @@ export class Forwarder implements HealthSource {
     const targets = Array.from({ length: this.source.shardCount }, (_, s) => this.observeHead(s));
     this.stopping = false;
     this.fatal = null;
-    try {
-      for (;;) {
-        const done = await this.attempt(async () => {
-          for (let s = 0; s < targets.length; s++) {
-            while (this.cursors[s]! < targets[s]!) {
-              if ((await this.forwardBatch(s)) > 0) continue;
-              // Nothing read: the feed holds no more events below the head (none left to send), or
-              // another forwarder moved the cursor and the connection was dropped to read it again.
-              if (this.client) break;
-              await this.connect();
+    const runLane = async (lane: Lane): Promise<void> => {
+      try {
+        while (!this.fatal) {
+          const done = await this.attempt(lane, async () => {
+            for (const s of lane.shards) {
+              while (this.cursors[s]! < targets[s]! && !this.fatal) {
+                if ((await this.forwardBatch(lane, s)) > 0) continue;
+                // Nothing read: the feed holds no more events below the head (none left to send), or
+                // another forwarder moved the cursor and the connection was dropped to read it again.
+                if (lane.client) break;
+                await this.connect(lane);
+              }
             }
-          }
-        });
-        if (done) break;
+          });
+          if (done) break;
+        }
+      } finally {
+        await this.dropClient(lane);
       }
-    } finally {
-      await this.dropClient();
-    }
+    };
+    await Promise.all(this.lanes.map(runLane));
     if (this.fatal) throw this.fatal;
     const after = this.counters();
     return {
@@ -261,12 +282,14 @@ export class Forwarder implements HealthSource {
         status = 'degraded';
         problems.push(`forwarding lags ${lagEvents} events, the oldest waiting ${lagSeconds.toFixed(1)} s (more than ${this.opts.lagWarnSeconds} s)`);
       }
-      if (this.backoff.failures > 0) {
+      const failures = this.lanes.reduce((m, lane) => Math.max(m, lane.backoff.failures), 0);
+      if (failures > 0) {
         status = 'degraded';
-        problems.push(`PostgreSQL is failing (${this.backoff.failures} attempt(s) in a row), retrying: ${this.lastError}`);
+        problems.push(`PostgreSQL is failing (${failures} attempt(s) in a row), retrying: ${this.lastError}`);
       }
     }
-    return { status, running: this.running, connected: this.client !== null, lag, lagEvents, lagSeconds, lastError: this.lastError, problems };
+    const connected = this.lanes.every((lane) => lane.client !== null);
+    return { status, running: this.running, connected, lag, lagEvents, lagSeconds, lastError: this.lastError, problems };
   }
 
   /** Prometheus text exposition of the forwarder's counters and lag, labelled by shard. */
@@ -284,7 +307,7 @@ export class Forwarder implements HealthSource {
     family('redb_forward_skipped_total', 'counter', 'Events already in PostgreSQL, skipped by ON CONFLICT.', [['', this.skippedTotal]]);
     family('redb_forward_batches_total', 'counter', 'Batches committed in PostgreSQL.', [['', this.batchesTotal]]);
     family('redb_forward_retries_total', 'counter', 'Failed attempts that were retried.', [['', this.retriesTotal]]);
-    family('redb_forward_up', 'gauge', '1 while connected to PostgreSQL, else 0.', [['', this.client ? 1 : 0]]);
+    family('redb_forward_connections', 'gauge', 'Connections to PostgreSQL open now.', [['', this.lanes.filter((lane) => lane.client).length]]);
     return `${lines.join('\n')}\n`;
   }
 
@@ -298,16 +321,21 @@ export class Forwarder implements HealthSource {
     return head;
   }
 
-  /** The background loop. */
+  /** The background loop: one per connection, each over its own shards. */
   private async tail(): Promise<void> {
-    while (!this.stopping) {
+    await Promise.all(this.lanes.map((lane) => this.tailLane(lane)));
+  }
+
+  private async tailLane(lane: Lane): Promise<void> {
+    while (!this.stopping && !this.fatal) {
       let moved = 0;
-      const ok = await this.attempt(async () => {
-        for (let s = 0; s < this.source.shardCount && !this.stopping; s++) {
+      const ok = await this.attempt(lane, async () => {
+        for (const s of lane.shards) {
+          if (this.stopping || this.fatal) break;
           this.observeHead(s);
           // A few batches per shard per round, so one busy shard cannot starve the others.
-          for (let k = 0; k < 8 && !this.stopping; k++) {
-            const n = await this.forwardBatch(s);
+          for (let k = 0; k < 8 && !this.stopping && !this.fatal; k++) {
+            const n = await this.forwardBatch(lane, s);
             moved += n;
             if (n < this.opts.batchSize) break;
           }
@@ -316,39 +344,41 @@ export class Forwarder implements HealthSource {
       if (this.fatal) break;
       if (ok && moved === 0) await this.sleep(this.opts.pollIntervalMs);
     }
-    await this.dropClient();
+    await this.dropClient(lane);
   }
 
   /**
    * Runs `work` on a connected client. Returns true when it completed; false after a transient
    * failure (the connection is dropped and the backoff delay has passed); sets `fatal` otherwise.
    */
-  private async attempt(work: () => Promise<void>): Promise<boolean> {
+  private async attempt(lane: Lane, work: () => Promise<void>): Promise<boolean> {
     try {
-      await this.connect();
+      await this.connect(lane);
       await work();
-      this.backoff.reset();
+      lane.backoff.reset();
       return true;
     } catch (err) {
-      await this.dropClient();
+      await this.dropClient(lane);
+      if (this.fatal) return true;
       this.lastError = (err as Error)?.message ?? String(err);
       if (!isTransient(err)) {
+        // The first lane to fail for good names the cause; the others stop at their next check.
         this.fatal = err instanceof RedbError ? err : new ForwardError('rejected', `PostgreSQL refused the forwarder's work: ${this.lastError}. Fix the cause (schema, permissions, data) and start the forwarder again`, { cause: err });
         return true;
       }
-      if (this.backoff.failures >= this.opts.maxRetries) {
-        this.fatal = new ForwardError('retries-exhausted', `PostgreSQL stayed unreachable after ${this.backoff.failures + 1} attempts: ${this.lastError}. Check the server and the connection string, then run the forwarder again`, { cause: err });
+      if (lane.backoff.failures >= this.opts.maxRetries) {
+        this.fatal = new ForwardError('retries-exhausted', `PostgreSQL stayed unreachable after ${lane.backoff.failures + 1} attempts: ${this.lastError}. Check the server and the connection string, then run the forwarder again`, { cause: err });
         return true;
       }
       this.retriesTotal++;
-      await this.sleep(this.backoff.next());
+      await this.sleep(lane.backoff.next());
       return false;
     }
   }
 
-  /** Connects if needed: schema, cursor rows, and every cursor as PostgreSQL holds it. */
-  private async connect(): Promise<pg.Client> {
-    if (this.client) return this.client;
+  /** Connects `lane` if needed: schema, cursor rows, and its shards' cursors as PostgreSQL holds them. */
+  private async connect(lane: Lane): Promise<pg.Client> {
+    if (lane.client) return lane.client;
     const client = new pg.Client({
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: this.opts.timeoutMs,
@@ -359,14 +389,14 @@ export class Forwarder implements HealthSource {
     // An idle connection that breaks emits 'error'; unhandled, it would crash the process.
     client.on('error', (err) => {
       this.lastError = err.message;
-      if (this.client === client) this.client = null;
+      if (lane.client === client) lane.client = null;
       client.end().catch(() => {});
     });
     try {
       await client.connect();
       await ensureSchema(client, this.target, this.source.storeId, this.source.shardCount);
       const cursors = await readCursors(client, this.target, this.source.storeId, this.source.shardCount);
-      for (let s = 0; s < cursors.length; s++) {
+      for (const s of lane.shards) {
         const head = this.observeHead(s);
         if (cursors[s]! > head) {
           throw new ForwardError(
@@ -377,19 +407,19 @@ export class Forwarder implements HealthSource {
           );
         }
         this.lagTracker.observeCursor(s, cursors[s]!);
+        this.cursors[s] = cursors[s]!;
       }
-      this.cursors = cursors;
     } catch (err) {
       await client.end().catch(() => {});
       throw err;
     }
-    this.client = client;
+    lane.client = client;
     return client;
   }
 
-  private async dropClient(): Promise<void> {
-    const client = this.client;
-    this.client = null;
+  private async dropClient(lane: Lane): Promise<void> {
+    const client = lane.client;
+    lane.client = null;
     if (client) await client.end().catch(() => {});
   }
 
@@ -409,7 +439,7 @@ export class Forwarder implements HealthSource {
   }
 
   /** Reads the next batch of `shard` and commits it with the cursor. Returns the events in it. */
-  private async forwardBatch(shard: number): Promise<number> {
+  private async forwardBatch(lane: Lane, shard: number): Promise<number> {
     const from = this.cursors[shard]!;
     const ahead = this.readAhead[shard];
     this.readAhead[shard] = null;
@@ -421,7 +451,7 @@ export class Forwarder implements HealthSource {
       const m = monthOf(event.timestamp);
       if (!this.knownMonths.has(m.key)) months.set(m.key, m);
     }
-    const client = await this.connect();
+    const client = await this.connect(lane);
     await client.query('BEGIN');
     try {
       await createPartitions(client, this.target, [...months.values()]);
@@ -441,7 +471,7 @@ export class Forwarder implements HealthSource {
         // Another forwarder of this store and table moved the cursor: its rows are committed, so
         // drop ours and carry on from wherever it got to (the reconnect reads the cursors again).
         await client.query('ROLLBACK');
-        await this.dropClient();
+        await this.dropClient(lane);
         return 0;
       }
       await client.query('COMMIT');
@@ -462,15 +492,13 @@ export class Forwarder implements HealthSource {
   private sleep(ms: number): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.wakers.delete(done);
         resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
       };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
     });
   }
 }

@@ -128,7 +128,7 @@ describe('Forwarder against a real PostgreSQL', { skip: postgresSkipReason }, ()
     assert.match(metrics, /^redb_forward_lag_events\{shard="1"\} 0$/m);
     assert.match(metrics, /^redb_forward_cursor\{shard="0"\} 177$/m);
     assert.match(metrics, /^redb_forward_events_total\{shard="1"\} 177$/m);
-    assert.match(metrics, /^redb_forward_up 1$/m);
+    assert.match(metrics, /^redb_forward_connections 2$/m);
     await fwd.stop();
     assert.equal(fwd.running, false);
     assert.equal(feed.sources.size, 0, 'stop() unregisters from the store');

@@ -24,6 +24,7 @@ interface ForwardOptions {
   table: string;
   once?: boolean;
   batchSize: number;
+  connections: number;
   maxRetries?: number;
 }
 
@@ -34,7 +35,8 @@ export function register(program: Command): void {
     .option('--pg <connection string>', `PostgreSQL connection string (default: $${ENV_PG})`)
     .option('--table <name>', 'target table, table or schema.table; created if missing', 'audit_events')
     .option('--once', 'forward everything committed so far, then exit 0 (read-only: works beside a live writer)')
-    .option('--batch-size <n>', 'events per PostgreSQL transaction', intArg(1, 50_000), 2000)
+    .option('--batch-size <n>', 'events per PostgreSQL transaction', intArg(1, 50_000), 1000)
+    .option('--connections <n>', 'PostgreSQL connections inserting in parallel (at most one per shard)', intArg(1, 64), 2)
     .option('--max-retries <n>', 'consecutive failed attempts before giving up (default: 10 with --once, unlimited otherwise)', intArg(0))
     .addHelpText(
       'after',
@@ -67,7 +69,7 @@ async function forward(ctx: CliContext, opts: ForwardOptions): Promise<ExitCodeV
   }
   try {
     const maxRetries = opts.maxRetries ?? (opts.once ? 10 : undefined);
-    const forwarder = new Forwarder(store, { connectionString, table: opts.table, batchSize: opts.batchSize, ...(maxRetries !== undefined ? { maxRetries } : {}) });
+    const forwarder = new Forwarder(store, { connectionString, table: opts.table, batchSize: opts.batchSize, connections: opts.connections, ...(maxRetries !== undefined ? { maxRetries } : {}) });
     try {
       if (opts.once) {
         const report = await forwarder.runOnce();
