@@ -2,14 +2,14 @@
 // server binaries: /usr/lib/postgresql/*/bin). Two measurements:
 //
 //  1. rate: a store pre-filled with --events events (4 shards, 16 tenants) is forwarded by runOnce()
-//     into an empty table, once per batch size in --batches; events/s = events / wall time, which
-//     includes creating the monthly partitions.
+//     into an empty table, once per batch size x connections in --runs; events/s = events / wall
+//     time, which includes connecting and creating the monthly partitions.
 //  2. lag: a forwarder tails a store while events are inserted at a steady --rate events/s for
 //     --seconds s (in the same process, as in an agent: durable commits of 50 events of mixed
 //     tenants every 10 ms); the lag (events not yet in PostgreSQL, and how long the oldest waited)
 //     is sampled every 100 ms; then the time to catch up after the ingest stops.
 //
-//   npx tsx bench/forward.ts [--events 100000] [--batches 500,2000,5000] [--rate 5000] [--seconds 20] [--quick]
+//   npx tsx bench/forward.ts [--events 100000] [--runs 1000x1,1000x2,...] [--rate 5000] [--seconds 20] [--quick]
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,7 +26,10 @@ function arg(name: string, fallback: string): string {
 
 const quick = process.argv.includes('--quick');
 const EVENTS = Number(arg('events', quick ? '20000' : '100000'));
-const BATCHES = arg('batches', quick ? '2000' : '500,2000,5000').split(',').map(Number);
+// Forwarding runs as batchSize x connections.
+const RUNS = arg('runs', quick ? '1000x1,1000x2' : '1000x1,1000x2,500x2,2000x2,5000x2')
+  .split(',')
+  .map((r) => r.split('x').map(Number) as [number, number]);
 const RATE = Number(arg('rate', '5000'));
 const SECONDS = Number(arg('seconds', quick ? '5' : '20'));
 
@@ -63,13 +66,13 @@ async function rate(pg: PgServer): Promise<void> {
       store.insertEvents(batch);
     }
     console.log(`filled ${EVENTS} events in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    for (const batchSize of BATCHES) {
-      const fwd = new Forwarder(store, { connectionString: pg.connectionString, table: `bench_rate_${batchSize}`, batchSize });
+    for (const [batchSize, connections] of RUNS) {
+      const fwd = new Forwarder(store, { connectionString: pg.connectionString, table: `bench_rate_${batchSize}_${connections}`, batchSize, connections });
       const r = await fwd.runOnce();
       await fwd.stop();
       const perSec = Math.round(r.forwarded / (r.durationMs / 1000));
-      console.log(`rate  batch ${String(batchSize).padStart(5)}: ${r.forwarded} events in ${(r.durationMs / 1000).toFixed(2)} s = ${perSec} events/s (${r.batches} batches)`);
-      console.log(JSON.stringify({ bench: 'forward.rate', events: r.forwarded, batchSize, seconds: r.durationMs / 1000, eventsPerSec: perSec }));
+      console.log(`rate  batch ${String(batchSize).padStart(5)} x ${connections} connection(s): ${r.forwarded} events in ${(r.durationMs / 1000).toFixed(2)} s = ${perSec} events/s (${r.batches} batches)`);
+      console.log(JSON.stringify({ bench: 'forward.rate', events: r.forwarded, batchSize, connections, seconds: r.durationMs / 1000, eventsPerSec: perSec }));
     }
     store.close();
   } finally {
@@ -81,7 +84,7 @@ async function lag(pg: PgServer): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-bench-lag-'));
   try {
     const store = await openStore(dir);
-    const fwd = new Forwarder(store, { connectionString: pg.connectionString, table: 'bench_lag', batchSize: 2000, pollIntervalMs: 50 });
+    const fwd = new Forwarder(store, { connectionString: pg.connectionString, table: 'bench_lag', pollIntervalMs: 50 });
     fwd.start();
     const samples: { events: number; seconds: number }[] = [];
     const started = Date.now();
