@@ -26,7 +26,7 @@ import type { HealthStatus } from '../manager/health.js';
 import { Backoff, isTransient } from './backoff.js';
 import { LagTracker, type ShardLag } from './lag.js';
 import { storeFeed } from './store-feed.js';
-import { advanceCursor, createPartitions, ensureSchema, insertBatch, monthOf, readCursors, toColumns, validateTarget, type Month, type PgTarget } from './pg-schema.js';
+import { advanceCursor, createPartitions, ensureSchema, insertBatch, monthOf, readCursors, validateTarget, type Month, type PgTarget } from './pg-schema.js';
 
 /** One committed event of a shard's change feed. */
 export interface FeedChange {
@@ -455,7 +455,7 @@ export class Forwarder implements HealthSource {
     await client.query('BEGIN');
     try {
       await createPartitions(client, this.target, [...months.values()]);
-      const insert = insertBatch(client, this.target, this.source.storeId, shard, toColumns(batch));
+      const insert = insertBatch(client, this.target, this.source.storeId, shard, batch);
       // While PostgreSQL inserts, read the next batch (it starts after this one's last entry): the
       // store's work overlaps the server's, and still at most one batch waits beyond the one in flight.
       let next: FeedChange[] | null = null;
