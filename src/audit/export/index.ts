@@ -52,12 +52,24 @@ function* pieces(rows: Iterable<ExportRow>, format: ExportFormat): Generator<Buf
   yield ']\n';
 }
 
-/** The whole export as one string. */
+const NEWLINE = Buffer.from('\n');
+const COMMA = Buffer.from(',');
+
+/** The whole export as one string: the stored bytes joined once and decoded once. */
 export function exportToString(rows: Iterable<ExportRow>, format: ExportFormat, options?: ExportOptions): string {
   checkExport(format, options);
-  const parts: string[] = [];
-  for (const p of pieces(rows, format)) parts.push(typeof p === 'string' ? p : p.toString('utf8'));
-  return parts.join('');
+  const parts: Buffer[] = [];
+  if (format === 'ndjson') {
+    for (const r of rows) parts.push(r.bytes(), NEWLINE);
+    return Buffer.concat(parts).toString('utf8');
+  }
+  parts.push(Buffer.from('['));
+  for (const r of rows) {
+    if (parts.length > 1) parts.push(COMMA);
+    parts.push(r.bytes());
+  }
+  parts.push(Buffer.from(']\n'));
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Streams the export into `writable` (not ended), honouring back-pressure. */
