@@ -13,6 +13,9 @@
  *   CONFLICT covers a cursor reset by hand or a second forwarder of the same store).
  * - Back-pressure: at most one batch is read from the store ahead of what PostgreSQL acknowledged,
  *   so memory is bounded by batchSize events whatever the lag; under lag batches run back to back.
+ * - Each shard belongs to exactly one connection (shard s to connection s mod n), so a shard's
+ *   batches commit one after another in feed order; connections differ only in which shards they
+ *   carry, and each retries on its own.
  * - Transient failures (connection lost or refused, server restarting) are retried with jittered
  *   exponential backoff; anything else stops the forwarder with a ForwardError (or the store's own
  *   typed error, such as a cursor older than the feed keeps), reported by health().

@@ -86,6 +86,15 @@ describe('Forwarder against a real PostgreSQL', { skip: postgresSkipReason }, ()
     assert.deepEqual(rows.map((r) => [r.store_id, Number(r.n)]), [['store-x', 2], ['store-y', 3]]);
   });
 
+  test('two forwarders of one store racing into one table still write every event once', async () => {
+    const feed = new MemoryFeed('store-race', 3, 400);
+    const [a, b] = await Promise.all([forwarder(feed, 'ev_race', { batchSize: 20 }).runOnce(), forwarder(feed, 'ev_race', { batchSize: 20 }).runOnce()]);
+    assert.equal(a.forwarded + b.forwarded, 1200);
+    await compare('ev_race', [feed]);
+    const cursors = await pg.query<{ seq: string }>(`SELECT seq FROM redb_forward_cursors WHERE store_id = 'store-race' AND target = 'ev_race'`);
+    assert.deepEqual(cursors.map((c) => Number(c.seq)), [400, 400, 400]);
+  });
+
   test('a cursor moved back by hand re-sends events, and ON CONFLICT keeps each row single', async () => {
     const feed = new MemoryFeed('store-c', 1, 120);
     await forwarder(feed, 'ev_reset').runOnce();
