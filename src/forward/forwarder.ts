@@ -11,8 +11,10 @@
  *   to whatever PostgreSQL holds. Hence no event is skipped (the cursor never passes an event that
  *   is not committed beside it) and none is written twice (the cursor moves with the rows; ON
  *   CONFLICT covers a cursor reset by hand or a second forwarder of the same store).
- * - Back-pressure: at most one batch is read from the store ahead of what PostgreSQL acknowledged,
- *   so memory is bounded by batchSize events whatever the lag; under lag batches run back to back.
+ * - Back-pressure: per shard, at most one batch is read from the store beyond the one PostgreSQL is
+ *   inserting (read while the server works), so memory is bounded by 2 x batchSize events per shard
+ *   whatever the lag; under lag batches run back to back. A batch read ahead is used only if the
+ *   cursor is exactly where it was read from; otherwise (an error, a cursor moved) it is re-read.
  * - Each shard belongs to exactly one connection (shard s to connection s mod n), so a shard's
  *   batches commit one after another in feed order; connections differ only in which shards they
  *   carry, and each retries on its own.
