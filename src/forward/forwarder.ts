@@ -198,6 +198,7 @@ export class Forwarder implements HealthSource {
     if (this.loop) throw new ValidationError('the forwarder is already running; call stop() before starting it again');
     this.stopping = false;
     this.fatal = null;
+    if (!this.unregister && typeof this.source.registerHealthSource === 'function') this.unregister = this.source.registerHealthSource('forwarder', this);
     this.loop = this.tail().finally(() => {
       this.loop = null;
     });
