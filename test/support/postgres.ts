@@ -67,6 +67,14 @@ function findPasswd(user: string): RunAs | undefined {
   return undefined;
 }
 
+/** Whether every directory from / down to `dir` lets other users through (the server's user must reach its data). */
+function traversableByAll(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
 /** A port nobody listens on right now (the kernel picks it; a small race is handled by retrying). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -103,7 +111,7 @@ export class PgServer {
   readonly database = 'postgres';
 
   private constructor(
-    readonly port: number,
+    public port: number,
     readonly dir: string,
     private readonly bin: string,
     private readonly as: RunAs | undefined,
@@ -127,7 +135,7 @@ export class PgServer {
     const bin = postgresBinDir();
     if (!bin) throw new Error(postgresSkipReason);
     const as = runAs();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-pg-'));
+    const dir = fs.mkdtempSync(path.join(as && !traversableByAll(os.tmpdir()) ? '/tmp' : os.tmpdir(), 'redb-pg-'));
     fs.mkdirSync(path.join(dir, 'sock'));
     if (as) for (const p of [dir, path.join(dir, 'sock')]) fs.chownSync(p, as.uid, as.gid);
     installExitHook();
@@ -151,8 +159,17 @@ export class PgServer {
           '',
         ].join('\n'),
       );
-      await server.start();
-      return server;
+      // Another process may take the free port between our probe and the server's bind: try others.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await server.start();
+          return server;
+        } catch (err) {
+          if (attempt >= 3) throw err;
+          server.port = await freePort();
+          fs.appendFileSync(path.join(server.dataDir, 'postgresql.conf'), `port = ${server.port}\n`);
+        }
+      }
     } catch (err) {
       server?.destroy();
       if (!server) fs.rmSync(dir, { recursive: true, force: true });
