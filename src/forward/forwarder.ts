@@ -403,17 +403,10 @@ export class Forwarder implements HealthSource {
       await ensureSchema(client, this.target, this.source.storeId, this.source.shardCount);
       const cursors = await readCursors(client, this.target, this.source.storeId, this.source.shardCount);
       for (const s of lane.shards) {
-        const head = this.observeHead(s);
-        if (cursors[s]! > head) {
-          throw new ForwardError(
-            'feed-diverged',
-            `PostgreSQL's cursor of shard ${s} is at sequence ${cursors[s]}, past the store's last commit ${head}: this store is not ` +
-              `the one that was forwarded (restored from an older backup?). Forwarding would skip events; point it at another ` +
-              `table or delete the rows of store ${this.source.storeId} from ${this.target.label} and its cursors, then forward again`,
-          );
-        }
-        this.lagTracker.observeCursor(s, cursors[s]!);
-        this.cursors[s] = cursors[s]!;
+        const { seq, lastId } = cursors[s]!;
+        this.checkSameFeed(s, seq, lastId);
+        this.lagTracker.observeCursor(s, seq);
+        this.cursors[s] = seq;
       }
     } catch (err) {
       await client.end().catch(() => {});
@@ -421,6 +414,39 @@ export class Forwarder implements HealthSource {
     }
     lane.client = client;
     return client;
+  }
+
+  /**
+   * Refuses a cursor that does not belong to this store's feed: one past the feed's head, or one
+   * whose event (kept beside the cursor) is not the store's event at that position. Both happen
+   * when the store was replaced by an older copy and went on committing: positions are reused for
+   * other events, and forwarding from the cursor would silently skip them.
+   */
+  private checkSameFeed(shard: number, seq: number, lastId: string | null): void {
+    const diverged = (why: string): ForwardError =>
+      new ForwardError(
+        'feed-diverged',
+        `PostgreSQL's cursor of shard ${shard} is at sequence ${seq}, ${why}: the store's feed is not the one that was forwarded ` +
+          `(restored from an older backup?). Forwarding would skip events; point it at another table, or delete the rows of store ` +
+          `${this.source.storeId} from ${this.target.label} and its cursors, then forward again`,
+      );
+    const head = this.observeHead(shard);
+    if (seq > head) throw diverged(`past the store's last commit ${head}`);
+    if (seq === 0 || lastId === null) return;
+    let atCursor: FeedChange | undefined;
+    try {
+      for (const change of this.source.changes({ shard, after: seq - 1, limit: 1 })) {
+        atCursor = change;
+        break;
+      }
+    } catch (err) {
+      // The feed no longer holds that position (retention): nothing to compare; reading on will say so if it matters.
+      if (err instanceof RedbError) return;
+      throw err;
+    }
+    if (atCursor && atCursor.seq === seq && atCursor.event.id !== lastId) {
+      throw diverged(`where PostgreSQL has event ${lastId} but the store has event ${atCursor.event.id}`);
+    }
   }
 
   private async dropClient(lane: Lane): Promise<void> {
@@ -473,7 +499,7 @@ export class Forwarder implements HealthSource {
         }
       }
       const inserted = await insert;
-      if (!(await advanceCursor(client, this.target, this.source.storeId, shard, from, last))) {
+      if (!(await advanceCursor(client, this.target, this.source.storeId, shard, from, last, batch[batch.length - 1]!.event.id))) {
         // Another forwarder of this store and table moved the cursor: its rows are committed, so
         // drop ours and carry on from wherever it got to (the reconnect reads the cursors again).
         await client.query('ROLLBACK');

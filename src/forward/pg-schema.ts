@@ -98,6 +98,7 @@ export async function ensureSchema(client: pg.ClientBase, target: PgTarget, stor
         target     text        NOT NULL,
         shard      integer     NOT NULL,
         seq        bigint      NOT NULL,
+        last_id    text,
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (store_id, target, shard)
       )`,
@@ -115,14 +116,20 @@ export async function ensureSchema(client: pg.ClientBase, target: PgTarget, stor
   }
 }
 
+/** A shard's committed cursor: the last sequence number in the table, and that event's id. */
+export interface StoredCursor {
+  seq: number;
+  lastId: string | null;
+}
+
 /** The committed cursor of every shard of `storeId` (index = shard). */
-export async function readCursors(client: pg.ClientBase, target: PgTarget, storeId: string, shards: number): Promise<number[]> {
-  const res = await client.query<{ shard: number; seq: string }>(
-    `SELECT shard, seq FROM ${target.cursors} WHERE store_id = $1 AND target = $2`,
+export async function readCursors(client: pg.ClientBase, target: PgTarget, storeId: string, shards: number): Promise<StoredCursor[]> {
+  const res = await client.query<{ shard: number; seq: string; last_id: string | null }>(
+    `SELECT shard, seq, last_id FROM ${target.cursors} WHERE store_id = $1 AND target = $2`,
     [storeId, target.label],
   );
-  const cursors = new Array<number>(shards).fill(0);
-  for (const row of res.rows) if (row.shard < shards) cursors[row.shard] = Number(row.seq);
+  const cursors = Array.from({ length: shards }, (): StoredCursor => ({ seq: 0, lastId: null }));
+  for (const row of res.rows) if (row.shard < shards) cursors[row.shard] = { seq: Number(row.seq), lastId: row.last_id };
   return cursors;
 }
 
@@ -182,13 +189,14 @@ export async function insertBatch(client: pg.ClientBase, target: PgTarget, store
 }
 
 /**
- * Moves the cursor of one shard from `from` to `to`. Returns false when the stored cursor was not
- * `from`: another forwarder of the same store and target moved it, and this batch must roll back.
+ * Moves the cursor of one shard from `from` to `to` (whose event is `lastId`). Returns false when the
+ * stored cursor was not `from`: another forwarder of the same store and target moved it, and this
+ * batch must roll back.
  */
-export async function advanceCursor(client: pg.ClientBase, target: PgTarget, storeId: string, shard: number, from: number, to: number): Promise<boolean> {
+export async function advanceCursor(client: pg.ClientBase, target: PgTarget, storeId: string, shard: number, from: number, to: number, lastId: string): Promise<boolean> {
   const res = await client.query(
-    `UPDATE ${target.cursors} SET seq = $5, updated_at = now() WHERE store_id = $1 AND target = $2 AND shard = $3 AND seq = $4`,
-    [storeId, target.label, shard, from, to],
+    `UPDATE ${target.cursors} SET seq = $5, last_id = $6, updated_at = now() WHERE store_id = $1 AND target = $2 AND shard = $3 AND seq = $4`,
+    [storeId, target.label, shard, from, to, lastId],
   );
   return res.rowCount === 1;
 }

@@ -12,17 +12,19 @@ import { storeId } from '../audit/store-id.js';
 import type { ChangeFeedSource, FeedChange } from './forwarder.js';
 
 export function storeFeed(store: RedbAuditStore): ChangeFeedSource {
-  const mgr = store.manager;
+  // store.manager is read at each use: restore() replaces the manager under the store.
   return {
-    storeId: storeId(mgr),
-    shardCount: mgr.shardCount,
+    storeId: storeId(store.manager),
+    get shardCount(): number {
+      return store.manager.shardCount;
+    },
     *changes({ shard, after, limit }: { shard: number; after: number; limit?: number }): Iterable<FeedChange> {
       for (const entry of store.changes(limit === undefined ? { shard, after } : { shard, after, limit })) {
         yield { seq: entry.seq, event: entry.event, json: entry.bytes.toString('utf8') };
       }
     },
     feedHead(shard: number): number {
-      const snap = mgr.shardAt(shard).read();
+      const snap = store.manager.shardAt(shard).read();
       try {
         return lastSeq(snap);
       } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ForwardError, ValidationError } from '../../src/errors.js';
-import { Forwarder } from '../../src/forward/forwarder.js';
+import { Forwarder, type ChangeFeedSource } from '../../src/forward/forwarder.js';
 import { feedEvent, MemoryFeed } from '../support/memory-feed.js';
 import { PgServer, postgresSkipReason } from '../support/postgres.js';
 
@@ -12,7 +12,7 @@ describe('Forwarder against a real PostgreSQL', { skip: postgresSkipReason }, ()
   });
   after(() => pg?.destroy());
 
-  const forwarder = (feed: MemoryFeed, table: string, extra: Partial<ConstructorParameters<typeof Forwarder>[1]> = {}): Forwarder =>
+  const forwarder = (feed: ChangeFeedSource, table: string, extra: Partial<ConstructorParameters<typeof Forwarder>[1]> = {}): Forwarder =>
     new Forwarder(feed, { connectionString: pg.connectionString, table, batchSize: 50, retryInitialMs: 10, retryMaxMs: 200, ...extra });
 
   /** Every (id, count) in the table, and the ids the feed holds. */
@@ -98,7 +98,7 @@ describe('Forwarder against a real PostgreSQL', { skip: postgresSkipReason }, ()
   test('a cursor moved back by hand re-sends events, and ON CONFLICT keeps each row single', async () => {
     const feed = new MemoryFeed('store-c', 1, 120);
     await forwarder(feed, 'ev_reset').runOnce();
-    await pg.query(`UPDATE redb_forward_cursors SET seq = 30 WHERE store_id = 'store-c' AND target = 'ev_reset'`);
+    await pg.query(`UPDATE redb_forward_cursors SET seq = 30, last_id = NULL WHERE store_id = 'store-c' AND target = 'ev_reset'`);
     const again = await forwarder(feed, 'ev_reset').runOnce();
     assert.equal(again.forwarded, 0);
     assert.equal(again.skipped, 90);
@@ -113,6 +113,23 @@ describe('Forwarder against a real PostgreSQL', { skip: postgresSkipReason }, ()
     await assert.rejects(forwarder(older, 'ev_diverged').runOnce(), (err: unknown) => err instanceof ForwardError && err.reason === 'feed-diverged' && /shard \d is at sequence 20, past the store's last commit 15/.test(err.message));
     const [n] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM ev_diverged');
     assert.equal(Number(n!.n), 40);
+  });
+
+  test('a feed whose event at the cursor is not the one forwarded there is refused as diverged', async () => {
+    await forwarder(new MemoryFeed('store-i', 1, 30), 'ev_swap').runOnce();
+    const other = new MemoryFeed('store-i', 1, 40);
+    const swapped: ChangeFeedSource = {
+      storeId: 'store-i',
+      shardCount: 1,
+      feedHead: (shard) => other.feedHead(shard),
+      *changes(o) {
+        for (const c of other.changes(o)) yield { ...c, event: { ...c.event, id: `other-${c.seq}` } };
+      },
+    };
+    await assert.rejects(
+      forwarder(swapped, 'ev_swap').runOnce(),
+      (err: unknown) => err instanceof ForwardError && err.reason === 'feed-diverged' && /PostgreSQL has event store-i-0-30 but the store has event other-30/.test(err.message),
+    );
   });
 
   test('the background forwarder follows new commits; lag, health and metrics reach the store', async () => {
