@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ValidationError } from '../errors.js';
+import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
@@ -60,6 +60,22 @@ import {
 /** Audit options given to the last initAuditRedb, used by newWithManager. */
 let singletonAudit: ResolvedAuditOptions | null = null;
 
+/**
+ * Managers whose cross-shard batches were already settled. Recovery runs once per opened manager,
+ * before any store over it inserts: run again while a store's batch is in flight, it would take
+ * that batch for a crashed one.
+ */
+const recovered = new WeakMap<RedbManager, BatchRecovery>();
+
+function recoverOnce(mgr: RedbManager): BatchRecovery {
+  let r = recovered.get(mgr);
+  if (!r) {
+    r = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    recovered.set(mgr, r);
+  }
+  return r;
+}
+
 /** One shard's part of a batch: the events and their positions in the batch. */
 interface Part {
   shard: number;
@@ -100,7 +116,7 @@ export class RedbAuditStore {
     this.overSingleton = overSingleton;
     this.resetCaches();
     // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
-    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverOnce(mgr);
     // Every writable open makes sure the store has its id, so read-only forwarders can rely on it.
     if (!mgr.options.readOnly) storeId(mgr);
   }
@@ -419,12 +435,8 @@ export class RedbAuditStore {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, { scanned: 0 })) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         yield row;
         if (--left <= 0) return;
       }
@@ -442,12 +454,8 @@ export class RedbAuditStore {
       const events: AuditEvent[] = [];
       let last: Row | null = null;
       let more = false;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, counter)) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         if (events.length === limit) {
           more = true;
           break;
@@ -632,7 +640,7 @@ export class RedbAuditStore {
       this.mgr = this.overSingleton ? initRedbManager(options) : RedbManager.open(options);
       this.resetCaches();
     }
-    recoverBatches(this.mgr.shardCount, (i) => this.mgr.shardAt(i));
+    recoverOnce(this.mgr);
     this.recordOperation('store.restore', 'success', { dir: path.resolve(dir) });
     return r;
   }
@@ -744,7 +752,7 @@ export class RedbAuditStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ValidationError('the audit store is closed; open it again');
+    if (this.closed) throw new ClosedError(`the audit store at ${this.mgr.options.baseDir}`);
   }
 }
 

@@ -64,7 +64,8 @@ export interface PartResult {
 /** Per-tenant state of one transaction: index prefixes (which are also the stats keys) with their deltas. */
 interface TenantState {
   no: number;
-  prefixes: Map<string, { key: Buffer; delta: number }>;
+  /** Per index kind (slot = kind), value -> prefix and count: no key string to build per event. */
+  prefixes: Map<string, { key: Buffer; delta: number }>[];
   inserted: TenantInserted;
   count: number;
   minTs: number;
@@ -72,11 +73,11 @@ interface TenantState {
 }
 
 function prefixFor(t: TenantState, kind: number, value: string): { key: Buffer; delta: number } {
-  const id = String.fromCharCode(kind) + value;
-  let p = t.prefixes.get(id);
+  const m = t.prefixes[kind]!;
+  let p = m.get(value);
   if (!p) {
     p = { key: valuePrefix(t.no, kind, value, true), delta: 0 };
-    t.prefixes.set(id, p);
+    m.set(value, p);
   }
   p.delta++;
   return p;
@@ -116,7 +117,7 @@ export function insertPart(
         no = assignTenant(tenantsT, metaT, e.tenantId);
         newTenants.push([e.tenantId, no]);
       }
-      t = { no, prefixes: new Map(), inserted: { tenantNo: no, tenantId: e.tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity };
+      t = { no, prefixes: [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()], inserted: { tenantNo: no, tenantId: e.tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity };
       states.set(e.tenantId, t);
     }
     const ek = eventKey(t.no, e.ts, e.idKey);
@@ -155,7 +156,9 @@ export function insertPart(
     const delta = new StatsDelta();
     for (const t of states.values()) {
       if (t.count === 0) continue;
-      for (const [id, p] of t.prefixes) delta.add(`${t.no}:${id}`, p.key, p.delta);
+      for (let kind = 0; kind < t.prefixes.length; kind++) {
+        for (const [value, p] of t.prefixes[kind]!) delta.add(`${t.no}:${kind}:${value}`, p.key, p.delta);
+      }
       delta.addTotal(t.no, totalKey(t.no), t.count, t.minTs);
       delta.addTotal(t.no, totalKey(t.no), 0, t.maxTs);
     }

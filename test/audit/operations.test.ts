@@ -13,6 +13,7 @@ import {
   RedbManager,
   SYSTEM_TENANT,
   ValidationError,
+  ClosedError,
   closeRedbManager,
   initAuditRedb,
   type AuditEventInput,
@@ -52,8 +53,11 @@ test('purgeExpired deletes expired events with their index entries, honours cate
       { tenantId: 'old', maxAgeDays: 30 },
       { tenantId: 'old', category: 'user', maxAgeDays: 365 },
       { tenantId: 'held', maxAgeDays: 1 },
+      { tenantId: 'big', maxAgeDays: 7 },
     ],
   }, (store) => {
+    // More than one purge transaction's worth (1,000) for a tenant-wide policy.
+    store.insertEvents(Array.from({ length: 2500 }, (_, i) => ev('big', i < 2345 ? 8 : 6, i)));
     const batch: AuditEventInput[] = [];
     for (let i = 0; i < 1500; i++) batch.push(ev('old', i < 1200 ? 100 : 1, i));
     for (let i = 0; i < 10; i++) batch.push(ev('held', 50, i));
@@ -63,9 +67,10 @@ test('purgeExpired deletes expired events with their index entries, honours cate
     assert.equal(store.isLegalHold('held'), true);
     // Expired: the 600 'record' events among the 1,200 old ones; 'user' events have a 365-day policy.
     const r = store.purgeExpired({ now: NOW });
-    assert.equal(r.purged, 600);
+    assert.equal(r.purged, 600 + 2345);
     assert.deepEqual(r.heldTenants, ['held']);
-    assert.deepEqual(r.perTenant, [{ tenantId: 'old', purged: 600 }]);
+    assert.deepEqual(r.perTenant, [{ tenantId: 'old', purged: 600 }, { tenantId: 'big', purged: 2345 }]);
+    assert.equal(store.countEvents({ tenantId: 'big' }), 155);
     assert.equal(store.countEvents({ tenantId: 'old' }), 900);
     assert.equal(store.countEvents({ tenantId: 'old', action: 'record.read' }), 150);
     assert.equal(store.countEvents({ tenantId: 'old', to: NOW - 30 * DAY, category: 'record' }), 0);
@@ -75,7 +80,7 @@ test('purgeExpired deletes expired events with their index entries, honours cate
     // The purge is evidence in the system tenant, and users cannot write there.
     const sys = store.queryEvents({ tenantId: SYSTEM_TENANT, action: 'store.purge' }).events;
     assert.equal(sys.length, 1);
-    assert.equal(sys[0]!.details!.purged, 600);
+    assert.equal(sys[0]!.details!.purged, 2945);
     assert.equal(sys[0]!.outcome, 'success');
     assert.equal(store.queryEvents({ tenantId: SYSTEM_TENANT, action: 'store.legal_hold.*' }).events.length, 1);
     // Lifting the hold lets the next purge in.
@@ -195,19 +200,27 @@ test('an incomplete cross-shard batch left by a crash is rolled back at open; a 
   }
 });
 
-test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", () => {
+test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", async () => {
   const dir = tmp('singleton');
   try {
-    const store = initAuditRedb({ baseDir: dir, maxBatch: 5, checksumVerification: false });
+    const store = initAuditRedb({ baseDir: dir, maxBatch: 50, shardingEnabled: true, shardCount: 3, checksumVerification: false });
     store.insertEvent(ev('s', 1, 1));
     const other = RedbAuditStore.newWithManager();
     assert.equal(other.manager, store.manager);
     assert.equal(other.countEvents({ tenantId: 's' }), 1);
-    assert.throws(() => other.insertEvents(Array.from({ length: 6 }, (_, i) => ev('s', 1, i))), /limit is 5/);
+    assert.throws(() => other.insertEvents(Array.from({ length: 51 }, (_, i) => ev('s', 1, i))), /limit is 50/);
     assert.equal(store.health().status, 'healthy');
+    // A second store over the same manager does not take a batch in flight for a crashed one.
+    const cross = Array.from({ length: 40 }, (_, i) => ev(`tenant-${i}`, 1, i));
+    const inFlight = store.insertEventsAsync(cross);
+    await new Promise((r) => setTimeout(r, 5));
+    const third = RedbAuditStore.newWithManager();
+    assert.equal((await inFlight).inserted, 40);
+    assert.equal(third.countEvents({ allTenants: true }), 41);
     assert.match(store.metrics(), /redb_/);
     assert.equal(store.verify().ok, true);
     store.close();
+    assert.throws(() => store.queryEvents({ tenantId: 's' }), ClosedError);
   } finally {
     closeRedbManager();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -19,6 +19,8 @@ export interface ExportRow {
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'ndjson'];
 
 const CHUNK = 64 * 1024;
+const NEWLINE = Buffer.from('\n');
+const COMMA = Buffer.from(',');
 
 /** Checks the format and options before anything is read. */
 export function checkExport(format: unknown, options: unknown): ExportFormat {
@@ -33,27 +35,27 @@ export function checkExport(format: unknown, options: unknown): ExportFormat {
   return format as ExportFormat;
 }
 
-/** Pieces of the export in order: prologue, one per row, epilogue. */
-function* pieces(rows: Iterable<ExportRow>, format: ExportFormat): Generator<Buffer | string> {
+const OPEN = Buffer.from('[');
+const CLOSE = Buffer.from(']\n');
+
+/** Pieces of the export in order: prologue, one per row and separator, epilogue. */
+function* pieces(rows: Iterable<ExportRow>, format: ExportFormat): Generator<Buffer> {
   if (format === 'ndjson') {
     for (const r of rows) {
       yield r.bytes();
-      yield '\n';
+      yield NEWLINE;
     }
     return;
   }
-  yield '[';
+  yield OPEN;
   let first = true;
   for (const r of rows) {
-    if (!first) yield ',';
+    if (!first) yield COMMA;
     first = false;
     yield r.bytes();
   }
-  yield ']\n';
+  yield CLOSE;
 }
-
-const NEWLINE = Buffer.from('\n');
-const COMMA = Buffer.from(',');
 
 /** The whole export as one string: the stored bytes joined once and decoded once. */
 export function exportToString(rows: Iterable<ExportRow>, format: ExportFormat, options?: ExportOptions): string {
@@ -63,12 +65,12 @@ export function exportToString(rows: Iterable<ExportRow>, format: ExportFormat, 
     for (const r of rows) parts.push(r.bytes(), NEWLINE);
     return Buffer.concat(parts).toString('utf8');
   }
-  parts.push(Buffer.from('['));
+  parts.push(OPEN);
   for (const r of rows) {
     if (parts.length > 1) parts.push(COMMA);
     parts.push(r.bytes());
   }
-  parts.push(Buffer.from(']\n'));
+  parts.push(CLOSE);
   return Buffer.concat(parts).toString('utf8');
 }
 
@@ -77,11 +79,11 @@ export async function exportToWritable(rows: Iterable<ExportRow>, format: Export
   checkExport(format, options);
   let events = 0;
   let bytes = 0;
-  let buf: (Buffer | string)[] = [];
+  let buf: Buffer[] = [];
   let pending = 0;
   const flush = async (): Promise<void> => {
     if (buf.length === 0) return;
-    const chunk = Buffer.concat(buf.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+    const chunk = Buffer.concat(buf, pending);
     buf = [];
     pending = 0;
     bytes += chunk.length;
