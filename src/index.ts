@@ -41,6 +41,9 @@ export {
   AccessDeniedError,
   EncryptionKeyError,
   FormatError,
+  NotFoundError,
+  ForwardError,
+  type ForwardFailure,
 } from './errors.js';
 export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './manager/redb-manager.js';
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
@@ -51,6 +54,7 @@ export type { BackupOptions, BackupReport, BackupShardReport } from './manager/b
 export type { BackupVerifyReport } from './manager/backup-verify.js';
 export type { RestoreOptions, RestoreReport } from './manager/restore.js';
 export { BackupCorruptionError } from './manager/backup-error.js';
+export { listBackups, cleanupBackups, type BackupEntry, type BackupList, type BackupCleanupReport, type UnreadableBackup } from './manager/backup-catalog.js';
 export type { ShardRepairReport, LostRange } from './shard/repair.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
@@ -89,4 +93,14 @@ export type { PersonalDataOptions } from './integrity/personal-data.js';
 export type { Checkpoint, InclusionProof } from './integrity/integrity-service.js';
 export type { CheckpointPublicKey } from './integrity/checkpoint-signer.js';
 export type { TenantVerifyReport, IntegrityIssue } from './integrity/verify-log.js';
+export type { HealthSource, ComponentHealth, AuditHealthReport } from './audit/health-sources.js';
+export {
+  Forwarder,
+  type ForwarderOptions,
+  type ForwardReport,
+  type ForwarderHealth,
+  type ChangeFeedSource,
+  type FeedChange,
+} from './forward/forwarder.js';
+export type { ShardLag } from './forward/lag.js';
 export type { ConsistencyReport } from './audit/consistency.js';

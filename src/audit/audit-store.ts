@@ -16,7 +16,8 @@ import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
-import type { HealthReport } from '../manager/health.js';
+import { storeId } from './store-id.js';
+import { HealthSources, type AuditHealthReport, type HealthSource } from './health-sources.js';
 import { RedbManager } from '../manager/redb-manager.js';
 import { closeRedbManager, getRedbManager, initRedbManager } from '../manager/singleton.js';
 import type { RedbOptions } from '../manager/options.js';
@@ -116,6 +117,7 @@ export class RedbAuditStore {
   private readonly vault: PersonalDataVault | null = null;
   /** Warnings about how keys are kept, fixed at open. */
   private readonly integrityWarnings: string[] = [];
+  private readonly healthSources = new HealthSources();
   /** What opening found of cross-shard batches interrupted by a crash. */
   readonly batchRecovery: BatchRecovery;
 
@@ -125,7 +127,10 @@ export class RedbAuditStore {
     this.redbOptions = redbOptions;
     this.overSingleton = overSingleton;
     this.resetCaches();
-    this.batchRecovery = recoverOnce(mgr);
+    // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
+    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverOnce(mgr);
+    // Every writable open makes sure the store has its id, so read-only forwarders can rely on it.
+    if (!mgr.options.readOnly) storeId(mgr);
     const baseDir = mgr.options.baseDir;
     const shardOfTenant = (tenantId: string) => this.mgr.shardAt(this.shardOf(tenantId));
     if (audit.integrity.enabled) {
@@ -699,16 +704,22 @@ export class RedbAuditStore {
   }
 
   /**
-   * Overall and per-shard health (RedbManager.health), plus `warnings` about how the store's keys
-   * are kept (a checkpoint signing key or personal-data key generated inside the store's directory).
+   * Overall and per-shard health (RedbManager.health), the registered components' (a forwarder's
+   * lag, say), and `warnings` about how the store's keys are kept (a checkpoint signing key or
+   * personal-data key generated inside the store's directory).
    */
-  health(): HealthReport & { warnings: string[] } {
-    return { ...this.mgr.health(), warnings: [...(this.integrity?.warnings() ?? []), ...this.integrityWarnings] };
+  health(): AuditHealthReport & { warnings: string[] } {
+    return { ...this.healthSources.health(this.mgr.health()), warnings: [...(this.integrity?.warnings() ?? []), ...this.integrityWarnings] };
   }
 
-  /** Prometheus text metrics of every shard (RedbManager.metrics). */
+  /** Prometheus text metrics of every shard (RedbManager.metrics) and of the registered components. */
   metrics(): string {
-    return this.mgr.metrics();
+    return this.healthSources.metrics(this.mgr.metrics());
+  }
+
+  /** Adds a component's health and metrics to this store's; the returned function removes them. */
+  registerHealthSource(name: string, source: HealthSource): () => void {
+    return this.healthSources.register(name, source);
   }
 
   /**
