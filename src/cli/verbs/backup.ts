@@ -23,13 +23,14 @@ export function register(program: Command): void {
 }
 
 async function backup(ctx: CliContext, dest: string, opts: BackupVerbOptions): Promise<ExitCodeValue> {
-  // A backup pins each shard's checkpoint, which only the process holding the writer lock can do.
-  const manager = ctx.openManager('write');
+  // A backup pins each shard's checkpoint, which only the process holding the writer lock can do;
+  // the audit store records it as an operation of the system tenant.
+  const store = await ctx.openAudit('write');
   let report;
   try {
-    report = await manager.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
+    report = await store.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
   } finally {
-    manager.close();
+    store.close();
   }
   const check = RedbManager.verifyBackup(report.dir);
   const out = { ...report, verified: check.ok, issues: check.issues };

@@ -15,5 +15,6 @@ import { register as ingest } from './ingest.js';
 import { register as query } from './query.js';
 import { register as exportVerb } from './export.js';
 import { register as purgeExpired } from './purge-expired.js';
+import { register as serve } from './serve.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, serve];
