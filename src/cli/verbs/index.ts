@@ -16,5 +16,6 @@ import { register as query } from './query.js';
 import { register as exportVerb } from './export.js';
 import { register as purgeExpired } from './purge-expired.js';
 import { register as serve } from './serve.js';
+import { register as demo } from './demo.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, serve];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, serve, demo];
