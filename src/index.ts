@@ -84,3 +84,4 @@ export {
   type AuditOptions,
   type AuditStoreOptions,
 } from './audit/types.js';
+export type { ConsistencyReport } from './audit/consistency.js';

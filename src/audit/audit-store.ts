@@ -25,13 +25,14 @@ import type { ShardRepairReport } from '../shard/repair.js';
 import type { VerifyReport } from '../shard/verify.js';
 import type { WriteTxn } from '../shard/write-txn.js';
 import { newBatchId, recordPart, recoverBatches, encodeShards, rollBackPart, type BatchRecovery } from './cross-shard.js';
-import { decodeCursor, encodeCursor, type CursorPos } from './cursor.js';
+import { encodeCursor, type CursorPos } from './cursor.js';
 import { checkRetention, describe, prepareEvent, resolveAuditOptions, type PreparedEvent, type ResolvedAuditOptions } from './event-model.js';
 import { exportToString, exportToWritable, checkExport } from './export/index.js';
-import { readFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
+import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
+import { checkShard, type ConsistencyReport } from './consistency.js';
 import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
@@ -408,7 +409,7 @@ export class RedbAuditStore {
   *matchingRows(q: NormalQuery): Generator<Row, void, undefined> {
     const run = this.openRun(q);
     try {
-      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, queryFingerprint(q)) : undefined;
+      const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
       const residualOf = new Map<string, number>();
@@ -429,7 +430,7 @@ export class RedbAuditStore {
     const run = this.openRun(q);
     try {
       const fingerprint = queryFingerprint(q);
-      const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, fingerprint) : undefined;
+      const cursor = q.position;
       const limit = q.limit ?? DEFAULT_LIMIT;
       const events: AuditEvent[] = [];
       let last: Row | null = null;
@@ -473,14 +474,14 @@ export class RedbAuditStore {
         if (q.allTenants) {
           for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
             if (id === SYSTEM_TENANT) continue;
-            const plan = planTenant(q, s, no, id, stats);
+            const plan = planTenant(q, s, no, id, stats, view.index);
             if (plan) plans.push(plan);
           }
         } else {
           const no = this.tenantCache[s]!.get(q.tenantId!) ?? lookupTenant(view.snap.table(T_TENANTS), q.tenantId!);
           if (no !== undefined) {
             this.tenantCache[s]!.set(q.tenantId!, no);
-            const plan = planTenant(q, s, no, q.tenantId!, stats);
+            const plan = planTenant(q, s, no, q.tenantId!, stats, view.index);
             if (plan) plans.push(plan);
           }
         }
@@ -548,6 +549,7 @@ export class RedbAuditStore {
         const no = lookupTenant(db.table(T_TENANTS), tenantId);
         if (no === undefined) continue;
         const n = purgeTenant(db, no, list, now);
+        if (n > 0) trimFeed(db);
         result.purged += n;
         result.perTenant.push({ tenantId, purged: n });
       }
@@ -657,6 +659,24 @@ export class RedbAuditStore {
     const r = this.mgr.repair();
     this.resetCaches();
     return r;
+  }
+
+  /**
+   * Cross-checks the audit tables of every shard (events, index entries, ids, statistics) from a
+   * snapshot; `ok` is false with each problem named if anything does not match.
+   */
+  checkConsistency(): { ok: boolean; shards: ConsistencyReport[] } {
+    this.assertOpen();
+    const shards: ConsistencyReport[] = [];
+    for (let i = 0; i < this.mgr.shardCount; i++) {
+      const snap = this.mgr.shardAt(i).read();
+      try {
+        shards.push(checkShard(i, snap));
+      } finally {
+        snap.close();
+      }
+    }
+    return { ok: shards.every((s) => s.problems.length === 0), shards };
   }
 
   /** Checkpoints every shard. */

@@ -1,14 +1,15 @@
 /**
  * Deleting stored events with everything that points at them: the event row, its id, its five
- * index entries, its change-feed entry and its share of the statistics, inside the caller's write
+ * index entries and its share of the statistics (its change-feed position then reads as gone;
+ * feed.ts trims groups whose events are all gone), inside the caller's write
  * transaction (so a deletion is as atomic as an insert). Used by retention purges and by the
  * roll-back of an incomplete cross-shard batch.
  */
 import type { WriteTxn } from '../shard/write-txn.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, indexKey, readU32, readU64, seqKey, totalKey, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idsKey, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
-import { T_EVENTS, T_FEED, T_IDS, T_INDEX, T_STATS } from './tables.js';
+import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
 
 /**
  * Deletes the events whose audit.events keys are `keys` (all of this shard); keys with no event are
@@ -18,16 +19,16 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
   const evT = tx.table(T_EVENTS);
   const ixT = tx.table(T_INDEX);
   const idT = tx.table(T_IDS);
-  const feedT = tx.table(T_FEED);
   const delta = new StatsDelta();
   let n = 0;
   for (const key of keys) {
     const v = evT.get(key);
     if (!v) continue;
     const e = decodeEvent(v);
-    const tenantNo = readU32(key, 0);
-    const ts = readU64(key, 4);
-    const id = Buffer.from(key.buffer, key.byteOffset + 12, key.length - 12);
+    const tenantNo = readTenant(key, 0);
+    const tl = tenantLenAt(key, 0);
+    const ts = readU64(key, tl);
+    const id = Buffer.from(key.buffer, key.byteOffset + tl + 8, key.length - tl - 8);
     const values: [number, string][] = [
       [KIND_ACTOR, e.actor.id],
       [KIND_ACTION, e.action],
@@ -38,14 +39,9 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
     for (const [kind, value] of values) {
       const p = valuePrefix(tenantNo, kind, value, true);
       ixT.remove(indexKey(p, ts, id));
-      delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
+      if (kind !== KIND_RESOURCE) delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
     }
-    const idk = Buffer.allocUnsafe(4 + id.length);
-    idk.set(key.subarray(0, 4), 0);
-    idk.set(id, 4);
-    const idv = idT.get(idk);
-    if (idv) feedT.remove(seqKey(readU64(idv, 8)));
-    idT.remove(idk);
+    idT.remove(idsKey(tenantNo, id));
     evT.remove(key);
     delta.addTotal(tenantNo, totalKey(tenantNo), -1, ts);
     n++;

@@ -12,8 +12,8 @@
 import { ValidationError } from '../errors.js';
 import type { RedbOptions } from '../manager/options.js';
 import { canonicalJson } from './canonical-json.js';
-import { idBytes } from './keys.js';
-import { newUlid } from './ulid.js';
+import { TAG_ULID, idBytes } from './keys.js';
+import { newUlid, ulidTime } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
 
 /** The schema version the store writes. */
@@ -92,6 +92,11 @@ export interface PreparedEvent {
   id: string;
   /** Key bytes of the id (see keys.ts). */
   idKey: Buffer;
+  /**
+   * True when the id is a ULID carrying the event's own timestamp: its events key then follows from
+   * the id alone, so duplicates are found there and audit.ids needs no entry for it.
+   */
+  selfKeyed: boolean;
   ts: number;
   tenantId: string;
   actorId: string;
@@ -163,10 +168,18 @@ function optStrOrNull(v: unknown, field: string, max: number): string | null {
 }
 
 /** Actor or resource: known fields checked, any other JSON field kept as given. */
-function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, limits: AuditLimits): string {
+function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError(`${field} must be an object, got ${describe(v)}`);
   const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
+  let extra = false;
+  for (const k in o) {
+    if (known[k] === undefined && Object.prototype.hasOwnProperty.call(o, k)) {
+      extra = true;
+      break;
+    }
+  }
+  // The usual case has only the known fields, whose sorted order is fixed: no sort needed.
+  const keys = extra ? Object.keys(o).sort() : order;
   let s = '{';
   let first = true;
   for (const k of keys) {
@@ -178,11 +191,11 @@ function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'st
     else if (kind === 'string') text = JSON.stringify(str(val, `${field}.${k}`, limits.maxStringLength));
     else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, `${field}.${k}`, limits.maxStringLength));
     else text = canonicalJson(val, `${field}.${k}`);
-    s += (first ? '' : ',') + JSON.stringify(k) + ':' + text;
+    s += (first ? '' : ',') + (extra ? JSON.stringify(k) : '"' + k + '"') + ':' + text;
     first = false;
   }
   s += '}';
-  if (s.length > limits.maxDetailsBytes && Buffer.byteLength(s, 'utf8') > limits.maxDetailsBytes) {
+  if (s.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(s, 'utf8') > limits.maxDetailsBytes) {
     throw new ValidationError(`${field} is larger than ${limits.maxDetailsBytes} bytes as JSON (option maxDetailsBytes)`);
   }
   return s;
@@ -190,6 +203,7 @@ function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'st
 
 const ACTOR_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { id: 'indexed', type: 'string', name: 'nullable' };
 const RESOURCE_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { type: 'indexed', id: 'indexed', name: 'string' };
+const ENTITY_ORDER = ['id', 'name', 'type'] as const;
 
 function checkAction(v: unknown, field: string, max: number): string {
   const a = indexed(v, field, max);
@@ -225,11 +239,11 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     id = str(e.id, f('id'), MAX_ID_LENGTH);
     if (!wellFormed(id)) throw new ValidationError(`${f('id')} contains an unpaired surrogate; use well-formed Unicode`);
   }
-  const actorJson = entity(e.actor, f('actor'), ACTOR_FIELDS, limits);
+  const actorJson = entity(e.actor, f('actor'), ACTOR_FIELDS, ENTITY_ORDER, limits);
   const actorId = (e.actor as Record<string, unknown>).id;
   if (actorId === undefined) throw new ValidationError(`${f('actor.id')} is required`);
   const action = checkAction(e.action, f('action'), max);
-  const resourceJson = entity(e.resource, f('resource'), RESOURCE_FIELDS, limits);
+  const resourceJson = entity(e.resource, f('resource'), RESOURCE_FIELDS, ENTITY_ORDER, limits);
   const res = e.resource as Record<string, unknown>;
   if (res.type === undefined) throw new ValidationError(`${f('resource.type')} is required`);
   if (res.id === undefined) throw new ValidationError(`${f('resource.id')} is required`);
@@ -269,9 +283,11 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
   if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, f('userAgent'), max));
   s += '}';
+  const idKey = idBytes(id);
   return {
     id,
-    idKey: idBytes(id),
+    idKey,
+    selfKeyed: idKey[0] === TAG_ULID && ulidTime(id) === ts,
     ts,
     tenantId,
     actorId: actorId as string,

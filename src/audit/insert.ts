@@ -1,8 +1,11 @@
 /**
  * The insert transaction of one shard: for each new event, its row in audit.events, its id in
- * audit.ids, its five index entries in audit.index and its change-feed entry in audit.feed, plus the
- * batch's aggregated statistics and the feed counter, all in the caller's one write transaction, so
- * an event is never visible (or durable) without every entry that points at it.
+ * audit.ids (unless the id is a ULID of the event's own time), its five index entries in
+ * audit.index, plus one change-feed group for the whole transaction in audit.feed, the batch's
+ * aggregated statistics and the feed counter, all in the caller's one write transaction, so an
+ * event is never visible (or durable) without every entry that points at it. Entries per event are
+ * what ingest pays for (each costs a memtable insert and a fold), so the feed takes one entry per
+ * commit, the id one only when it is needed, and statistics one per distinct value per commit.
  *
  * Events whose id the tenant already holds (or that appear twice in the batch) are duplicates:
  * nothing is written for them. After the rows, each registered InsertHook is called once per tenant
@@ -22,11 +25,13 @@ import {
   indexKey,
   readU64,
   seqKey,
+  TAG_ULID,
   totalKey,
   valuePrefix,
   writeU64,
 } from './keys.js';
 import { StatsDelta } from './stats.js';
+import { ulidTime } from './ulid.js';
 import { META_SEQ, T_EVENTS, T_FEED, T_IDS, T_INDEX, T_META, T_STATS, T_TENANTS } from './tables.js';
 import { assignTenant, lookupTenant } from './tenants.js';
 
@@ -96,6 +101,8 @@ export function insertPart(
   const newTenants: [string, number][] = [];
   const inserted = new Uint8Array(events.length);
   let insertedCount = 0;
+  const feedKeys: Buffer[] = [];
+  let feedBytes = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     let t = states.get(e.tenantId);
@@ -108,22 +115,27 @@ export function insertPart(
       t = { no, prefixes: new Map(), inserted: { tenantNo: no, tenantId: e.tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity };
       states.set(e.tenantId, t);
     }
-    const idk = idsKey(t.no, e.idKey);
-    // Reads see this transaction's own writes, so a repeat within the batch is caught here too.
-    if (idT.has(idk)) continue;
-    seq++;
     const ek = eventKey(t.no, e.ts, e.idKey);
+    const idk = idsKey(t.no, e.idKey);
+    // Reads see this transaction's own writes, so a repeat within the batch is caught here too. A
+    // ULID id is looked for under its own time as well, whatever timestamp this copy carries.
+    if (e.selfKeyed) {
+      if (evT.has(ek) || idT.has(idk)) continue;
+    } else {
+      if (idT.has(idk)) continue;
+      if (e.idKey[0] === TAG_ULID && evT.has(eventKey(t.no, ulidTime(e.id), e.idKey))) continue;
+      const idv = Buffer.allocUnsafe(8);
+      writeU64(idv, 0, e.ts);
+      idT.put(idk, idv);
+    }
     evT.put(ek, e.json);
-    const idv = Buffer.allocUnsafe(16);
-    writeU64(idv, 0, e.ts);
-    writeU64(idv, 8, seq);
-    idT.put(idk, idv);
     putIndex(ixT, prefixFor(t, KIND_ACTOR, e.actorId).key, e);
     putIndex(ixT, prefixFor(t, KIND_ACTION, e.action).key, e);
-    putIndex(ixT, prefixFor(t, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId).key, e);
+    putIndex(ixT, valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e);
     putIndex(ixT, prefixFor(t, KIND_OUTCOME, e.outcome).key, e);
     putIndex(ixT, prefixFor(t, KIND_CATEGORY, e.category).key, e);
-    feedT.put(seqKey(seq), ek);
+    feedKeys.push(ek);
+    feedBytes += 2 + ek.length;
     t.count++;
     if (e.ts < t.minTs) t.minTs = e.ts;
     if (e.ts > t.maxTs) t.maxTs = e.ts;
@@ -141,8 +153,9 @@ export function insertPart(
       delta.addTotal(t.no, totalKey(t.no), 0, t.maxTs);
     }
     delta.apply(tx.table(T_STATS));
+    feedT.put(seqKey(seq + 1), packKeys(feedKeys, feedBytes));
     const sv = Buffer.allocUnsafe(8);
-    writeU64(sv, 0, seq);
+    writeU64(sv, 0, seq + insertedCount);
     metaT.put(META_SEQ, sv);
   }
   const tenants: TenantInserted[] = [];
@@ -152,6 +165,19 @@ export function insertPart(
     for (const h of hooks) h(tx, t.inserted);
   }
   return { inserted, insertedCount, newTenants, tenants };
+}
+
+/** A feed group's value: each key as a 2-byte length and its bytes, in commit order. */
+function packKeys(keys: readonly Buffer[], size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const k of keys) {
+    b[o] = k.length >>> 8;
+    b[o + 1] = k.length & 255;
+    k.copy(b, o + 2);
+    o += 2 + k.length;
+  }
+  return b;
 }
 
 function putIndex(ix: TxTable, prefix: Buffer, e: PreparedEvent): void {

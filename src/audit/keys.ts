@@ -1,15 +1,17 @@
 /**
  * Key encodings of the audit tables (byte by byte in docs/audit.md). Every key of a tenant's data
- * starts with the tenant's 4-byte big-endian number in its shard (audit.tenants), so one tenant's
- * rows are contiguous and a tenant string is stored once per shard, not once per row.
+ * starts with T, the tenant's number in its shard (audit.tenants), so one tenant's rows are
+ * contiguous and a tenant string is stored once per shard, not once per row. T is prefix-free:
+ * numbers below 2^15 take 2 bytes (big-endian, top bit 0), larger ones 4 bytes (top bit 1).
  *
  *   event id      0x01 + 16-byte ULID | 0x02 + UTF-8 of a caller's own id
- *   audit.events  T(4) ts(8 BE) id                      -> canonical JSON of the event
- *   audit.index   T(4) kind(1) value 0x00 ts(8) id      -> empty
- *   audit.stats   T(4) kind(1) value 0x00               -> count (float64 BE)
- *                 T(4) 0x00                             -> total, min ts, max ts (3 x float64 BE)
- *   audit.ids     T(4) id                               -> ts(8) seq(8)
- *   audit.feed    seq(8)                                -> audit.events key
+ *   audit.events  T ts(8 BE) id                      -> canonical JSON of the event
+ *   audit.index   T kind(1) value 0x00 ts(8) id      -> empty
+ *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
+ *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)
+ *   audit.ids     T id                               -> ts(8)   (only ids that are not a ULID
+ *                                                                 of the event's own timestamp)
+ *   audit.feed    seq(8)                             -> the audit.events keys of one commit
  *
  * Invariants: indexed values never contain 0x00 (validation refuses it), so `value 0x00` is an
  * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
@@ -72,38 +74,71 @@ export function readU64(b: Uint8Array, off: number): number {
   return readU32(b, off) * 4294967296 + readU32(b, off + 4);
 }
 
+/** Largest tenant number. */
+export const MAX_TENANT_NO = 0x7fffffff;
+
+/** Bytes of the tenant number `no`. */
+export function tenantLen(no: number): number {
+  return no < 0x8000 ? 2 : 4;
+}
+
+/** Writes tenant number `no` at `off`; returns the bytes written. */
+export function writeTenant(b: Uint8Array, off: number, no: number): number {
+  if (no < 0x8000) {
+    b[off] = no >>> 8;
+    b[off + 1] = no & 255;
+    return 2;
+  }
+  writeU32(b, off, (no | 0x80000000) >>> 0);
+  return 4;
+}
+
+/** The tenant number a key starts with. */
+export function readTenant(b: Uint8Array, off = 0): number {
+  if (b[off]! & 0x80) return readU32(b, off) & 0x7fffffff;
+  return (b[off]! << 8) | b[off + 1]!;
+}
+
+/** Bytes of the tenant number a key starts with. */
+export function tenantLenAt(b: Uint8Array, off = 0): number {
+  return b[off]! & 0x80 ? 4 : 2;
+}
+
 /** audit.events key of an event. */
 export function eventKey(tenantNo: number, ts: number, id: Uint8Array): Buffer {
-  const k = Buffer.allocUnsafe(12 + id.length);
-  writeU32(k, 0, tenantNo);
-  writeU64(k, 4, ts);
-  k.set(id, 12);
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 8 + id.length);
+  writeTenant(k, 0, tenantNo);
+  writeU64(k, t, ts);
+  k.set(id, t + 8);
   return k;
 }
 
 /** The first key of a tenant's events at or after `ts`. */
 export function eventBound(tenantNo: number, ts: number): Buffer {
-  const k = Buffer.allocUnsafe(12);
-  writeU32(k, 0, tenantNo);
-  writeU64(k, 4, ts);
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 8);
+  writeTenant(k, 0, tenantNo);
+  writeU64(k, t, ts);
   return k;
 }
 
-/** The 4-byte prefix of every row of a tenant. */
+/** The prefix of every row of a tenant (its number). */
 export function tenantPrefix(tenantNo: number): Buffer {
-  const k = Buffer.allocUnsafe(4);
-  writeU32(k, 0, tenantNo);
+  const k = Buffer.allocUnsafe(tenantLen(tenantNo));
+  writeTenant(k, 0, tenantNo);
   return k;
 }
 
 /** `T kind value` (no terminator): with the terminator it is an index prefix; without, a value prefix. */
 export function valuePrefix(tenantNo: number, kind: number, value: string, terminated: boolean): Buffer {
   const n = Buffer.byteLength(value, 'utf8');
-  const k = Buffer.allocUnsafe(5 + n + (terminated ? 1 : 0));
-  writeU32(k, 0, tenantNo);
-  k[4] = kind;
-  k.write(value, 5, 'utf8');
-  if (terminated) k[5 + n] = 0;
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 1 + n + (terminated ? 1 : 0));
+  writeTenant(k, 0, tenantNo);
+  k[t] = kind;
+  k.write(value, t + 1, 'utf8');
+  if (terminated) k[t + 1 + n] = 0;
   return k;
 }
 
@@ -138,17 +173,19 @@ export function prefixEnd(prefix: Uint8Array): Buffer | undefined {
 
 /** audit.ids key of an event. */
 export function idsKey(tenantNo: number, id: Uint8Array): Buffer {
-  const k = Buffer.allocUnsafe(4 + id.length);
-  writeU32(k, 0, tenantNo);
-  k.set(id, 4);
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + id.length);
+  writeTenant(k, 0, tenantNo);
+  k.set(id, t);
   return k;
 }
 
 /** audit.stats key of a tenant's totals. */
 export function totalKey(tenantNo: number): Buffer {
-  const k = Buffer.allocUnsafe(5);
-  writeU32(k, 0, tenantNo);
-  k[4] = KIND_TOTAL;
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 1);
+  writeTenant(k, 0, tenantNo);
+  k[t] = KIND_TOTAL;
   return k;
 }
 
@@ -159,7 +196,3 @@ export function seqKey(seq: number): Buffer {
   return k;
 }
 
-/** The (ts, id bytes) part of an events key or an index key whose prefix is `prefixLen` bytes. */
-export function tsOf(key: Uint8Array, prefixLen: number): number {
-  return readU64(key, prefixLen);
-}

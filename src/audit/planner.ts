@@ -6,6 +6,9 @@
  * distinct actions under the prefix (read from the stats), merged back into time order; with more
  * than MAX_PREFIX_VALUES of them the time order is used instead.
  *
+ * Resource (type, id) pairs have no count (there are too many distinct ones to update per commit):
+ * their index is probed, counting at most as many entries as the best estimate so far.
+ *
  * Estimates assume events spread evenly over the tenant's [min, max] timestamps, so a time window
  * scales every candidate alike; they are estimates, reported by explain() next to what was scanned.
  */
@@ -79,7 +82,7 @@ function timeFraction(q: NormalQuery, minTs: number, maxTs: number): number {
 }
 
 /** Plans one tenant's part of `q`, or returns null when the tenant has no events. */
-export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, stats: SnapshotTable): TenantPlan | null {
+export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, stats: SnapshotTable, index: SnapshotTable): TenantPlan | null {
   const totals = readTotals(stats.get(totalKey(tenantNo)));
   if (totals.count <= 0) return null;
   const fraction = timeFraction(q, totals.minTs, totals.maxTs);
@@ -92,11 +95,16 @@ export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tena
   };
   if (q.actorId !== undefined) consider(KIND_ACTOR, q.actorId, Residual.Actor);
   if (q.action !== undefined) consider(KIND_ACTION, q.action, Residual.Action);
-  if (q.resourceType !== undefined && q.resourceId !== undefined) {
-    consider(KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, Residual.ResourceType | Residual.ResourceId);
-  }
   if (q.outcome !== undefined) consider(KIND_OUTCOME, q.outcome, Residual.Outcome);
   if (q.category !== undefined) consider(KIND_CATEGORY, q.category, Residual.Category);
+  if (q.resourceType !== undefined && q.resourceId !== undefined) {
+    // Resource ids are too many to keep a count each; count the index itself, never past the best
+    // estimate so far (so this probe costs no more than the plan it might replace would save).
+    const p = valuePrefix(tenantNo, KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, true);
+    let est = 0;
+    for (const _ of index.range({ gte: p, lt: prefixEnd(p)!, limit: Math.max(1, Math.floor(best.est)) })) est++;
+    if (est < best.est) best = { kind: KIND_RESOURCE, prefixes: [p], est, answers: Residual.ResourceType | Residual.ResourceId };
+  }
   if (q.actionPrefix !== undefined) {
     const lo = valuePrefix(tenantNo, KIND_ACTION, q.actionPrefix, false);
     const prefixes: Buffer[] = [];

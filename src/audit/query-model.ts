@@ -4,6 +4,7 @@
  * epoch ms, `from` inclusive and `to` exclusive.
  */
 import { ValidationError } from '../errors.js';
+import { decodeCursor, type CursorPos } from './cursor.js';
 import { describe, MAX_TIMESTAMP, toEpochMs } from './event-model.js';
 import { OUTCOMES, SEVERITIES, type Outcome, type Severity } from './types.js';
 
@@ -39,6 +40,8 @@ export interface NormalQuery {
   /** Explicit limit, or undefined. */
   limit: number | undefined;
   cursor: string | undefined;
+  /** The decoded cursor. */
+  position: CursorPos | undefined;
 }
 
 /** `mode` 'page' caps limit at MAX_LIMIT (queryEvents); 'all' accepts any positive integer (iterate, export, count). */
@@ -84,13 +87,17 @@ export function normaliseQuery(query: unknown, mode: 'page' | 'all'): NormalQuer
     const l = q.limit;
     const max = mode === 'page' ? MAX_LIMIT : Number.MAX_SAFE_INTEGER;
     if (typeof l !== 'number' || !Number.isInteger(l) || l < 1 || l > max) {
-      throw new ValidationError(`query option limit must be an integer from 1 to ${mode === 'page' ? MAX_LIMIT.toLocaleString('en-US') : 'any size'}, got ${describe(l)}`);
+      throw new ValidationError(
+        mode === 'page'
+          ? `query option limit must be an integer from 1 to 10,000 (one page; use iterateEvents for more), got ${describe(l)}`
+          : `query option limit must be a positive integer, got ${describe(l)}`,
+      );
     }
     limit = l;
   }
   const cursor = q.cursor;
   if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length === 0)) throw new ValidationError(`query option cursor must be the nextCursor string of a previous page, got ${describe(cursor)}`);
-  return {
+  const out: NormalQuery = {
     tenantId,
     allTenants,
     actorId: s('actorId'),
@@ -106,7 +113,11 @@ export function normaliseQuery(query: unknown, mode: 'page' | 'all'): NormalQuer
     desc: q.order !== 'asc',
     limit,
     cursor: cursor as string | undefined,
+    position: undefined,
   };
+  // Decoded here so that every entry point (count included) refuses a bad cursor alike.
+  if (out.cursor !== undefined) out.position = decodeCursor(out.cursor, queryFingerprint(out));
+  return out;
 }
 
 /** A string that identifies the query's filters and order (not its limit or cursor), for cursors. */

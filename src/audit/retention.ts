@@ -9,7 +9,7 @@
 import type { Database } from '../shard/database.js';
 import { decodeEvent } from './event-model.js';
 import { deleteEvents } from './delete-events.js';
-import { KIND_CATEGORY, eventBound, indexBound, valuePrefix } from './keys.js';
+import { KIND_CATEGORY, eventBound, indexBound, tenantLenAt, valuePrefix } from './keys.js';
 import { META_HOLD, T_EVENTS, T_INDEX, T_META } from './tables.js';
 import type { RetentionPolicy } from './types.js';
 
@@ -43,9 +43,10 @@ export function purgeTenant(db: Database, tenantNo: number, policies: readonly R
     for (;;) {
       const keys: Buffer[] = [];
       for (const { key } of db.table(T_INDEX).range({ gte: indexBound(prefix, 0), lt: indexBound(prefix, cutoff), limit: PURGE_CHUNK })) {
-        const k = Buffer.allocUnsafe(4 + key.length - prefix.length);
-        k.set(key.subarray(0, 4), 0);
-        k.set(key.subarray(prefix.length), 4);
+        const tl = tenantLenAt(key, 0);
+        const k = Buffer.allocUnsafe(tl + key.length - prefix.length);
+        k.set(key.subarray(0, tl), 0);
+        k.set(key.subarray(prefix.length), tl);
         keys.push(k);
       }
       if (keys.length === 0) break;

@@ -1,10 +1,11 @@
 /**
  * Per-tenant statistics for the planner, kept in audit.stats in the same transaction as the events
- * they count: one count per (index kind, value) under the index prefix of that value, and per tenant
+ * they count: one count per (index kind, value) under the index prefix of that value for the
+ * actor, action, outcome and category indexes (not resource: see planner.ts), and per tenant
  * the total with the smallest and largest timestamp seen. Insert aggregates a batch's changes first
  * (one read-modify-write per distinct value, not per event); purge and rollback subtract.
  *
- * Invariant: after every commit, count(kind, value) equals the number of index entries under that
+ * Invariant: after every commit, count(kind, value) (kinds above) equals the number of index entries under that
  * prefix and the total equals the tenant's number of events. min/max timestamps only widen (purge
  * leaves them), so they bound the tenant's events and serve as estimates only.
  */

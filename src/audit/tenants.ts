@@ -1,6 +1,7 @@
 /**
  * Tenant numbers: each shard gives every tenant it holds a 4-byte number (1, 2, ...), stored both
- * ways in audit.tenants ('i' + tenant id -> number, 'n' + number -> tenant id), so keys carry four
+ * ways in audit.tenants ('i' + tenant id -> number as 4 bytes BE, 'n' + number as in keys.ts ->
+ * tenant id), so keys carry four
  * bytes instead of the tenant string. A number is assigned inside the insert transaction that first
  * writes the tenant and is never reused or changed, so a cache of durable assignments stays valid
  * for the life of the shard's files (restore and repair drop the cache).
@@ -8,7 +9,7 @@
 import { ValidationError } from '../errors.js';
 import type { SnapshotTable } from '../shard/snapshot.js';
 import type { TxTable } from '../shard/write-txn.js';
-import { readU32, writeU32 } from './keys.js';
+import { MAX_TENANT_NO, readTenant, readU32, tenantLen, writeTenant, writeU32 } from './keys.js';
 import { META_TENANT } from './tables.js';
 
 export function tenantIdKey(tenantId: string): Buffer {
@@ -16,9 +17,9 @@ export function tenantIdKey(tenantId: string): Buffer {
 }
 
 export function tenantNoKey(no: number): Buffer {
-  const k = Buffer.allocUnsafe(5);
+  const k = Buffer.allocUnsafe(1 + tenantLen(no));
   k[0] = 0x6e; // 'n'
-  writeU32(k, 1, no);
+  writeTenant(k, 1, no);
   return k;
 }
 
@@ -32,7 +33,7 @@ export function lookupTenant(tenants: { get(key: Uint8Array): Buffer | undefined
 export function assignTenant(tenants: TxTable, meta: TxTable, tenantId: string): number {
   const last = meta.get(META_TENANT);
   const no = (last ? readU32(last, 0) : 0) + 1;
-  if (no > 0xffffffff) throw new ValidationError('this shard holds 2^32 tenants already; no tenant number is left');
+  if (no > MAX_TENANT_NO) throw new ValidationError(`this shard holds ${MAX_TENANT_NO} tenants already; no tenant number is left`);
   const v = Buffer.allocUnsafe(4);
   writeU32(v, 0, no);
   meta.put(META_TENANT, v);
@@ -44,6 +45,6 @@ export function assignTenant(tenants: TxTable, meta: TxTable, tenantId: string):
 /** Every tenant of a shard: [number, id] pairs in number order. */
 export function* listTenants(tenants: SnapshotTable): Generator<[number, string]> {
   for (const { key, value } of tenants.range({ gte: Buffer.from([0x6e]), lt: Buffer.from([0x6f]) })) {
-    yield [readU32(key, 1), value.toString('utf8')];
+    yield [readTenant(key, 1), value.toString('utf8')];
   }
 }
