@@ -85,3 +85,9 @@ export {
   type AuditStoreOptions,
 } from './audit/types.js';
 export type { ConsistencyReport } from './audit/consistency.js';
+export { verifyExport, type ExportVerifyReport, type BundleIssue } from './integrity/proof-bundle.js';
+export type { IntegrityOptions } from './integrity/integrity-options.js';
+export type { PersonalDataOptions } from './integrity/personal-data.js';
+export type { Checkpoint, InclusionProof } from './integrity/integrity-service.js';
+export type { CheckpointPublicKey } from './integrity/checkpoint-signer.js';
+export type { TenantVerifyReport, IntegrityIssue } from './integrity/verify-log.js';

@@ -24,6 +24,12 @@ import type { RestoreReport } from '../manager/restore.js';
 import type { ShardRepairReport } from '../shard/repair.js';
 import type { VerifyReport } from '../shard/verify.js';
 import type { WriteTxn } from '../shard/write-txn.js';
+import { once } from 'node:events';
+import { proofBundlePieces, storedEvents } from '../integrity/audit-binding.js';
+import type { CheckpointPublicKey } from '../integrity/checkpoint-signer.js';
+import { IntegrityService, type Checkpoint, type InclusionProof } from '../integrity/integrity-service.js';
+import { PersonalDataVault, resolveStoreKey } from '../integrity/personal-data-vault.js';
+import type { TenantVerifyReport } from '../integrity/verify-log.js';
 import { newBatchId, recordPart, recoverBatches, encodeShards, rollBackPart, type BatchRecovery } from './cross-shard.js';
 import { encodeCursor, type CursorPos } from './cursor.js';
 import { checkRetention, describe, prepareEvent, resolveAuditOptions, type PreparedEvent, type ResolvedAuditOptions } from './event-model.js';
@@ -88,6 +94,12 @@ export class RedbAuditStore {
   private readonly hooks: InsertHook[] = [];
   private pending: Pending[] = [];
   private closed = false;
+  /** The tamper-evident log (null when integrity.enabled is false). */
+  private readonly integrity: IntegrityService | null = null;
+  /** Crypto-shredding (null unless personalData.enabled). */
+  private readonly vault: PersonalDataVault | null = null;
+  /** Warnings about how keys are kept, fixed at open. */
+  private readonly integrityWarnings: string[] = [];
   /** What opening found of cross-shard batches interrupted by a crash. */
   readonly batchRecovery: BatchRecovery;
 
@@ -99,6 +111,33 @@ export class RedbAuditStore {
     this.resetCaches();
     // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
     this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    const baseDir = mgr.options.baseDir;
+    const shardOfTenant = (tenantId: string) => this.mgr.shardAt(this.shardOf(tenantId));
+    if (audit.integrity.enabled) {
+      const store = this;
+      const integrity = IntegrityService.open(audit.integrity, baseDir, {
+        shard: shardOfTenant,
+        shardAt: (i) => this.mgr.shardAt(i),
+        get shardCount() {
+          return store.mgr.shardCount;
+        },
+      });
+      this.integrity = integrity;
+      this.hooks.push((tx, ins) => {
+        const leaves = new Array<{ id: string; bytes: Buffer }>(ins.events.length);
+        for (let i = 0; i < leaves.length; i++) leaves[i] = { id: ins.events[i]!.id, bytes: ins.events[i]!.json };
+        integrity.appendLeaves(tx, ins.tenantId, leaves);
+      });
+    }
+    if (audit.personalData.enabled) {
+      const { key, generated } = resolveStoreKey(baseDir, mgr.options.encryptionEnabled && mgr.options.encryptionKey ? mgr.options.encryptionKey : undefined);
+      if (generated) {
+        this.integrityWarnings.push(`personal data is sealed under a key kept in the store's own directory (${path.join(baseDir, 'personal-data.key')}); turn encryption on (its key then derives this one) so that erasing a subject cannot be undone by whoever copies the directory`);
+      }
+      const vault = new PersonalDataVault(key, audit.personalData.fields, shardOfTenant);
+      this.vault = vault;
+      this.hooks.push((tx, ins) => vault.onInsert(tx, ins.tenantId, ins.events));
+    }
   }
 
   /**
@@ -262,6 +301,7 @@ export class RedbAuditStore {
     const byShard = new Map<number, Part>();
     for (let i = 0; i < batch.length; i++) {
       const e = prepareEvent(batch[i], this.audit, batch.length === 1 ? 'event' : `event ${i}`, allowSystem);
+      if (this.vault !== null) this.vault.seal(e);
       events[i] = e;
       const shard = this.shardOf(e.tenantId);
       let part = byShard.get(shard);
@@ -387,12 +427,13 @@ export class RedbAuditStore {
    * Break out of the loop (or call return()) to release the snapshots early.
    */
   *iterateEvents(query: AuditQuery): Generator<AuditEvent, void, undefined> {
-    for (const row of this.matchingRows(normaliseQuery(query, 'all'))) yield row.event();
+    for (const row of this.matchingRows(normaliseQuery(query, 'all'))) yield this.revealed(row.event());
   }
 
   /** The matching events (as iterateEvents) formatted as one string: 'json' or 'ndjson'. */
   exportEvents(query: AuditQuery, format: ExportFormat, options?: ExportOptions): string {
     const q = normaliseQuery(query, 'all');
+    if (this.wantsProofs(format, options)) return [...proofBundlePieces(this.matchingRows(q), this.integrity!.signer)].join('');
     checkExport(format, options);
     return exportToString(this.matchingRows(q), format, options);
   }
@@ -400,8 +441,18 @@ export class RedbAuditStore {
   /** Streams the matching events into `writable` (not ended), honouring back-pressure. */
   async exportEventsTo(query: AuditQuery, format: ExportFormat, writable: Writable, options?: ExportOptions): Promise<ExportReport> {
     const q = normaliseQuery(query, 'all');
-    checkExport(format, options);
+    if (!options?.withProofs) checkExport(format, options);
     if (!writable || typeof (writable as Writable).write !== 'function') throw new ValidationError('exportEventsTo needs a writable stream');
+    if (this.wantsProofs(format, options)) {
+      let events = -2; // the header and the trailer are not events
+      let bytes = 0;
+      for (const piece of proofBundlePieces(this.matchingRows(q), this.integrity!.signer)) {
+        events++;
+        bytes += Buffer.byteLength(piece, 'utf8');
+        if (!writable.write(piece)) await once(writable, 'drain');
+      }
+      return { format, events, bytes };
+    }
     return exportToWritable(this.matchingRows(q), format, writable, options);
   }
 
@@ -445,7 +496,7 @@ export class RedbAuditStore {
           more = true;
           break;
         }
-        events.push(row.event());
+        events.push(this.revealed(row.event()));
         last = row;
       }
       const result: QueryResult = { events };
@@ -637,9 +688,12 @@ export class RedbAuditStore {
     this.recordOperation('store.rotate_key', 'success', {});
   }
 
-  /** Overall and per-shard health (RedbManager.health). */
-  health(): HealthReport {
-    return this.mgr.health();
+  /**
+   * Overall and per-shard health (RedbManager.health), plus `warnings` about how the store's keys
+   * are kept (a checkpoint signing key or personal-data key generated inside the store's directory).
+   */
+  health(): HealthReport & { warnings: string[] } {
+    return { ...this.mgr.health(), warnings: [...(this.integrity?.warnings() ?? []), ...this.integrityWarnings] };
   }
 
   /** Prometheus text metrics of every shard (RedbManager.metrics). */
@@ -647,10 +701,122 @@ export class RedbAuditStore {
     return this.mgr.metrics();
   }
 
-  /** Verifies every shard (RedbManager.verify). */
-  verify(): { ok: boolean; shards: VerifyReport[] } {
+  /**
+   * Verifies every shard (RedbManager.verify) and, with integrity on, every tenant's log against its
+   * events and checkpoints (verifyTenant). `ok` only when both find nothing.
+   */
+  verify(): { ok: boolean; shards: VerifyReport[]; integrity: TenantVerifyReport[] } {
     this.assertOpen();
-    return this.mgr.verify();
+    const engine = this.mgr.verify();
+    const integrity: TenantVerifyReport[] = [];
+    if (this.integrity !== null) {
+      for (let s = 0; s < this.mgr.shardCount; s++) {
+        const tenants = new Set<string>();
+        try {
+          for (const t of this.integrity.tenantsOfShard(s)) tenants.add(t);
+          const snap = this.mgr.shardAt(s).read();
+          try {
+            for (const [, id] of listTenants(snap.table(T_TENANTS))) tenants.add(id);
+          } finally {
+            snap.close();
+          }
+        } catch (err) {
+          integrity.push({ tenantId: `(shard ${s})`, ok: false, size: 0, checkedEvents: 0, purgedLeaves: 0, checkpoints: 0, rootHash: '', issues: [{ kind: 'unreadable', message: `listing the tenants of shard ${s}: ${(err as Error).message}` }] });
+          continue;
+        }
+        for (const t of tenants) integrity.push(this.verifyTenant(t));
+      }
+    }
+    return { ok: engine.ok && integrity.every((r) => r.ok), shards: engine.shards, integrity };
+  }
+
+  // ---------------------------------------------------------------- integrity
+
+  private requireIntegrity(): IntegrityService {
+    this.assertOpen();
+    if (this.integrity === null) throw new ValidationError('integrity is off for this store (option integrity.enabled: false); open it with integrity on to use checkpoints and proofs');
+    return this.integrity;
+  }
+
+  private wantsProofs(format: ExportFormat, options: ExportOptions | undefined): boolean {
+    if (!options?.withProofs) return false;
+    for (const k of Object.keys(options)) if (k !== 'withProofs') throw new ValidationError(`unknown export option ${JSON.stringify(k)}`);
+    if (format !== 'ndjson') throw new ValidationError(`withProofs writes an NDJSON proof bundle; use format 'ndjson', not ${JSON.stringify(format)}`);
+    this.requireIntegrity();
+    return true;
+  }
+
+  /** The tenant's latest signed checkpoint, or with `fresh: true` one signed now for the current size. */
+  getCheckpoint(tenantId: string, options?: { fresh?: boolean }): Checkpoint {
+    return this.requireIntegrity().getCheckpoint(checkTenant(tenantId), options);
+  }
+
+  /** The tenant's checkpoint history, oldest first (the newest `limit` when given). */
+  listCheckpoints(tenantId: string, options?: { limit?: number }): Checkpoint[] {
+    return this.requireIntegrity().listCheckpoints(checkTenant(tenantId), options);
+  }
+
+  /** The checkpoint signing key's public half: name, key ID, raw key and signed-note verifier key. */
+  checkpointPublicKey(): CheckpointPublicKey {
+    return this.requireIntegrity().publicKey();
+  }
+
+  /** An RFC 9162 inclusion proof of an event (against `treeSize`, default the latest checkpoint). */
+  proveInclusion(eventId: string, options: { tenantId: string; treeSize?: number }): InclusionProof {
+    return this.requireIntegrity().proveInclusion(eventId, options);
+  }
+
+  /** An RFC 9162 consistency proof between two sizes of a tenant's log (base64 hashes). */
+  proveConsistency(tenantId: string, oldSize: number, newSize: number): string[] {
+    return this.requireIntegrity().proveConsistency(checkTenant(tenantId), oldSize, newSize);
+  }
+
+  /**
+   * Recomputes the tenant's leaf hashes from its stored events and its tree from the leaves, and
+   * reports every event edited, deleted, inserted or reordered, and, against `trustedCheckpoint` (a
+   * checkpoint note kept outside the store), a truncation or a forked history.
+   */
+  verifyTenant(tenantId: string, trustedCheckpoint?: string): TenantVerifyReport {
+    const t = checkTenant(tenantId);
+    return this.requireIntegrity().verifyTenant(t, (snap) => storedEvents(snap, t), trustedCheckpoint);
+  }
+
+  // ---------------------------------------------------------------- personal data
+
+  private revealed(e: AuditEvent): AuditEvent {
+    return this.vault === null ? e : this.vault.reveal(e);
+  }
+
+  private requireVault(): PersonalDataVault {
+    this.assertOpen();
+    if (this.vault === null) throw new ValidationError('personal-data sealing is off for this store; open it with personalData: { enabled: true } to erase or export subjects');
+    return this.vault;
+  }
+
+  /**
+   * Destroys the keys of a subject (an actor id) in every tenant: their events stay, with hashes and
+   * proofs intact, and their personal-data fields read back as null with `erased: true`. Recorded
+   * in the system tenant.
+   */
+  eraseSubject(actorId: string): { actorId: string; tenants: string[] } {
+    const vault = this.requireVault();
+    if (typeof actorId !== 'string' || actorId.length === 0) throw new ValidationError('eraseSubject needs the actor id of the subject');
+    const shards = Array.from({ length: this.mgr.shardCount }, (_, i) => this.mgr.shardAt(i));
+    const tenants = vault.erase(actorId, shards);
+    this.recordOperation('subject.erase', 'success', { actorId, tenants });
+    return { actorId, tenants };
+  }
+
+  /**
+   * Everything the store holds about a subject (an access request): every event whose actor is
+   * `actorId`, in every tenant, oldest first, with personal data opened (null where erased).
+   */
+  exportSubject(actorId: string): { actorId: string; events: AuditEvent[]; erased: boolean } {
+    this.requireVault();
+    if (typeof actorId !== 'string' || actorId.length === 0) throw new ValidationError('exportSubject needs the actor id of the subject');
+    const events = [...this.iterateEvents({ allTenants: true, actorId, order: 'asc' })];
+    this.recordOperation('subject.export', 'success', { actorId, events: events.length });
+    return { actorId, events, erased: events.some((e) => e.erased === true) };
   }
 
   /** Offline repair of damaged shards (RedbManager.repair); the store stays usable after it. */
@@ -688,7 +854,12 @@ export class RedbAuditStore {
   /** Closes the store (and its manager, unless it is the process-wide one). Safe to call twice. */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
+    try {
+      // Checkpoints for every tenant that grew since its last one, before the shards close.
+      if (!this.mgr.isClosed) this.integrity?.close();
+    } finally {
+      this.closed = true;
+    }
     if (this.overSingleton) closeRedbManager();
     else this.mgr.close();
   }
@@ -746,6 +917,11 @@ function applyPending(tx: WriteTxn, p: Pending): void {
     const t = tx.table(T_PARTS);
     for (const b of p.parts) t.remove(b);
   }
+}
+
+function checkTenant(tenantId: unknown): string {
+  if (typeof tenantId !== 'string' || tenantId.length === 0) throw new ValidationError(`a tenant id must be a non-empty string, got ${describe(tenantId)}`);
+  return tenantId;
 }
 
 function report(events: readonly PreparedEvent[], inserted: number): InsertReport {

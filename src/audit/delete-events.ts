@@ -6,6 +6,7 @@
  * roll-back of an incomplete cross-shard batch.
  */
 import type { WriteTxn } from '../shard/write-txn.js';
+import { keepLeafOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idsKey, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
@@ -43,6 +44,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
     }
     idT.remove(idsKey(tenantNo, id));
     evT.remove(key);
+    keepLeafOfDeleted(tx, e.tenantId, e.id);
     delta.addTotal(tenantNo, totalKey(tenantNo), -1, ts);
     n++;
   }

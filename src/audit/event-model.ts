@@ -10,6 +10,8 @@
  * unambiguous. Every failure is a ValidationError naming the field and the reason.
  */
 import { ValidationError } from '../errors.js';
+import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integrity/integrity-options.js';
+import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
 import { canonicalJson } from './canonical-json.js';
 import { TAG_ULID, idBytes } from './keys.js';
@@ -32,11 +34,13 @@ export interface AuditLimits {
 
 export interface ResolvedAuditOptions extends AuditLimits {
   retention: RetentionPolicy[];
+  integrity: ResolvedIntegrityOptions;
+  personalData: { enabled: boolean; fields: string[][] };
 }
 
 export const DEFAULT_LIMITS: AuditLimits = { maxDetailsBytes: 65536, maxStringLength: 1024, maxBatch: 100_000 };
 
-const AUDIT_OPTION_NAMES = ['maxDetailsBytes', 'maxStringLength', 'maxBatch', 'retention'];
+const AUDIT_OPTION_NAMES = ['maxDetailsBytes', 'maxStringLength', 'maxBatch', 'retention', 'integrity', 'personalData'];
 
 /** Splits store options into the manager's RedbOptions and the validated audit options. */
 export function resolveAuditOptions(options: AuditStoreOptions | undefined): { redb: RedbOptions; audit: ResolvedAuditOptions } {
@@ -59,6 +63,8 @@ export function resolveAuditOptions(options: AuditStoreOptions | undefined): { r
     maxStringLength: int('maxStringLength', 1, 65536, DEFAULT_LIMITS.maxStringLength),
     maxBatch: int('maxBatch', 1, 10_000_000, DEFAULT_LIMITS.maxBatch),
     retention: checkRetention(o.retention),
+    integrity: resolveIntegrityOptions(o.integrity),
+    personalData: resolvePersonalDataOptions(o.personalData),
   };
   return { redb: redb as RedbOptions, audit };
 }
