@@ -22,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { ValidationError } from '../../errors.js';
-import type { RedbAuditStore } from '../../audit/audit-store.js';
+import { RedbAuditStore } from '../../audit/audit-store.js';
 import type { AuditQuery } from '../../audit/types.js';
 import { RedbManager } from '../../manager/redb-manager.js';
 import { MANIFEST_NAME } from '../../manager/manifest.js';
@@ -108,7 +108,7 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
     say(`redb-audit: the audit store, end to end, in ${dir}\n`);
 
     // 1-2. Create, generate, ingest.
-    RedbManager.open({ baseDir: dir, shardingEnabled: true, shardCount: 4 }).close();
+    (await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 4 })).close();
     let source = FIXTURE;
     const endMs = Date.now();
     if (!opts.fixture) {
@@ -175,8 +175,8 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
     }
 
     // 4. Verify, back up, restore elsewhere, verify again.
-    const v = runVerify(run);
-    say(`4. verify: ${v.status} (${v.shards.length} shards, every page, WAL record and index entry read back, ${ms(v.durationMs)})`);
+    const v = await runVerify(run);
+    say(`4. verify: ${v.status} (${v.shards.length} shards: every page, WAL record and index entry read back; ${v.integrity.length} tenant Merkle logs rehashed against their signed checkpoints; ${ms(v.durationMs)})`);
     const backupDir = path.join(extras, 'backups', 'full');
     const owner = await run.openAudit('write');
     let backup;
@@ -190,7 +190,7 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
     const restoredDir = path.join(extras, 'restored');
     const restore = RedbManager.restore(backupDir, restoredDir);
     const restoredCtx = new CliContext({ dir: restoredDir, json: ctx.json, quiet: ctx.quiet, verbose: ctx.verbose });
-    const v2 = runVerify(restoredCtx);
+    const v2 = await runVerify(restoredCtx);
     const sameCounts = await sameAnswers(restoredCtx, asks.map(([, q], i) => [q, queries[i]!.matches]));
     say(`6. restored into ${restoredDir} (${ms(restore.durationMs)}); verify: ${v2.status}; the restored copy gives the same answers: ${sameCounts ? 'yes' : 'NO'}`);
 

@@ -17,5 +17,7 @@ import { register as exportVerb } from './export.js';
 import { register as purgeExpired } from './purge-expired.js';
 import { register as serve } from './serve.js';
 import { register as demo } from './demo.js';
+import { register as verifyExport } from './verify-export.js';
+import { register as eraseSubject } from './erase-subject.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, serve, demo];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, verifyExport, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, eraseSubject, stats, health, serve, demo];
