@@ -1,103 +1,43 @@
 /**
- * Export of query results. The store hands over the matching rows in the query's order; each row
- * gives its stored canonical JSON bytes (`bytes()`) and, decoded once, the event (`event()`).
- * ndjson copies the stored bytes as they are (one event per line, no decode or re-encode); json
- * writes one array of the same objects. Streaming export writes in chunks and waits for the
- * writable to drain, so memory stays bounded whatever the result size.
+ * The export layer's entry points. The store hands over the matching rows in the query's order
+ * (each row gives its stored canonical JSON bytes and, decoded once, its event); checkExport,
+ * exportToString and exportToWritable are what RedbAuditStore.exportEvents / exportEventsTo call.
+ * Each format is one file (csv.ts, cef.ts, ocsf.ts; json and ndjson in formats.ts), the in-memory
+ * export is export-text.ts and the streaming writer stream-writer.ts.
  */
 import type { Writable } from 'node:stream';
 import { ValidationError } from '../../errors.js';
-import type { AuditEvent, ExportFormat, ExportOptions, ExportReport } from '../types.js';
+import type { ExportFormat, ExportOptions, ExportReport } from '../types.js';
+import { exportToText } from './export-text.js';
+import { formatterFor, type ExportRow } from './formats.js';
+import { exportToStream } from './stream-writer.js';
 
-/** What the exporters need of a result row. */
-export interface ExportRow {
-  bytes(): Buffer;
-  event(): AuditEvent;
-}
-
-/** Formats this module writes. */
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['json', 'ndjson'];
-
-const CHUNK = 64 * 1024;
+export { exportToText } from './export-text.js';
+export { exportToStream, EXPORT_CHUNK_BYTES, type StreamExportOptions } from './stream-writer.js';
+export { EXPORT_FORMATS, formatterFor, toEvent, type ExportItem, type ExportRow } from './formats.js';
+export { CSV_COLUMNS, csvField, csvHeader, csvRow } from './csv.js';
+export { cefLine, cefHeaderEscape, cefExtensionEscape, CEF_SEVERITY } from './cef.js';
+export { toOcsf, ocsfLine, ocsfActivityId, OCSF_VERSION, OCSF_CLASS_UID } from './ocsf.js';
 
 /** Checks the format and options before anything is read. */
 export function checkExport(format: unknown, options: unknown): ExportFormat {
-  if (!EXPORT_FORMATS.includes(format as ExportFormat)) {
-    throw new ValidationError(`export format ${JSON.stringify(format)} is not supported; use one of ${EXPORT_FORMATS.join(', ')}`);
-  }
+  formatterFor(format);
   if (options !== undefined) {
     if (typeof options !== 'object' || options === null) throw new ValidationError('export options must be an object');
-    for (const k of Object.keys(options)) if (k !== 'withProofs') throw new ValidationError(`unknown export option ${JSON.stringify(k)}`);
+    for (const k of Object.keys(options)) if (k !== 'withProofs') throw new ValidationError(`unknown export option ${JSON.stringify(k)}; the only one is withProofs`);
     if ((options as ExportOptions).withProofs) throw new ValidationError('withProofs needs the integrity layer, which this build does not include');
   }
   return format as ExportFormat;
 }
 
-/** Pieces of the export in order: prologue, one per row, epilogue. */
-function* pieces(rows: Iterable<ExportRow>, format: ExportFormat): Generator<Buffer | string> {
-  if (format === 'ndjson') {
-    for (const r of rows) {
-      yield r.bytes();
-      yield '\n';
-    }
-    return;
-  }
-  yield '[';
-  let first = true;
-  for (const r of rows) {
-    if (!first) yield ',';
-    first = false;
-    yield r.bytes();
-  }
-  yield ']\n';
-}
-
 /** The whole export as one string. */
 export function exportToString(rows: Iterable<ExportRow>, format: ExportFormat, options?: ExportOptions): string {
   checkExport(format, options);
-  const parts: string[] = [];
-  for (const p of pieces(rows, format)) parts.push(typeof p === 'string' ? p : p.toString('utf8'));
-  return parts.join('');
+  return exportToText(rows, format);
 }
 
-/** Streams the export into `writable` (not ended), honouring back-pressure. */
-export async function exportToWritable(rows: Iterable<ExportRow>, format: ExportFormat, writable: Writable, options?: ExportOptions): Promise<ExportReport> {
+/** Streams the export into `writable`, honouring back-pressure; the writable is left open (not ended). */
+export function exportToWritable(rows: Iterable<ExportRow>, format: ExportFormat, writable: Writable, options?: ExportOptions): Promise<ExportReport> {
   checkExport(format, options);
-  let events = 0;
-  let bytes = 0;
-  let buf: (Buffer | string)[] = [];
-  let pending = 0;
-  const flush = async (): Promise<void> => {
-    if (buf.length === 0) return;
-    const chunk = Buffer.concat(buf.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
-    buf = [];
-    pending = 0;
-    bytes += chunk.length;
-    if (!writable.write(chunk)) await new Promise<void>((resolve, reject) => {
-      const onDrain = (): void => {
-        writable.off('error', onError);
-        resolve();
-      };
-      const onError = (err: Error): void => {
-        writable.off('drain', onDrain);
-        reject(err);
-      };
-      writable.once('drain', onDrain);
-      writable.once('error', onError);
-    });
-  };
-  for (const p of pieces(countRows(rows, () => events++), format)) {
-    buf.push(p);
-    pending += p.length;
-    if (pending >= CHUNK) await flush();
-  }
-  await flush();
-  return { format, events, bytes };
-}
-
-function* countRows(rows: Iterable<ExportRow>, onRow: () => void): Generator<ExportRow> {
-  for (const r of rows) {
-    onRow();
-    yield r;
-  }
+  return exportToStream(rows, format, writable, { end: false });
 }
