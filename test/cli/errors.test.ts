@@ -27,7 +27,7 @@ test('usage errors exit 64 with one line; --help and --version exit 0', () => {
   assert.match(missing.stderr, /missing required argument 'dest'/);
   const help = cli(['--help']);
   assert.equal(help.code, 0);
-  for (const verb of ['init', 'ingest', 'query', 'export', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'purge-expired', 'erase-subject', 'verify-export', 'stats', 'health', 'serve', 'demo']) {
+  for (const verb of ['init', 'ingest', 'query', 'export', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'purge-expired', 'erase-subject', 'verify-export', 'stats', 'health', 'serve', 'bench', 'demo']) {
     assert.match(help.stdout, new RegExp(`\\n  ${verb} `), verb);
     const verbHelp = cli([verb, '--help']);
     assert.equal(verbHelp.code, 0);

@@ -19,5 +19,6 @@ import { register as serve } from './serve.js';
 import { register as demo } from './demo.js';
 import { register as verifyExport } from './verify-export.js';
 import { register as eraseSubject } from './erase-subject.js';
+import { register as bench } from './bench.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, verifyExport, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, eraseSubject, stats, health, serve, demo];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, verifyExport, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, eraseSubject, stats, health, serve, bench, demo];
