@@ -26,7 +26,7 @@ test('the demo on the committed fixture keeps its store in --dir, replaces its o
   const first = cli(['demo', '--dir', dir, '--fixture']);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /All checks passed/);
-  assert.match(first.stdout, /npx redb-audit query --dir /);
+  assert.match(first.stdout, /node (dist\/cli\/main\.js|\S+main\.js) query --dir /);
   assert.equal(json<{ count: number }>(cli(['query', '--dir', dir, '--all-tenants', '--count', '--json'])).count >= 400, true);
   assert.equal(cli(['demo', '--dir', dir, '--fixture', '--quiet']).code, 0, 'a rerun replaces the demo\'s own store');
 

@@ -32,6 +32,7 @@ import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { generateEvents } from '../sample-events.js';
 import { bytes, ms, table } from '../render.js';
 import { ingestInto } from './ingest.js';
+import { restoreStoreFiles, saveStoreFiles } from '../store-files.js';
 import { runVerify } from './verify.js';
 
 interface DemoOptions {
@@ -185,10 +186,12 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
     } finally {
       owner.close();
     }
+    saveStoreFiles(dir, backupDir);
     const check = RedbManager.verifyBackup(backupDir);
     say(`5. backup: ${backupDir} (${bytes(backup.bytesWritten)}, ${ms(backup.durationMs)}), verified: ${check.ok ? 'ok' : check.issues.join('; ')}`);
     const restoredDir = path.join(extras, 'restored');
     const restore = RedbManager.restore(backupDir, restoredDir);
+    restoreStoreFiles(backupDir, restoredDir);
     const restoredCtx = new CliContext({ dir: restoredDir, json: ctx.json, quiet: ctx.quiet, verbose: ctx.verbose });
     const v2 = await runVerify(restoredCtx);
     const sameCounts = await sameAnswers(restoredCtx, asks.map(([, q], i) => [q, queries[i]!.matches]));
@@ -207,7 +210,8 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
       ok,
       totalMs: performance.now() - startedAll,
     };
-    const d = tmpRoot && !opts.keep ? '<removed temporary directory>' : dir;
+    const d = tmpRoot && !opts.keep ? '<removed temporary directory>' : path.relative(process.cwd(), dir) || '.';
+    const cli = invocation();
     ctx.result(summary, () => [
       '',
       `${ok ? 'All checks passed' : 'A CHECK FAILED'} in ${ms(summary.totalMs)}. ${summary.events} events, ${bytes(summary.storeBytes)} on disk (zstd pages).`,
@@ -216,16 +220,30 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
       `  restored: ${restoredDir}`,
       '',
       'Next, try:',
-      `  npx redb-audit query --dir ${d} --tenant globex-pay --action auth.login --outcome failure --limit 10`,
-      `  npx redb-audit query --dir ${d} --tenant acme-health --actor admin-0@acme-health.example --explain`,
-      `  npx redb-audit export --dir ${d} --tenant umbrella-lab --format ndjson --out umbrella.ndjson`,
-      `  npx redb-audit stats --dir ${d}`,
-      `  npx redb-audit serve --dir ${d}   # then: curl -s 127.0.0.1:7340/healthz`,
+      `  ${cli} query --dir ${d} --tenant globex-pay --action auth.login --outcome failure --limit 10`,
+      `  ${cli} query --dir ${d} --tenant acme-health --actor admin-0@acme-health.example --explain`,
+      `  ${cli} export --dir ${d} --tenant umbrella-lab --format ndjson --with-proofs --out umbrella.ndjson`,
+      `  ${cli} stats --dir ${d}`,
+      `  ${cli} serve --dir ${d}   # then: curl -s 127.0.0.1:7340/healthz`,
     ]);
     return ok ? ExitCode.Ok : ExitCode.Corruption;
   } finally {
     if (tmpRoot && !opts.keep) fs.rmSync(tmpRoot, { recursive: true, force: true });
   }
+}
+
+/**
+ * How the reader should run the CLI: `node dist/cli/main.js` in a clone (where `npx redb-audit`
+ * would look for the package on the registry), `npx redb-audit` where the package is installed.
+ */
+function invocation(): string {
+  const bin = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+  const root = path.dirname(path.dirname(path.dirname(bin)));
+  if (fs.existsSync(bin) && !root.split(path.sep).includes('node_modules')) {
+    const rel = path.relative(process.cwd(), bin);
+    return `node ${rel.startsWith('..') ? bin : rel}`;
+  }
+  return 'npx redb-audit';
 }
 
 /** The patient record with the most events in the window: the one the auditor asks about. */
