@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, json, ROOT, tmp } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, cli, ensureBuilt, json, ROOT, tmp } from './harness.js';
 
 const SAMPLE = path.join(ROOT, 'fixtures', 'sample-events.ndjson');
 const SAMPLE_LINES = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n');
@@ -88,4 +89,16 @@ test('ingest of a missing file exits 6 and writes nothing', (t) => {
   const r = cli(['ingest', path.join(dir, 'nope.ndjson'), '--dir', dir]);
   assert.equal(r.code, 6);
   assert.match(r.stderr, /does not exist/);
+});
+
+test('on a terminal ingest draws a progress bar with the percentage, the count, the rate and the ETA', (t) => {
+  const dir = path.join(tmp(t), 's');
+  assert.equal(cli(['init', '--dir', dir]).code, 0);
+  ensureBuilt();
+  // script(1) runs the binary on a pseudo-terminal, as an operator's shell would.
+  const command = [process.execPath, BIN, 'ingest', SAMPLE, '--dir', dir, '--batch-size', '50'].map((a) => `'${a}'`).join(' ');
+  const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' } });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /ingest \[[█░]+\] \d+% \| \d+ events \| \d+ events\/s \| ETA \d+s/);
+  assert.match(r.stdout, /ingested 400 event\(s\)/);
 });

@@ -4,11 +4,11 @@
  * a directory a live store holds is refused, and a non-empty one unless --force. The store's key
  * files the backup carries are put back (store-files.ts).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
 import { RedbManager } from '../../manager/redb-manager.js';
-import fs from 'node:fs';
 import { verbAction, type CliContext } from '../context.js';
 import { restoreStoreFiles } from '../store-files.js';
 import { bytes, ms } from '../render.js';
