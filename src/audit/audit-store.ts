@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { ValidationError } from '../errors.js';
+import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { BackupOptions, BackupReport } from '../manager/backup.js';
@@ -43,7 +43,7 @@ import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardV
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
 import { systemEvent } from './system-events.js';
-import { T_INTENTS, T_META, T_PARTS, T_TENANTS } from './tables.js';
+import { T_INTENTS, T_META, T_PARTS, T_STATS, T_TENANTS } from './tables.js';
 import { listTenants, lookupTenant } from './tenants.js';
 import {
   SYSTEM_TENANT,
@@ -64,6 +64,22 @@ import {
 
 /** Audit options given to the last initAuditRedb, used by newWithManager. */
 let singletonAudit: ResolvedAuditOptions | null = null;
+
+/**
+ * Managers whose cross-shard batches were already settled. Recovery runs once per opened manager,
+ * before any store over it inserts: run again while a store's batch is in flight, it would take
+ * that batch for a crashed one.
+ */
+const recovered = new WeakMap<RedbManager, BatchRecovery>();
+
+function recoverOnce(mgr: RedbManager): BatchRecovery {
+  let r = recovered.get(mgr);
+  if (!r) {
+    r = recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    recovered.set(mgr, r);
+  }
+  return r;
+}
 
 /** One shard's part of a batch: the events and their positions in the batch. */
 interface Part {
@@ -110,7 +126,7 @@ export class RedbAuditStore {
     this.overSingleton = overSingleton;
     this.resetCaches();
     // A read-only store writes nothing: settling interrupted cross-shard batches is the writer's job.
-    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverBatches(mgr.shardCount, (i) => mgr.shardAt(i));
+    this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverOnce(mgr);
     const baseDir = mgr.options.baseDir;
     const shardOfTenant = (tenantId: string) => this.mgr.shardAt(this.shardOf(tenantId));
     if (audit.integrity.enabled) {
@@ -414,7 +430,10 @@ export class RedbAuditStore {
     try {
       let n = 0;
       const counter = { scanned: 0 };
-      for (const plan of run.plans) n += countPlan(plan, run.views.get(plan.shard)!, q, counter);
+      for (const plan of run.plans) {
+        const view = run.views.get(plan.shard)!;
+        n += countPlan(plan, view, q, counter, view.snap.table(T_STATS));
+      }
       return n;
     } finally {
       run.close();
@@ -521,7 +540,7 @@ export class RedbAuditStore {
         const db = this.mgr.shardAt(s);
         const view = openView(s, db.path, db.read());
         views.set(s, view);
-        const stats = view.snap.table('audit.stats');
+        const stats = view.snap.table(T_STATS);
         if (q.allTenants) {
           for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
             if (id === SYSTEM_TENANT) continue;
@@ -676,7 +695,7 @@ export class RedbAuditStore {
       this.mgr = this.overSingleton ? initRedbManager(options) : RedbManager.open(options);
       this.resetCaches();
     }
-    recoverBatches(this.mgr.shardCount, (i) => this.mgr.shardAt(i));
+    recoverOnce(this.mgr);
     this.recordOperation('store.restore', 'success', { dir: path.resolve(dir) });
     return r;
   }
@@ -903,7 +922,7 @@ export class RedbAuditStore {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new ValidationError('the audit store is closed; open it again');
+    if (this.closed) throw new ClosedError(`the audit store at ${this.mgr.options.baseDir}`);
   }
 }
 

@@ -15,7 +15,50 @@ const MAX_DEPTH = 64;
 
 /** The canonical JSON text of `value`; `path` names the value in error messages. */
 export function canonicalJson(value: unknown, path = 'value'): string {
-  return write(value, path, 0);
+  try {
+    return fast(value, 0);
+  } catch (err) {
+    if (err !== REFUSED) throw err;
+    // Something is not JSON: run the checked walk, which names the path in its error.
+    return write(value, path, 0);
+  }
+}
+
+/** Thrown by the fast walk, which tracks no path; the checked walk then reports where. */
+const REFUSED = new Error('not canonical JSON');
+
+function fast(v: unknown, depth: number): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      if (!Number.isFinite(v)) throw REFUSED;
+      return JSON.stringify(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (depth >= MAX_DEPTH) throw REFUSED;
+      if (Array.isArray(v)) {
+        let s = '[';
+        for (let i = 0; i < v.length; i++) s += (i > 0 ? ',' : '') + fast(v[i], depth + 1);
+        return s + ']';
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) throw REFUSED;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.length > 1) keys.sort();
+      let s = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        s += (i > 0 ? ',' : '') + JSON.stringify(k) + ':' + fast(o[k], depth + 1);
+      }
+      return s + '}';
+    }
+    default:
+      throw REFUSED;
+  }
 }
 
 function write(v: unknown, path: string, depth: number): string {

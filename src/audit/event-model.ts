@@ -103,6 +103,8 @@ export interface PreparedEvent {
    * the id alone, so duplicates are found there and audit.ids needs no entry for it.
    */
   selfKeyed: boolean;
+  /** True when the store generated the id just now: it cannot already exist, so no lookup is needed. */
+  generated: boolean;
   ts: number;
   tenantId: string;
   actorId: string;
@@ -153,29 +155,33 @@ function wellFormed(s: string): boolean {
   return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
-function str(v: unknown, field: string, max: number): string {
-  if (typeof v !== 'string') throw new ValidationError(`${field} must be a string, got ${describe(v)}`);
-  if (v.length === 0) throw new ValidationError(`${field} must not be empty`);
-  if (v.length > max) throw new ValidationError(`${field} is ${v.length} characters long; the limit is ${max} (option maxStringLength)`);
+/*
+ * Field names for messages are passed as (where, name) and joined only when an error is thrown: the
+ * valid path builds no strings it does not store.
+ */
+function str(v: unknown, where: string, name: string, max: number): string {
+  if (typeof v !== 'string') throw new ValidationError(`${where}.${name} must be a string, got ${describe(v)}`);
+  if (v.length === 0) throw new ValidationError(`${where}.${name} must not be empty`);
+  if (v.length > max) throw new ValidationError(`${where}.${name} is ${v.length} characters long; the limit is ${max} (option maxStringLength)`);
   return v;
 }
 
 /** A string that becomes part of index keys: no NUL, well-formed UTF-16. */
-function indexed(v: unknown, field: string, max: number): string {
-  const s = str(v, field, max);
-  if (s.indexOf('\u0000') >= 0) throw new ValidationError(`${field} contains a NUL character (U+0000), which indexed fields may not hold`);
-  if (!wellFormed(s)) throw new ValidationError(`${field} contains an unpaired surrogate; indexed fields must be well-formed Unicode`);
+function indexed(v: unknown, where: string, name: string, max: number): string {
+  const s = str(v, where, name, max);
+  if (s.indexOf('\u0000') >= 0) throw new ValidationError(`${where}.${name} contains a NUL character (U+0000), which indexed fields may not hold`);
+  if (!wellFormed(s)) throw new ValidationError(`${where}.${name} contains an unpaired surrogate; indexed fields must be well-formed Unicode`);
   return s;
 }
 
-function optStrOrNull(v: unknown, field: string, max: number): string | null {
+function optStrOrNull(v: unknown, where: string, name: string, max: number): string | null {
   if (v === null) return null;
-  return str(v, field, max);
+  return str(v, where, name, max);
 }
 
 /** Actor or resource: known fields checked, any other JSON field kept as given. */
-function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): string {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError(`${field} must be an object, got ${describe(v)}`);
+function entity(v: unknown, where: string, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError(`${where}.${field} must be an object, got ${describe(v)}`);
   const o = v as Record<string, unknown>;
   let extra = false;
   for (const k in o) {
@@ -193,16 +199,16 @@ function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'st
     if (val === undefined) continue; // an optional field set to undefined is absent
     const kind = known[k];
     let text: string;
-    if (kind === 'indexed') text = JSON.stringify(indexed(val, `${field}.${k}`, limits.maxStringLength));
-    else if (kind === 'string') text = JSON.stringify(str(val, `${field}.${k}`, limits.maxStringLength));
-    else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, `${field}.${k}`, limits.maxStringLength));
-    else text = canonicalJson(val, `${field}.${k}`);
+    if (kind === 'indexed') text = JSON.stringify(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'string') text = JSON.stringify(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else text = canonicalJson(val, `${where}.${field}.${k}`);
     s += (first ? '' : ',') + (extra ? JSON.stringify(k) : '"' + k + '"') + ':' + text;
     first = false;
   }
   s += '}';
   if (s.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(s, 'utf8') > limits.maxDetailsBytes) {
-    throw new ValidationError(`${field} is larger than ${limits.maxDetailsBytes} bytes as JSON (option maxDetailsBytes)`);
+    throw new ValidationError(`${where}.${field} is larger than ${limits.maxDetailsBytes} bytes as JSON (option maxDetailsBytes)`);
   }
   return s;
 }
@@ -210,11 +216,15 @@ function entity(v: unknown, field: string, known: Record<string, 'indexed' | 'st
 const ACTOR_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { id: 'indexed', type: 'string', name: 'nullable' };
 const RESOURCE_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { type: 'indexed', id: 'indexed', name: 'string' };
 const ENTITY_ORDER = ['id', 'name', 'type'] as const;
+const ACTOR_NAMES: Record<string, string> = { id: 'actor.id', name: 'actor.name', type: 'actor.type' };
+const RESOURCE_NAMES: Record<string, string> = { id: 'resource.id', name: 'resource.name', type: 'resource.type' };
 
-function checkAction(v: unknown, field: string, max: number): string {
-  const a = indexed(v, field, max);
-  if (a.startsWith('.') || a.endsWith('.') || a.includes('..') || /[\s*]/.test(a)) {
-    throw new ValidationError(`${field} ${JSON.stringify(a)} must be dotted words such as "record.update": non-empty segments separated by ".", without spaces or "*"`);
+const ACTION_BAD = /[\s*]/;
+
+function checkAction(v: unknown, where: string, max: number): string {
+  const a = indexed(v, where, 'action', max);
+  if (a.startsWith('.') || a.endsWith('.') || a.includes('..') || ACTION_BAD.test(a)) {
+    throw new ValidationError(`${where}.action ${JSON.stringify(a)} must be dotted words such as "record.update": non-empty segments separated by ".", without spaces or "*"`);
   }
   return a;
 }
@@ -231,69 +241,70 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
       throw new ValidationError(`${where}: unknown field ${JSON.stringify(k)}; the fields are ${[...EVENT_FIELDS].join(', ')}`);
     }
   }
-  const f = (name: string): string => `${where}.${name}`;
   const max = limits.maxStringLength;
-  const tenantId = str(e.tenantId, f('tenantId'), max);
+  const tenantId = str(e.tenantId, where, 'tenantId', max);
   if (tenantId === SYSTEM_TENANT && !allowSystem) {
-    throw new ValidationError(`${f('tenantId')} ${JSON.stringify(SYSTEM_TENANT)} is reserved for the store's own operations; use another tenant id`);
+    throw new ValidationError(`${where}.tenantId ${JSON.stringify(SYSTEM_TENANT)} is reserved for the store's own operations; use another tenant id`);
   }
-  if (!wellFormed(tenantId)) throw new ValidationError(`${f('tenantId')} contains an unpaired surrogate; use well-formed Unicode`);
-  const ts = e.timestamp === undefined ? Date.now() : toEpochMs(e.timestamp, f('timestamp'));
+  if (!wellFormed(tenantId)) throw new ValidationError(`${where}.tenantId contains an unpaired surrogate; use well-formed Unicode`);
+  const ts = e.timestamp === undefined ? Date.now() : toEpochMs(e.timestamp, `${where}.timestamp`);
   let id: string;
-  if (e.id === undefined) id = newUlid(ts);
+  const generated = e.id === undefined;
+  if (generated) id = newUlid(ts);
   else {
-    id = str(e.id, f('id'), MAX_ID_LENGTH);
-    if (!wellFormed(id)) throw new ValidationError(`${f('id')} contains an unpaired surrogate; use well-formed Unicode`);
+    id = str(e.id, where, 'id', MAX_ID_LENGTH);
+    if (!wellFormed(id)) throw new ValidationError(`${where}.id contains an unpaired surrogate; use well-formed Unicode`);
   }
-  const actorJson = entity(e.actor, f('actor'), ACTOR_FIELDS, ENTITY_ORDER, limits);
+  const actorJson = entity(e.actor, where, 'actor', ACTOR_FIELDS, ENTITY_ORDER, limits);
   const actorId = (e.actor as Record<string, unknown>).id;
-  if (actorId === undefined) throw new ValidationError(`${f('actor.id')} is required`);
-  const action = checkAction(e.action, f('action'), max);
-  const resourceJson = entity(e.resource, f('resource'), RESOURCE_FIELDS, ENTITY_ORDER, limits);
+  if (actorId === undefined) throw new ValidationError(`${where}.actor.id is required`);
+  const action = checkAction(e.action, where, max);
+  const resourceJson = entity(e.resource, where, 'resource', RESOURCE_FIELDS, ENTITY_ORDER, limits);
   const res = e.resource as Record<string, unknown>;
-  if (res.type === undefined) throw new ValidationError(`${f('resource.type')} is required`);
-  if (res.id === undefined) throw new ValidationError(`${f('resource.id')} is required`);
+  if (res.type === undefined) throw new ValidationError(`${where}.resource.type is required`);
+  if (res.id === undefined) throw new ValidationError(`${where}.resource.id is required`);
   let outcome: Outcome = 'unknown';
   if (e.outcome !== undefined) {
-    if (!OUTCOMES.includes(e.outcome as Outcome)) throw new ValidationError(`${f('outcome')} must be one of ${OUTCOMES.join(', ')}, got ${describe(e.outcome)}`);
+    if (!OUTCOMES.includes(e.outcome as Outcome)) throw new ValidationError(`${where}.outcome must be one of ${OUTCOMES.join(', ')}, got ${describe(e.outcome)}`);
     outcome = e.outcome as Outcome;
   }
   let severity: Severity = 'info';
   if (e.severity !== undefined) {
-    if (!SEVERITIES.includes(e.severity as Severity)) throw new ValidationError(`${f('severity')} must be one of ${SEVERITIES.join(', ')}, got ${describe(e.severity)}`);
+    if (!SEVERITIES.includes(e.severity as Severity)) throw new ValidationError(`${where}.severity must be one of ${SEVERITIES.join(', ')}, got ${describe(e.severity)}`);
     severity = e.severity as Severity;
   }
   const dot = action.indexOf('.');
-  const category = e.category === undefined ? (dot < 0 ? action : action.slice(0, dot)) : indexed(e.category, f('category'), max);
+  const category = e.category === undefined ? (dot < 0 ? action : action.slice(0, dot)) : indexed(e.category, where, 'category', max);
   if (e.schemaVersion !== undefined && e.schemaVersion !== SCHEMA_VERSION) {
-    throw new ValidationError(`${f('schemaVersion')} must be ${SCHEMA_VERSION} (the version this store writes), got ${describe(e.schemaVersion)}`);
+    throw new ValidationError(`${where}.schemaVersion must be ${SCHEMA_VERSION} (the version this store writes), got ${describe(e.schemaVersion)}`);
   }
   let details: string | undefined;
   if (e.details !== undefined) {
     const d = e.details;
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ValidationError(`${f('details')} must be a JSON object, got ${describe(d)}`);
-    details = canonicalJson(d, f('details'));
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ValidationError(`${where}.details must be a JSON object, got ${describe(d)}`);
+    details = canonicalJson(d, `${where}.details`);
     if (details.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(details, 'utf8') > limits.maxDetailsBytes) {
-      throw new ValidationError(`${f('details')} is ${Buffer.byteLength(details, 'utf8')} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
+      throw new ValidationError(`${where}.details is ${Buffer.byteLength(details, 'utf8')} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
     }
   }
   // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
   // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
   let s = '{"action":' + JSON.stringify(action) + ',"actor":' + actorJson + ',"category":' + JSON.stringify(category);
-  if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, f('correlationId'), max));
+  if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, where, 'correlationId', max));
   if (details !== undefined) s += ',"details":' + details;
   s += ',"id":' + JSON.stringify(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
-  if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, f('sessionId'), max));
+  if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, where, 'sessionId', max));
   s += ',"severity":"' + severity + '"';
-  if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, f('sourceIp'), max));
+  if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
   s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
-  if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, f('userAgent'), max));
+  if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
   const idKey = idBytes(id);
   return {
     id,
     idKey,
     selfKeyed: idKey[0] === TAG_ULID && ulidTime(id) === ts,
+    generated,
     ts,
     tenantId,
     actorId: actorId as string,

@@ -15,7 +15,8 @@ import type { RangeOptions } from '../shard/validate.js';
 import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
-import { decodeEvent } from './event-model.js';
+import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
+import { readCount } from './stats.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
@@ -231,22 +232,39 @@ export function membershipPrefixes(q: NormalQuery, plan: TenantPlan): Buffer[] |
   return out;
 }
 
+/** Entries under `prefix` with timestamps in [from, to), counted from the keys alone. */
+function countRange(view: ShardView, prefix: Buffer, from: number, to: number): number {
+  if (from >= to) return 0;
+  let n = 0;
+  for (const _ of view.index.range({ gte: indexBound(prefix, from), lt: indexBound(prefix, to) })) n++;
+  return n;
+}
+
 /**
  * Number of events of one tenant plan that match, without decoding events when the index and
- * membership checks answer it. A time-order plan with no residual counts the outcome index (every
- * event has exactly one outcome entry, and index entries carry no value to copy).
+ * membership checks answer it. With no residual filter, counts come from the statistics (kept
+ * exact in every commit): all of them when the query has no time window, otherwise the counted
+ * side of the window is whichever is smaller, inside it or outside it (stats minus the outside).
+ * A time-order plan counts through the outcome index (every event has exactly one outcome entry,
+ * and index entries carry no value to copy).
  */
-export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, counter: { scanned: number }): number {
-  if (plan.kind === 0 && plan.residual === 0) {
-    if (q.from <= 0 && q.to > 8.64e15) return plan.total;
+export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, counter: { scanned: number }, stats: SnapshotTable): number {
+  const whole = q.from <= 0 && q.to > MAX_TIMESTAMP;
+  if (plan.residual === 0 && plan.kind !== KIND_RESOURCE) {
+    // Prefixes whose statistics give their count: the plan's, or for time order the four outcomes.
+    const prefixes = plan.kind === 0 ? OUTCOMES.map((o) => valuePrefix(plan.tenantNo, KIND_OUTCOME, o, true)) : plan.prefixes;
+    const total = plan.kind === 0 ? plan.total : prefixes.reduce((n, p) => n + readCount(stats.get(p)), 0);
+    if (whole) return total;
+    const inside = plan.total > 0 ? plan.estimatedRows / Math.max(1, total) : 1;
     let n = 0;
-    for (const o of OUTCOMES) {
-      const range = scanBounds(valuePrefix(plan.tenantNo, KIND_OUTCOME, o, true), q, plan.tenantId, undefined);
-      if (!range) continue;
-      for (const _ of view.index.range(range)) n++;
+    if (inside <= 0.5) {
+      for (const p of prefixes) n += countRange(view, p, q.from, q.to);
+      counter.scanned += n;
+      return n;
     }
+    for (const p of prefixes) n += countRange(view, p, 0, q.from) + countRange(view, p, q.to, MAX_TIMESTAMP + 1);
     counter.scanned += n;
-    return n;
+    return total - n;
   }
   const members = membershipPrefixes(q, plan);
   let n = 0;
@@ -264,4 +282,3 @@ export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, cou
   }
   return n;
 }
-

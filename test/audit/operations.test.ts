@@ -13,6 +13,7 @@ import {
   RedbManager,
   SYSTEM_TENANT,
   ValidationError,
+  ClosedError,
   closeRedbManager,
   initAuditRedb,
   type AuditEventInput,
@@ -195,19 +196,27 @@ test('an incomplete cross-shard batch left by a crash is rolled back at open; a 
   }
 });
 
-test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", () => {
+test("the seed guide's form works: initAuditRedb initialises the singleton, newWithManager returns a store over it", async () => {
   const dir = tmp('singleton');
   try {
-    const store = initAuditRedb({ baseDir: dir, maxBatch: 5, checksumVerification: false });
+    const store = initAuditRedb({ baseDir: dir, maxBatch: 50, shardingEnabled: true, shardCount: 3, checksumVerification: false });
     store.insertEvent(ev('s', 1, 1));
     const other = RedbAuditStore.newWithManager();
     assert.equal(other.manager, store.manager);
     assert.equal(other.countEvents({ tenantId: 's' }), 1);
-    assert.throws(() => other.insertEvents(Array.from({ length: 6 }, (_, i) => ev('s', 1, i))), /limit is 5/);
+    assert.throws(() => other.insertEvents(Array.from({ length: 51 }, (_, i) => ev('s', 1, i))), /limit is 50/);
     assert.equal(store.health().status, 'healthy');
+    // A second store over the same manager does not take a batch in flight for a crashed one.
+    const cross = Array.from({ length: 40 }, (_, i) => ev(`tenant-${i}`, 1, i));
+    const inFlight = store.insertEventsAsync(cross);
+    await new Promise((r) => setTimeout(r, 5));
+    const third = RedbAuditStore.newWithManager();
+    assert.equal((await inFlight).inserted, 40);
+    assert.equal(third.countEvents({ allTenants: true }), 41);
     assert.match(store.metrics(), /redb_/);
     assert.equal(store.verify().ok, true);
     store.close();
+    assert.throws(() => store.queryEvents({ tenantId: 's' }), ClosedError);
   } finally {
     closeRedbManager();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -256,4 +265,26 @@ test('an insert hook sees each tenant\'s new events in commit order inside the t
     assert.match(seen[0]!, /^h:h1:\d+$/);
     assert.throws(() => store.insertEvents([ev('h', 1, 3, { actor: { id: 'evil' } })]), /hook refused/);
     assert.equal(store.countEvents({ tenantId: 'h' }), 2);
+  }));
+
+test('a cursor walk stays exact while new events arrive between pages', () =>
+  withStore('cursor', { shardingEnabled: true, shardCount: 2 }, (store) => {
+    store.insertEvents(Array.from({ length: 500 }, (_, i) => ev('w', 10, i, { id: `w-${String(i).padStart(3, '0')}`, timestamp: NOW - 10 * DAY + Math.floor(i / 5) })));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let page = 0;
+    do {
+      const r = store.queryEvents({ tenantId: 'w', limit: 37, cursor });
+      seen.push(...r.events.map((e) => e.id));
+      cursor = r.nextCursor;
+      // Newer events (before the cursor in newest-first order) never show up in later pages.
+      store.insertEvents([ev('w', 0, page, { id: `new-${page}` })]);
+      page++;
+    } while (cursor);
+    assert.equal(seen.length, 500);
+    assert.equal(new Set(seen).size, 500);
+    assert.deepEqual(seen, [...seen].sort((a, b) => (a < b ? 1 : -1)));
+    // Newest first by default, oldest first with order: 'asc'.
+    assert.equal(store.queryEvents({ tenantId: 'w', limit: 1 }).events[0]!.id.startsWith('new-'), true);
+    assert.equal(store.queryEvents({ tenantId: 'w', limit: 1, order: 'asc' }).events[0]!.id, 'w-000');
   }));

@@ -6,7 +6,9 @@
  * once `write()` returns false nothing more is written until the destination emits 'drain'; an
  * 'error' or an early 'close' of the destination rejects the export with an IoError (the destination
  * error as its cause) instead of crashing the process or hanging; a chunk handed to `write()` is
- * never touched again. The report counts events and the bytes handed to the destination.
+ * never touched again. The promise settles only once the destination has processed every chunk
+ * (its 'finish' when the export ends it, the last write's callback when it stays open), so a
+ * failed write is never reported as success. The report counts events and bytes written.
  */
 import type { Writable } from 'node:stream';
 import { IoError, ValidationError } from '../../errors.js';
@@ -111,12 +113,21 @@ export async function exportToStream(
       used += b.length;
     },
   };
+  // Settles when the destination has processed the last chunk handed to it (its write callback).
+  let lastWritten: Promise<void> = Promise.resolve();
   const flush = async (): Promise<void> => {
     while (ready.length > 0) {
       if (failure) throw failure;
       const next = ready.shift()!;
       bytes += next.length;
-      if (!writable.write(next)) await waitForEvent();
+      let accepted = true;
+      lastWritten = new Promise<void>((resolve) => {
+        accepted = writable.write(next, (error?: Error | null) => {
+          if (error) onError(error);
+          resolve();
+        });
+      });
+      if (!accepted) await waitForEvent();
     }
   };
 
@@ -140,8 +151,10 @@ export async function exportToStream(
     if (end) {
       writable.end();
       while (!finished) await waitForEvent();
-    } else if (failure) {
-      throw failure;
+    } else {
+      // Left open: still report a write that failed, by waiting until the last chunk was processed.
+      await lastWritten;
+      if (failure) throw failure;
     }
     return { format, events: count, bytes };
   } catch (error) {

@@ -145,9 +145,9 @@ test('exportEventsTo streams the same bytes as exportEvents, to a file and to a 
     },
   });
   const write = slow.write.bind(slow);
-  slow.write = ((chunk: Buffer) => {
+  slow.write = ((...args: Parameters<typeof slow.write>) => {
     if (slow.writableNeedDrain) writesWhileFull++;
-    return write(chunk);
+    return write(...args);
   }) as typeof slow.write;
   await store.exportEventsTo({ allTenants: true }, 'ocsf', slow);
   assert.equal(writesWhileFull, 0);

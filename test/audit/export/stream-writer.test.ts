@@ -163,3 +163,16 @@ test('a large export to a file runs in bounded memory and reads back whole', asy
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('with end: false, a failure of the last write still rejects the export', async () => {
+  let calls = 0;
+  const failsLate = new Writable({
+    highWaterMark: 1 << 20,
+    write(_chunk, _enc, done) {
+      calls++;
+      setTimeout(() => done(new Error('EIO: the last write failed')), 5);
+    },
+  });
+  await assert.rejects(exportToStream(manyEvents(10), 'ndjson', failsLate, { end: false }), (e: unknown) => e instanceof IoError && /last write failed/.test(e.message));
+  assert.equal(calls, 1);
+});
