@@ -482,12 +482,8 @@ export class RedbAuditStore {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, { scanned: 0 })) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         yield row;
         if (--left <= 0) return;
       }
@@ -505,12 +501,8 @@ export class RedbAuditStore {
       const events: AuditEvent[] = [];
       let last: Row | null = null;
       let more = false;
-      const residualOf = new Map<string, number>();
-      for (const p of run.plans) residualOf.set(`${p.shard}:${p.tenantNo}`, p.residual);
-      const single = run.plans.length === 1 ? run.plans[0]!.residual : -1;
       for (const row of mergedRows(run.plans, run.views, q, cursor, counter)) {
-        const bits = single >= 0 ? single : residualOf.get(`${row.view.shard}:${row.tenantNo}`)!;
-        if (bits !== 0 && !matchesResidual(row.event(), q, bits)) continue;
+        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         if (events.length === limit) {
           more = true;
           break;
@@ -873,14 +865,18 @@ export class RedbAuditStore {
   /** Closes the store (and its manager, unless it is the process-wide one). Safe to call twice. */
   close(): void {
     if (this.closed) return;
+    // Checkpoints for every tenant that grew since its last one, before the shards close. If that
+    // fails the shards still close (the events are durable; only the last checkpoints are missing).
+    let failure: unknown;
     try {
-      // Checkpoints for every tenant that grew since its last one, before the shards close.
       if (!this.mgr.isClosed) this.integrity?.close();
-    } finally {
-      this.closed = true;
+    } catch (err) {
+      failure = err;
     }
+    this.closed = true;
     if (this.overSingleton) closeRedbManager();
     else this.mgr.close();
+    if (failure !== undefined) throw failure;
   }
 
   get isClosed(): boolean {

@@ -45,6 +45,8 @@ export class Row {
     readonly id: Buffer,
     readonly tenantNo: number,
     readonly view: ShardView,
+    /** Residual filter bits of the row's tenant plan. */
+    readonly residual: number,
     /** Canonical JSON, when the scan already read it. */
     public value: Buffer | null,
   ) {}
@@ -121,7 +123,7 @@ class Source {
     this.counter.scanned++;
     const k = r.value.key;
     const p = this.prefixLen;
-    this.head = new Row(readU64(k, p), this.plan.tenantId, k.subarray(p + 8), this.plan.tenantNo, this.view, this.time ? r.value.value : null);
+    this.head = new Row(readU64(k, p), this.plan.tenantId, k.subarray(p + 8), this.plan.tenantNo, this.view, this.plan.residual, this.time ? r.value.value : null);
     return true;
   }
 

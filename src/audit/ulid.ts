@@ -52,19 +52,23 @@ export function newUlid(time: number, out?: Uint8Array, off = 0): string {
 /** The 26-character string of the 16 bytes at `b[off..]`. */
 export function ulidToString(b: Uint8Array, off = 0): string {
   // 128 bits as 26 five-bit groups, the first group holding only the top 3 bits (2 padding bits).
-  let s = '';
   let acc = 0;
   let bits = 2; // the 2 implicit zero bits in front
+  let n = 0;
   for (let i = 0; i < 16; i++) {
     acc = ((acc << 8) | b[off + i]!) & 0xfff;
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
-      s += ALPHABET[(acc >>> bits) & 31];
+      CODES[n++] = ALPHABET_CODES[(acc >>> bits) & 31]!;
     }
   }
-  return s;
+  // One string from 26 codes instead of 26 concatenations.
+  return String.fromCharCode.apply(null, CODES as unknown as number[]);
 }
+
+const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const CODES = new Array<number>(26).fill(0);
 
 /** True when `s` is an uppercase 26-character ULID whose binary form gives back exactly `s`. */
 export function isCanonicalUlid(s: string): boolean {

@@ -16,9 +16,9 @@ export const LOG_TABLE = 'integrity_log';
 export const Kind = {
   /** The log head: size and right edge. */
   Head: 0x48, // 'H'
-  /** A tile of 1 to 256 hashes of one tree level: + u8 tile level + u64 tile index. */
+  /** A strip of 1 to 16 hashes of a tile: + u8 tile level + u64 tile index + u8 strip. */
   Tile: 0x54, // 'T'
-  /** The event ids of up to 256 consecutive leaves: + u64 tile index. */
+  /** The event ids of up to 16 consecutive leaves of a tile: + u64 tile index + u8 strip. */
   Ids: 0x45, // 'E'
   /** Leaf index of an event id: + UTF-8 event id. */
   Leaf: 0x49, // 'I'
@@ -32,6 +32,11 @@ export const Kind = {
 export const TILE_WIDTH = 256;
 /** Tree levels spanned by one tile. */
 export const TILE_HEIGHT = 8;
+/**
+ * Entries per stored strip: a tile is kept as up to 16 strips of 16, so an append rewrites at most
+ * one 512-byte strip per level, and no value reaches the engine's 1 KiB dedup or out-of-line sizes.
+ */
+export const STRIP_WIDTH = 16;
 
 const prefixCache = new Map<string, Buffer>();
 
@@ -82,23 +87,34 @@ export function headKey(tenantId: string): Buffer {
   return keyOf(tenantId, Kind.Head, 0);
 }
 
-export function tileKey(tenantId: string, tileLevel: number, index: number): Buffer {
-  const k = keyOf(tenantId, Kind.Tile, 9);
-  k[k.length - 9] = tileLevel;
-  writeU64(k, index, k.length - 8);
+/** Key of strip `strip` of hash tile `tileLevel/index`. */
+export function tileKey(tenantId: string, tileLevel: number, index: number, strip: number): Buffer {
+  const k = keyOf(tenantId, Kind.Tile, 10);
+  k[k.length - 10] = tileLevel;
+  writeU64(k, index, k.length - 9);
+  k[k.length - 1] = strip;
   return k;
 }
 
-export function idsKey(tenantId: string, index: number): Buffer {
-  const k = keyOf(tenantId, Kind.Ids, 8);
-  writeU64(k, index, k.length - 8);
+/** Key of strip `strip` of the event-id tile `index`. */
+export function idsKey(tenantId: string, index: number, strip: number): Buffer {
+  const k = keyOf(tenantId, Kind.Ids, 9);
+  writeU64(k, index, k.length - 9);
+  k[k.length - 1] = strip;
   return k;
 }
 
-export function leafKey(tenantId: string, eventId: string): Buffer {
-  const id = Buffer.from(eventId, 'utf8');
+/** [gte, lt) bounds of every strip of one tile (`key` is the key of its strip 0). */
+export function stripsOf(key: Buffer): { gte: Buffer; lt: Buffer } {
+  const lt = Buffer.from(key);
+  lt[lt.length - 1] = 0xff;
+  return { gte: key, lt };
+}
+
+export function leafKey(tenantId: string, eventId: string | Uint8Array): Buffer {
+  const id = typeof eventId === 'string' ? Buffer.from(eventId, 'utf8') : eventId;
   const k = keyOf(tenantId, Kind.Leaf, id.length);
-  id.copy(k, k.length - id.length);
+  k.set(id, k.length - id.length);
   return k;
 }
 

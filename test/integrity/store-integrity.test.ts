@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { verify as edVerify } from 'node:crypto';
+import { generateKeyPairSync, verify as edVerify } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RedbAuditStore, verifyExport, type AuditEvent } from '../../src/index.js';
@@ -9,7 +9,7 @@ import { canonicalJson } from '../../src/audit/canonical-json.js';
 import { RedbManager } from '../../src/manager/redb-manager.js';
 import { headKey, kindRange, Kind, LOG_TABLE } from '../../src/integrity/log-keys.js';
 import { Frontier } from '../../src/integrity/merkle.js';
-import { publicKeyFromRaw } from '../../src/integrity/signed-note.js';
+import { publicKeyFromRaw, rawPublicKey } from '../../src/integrity/signed-note.js';
 import { encodeHead, TileLog } from '../../src/integrity/tile-log.js';
 import { copyDir, tmpDir } from '../support/tmp.js';
 import { CorruptionError } from '../../src/errors.js';
@@ -265,4 +265,39 @@ test('integrity can be turned off, and then its methods say so', async (t) => {
   assert.throws(() => store.getCheckpoint(TENANT), /integrity is off/);
   assert.equal(store.verify().ok, true);
   await assert.rejects(RedbAuditStore.open({ baseDir: tmpDir(t, 'bad'), integrity: { checkpointEvery: 0 } }), /checkpointEvery/);
+});
+
+test('a configured signing key and origin are used, and the interval timer signs checkpoints for tenants that grew', async (t) => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const dir = tmpDir(t, 'key');
+  const store = await RedbAuditStore.open({ baseDir: dir, integrity: { signingKey: pem, origin: 'audit.example.com', checkpointEvery: 1_000_000, checkpointIntervalMs: 10 } });
+  t.after(() => store.close());
+  const key = store.checkpointPublicKey();
+  assert.equal(key.name, 'audit.example.com');
+  assert.deepEqual(key.publicKey, rawPublicKey(privateKey));
+  assert.ok(!fs.existsSync(path.join(dir, 'integrity-signing-key.pem')), 'no key is generated when one is given');
+  assert.deepEqual(store.health().warnings, []);
+  store.insertEvents(events(5));
+  // Wait for the timer (an event to wait for, not a time limit on anything).
+  for (let i = 0; i < 1000 && store.listCheckpoints(TENANT).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const [cp] = store.listCheckpoints(TENANT);
+  assert.equal(cp!.size, 5);
+  assert.equal(cp!.origin, 'audit.example.com/acme');
+  checkNoteSignature(cp!.text, key.publicKey, key.name);
+  await assert.rejects(RedbAuditStore.open({ baseDir: tmpDir(t, 'badkey'), integrity: { signingKey: 'not a key' } }), /PEM/);
+});
+
+test('a generated signing key is kept across restarts and health() warns about where it lives', async (t) => {
+  const dir = tmpDir(t, 'genkey');
+  let store = await openStore(dir);
+  const first = store.checkpointPublicKey();
+  assert.ok(store.health().warnings.some((w) => w.includes('integrity-signing-key.pem')));
+  store.insertEvents(events(3));
+  const cp = store.getCheckpoint(TENANT, { fresh: true });
+  store.close();
+  store = await openStore(dir);
+  t.after(() => store.close());
+  assert.equal(store.checkpointPublicKey().vkey, first.vkey);
+  assert.deepEqual(store.verifyTenant(TENANT, cp.text).issues, []);
 });

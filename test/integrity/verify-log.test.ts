@@ -102,7 +102,7 @@ test('a damaged interior tile is reported as a tree finding', () => {
   const { kv, source } = setup(600);
   const t1 = Buffer.from(new TileLog(kv, 't').tile(1, 0)!);
   t1[5] = t1[5]! ^ 1;
-  kv.put(tileKey('t', 1, 0), t1);
+  kv.put(tileKey('t', 1, 0, 0), t1); // 600 leaves: two level-8 hashes, both in strip 0
   const r = verifyLog(new TileLog(kv, 't'), source, verifier);
   assert.deepEqual(kinds(r), ['tree']);
 });
