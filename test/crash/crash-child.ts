@@ -12,6 +12,8 @@
  *   opening        about to call Database.open
  *   ready <k>      open finished; the store holds transactions 1..k
  *   ack <i>        transaction i's write() returned or its writeAsync() promise resolved
+ *   stalling       (with CRASH_STALL_MS and CRASH_STALL_EVERY set) about to block the event loop
+ *                  for CRASH_STALL_MS after every CRASH_STALL_EVERY acknowledgements
  * Any error ends the process with exit code 3 and the error on stderr: the harness only ever expects
  * the child to die of SIGKILL.
  */
@@ -45,6 +47,22 @@ function apply(tx: WriteTxn, i: number): void {
   applyTransaction(tx, i, seed);
 }
 
+const stallMs = Number(process.env.CRASH_STALL_MS ?? 0);
+const stallEvery = Number(process.env.CRASH_STALL_EVERY ?? 0);
+let acks = 0;
+
+/** Acknowledges transaction i; in a stall run, blocks the event loop after every stallEvery acks. */
+function ack(i: number): void {
+  line(`ack ${i}`);
+  if (stallMs > 0 && stallEvery > 0 && ++acks % stallEvery === 0) {
+    line('stalling');
+    const until = Date.now() + stallMs;
+    while (Date.now() < until) {
+      // Blocked: no timer runs, so the lock directory is not refreshed meanwhile.
+    }
+  }
+}
+
 async function main(): Promise<void> {
   line('opening');
   const db = Database.open(dir!, CRASH_DB_OPTIONS);
@@ -66,7 +84,7 @@ async function main(): Promise<void> {
       for (let m = 0; m < n; m++) {
         const i = next++;
         db.write((tx) => apply(tx, i));
-        line(`ack ${i}`);
+        ack(i);
       }
     } else {
       const concurrency = r.int(1, 8);
@@ -75,11 +93,11 @@ async function main(): Promise<void> {
         const i = next++;
         if (phase === 'mixed' && r.chance(0.2)) {
           db.write((tx) => apply(tx, i));
-          line(`ack ${i}`);
+          ack(i);
           continue;
         }
         const p: Promise<void> = db.writeAsync((tx) => apply(tx, i)).then(() => {
-          line(`ack ${i}`);
+          ack(i);
           pending.delete(p);
         });
         pending.add(p);

@@ -18,6 +18,13 @@
  * and then a crashed store is handed straight to a second child without the parent opening it, so
  * that recovery itself gets killed (during the replay, the WAL segment switch, or just after).
  *
+ * With `stalls`, every child blocks its own event loop (a busy loop, as a long synchronous
+ * checkpoint or the host's own work would) for `stalls.ms` after every `stalls.every`
+ * acknowledgements, while the parent keeps trying to open the store from outside every
+ * CONTEND_EVERY_MS. Every such open must get LockedError: one that succeeds took the lock of a live
+ * holder, which is the failure. The kills then land before, during and after stalls, and the same
+ * "no acknowledged commit lost" check runs after each.
+ *
  * Reproduce a failure with the same seed: the schedule (kill modes, delays, parent actions) and the
  * transactions are functions of it. Kill timing still depends on the machine, so a rare failure may
  * need a few runs; the store as the crash left it is kept and its path is in the error.
@@ -27,7 +34,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Database, type RecoveryReport } from '../../src/index.js';
+import { Database, LockedError, type RecoveryReport } from '../../src/index.js';
 import { applyTransaction, CRASH_DB_OPTIONS, DEFAULT, parseLast, Rng, SIDE_TABLE, transactionOps } from './workload.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -39,8 +46,18 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * holding more than this past every ack holds something no child wrote.
  */
 const MAX_UNACKED = 9;
-/** A child that neither acks nor gets killed for this long is hung. */
+/** A child that neither acks nor gets killed for this long (plus its stalls) is hung. */
 const CHILD_TIMEOUT_MS = 60_000;
+/** How often, in a stall run, the parent tries to open the store a child holds. */
+const CONTEND_EVERY_MS = 500;
+
+/** Periodic event-loop stalls in the children; see the header. */
+export interface StallPlan {
+  /** Length of each stall, ms. */
+  ms: number;
+  /** A stall after every this many acknowledgements. */
+  every: number;
+}
 
 /** When, in the child's life, the SIGKILL lands. */
 export type KillMode =
@@ -62,6 +79,8 @@ export interface CrashRunOptions {
   dir: string;
   /** Progress lines; silent when absent. */
   log?: (message: string) => void;
+  /** Children stall their event loop periodically while the parent tries to open the store. */
+  stalls?: StallPlan;
 }
 
 export interface CrashRunSummary {
@@ -83,6 +102,9 @@ export interface CrashRunSummary {
   chainedKills: number;
   killModes: Record<KillMode, number>;
   parentActions: { checkpoint: number; compact: number; write: number; none: number };
+  /** Stall runs: stalls the children reported, and the parent's opens refused with LockedError meanwhile. */
+  stalls: number;
+  contendedOpens: number;
   durationMs: number;
 }
 
@@ -98,6 +120,9 @@ interface ChildOutcome {
   maxAck: number;
   acks: number;
   minAck: number;
+  stalls: number;
+  /** Opens the parent tried while this child held the store, all refused. */
+  contended: number;
 }
 
 interface ChildPlan {
@@ -108,13 +133,14 @@ interface ChildPlan {
 }
 
 /** Runs one child until our SIGKILL; rejects if it dies any other way or hangs. */
-function runChild(dir: string, seed: number, plan: ChildPlan): Promise<ChildOutcome> {
+function runChild(dir: string, seed: number, plan: ChildPlan, stalls?: StallPlan): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(plan.start), String(seed)], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: stalls ? { ...process.env, CRASH_STALL_MS: String(stalls.ms), CRASH_STALL_EVERY: String(stalls.every) } : process.env,
     });
-    const out: ChildOutcome = { ready: null, maxAck: 0, acks: 0, minAck: Infinity };
+    const out: ChildOutcome = { ready: null, maxAck: 0, acks: 0, minAck: Infinity, stalls: 0, contended: 0 };
     let killed = false;
     let timer: NodeJS.Timeout | null = null;
     let stderr = '';
@@ -128,10 +154,28 @@ function runChild(dir: string, seed: number, plan: ChildPlan): Promise<ChildOutc
     const later = (ms: number): void => {
       if (!timer) timer = setTimeout(kill, ms);
     };
+    const timeoutMs = CHILD_TIMEOUT_MS + (stalls ? 4 * stalls.ms : 0);
     const hang = setTimeout(() => {
-      protocolError ??= `the child neither finished its plan nor died within ${CHILD_TIMEOUT_MS} ms`;
+      protocolError ??= `the child neither finished its plan nor died within ${timeoutMs} ms`;
       kill();
-    }, CHILD_TIMEOUT_MS);
+    }, timeoutMs);
+    // In a stall run: open the store from here while the child holds it. Only a LockedError is right.
+    const contend = stalls
+      ? setInterval(() => {
+          if (killed || out.ready === null) return;
+          try {
+            Database.open(dir, CRASH_DB_OPTIONS).close();
+            protocolError ??= `the parent opened the store while the child (pid ${child.pid}) was alive and holding it${out.stalls > 0 ? ', during or after a stall' : ''}: a live holder's lock was taken`;
+            kill();
+          } catch (err) {
+            if (err instanceof LockedError && err.reason === 'held' && err.holderPid === child.pid) out.contended++;
+            else if (!killed) {
+              protocolError ??= `the parent's open while the child held the store failed with ${String(err)} instead of LockedError naming the child`;
+              kill();
+            }
+          }
+        }, CONTEND_EVERY_MS)
+      : null;
 
     const onLine = (l: string): void => {
       if (l === 'opening') {
@@ -139,6 +183,8 @@ function runChild(dir: string, seed: number, plan: ChildPlan): Promise<ChildOutc
       } else if (l.startsWith('ready ')) {
         out.ready = Number(l.slice(6));
         if (plan.mode === 'after-open') kill();
+      } else if (l === 'stalling') {
+        out.stalls++;
       } else if (l.startsWith('ack ')) {
         const i = Number(l.slice(4));
         out.acks++;
@@ -165,6 +211,7 @@ function runChild(dir: string, seed: number, plan: ChildPlan): Promise<ChildOutc
       stderr += chunk;
     });
     child.on('error', (err) => {
+      if (contend) clearInterval(contend);
       clearTimeout(hang);
       if (timer) clearTimeout(timer);
       reject(err);
@@ -173,6 +220,7 @@ function runChild(dir: string, seed: number, plan: ChildPlan): Promise<ChildOutc
     // before the kill has been counted. By then the child has been reaped, so its pid is gone and
     // the directory lock it left can be taken over.
     child.on('close', (code, signal) => {
+      if (contend) clearInterval(contend);
       clearTimeout(hang);
       if (timer) clearTimeout(timer);
       if (protocolError) return reject(new CrashCheckError(`${protocolError}${stderr ? `\nchild stderr:\n${stderr}` : ''}`));
@@ -235,7 +283,10 @@ function diffTable(db: Database, name: string, expected: Map<string, Buffer>, li
   return issues;
 }
 
-function pickPlan(r: Rng, start: number | 'auto'): ChildPlan {
+function pickPlan(r: Rng, start: number | 'auto', stalls?: StallPlan): ChildPlan {
+  // Kills before, during and after the first stall or two: during a stall acks stop, so a kill by
+  // ack count lands right before one or after the child resumed.
+  if (stalls) return r.chance(0.5) ? { start, mode: 'after-acks', param: r.int(1, 2 * stalls.every + 5) } : { start, mode: 'timed', param: r.int(30, Math.round(stalls.ms * 1.5)) };
   const roll = r.next();
   if (roll < 0.1) return { start, mode: 'during-open', param: r.int(0, 15) };
   if (roll < 0.2) return { start, mode: 'after-open', param: 0 };
@@ -278,6 +329,8 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
     chainedKills: 0,
     killModes: { 'during-open': 0, 'after-open': 0, 'after-acks': 0, timed: 0 },
     parentActions: { checkpoint: 0, compact: 0, write: 0, none: 0 },
+    stalls: 0,
+    contendedOpens: 0,
     durationMs: 0,
   };
   // Transactions 1..committed are in the store, which the parent closed cleanly.
@@ -299,10 +352,10 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
     let issuedBound = committed;
     const chain: string[] = [];
     for (let c = 0; ; c++) {
-      const plan = pickPlan(r, c === 0 ? committed + 1 : 'auto');
+      const plan = pickPlan(r, c === 0 ? committed + 1 : 'auto', options.stalls);
       let out: ChildOutcome;
       try {
-        out = await runChild(dir, seed, plan);
+        out = await runChild(dir, seed, plan, options.stalls);
       } catch (err) {
         chain.push(`${plan.mode}(${plan.param}) -> ${(err as Error).message}`);
         return fail('a child did not run to its kill', chain.join('; '));
@@ -311,6 +364,8 @@ export async function runCrashCycles(options: CrashRunOptions): Promise<CrashRun
       summary.killModes[plan.mode]++;
       if (c > 0) summary.chainedKills++;
       summary.ackedCommits += out.acks;
+      summary.stalls += out.stalls;
+      summary.contendedOpens += out.contended;
       chain.push(`${plan.mode}(${plan.param}): ready ${out.ready ?? '-'}, ${out.acks} acks up to ${out.maxAck || '-'}`);
       // The child's own recovery must already have found every transaction acknowledged before it.
       if (out.ready !== null && out.ready < acked) {
