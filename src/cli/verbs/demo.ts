@@ -139,7 +139,7 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
       store.close();
     }
     if (ingest.rejected.length > 0) throw new ValidationError(`the demo's own events were rejected: ${ingest.rejected[0]!.error}`);
-    say(`2. ingested ${ingest.inserted} events in ${ms(ingest.durationMs)} (${ingest.eventsPerSecond} events/s, ${ingest.batches} atomic batches, every one fsynced)`);
+    say(`2. ingested ${ingest.inserted} events in ${ms(ingest.durationMs)} (${ingest.eventsPerSecond} events/s, ${ingest.batches} atomic batch(es), each durable before the next)`);
 
     // 3. The auditor's questions, against a read-only view (as an operator would, beside the agent).
     const reader = await run.openAudit('read');
