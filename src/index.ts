@@ -87,6 +87,7 @@ export {
   type AuditOptions,
   type AuditStoreOptions,
 } from './audit/types.js';
+export type { ConsistencyReport } from './audit/consistency.js';
 export { verifyExport, type ExportVerifyReport, type BundleIssue } from './integrity/proof-bundle.js';
 export type { IntegrityOptions } from './integrity/integrity-options.js';
 export type { PersonalDataOptions } from './integrity/personal-data.js';

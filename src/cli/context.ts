@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { EncryptionKeyError, NotFoundError } from '../errors.js';
+import { EncryptionKeyError, NotFoundError, ValidationError } from '../errors.js';
 import type { KeySource } from '../codec/key-source.js';
 import { MANIFEST_NAME, readManifest } from '../manager/manifest.js';
 import type { RedbOptions } from '../manager/options.js';
@@ -130,7 +130,31 @@ export class CliContext {
 
   /** Opens the audit store in --dir for a verb that reads or writes events. The caller closes it. */
   openAudit(mode: AccessMode): Promise<RedbAuditStore> {
-    return RedbAuditStore.open(this.storeOptions(mode));
+    const options = this.storeOptions(mode);
+    const settings = readCliSettings(this.dir);
+    return RedbAuditStore.open({ ...options, ...(settings.personalData ? { personalData: { enabled: true } } : {}) });
+  }
+}
+
+/**
+ * Audit options chosen at `init` that every later open must repeat (the engine's own settings are
+ * in its manifest): `<dir>/redb-audit.cli.json`. An agent embedding the store passes the same
+ * options to RedbAuditStore.open itself.
+ */
+export const CLI_SETTINGS = 'redb-audit.cli.json';
+
+export interface CliSettings {
+  /** Seal personal-data fields under per-subject keys (init --personal-data; needed by erase-subject). */
+  personalData?: boolean;
+}
+
+export function readCliSettings(dir: string): CliSettings {
+  const file = path.join(dir, CLI_SETTINGS);
+  if (!fs.existsSync(file)) return {};
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as CliSettings;
+  } catch (err) {
+    throw new ValidationError(`${file} is not valid JSON (${(err as Error).message}); it holds the options given to redb-audit init, such as {"personalData": true}`);
   }
 }
 

@@ -5,8 +5,8 @@
  */
 import type { ExitCodeValue } from './exit-codes.js';
 
-export async function watchLoop(intervalMs: number, round: () => ExitCodeValue): Promise<ExitCodeValue> {
-  let code = round();
+export async function watchLoop(intervalMs: number, round: () => ExitCodeValue | Promise<ExitCodeValue>): Promise<ExitCodeValue> {
+  let code = await round();
   let stop = false;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | null = null;
@@ -23,7 +23,7 @@ export async function watchLoop(intervalMs: number, round: () => ExitCodeValue):
         wake = resolve;
         timer = setTimeout(resolve, intervalMs);
       });
-      if (!stop) code = round();
+      if (!stop) code = await round();
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -27,11 +27,11 @@ test('usage errors exit 64 with one line; --help and --version exit 0', () => {
   assert.match(missing.stderr, /missing required argument 'dest'/);
   const help = cli(['--help']);
   assert.equal(help.code, 0);
-  for (const verb of ['init', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'stats', 'health']) {
+  for (const verb of ['init', 'ingest', 'query', 'export', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'purge-expired', 'erase-subject', 'verify-export', 'stats', 'health', 'serve', 'bench', 'demo']) {
     assert.match(help.stdout, new RegExp(`\\n  ${verb} `), verb);
     const verbHelp = cli([verb, '--help']);
     assert.equal(verbHelp.code, 0);
-    assert.match(verbHelp.stdout, /Examples?:\n {2}\$ (openssl|redb-audit)/, `${verb} --help has an example`);
+    assert.match(verbHelp.stdout, /Examples?:\n {2}\$ (openssl|redb-audit|npm start)/, `${verb} --help has an example`);
   }
   assert.match(cli(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
 });

@@ -8,7 +8,7 @@ test('init creates a store with the shard count and compression asked for, and r
   const dir = path.join(tmp(t), 'store');
   const r = cli(['init', '--dir', dir, '--shards', '3', '--compression', 'lz4', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(json(r), { dir, shards: 3, encrypted: false, compression: 'lz4' });
+  assert.deepEqual(json(r), { dir, shards: 3, encrypted: false, compression: 'lz4', personalData: false });
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'redb.manifest.json'), 'utf8'));
   assert.equal(manifest.shardCount, 3);
   assert.equal(manifest.compression, 'lz4');

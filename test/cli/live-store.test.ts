@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { cli, json, ROOT, tmp } from './harness.js';
 
-test('read verbs work against a store another process keeps writing to; write verbs are refused with its pid', async (t) => {
+test('read verbs work against a store another process keeps writing raw records to; write verbs are refused with its pid', async (t) => {
   const dir = path.join(tmp(t), 's');
   assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
-  const writer = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/cli/live-writer-child.ts'), dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'kv'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => writer.kill('SIGKILL'));
   await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
 
@@ -36,4 +37,35 @@ test('read verbs work against a store another process keeps writing to; write ve
   const full = cli(['verify', '--dir', dir, '--json']);
   assert.equal(full.code, 0, full.stderr);
   assert.equal(json<{ mode: string }>(full).mode, 'full');
+});
+
+test('query, export, stats and verify (Merkle logs included) answer while an agent keeps inserting audit events', async (t) => {
+  const root = tmp(t);
+  const dir = path.join(root, 's');
+  assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
+  const writer = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'audit'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => writer.kill('SIGKILL'));
+  await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+
+  const v = cli(['verify', '--dir', dir, '--json']);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
+  const report = json<{ mode: string; status: string; integrity: { tenantId: string; ok: boolean; checkedEvents: number }[] }>(v);
+  assert.equal(report.mode, 'online');
+  assert.ok(report.integrity.filter((r) => r.tenantId.startsWith('tenant-')).length === 3);
+  assert.ok(report.integrity.every((r) => r.ok));
+
+  const q = cli(['query', '--dir', dir, '--tenant', 'tenant-0', '--action', 'auth.login', '--json', '--limit', '10000']);
+  assert.equal(q.code, 0, q.stderr);
+  const seen = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as { action: string });
+  assert.ok(seen.length > 0 && seen.every((e) => e.action === 'auth.login'));
+
+  const out = path.join(root, 'tenant-1.ndjson');
+  const e = cli(['export', '--dir', dir, '--tenant', 'tenant-1', '--format', 'ndjson', '--out', out, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, json<{ events: number }>(e).events);
+
+  const s = json<{ tenants: { tenantId: string; events: number }[] }>(cli(['stats', '--dir', dir, '--json']));
+  assert.ok(s.tenants.filter((x) => x.tenantId.startsWith('tenant-')).every((x) => x.events > 0));
+  assert.equal(cli(['ingest', path.join(ROOT, 'fixtures', 'sample-events.ndjson'), '--dir', dir]).code, 3);
 });

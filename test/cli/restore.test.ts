@@ -45,3 +45,19 @@ test('restore refuses a damaged backup (exit 2), a missing one (exit 6) and a no
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /^error: the backup .* failed verification/);
 });
+
+test('a restored audit store keeps its keys: its Merkle logs verify and its sealed personal data reads back', (t) => {
+  const root = tmp(t);
+  const dir = path.join(root, 's');
+  assert.equal(cli(['init', '--dir', dir, '--personal-data']).code, 0);
+  assert.equal(cli(['ingest', path.join(import.meta.dirname, '..', '..', 'fixtures', 'sample-events.ndjson'), '--dir', dir]).code, 0);
+  const b = path.join(root, 'b');
+  assert.deepEqual(json<{ storeFiles: string[] }>(cli(['backup', b, '--dir', dir, '--json'])).storeFiles.sort(), ['integrity-signing-key.pem', 'personal-data.key', 'redb-audit.cli.json']);
+  const to = path.join(root, 'r');
+  assert.equal(cli(['restore', b, '--to', to]).code, 0);
+  const v = cli(['verify', '--dir', to, '--json']);
+  assert.equal(v.code, 0, v.stdout);
+  assert.ok(json<{ integrity: { ok: boolean }[] }>(v).integrity.every((r) => r.ok));
+  const one = JSON.parse(cli(['query', '--dir', to, '--tenant', 'acme-health', '--limit', '1', '--json']).stdout) as { sourceIp: unknown };
+  assert.equal(typeof one.sourceIp, 'string');
+});

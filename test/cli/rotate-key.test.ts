@@ -17,7 +17,10 @@ test('rotate-key re-encrypts the store: afterwards the new key opens it and the 
   assert.match(r.stdout, /--key-file/);
   const v = cli(['verify', '--dir', dir, '--key-file', newKey, '--json']);
   assert.equal(v.code, 0, v.stderr);
-  assert.equal(json<{ shards: { entries: number }[] }>(v).shards[0]!.entries, 800);
+  const stats = json<{ shards: { tables: { name: string; entries: number }[] }[] }>(cli(['stats', '--dir', dir, '--key-file', newKey, '--json']));
+  assert.equal(stats.shards[0]!.tables.find((x) => x.name === 'records')!.entries, 800);
+  const rotation = cli(['query', '--dir', dir, '--key-file', newKey, '--tenant', '__system', '--action', 'store.rotate_key', '--count']);
+  assert.equal(rotation.stdout, '1\n', 'the rotation is recorded in the system tenant');
   assert.equal(cli(['verify', '--dir', dir, '--key-file', oldKey]).code, 5);
 });
 

@@ -1,11 +1,12 @@
 /**
  * `redb-audit backup <dest>`: an online, consistent backup of every shard (RedbManager.backup), full
  * or, with --since, incremental; then the backup is verified (every file's BLAKE3, every block
- * resolvable) before the verb reports success.
+ * resolvable) before the verb reports success. The store's key files go with it (store-files.ts).
  */
 import type { Command } from 'commander';
 import { RedbManager } from '../../manager/redb-manager.js';
 import { verbAction, type CliContext } from '../context.js';
+import { saveStoreFiles } from '../store-files.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { bytes, ms } from '../render.js';
 
@@ -23,16 +24,18 @@ export function register(program: Command): void {
 }
 
 async function backup(ctx: CliContext, dest: string, opts: BackupVerbOptions): Promise<ExitCodeValue> {
-  // A backup pins each shard's checkpoint, which only the process holding the writer lock can do.
-  const manager = ctx.openManager('write');
+  // A backup pins each shard's checkpoint, which only the process holding the writer lock can do;
+  // the audit store records it as an operation of the system tenant.
+  const store = await ctx.openAudit('write');
   let report;
   try {
-    report = await manager.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
+    report = await store.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
   } finally {
-    manager.close();
+    store.close();
   }
+  const storeFiles = saveStoreFiles(ctx.dir, report.dir);
   const check = RedbManager.verifyBackup(report.dir);
-  const out = { ...report, verified: check.ok, issues: check.issues };
+  const out = { ...report, storeFiles, verified: check.ok, issues: check.issues };
   ctx.result(out, () => [
     `${report.kind} backup of ${report.shards.length} shard(s) written to ${report.dir}: ${bytes(report.bytesWritten)} in ${ms(report.durationMs)}` +
       `${report.base ? ` (base ${report.base})` : ''}`,

@@ -20,6 +20,7 @@ import { bytes, ms } from '../render.js';
 interface ExportVerbOptions extends QueryFlags {
   format: ExportFormat;
   out?: string;
+  withProofs?: boolean;
 }
 
 export function register(program: Command): void {
@@ -27,10 +28,12 @@ export function register(program: Command): void {
   addQueryOptions(cmd, 'most events to export (default: all)')
     .requiredOption('--format <format>', EXPORT_FORMATS.join(', '), choiceArg(EXPORT_FORMATS))
     .option('--out <file>', 'write to this file (default: stdout)')
+    .option('--with-proofs', 'ndjson only: a self-contained proof bundle (signed checkpoints, an inclusion proof per event) that verify-export checks offline')
     .addHelpText(
       'after',
       `\nExamples:\n  $ redb-audit export --dir ./audit --tenant acme-health --from 2026-03-01 --to 2026-04-01 --format ndjson --out march.ndjson\n` +
-        `  $ redb-audit export --dir ./audit --tenant globex-pay --outcome denied --format json | jq length`,
+        `  $ redb-audit export --dir ./audit --tenant globex-pay --outcome denied --format json | jq length\n` +
+        `  $ redb-audit export --dir ./audit --tenant acme-health --format ndjson --with-proofs --out bundle.ndjson`,
     )
     .action(verbAction((ctx, opts: ExportVerbOptions) => exportVerb(ctx, opts)));
 }
@@ -54,8 +57,12 @@ async function exportVerb(ctx: CliContext, opts: ExportVerbOptions): Promise<voi
     },
   });
   let report;
+  let vkey: string | null = null;
   try {
-    report = await store.exportEventsTo(q, opts.format, counter);
+    report = await store.exportEventsTo(q, opts.format, counter, opts.withProofs ? { withProofs: true } : undefined);
+    // Every chunk the counter accepted reaches the sink before the sink is ended.
+    await new Promise<void>((resolve, reject) => counter.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (opts.withProofs) vkey = store.checkpointPublicKey().vkey;
     if (temp && target) {
       const file = sink as fs.WriteStream;
       await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
@@ -75,8 +82,9 @@ async function exportVerb(ctx: CliContext, opts: ExportVerbOptions): Promise<voi
     store.close();
   }
   const durationMs = performance.now() - started;
-  const summary = { ...report, out: target, durationMs };
-  if (target) ctx.result(summary, () => `exported ${report.events} event(s), ${bytes(report.bytes)} of ${report.format}, to ${target} in ${ms(durationMs)}`);
+  const summary = { ...report, out: target, durationMs, ...(vkey ? { vkey } : {}) };
+  const check = vkey ? `verify it anywhere with: redb-audit verify-export ${target ?? '<file>'} --vkey '${vkey}'` : null;
+  if (target) ctx.result(summary, () => [`exported ${report.events} event(s), ${bytes(report.bytes)} of ${report.format}${vkey ? ' with proofs' : ''}, to ${target} in ${ms(durationMs)}`, ...(check ? [check] : [])]);
   // On stdout the export is the output: the summary goes to stderr, and only for people.
-  else if (!ctx.quiet) process.stderr.write(`exported ${report.events} event(s), ${bytes(report.bytes)} of ${report.format} in ${ms(durationMs)}\n`);
+  else if (!ctx.quiet) process.stderr.write(`exported ${report.events} event(s), ${bytes(report.bytes)} of ${report.format} in ${ms(durationMs)}\n${check ? `${check}\n` : ''}`);
 }

@@ -30,19 +30,22 @@ export function healthExitCode(status: HealthStatus): ExitCodeValue {
   return status === 'healthy' ? ExitCode.Ok : status === 'degraded' ? ExitCode.Warnings : ExitCode.Corruption;
 }
 
+/** The health report with the audit layer's warnings (keys kept inside the store's directory). */
+export type CliHealthReport = HealthReport & { warnings: string[] };
+
 /** Reads the store's health report (opening it only to read). */
-export function readHealth(ctx: CliContext): HealthReport {
-  const manager = ctx.openManager('read');
+export async function readHealth(ctx: CliContext): Promise<CliHealthReport> {
+  const store = await ctx.openAudit('read');
   try {
-    return manager.health();
+    return store.health();
   } finally {
-    manager.close();
+    store.close();
   }
 }
 
 /** The lines people read for a health report. */
-export function healthLines(report: HealthReport): string[] {
-  const lines = [`status: ${report.status} (checked ${report.checkedAt})`];
+export function healthLines(report: CliHealthReport): string[] {
+  const lines = [`status: ${report.status} (checked ${report.checkedAt})`, ...report.warnings.map((w) => `note: ${w}`)];
   lines.push(
     table(
       ['shard', 'status', 'WAL since checkpoint', 'disk free', 'problems'],
@@ -52,8 +55,8 @@ export function healthLines(report: HealthReport): string[] {
   return lines;
 }
 
-function healthOnce(ctx: CliContext): ExitCodeValue {
-  const report = readHealth(ctx);
+async function healthOnce(ctx: CliContext): Promise<ExitCodeValue> {
+  const report = await readHealth(ctx);
   ctx.result(report, () => healthLines(report));
   return healthExitCode(report.status);
 }

@@ -16,5 +16,10 @@ import { register as ingest } from './ingest.js';
 import { register as query } from './query.js';
 import { register as exportVerb } from './export.js';
 import { register as purgeExpired } from './purge-expired.js';
+import { register as serve } from './serve.js';
+import { register as demo } from './demo.js';
+import { register as verifyExport } from './verify-export.js';
+import { register as eraseSubject } from './erase-subject.js';
+import { register as bench } from './bench.js';
 
-export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, stats, health, forward];
+export const VERBS: ((program: Command) => void)[] = [init, ingest, query, exportVerb, verify, verifyExport, repair, backup, restore, listBackups, cleanupBackups, compact, rotateKey, purgeExpired, eraseSubject, stats, health, serve, bench, demo, forward];

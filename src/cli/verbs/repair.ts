@@ -27,16 +27,18 @@ export function register(program: Command): void {
     .action(verbAction((ctx, opts: RepairOptions) => (opts.dryRun ? dryRun(ctx) : repair(ctx))));
 }
 
-function dryRun(ctx: CliContext): ExitCodeValue {
-  const v = runVerify(ctx);
+async function dryRun(ctx: CliContext): Promise<ExitCodeValue> {
+  const v = await runVerify(ctx);
   const damaged = v.shards.filter((s) => s.issues.some((i) => i.severity === 'corruption')).map((s) => s.shard);
-  const out = { dir: ctx.dir, dryRun: true, wouldRepair: damaged, verify: v };
+  const tampered = v.integrity.filter((t) => !t.ok).map((t) => t.tenantId);
+  const out = { dir: ctx.dir, dryRun: true, wouldRepair: damaged, tamperedTenants: tampered, verify: v };
   ctx.result(out, () =>
     damaged.length === 0
       ? `nothing to repair in ${ctx.dir}: every shard verifies${v.status === 'warnings' ? ' (with space-accounting warnings, which compact clears)' : ''}`
       : [`would repair ${damaged.includes(-1) ? 'the store, whose manifest is damaged,' : `shard(s) ${damaged.join(', ')}`} in ${ctx.dir}:`, ...v.shards.flatMap((s) => s.issues.map((i) => `  shard ${s.shard}: ${i.message}`))],
   );
-  return damaged.length === 0 ? ExitCode.Ok : ExitCode.Corruption;
+  if (tampered.length > 0) ctx.warn(`the Merkle logs of tenant(s) ${tampered.join(', ')} do not match their events: repair cannot undo tampering; restore those events from a backup or an exported proof bundle`);
+  return damaged.length === 0 && tampered.length === 0 ? ExitCode.Ok : ExitCode.Corruption;
 }
 
 function lost(r: ShardRepairReport): boolean {

@@ -1,14 +1,16 @@
 /**
  * `redb-audit restore <src>`: rebuilds a store from a backup (and the bases it names) into --to, or
  * --dir when --to is absent. The backup is verified first and nothing is written if it is damaged;
- * a directory a live store holds is refused, and a non-empty one unless --force.
+ * a directory a live store holds is refused, and a non-empty one unless --force. The store's key
+ * files the backup carries are put back (store-files.ts).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
 import { RedbManager } from '../../manager/redb-manager.js';
-import fs from 'node:fs';
 import { verbAction, type CliContext } from '../context.js';
+import { restoreStoreFiles } from '../store-files.js';
 import { bytes, ms } from '../render.js';
 
 interface RestoreVerbOptions {
@@ -30,8 +32,9 @@ function restore(ctx: CliContext, src: string, opts: RestoreVerbOptions): void {
   if (!fs.existsSync(src)) throw new NotFoundError(`the backup directory ${path.resolve(src)} does not exist; name a directory written by \`redb-audit backup\``);
   const to = opts.to !== undefined ? path.resolve(opts.to) : ctx.dir;
   const report = RedbManager.restore(src, to, { force: opts.force === true });
+  const storeFiles = restoreStoreFiles(src, to);
   const total = report.shards.reduce((n, s) => n + s.bytes, 0);
-  ctx.result(report, () => [
+  ctx.result({ ...report, storeFiles }, () => [
     `restored ${report.shards.length} shard(s) (${bytes(total)}) from ${report.chain.length} backup(s) into ${report.dir} in ${ms(report.durationMs)}`,
     `next: redb-audit verify --dir ${report.dir}`,
   ]);

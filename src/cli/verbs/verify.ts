@@ -7,14 +7,20 @@
  * onlineVerify): every record is read and checksummed, but space accounting, which only the owner
  * can see settled, is left to a full verify.
  *
+ * With integrity on, every tenant's Merkle log is checked too: each event rehashed, the tree rebuilt,
+ * every stored signed checkpoint checked against it.
+ *
  * Exit codes: 0 clean; 1 warnings only (space accounting: a leaked or doubly listed extent wastes
  * space but loses no record); 2 corruption or data loss (any other issue, or a store that cannot be
  * opened because of damage).
  */
 import type { Command } from 'commander';
 import { CorruptionError, LockedError } from '../../errors.js';
-import type { RedbManager } from '../../manager/redb-manager.js';
 import type { VerifyIssue } from '../../shard/verify.js';
+import type { RedbAuditStore } from '../../audit/audit-store.js';
+import { T_TENANTS } from '../../audit/tables.js';
+import { listTenants } from '../../audit/tenants.js';
+import type { TenantVerifyReport } from '../../integrity/verify-log.js';
 import { verbAction, type CliContext } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { ms } from '../render.js';
@@ -30,6 +36,11 @@ export interface VerifyOutput {
   mode: 'full' | 'online';
   status: 'clean' | 'warnings' | 'corrupt';
   shards: { shard: number; ok: boolean; blocks: number; entries: number; walRecords: number; issues: (VerifyIssue & { severity: 'warning' | 'corruption' })[] }[];
+  /**
+   * Every tenant's Merkle log checked against its events and signed checkpoints (verifyTenant): an
+   * event edited, deleted, inserted or reordered, or a log truncated or forked, is corruption.
+   */
+  integrity: TenantVerifyReport[];
   durationMs: number;
 }
 
@@ -47,18 +58,18 @@ export function register(program: Command): void {
 }
 
 /** Runs verify over the store in --dir and returns its report (a store too damaged to open: corrupt). */
-export function runVerify(ctx: CliContext): VerifyOutput {
+export async function runVerify(ctx: CliContext): Promise<VerifyOutput> {
   const started = performance.now();
-  let manager: RedbManager;
+  let store: RedbAuditStore;
   try {
-    manager = ctx.openManager('write');
+    store = await ctx.openAudit('write');
   } catch (err) {
     if (err instanceof LockedError) return onlineVerify(ctx, started);
     if (err instanceof CorruptionError) return unopenable(ctx, err, started, 'full');
     throw err;
   }
   try {
-    const { shards } = manager.verify();
+    const { shards, integrity } = store.verify();
     const out = shards.map((r, shard) => ({
       shard,
       ok: r.ok,
@@ -67,16 +78,31 @@ export function runVerify(ctx: CliContext): VerifyOutput {
       walRecords: r.checked.walRecords,
       issues: r.issues.map((i) => ({ ...i, severity: issueSeverity(i) })),
     }));
-    return finish(ctx, 'full', out, started);
+    return finish(ctx, 'full', out, integrity, started);
   } finally {
-    manager.close();
+    store.close();
   }
 }
 
-function finish(ctx: CliContext, mode: VerifyOutput['mode'], shards: VerifyOutput['shards'], started: number): VerifyOutput {
+function finish(ctx: CliContext, mode: VerifyOutput['mode'], shards: VerifyOutput['shards'], integrity: TenantVerifyReport[], started: number): VerifyOutput {
   const all = shards.flatMap((s) => s.issues);
-  const status = all.some((i) => i.severity === 'corruption') ? 'corrupt' : all.length > 0 ? 'warnings' : 'clean';
-  return { dir: ctx.dir, mode, status, shards, durationMs: performance.now() - started };
+  const corrupt = all.some((i) => i.severity === 'corruption') || integrity.some((t) => !t.ok);
+  const status = corrupt ? 'corrupt' : all.length > 0 ? 'warnings' : 'clean';
+  return { dir: ctx.dir, mode, status, shards, integrity, durationMs: performance.now() - started };
+}
+
+/** Every tenant of every shard (the system tenant included). */
+export function tenantsOf(store: RedbAuditStore): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < store.manager.shardCount; i++) {
+    const snap = store.manager.shardAt(i).read();
+    try {
+      if (snap.tableNames().includes(T_TENANTS)) for (const [, t] of listTenants(snap.table(T_TENANTS))) out.push(t);
+    } finally {
+      snap.close();
+    }
+  }
+  return out;
 }
 
 function unopenable(ctx: CliContext, err: CorruptionError, started: number, mode: VerifyOutput['mode']): VerifyOutput {
@@ -84,6 +110,7 @@ function unopenable(ctx: CliContext, err: CorruptionError, started: number, mode
     ctx,
     mode,
     [{ shard: shardOfFile(err.file), ok: false, blocks: 0, entries: 0, walRecords: 0, issues: [{ area: 'header', file: err.file, offset: err.offset, message: err.message, severity: 'corruption' }] }],
+    [],
     started,
   );
 }
@@ -96,9 +123,9 @@ function unopenable(ctx: CliContext, err: CorruptionError, started: number, mode
  * reaches, so a shard whose scan meets a bad checksum is scanned once more from a fresh snapshot
  * before the damage is reported.
  */
-function onlineVerify(ctx: CliContext, started: number): VerifyOutput {
-  const scanShard = (manager: RedbManager, i: number): VerifyOutput['shards'][number] => {
-    const db = manager.shardAt(i);
+async function onlineVerify(ctx: CliContext, started: number): Promise<VerifyOutput> {
+  const scanShard = (store: RedbAuditStore, i: number): VerifyOutput['shards'][number] => {
+    const db = store.manager.shardAt(i);
     const st = db.stats();
     const issues: VerifyOutput['shards'][number]['issues'] = [];
     let entries = 0;
@@ -114,33 +141,36 @@ function onlineVerify(ctx: CliContext, started: number): VerifyOutput {
     return { shard: i, ok: issues.length === 0, blocks: 0, entries, walRecords: st.txn - st.checkpointTxn, issues };
   };
   const out: VerifyOutput['shards'] = [];
-  let manager: RedbManager;
+  const integrity: TenantVerifyReport[] = [];
+  let store: RedbAuditStore;
   try {
-    manager = ctx.openManager('read');
+    store = await ctx.openAudit('read');
   } catch (err) {
     if (err instanceof CorruptionError) return unopenable(ctx, err, started, 'online');
     throw err;
   }
   try {
-    for (let i = 0; i < manager.shardCount; i++) {
+    for (let i = 0; i < store.manager.shardCount; i++) {
       try {
-        out.push(scanShard(manager, i));
+        out.push(scanShard(store, i));
       } catch (err) {
         if (!(err instanceof CorruptionError)) throw err;
-        manager.close();
-        manager = ctx.openManager('read');
+        store.close();
+        store = await ctx.openAudit('read');
         try {
-          out.push(scanShard(manager, i));
+          out.push(scanShard(store, i));
         } catch (again) {
           if (!(again instanceof CorruptionError)) throw again;
           out.push({ shard: i, ok: false, blocks: 0, entries: 0, walRecords: 0, issues: [{ area: 'block', file: again.file, offset: again.offset, message: again.message, severity: 'corruption' }] });
         }
       }
     }
+    // The logs, from the same snapshot as the events they cover.
+    if (store.options.integrity.enabled) for (const t of tenantsOf(store)) integrity.push(store.verifyTenant(t));
   } finally {
-    manager.close();
+    store.close();
   }
-  return finish(ctx, 'online', out, started);
+  return finish(ctx, 'online', out, integrity, started);
 }
 
 /** The shard a damaged file belongs to (`<baseDir>/shards/<NNN>/...`), or -1 for a store-wide file. */
@@ -162,13 +192,19 @@ export function verifyLines(r: VerifyOutput): string[] {
     r.mode === 'full'
       ? [`verify ${r.dir}: ${r.status} (${r.shards.length} shard(s), ${blocks} blocks, ${entries} entries, ${wal} WAL records, ${ms(r.durationMs)})`]
       : [`verify ${r.dir}: ${r.status} (online: the store is open in another process; ${r.shards.length} shard(s), ${entries} entries read from one snapshot, ${ms(r.durationMs)})`];
+  if (r.integrity.length > 0) {
+    const events = r.integrity.reduce((n, t) => n + t.checkedEvents, 0);
+    const bad = r.integrity.filter((t) => !t.ok);
+    lines.push(`  Merkle logs: ${r.integrity.length} tenant(s), ${events} event(s) rehashed, ${r.integrity.reduce((n, t) => n + t.checkpoints, 0)} signed checkpoint(s) checked: ${bad.length === 0 ? 'intact' : `${bad.length} tenant(s) with findings`}`);
+  }
   for (const s of r.shards) for (const i of s.issues) lines.push(`  ${i.severity}: shard ${s.shard} ${i.area} ${i.file}@${i.offset}: ${i.message}`);
+  for (const t of r.integrity) for (const i of t.issues.slice(0, 20)) lines.push(`  corruption: tenant ${t.tenantId} log: ${i.kind}${i.eventId ? ` event ${i.eventId}` : ''}: ${i.message}`);
   if (r.status === 'corrupt') lines.push(`next: take the store offline and run \`redb-audit repair --dir ${r.dir} --dry-run\`, or restore a backup`);
   return lines;
 }
 
-function verify(ctx: CliContext): ExitCodeValue {
-  const report = runVerify(ctx);
+async function verify(ctx: CliContext): Promise<ExitCodeValue> {
+  const report = await runVerify(ctx);
   ctx.result(report, () => verifyLines(report));
   return verifyExitCode(report.status);
 }
