@@ -104,4 +104,3 @@ export {
   type FeedChange,
 } from './forward/forwarder.js';
 export type { ShardLag } from './forward/lag.js';
-export type { ConsistencyReport } from './audit/consistency.js';
