@@ -12,6 +12,7 @@
  */
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import { restoreStoreFiles, saveStoreFiles } from './store-files.js';
 import { ClosedError, ValidationError } from '../errors.js';
 import { BackupCorruptionError } from '../manager/backup-error.js';
 import type { KeySource } from '../codec/key-source.js';
@@ -141,7 +142,7 @@ export class RedbAuditStore {
         get shardCount() {
           return store.mgr.shardCount;
         },
-      });
+      }, mgr.options.readOnly);
       this.integrity = integrity;
       this.hooks.push((tx, ins) => {
         const leaves = new Array<{ id: string; bytes: Buffer }>(ins.events.length);
@@ -150,7 +151,7 @@ export class RedbAuditStore {
       });
     }
     if (audit.personalData.enabled) {
-      const { key, generated } = resolveStoreKey(baseDir, mgr.options.encryptionEnabled && mgr.options.encryptionKey ? mgr.options.encryptionKey : undefined);
+      const { key, generated } = resolveStoreKey(baseDir, mgr.options.encryptionEnabled && mgr.options.encryptionKey ? mgr.options.encryptionKey : undefined, mgr.options.readOnly);
       if (generated) {
         this.integrityWarnings.push(`personal data is sealed under a key kept in the store's own directory (${path.join(baseDir, 'personal-data.key')}); turn encryption on (its key then derives this one) so that erasing a subject cannot be undone by whoever copies the directory`);
       }
@@ -658,6 +659,7 @@ export class RedbAuditStore {
     this.assertOpen();
     try {
       const r = await this.mgr.backup(dir, options);
+      saveStoreFiles(this.mgr.options.baseDir, r.dir);
       this.recordOperation('store.backup', 'success', { dir: path.resolve(dir), incremental: options?.since !== undefined });
       return r;
     } catch (err) {
@@ -687,6 +689,7 @@ export class RedbAuditStore {
     let r: RestoreReport;
     try {
       r = RedbManager.restore(dir, baseDir, { force: true });
+      restoreStoreFiles(dir, baseDir);
     } finally {
       this.mgr = this.overSingleton ? initRedbManager(options) : RedbManager.open(options);
       this.resetCaches();

@@ -46,7 +46,7 @@ export class CheckpointSigner {
   }
 
   /** The configured key, or the base directory's (generated on first use). */
-  static open(baseDir: string, pem: string | undefined, origin: string | undefined): CheckpointSigner {
+  static open(baseDir: string, pem: string | undefined, origin: string | undefined, readOnly = false): CheckpointSigner {
     if (pem !== undefined) return new CheckpointSigner(loadPrivateKey(pem), origin, false, undefined);
     const file = path.join(baseDir, KEY_FILE);
     let text: string;
@@ -55,6 +55,9 @@ export class CheckpointSigner {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError('reading the checkpoint signing key', file, err);
       const { privateKey } = generateKeyPairSync('ed25519');
+      // A read-only open writes nothing. A store without a key file has signed no checkpoint, so a
+      // key that lives only in this process can contradict none; the writer makes the real one.
+      if (readOnly) return new CheckpointSigner(privateKey, origin, true, undefined);
       text = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       try {
         // Written to a temporary name, fsynced and renamed, so a crash never leaves half a key.

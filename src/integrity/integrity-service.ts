@@ -74,8 +74,8 @@ export class IntegrityService {
     }
   }
 
-  static open(options: ResolvedIntegrityOptions, baseDir: string, shards: ShardAccess): IntegrityService {
-    return new IntegrityService(options, CheckpointSigner.open(baseDir, options.signingKey, options.origin), shards);
+  static open(options: ResolvedIntegrityOptions, baseDir: string, shards: ShardAccess, readOnly = false): IntegrityService {
+    return new IntegrityService(options, CheckpointSigner.open(baseDir, options.signingKey, options.origin, readOnly), shards);
   }
 
   /**

@@ -35,7 +35,7 @@ import { tenantOfKey } from './log-keys.js';
 export const PD_KEY_FILE = 'personal-data.key';
 
 /** The store key: from the engine's encryption key when there is one, else the base directory's. */
-export function resolveStoreKey(baseDir: string, encryptionKey: KeySource | undefined): { key: Buffer; generated: boolean } {
+export function resolveStoreKey(baseDir: string, encryptionKey: KeySource | undefined, readOnly = false): { key: Buffer; generated: boolean } {
   if (encryptionKey !== undefined) {
     const r = resolveKeySource(encryptionKey);
     // A distinct key per purpose: the engine's key never seals subject keys directly.
@@ -50,6 +50,8 @@ export function resolveStoreKey(baseDir: string, encryptionKey: KeySource | unde
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new IoError('reading the personal-data key', file, err);
   }
   const key = randomBytes(32);
+  // Read-only writes nothing; without the file no subject key was ever sealed, so none is lost.
+  if (readOnly) return { key, generated: true };
   try {
     const tmp = `${file}.tmp`;
     const fd = fs.openSync(tmp, 'w', 0o600);

@@ -292,3 +292,49 @@ test('a cursor walk stays exact while new events arrive between pages', () =>
     assert.equal(store.queryEvents({ tenantId: 'w', limit: 1 }).events[0]!.id.startsWith('new-'), true);
     assert.equal(store.queryEvents({ tenantId: 'w', limit: 1, order: 'asc' }).events[0]!.id, 'w-000');
   }));
+
+test('a store backup carries the checkpoint signing key, and a restore puts it back', () =>
+  withStore('keys', {}, async (store, dir) => {
+    const backupDir = path.join(tmp('keys-backup'), 'b');
+    try {
+      store.insertEvents([ev('acme', 0, 1), ev('acme', 0, 2)]);
+      const keyFile = path.join(dir, 'integrity-signing-key.pem');
+      const key = fs.readFileSync(keyFile);
+      await store.backup(backupDir);
+      assert.deepEqual(fs.readFileSync(path.join(backupDir, 'store-files', 'integrity-signing-key.pem')), key);
+      const vkey = store.checkpointPublicKey().vkey;
+      fs.rmSync(keyFile);
+      await store.restore(backupDir);
+      assert.deepEqual(fs.readFileSync(keyFile), key, 'the restore brought the signing key back');
+      assert.equal(store.checkpointPublicKey().vkey, vkey);
+      assert.equal(store.verifyTenant('acme').ok, true);
+    } finally {
+      fs.rmSync(path.dirname(backupDir), { recursive: true, force: true });
+    }
+  }));
+
+test('a read-only open of an audit store writes no file, not even a signing key it lacks', async () => {
+  const dir = tmp('ro-keys');
+  try {
+    const writer = await RedbAuditStore.open({ baseDir: dir, checksumVerification: false, integrity: { enabled: false } });
+    writer.insertEvents([ev('acme', 0, 1), ev('acme', 0, 2)]);
+    writer.close();
+    const listing = () =>
+      fs
+        .readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => {
+          const p = path.join(e.parentPath ?? dir, e.name);
+          const st = fs.statSync(p);
+          return `${path.relative(dir, p)} ${st.size} ${st.mtimeMs}`;
+        })
+        .sort();
+    const before = listing();
+    const reader = await RedbAuditStore.open({ baseDir: dir, readOnly: true, checksumVerification: false, personalData: { enabled: true } });
+    assert.equal(reader.countEvents({ tenantId: 'acme' }), 2);
+    reader.close();
+    assert.deepEqual(listing(), before);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

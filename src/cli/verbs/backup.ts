@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { RedbManager } from '../../manager/redb-manager.js';
-import { verbAction, type CliContext } from '../context.js';
-import { saveStoreFiles } from '../store-files.js';
+import { CLI_SETTINGS, verbAction, type CliContext } from '../context.js';
+import { saveStoreFiles } from '../../audit/store-files.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { bytes, ms } from '../render.js';
 
@@ -33,7 +33,7 @@ async function backup(ctx: CliContext, dest: string, opts: BackupVerbOptions): P
   } finally {
     store.close();
   }
-  const storeFiles = saveStoreFiles(ctx.dir, report.dir);
+  const storeFiles = saveStoreFiles(ctx.dir, report.dir, [CLI_SETTINGS]);
   const check = RedbManager.verifyBackup(report.dir);
   const out = { ...report, storeFiles, verified: check.ok, issues: check.issues };
   ctx.result(out, () => [

@@ -27,12 +27,12 @@ import type { AuditQuery } from '../../audit/types.js';
 import { RedbManager } from '../../manager/redb-manager.js';
 import { MANIFEST_NAME } from '../../manager/manifest.js';
 import { intArg } from '../args.js';
-import { CliContext, verbAction } from '../context.js';
+import { CLI_SETTINGS, CliContext, verbAction } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.js';
 import { generateEvents } from '../sample-events.js';
 import { bytes, ms, table } from '../render.js';
 import { ingestInto } from './ingest.js';
-import { restoreStoreFiles, saveStoreFiles } from '../store-files.js';
+import { restoreStoreFiles, saveStoreFiles } from '../../audit/store-files.js';
 import { runVerify } from './verify.js';
 
 interface DemoOptions {
@@ -186,12 +186,12 @@ async function demo(ctx: CliContext, opts: DemoOptions): Promise<ExitCodeValue> 
     } finally {
       owner.close();
     }
-    saveStoreFiles(dir, backupDir);
+    saveStoreFiles(dir, backupDir, [CLI_SETTINGS]);
     const check = RedbManager.verifyBackup(backupDir);
     say(`5. backup: ${backupDir} (${bytes(backup.bytesWritten)}, ${ms(backup.durationMs)}), verified: ${check.ok ? 'ok' : check.issues.join('; ')}`);
     const restoredDir = path.join(extras, 'restored');
     const restore = RedbManager.restore(backupDir, restoredDir);
-    restoreStoreFiles(backupDir, restoredDir);
+    restoreStoreFiles(backupDir, restoredDir, [CLI_SETTINGS]);
     const restoredCtx = new CliContext({ dir: restoredDir, json: ctx.json, quiet: ctx.quiet, verbose: ctx.verbose });
     const v2 = await runVerify(restoredCtx);
     const sameCounts = await sameAnswers(restoredCtx, asks.map(([, q], i) => [q, queries[i]!.matches]));

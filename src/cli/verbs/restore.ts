@@ -9,8 +9,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { NotFoundError } from '../../errors.js';
 import { RedbManager } from '../../manager/redb-manager.js';
-import { verbAction, type CliContext } from '../context.js';
-import { restoreStoreFiles } from '../store-files.js';
+import { CLI_SETTINGS, verbAction, type CliContext } from '../context.js';
+import { restoreStoreFiles } from '../../audit/store-files.js';
 import { bytes, ms } from '../render.js';
 
 interface RestoreVerbOptions {
@@ -32,7 +32,7 @@ function restore(ctx: CliContext, src: string, opts: RestoreVerbOptions): void {
   if (!fs.existsSync(src)) throw new NotFoundError(`the backup directory ${path.resolve(src)} does not exist; name a directory written by \`redb-audit backup\``);
   const to = opts.to !== undefined ? path.resolve(opts.to) : ctx.dir;
   const report = RedbManager.restore(src, to, { force: opts.force === true });
-  const storeFiles = restoreStoreFiles(src, to);
+  const storeFiles = restoreStoreFiles(src, to, [CLI_SETTINGS]);
   const total = report.shards.reduce((n, s) => n + s.bytes, 0);
   ctx.result({ ...report, storeFiles }, () => [
     `restored ${report.shards.length} shard(s) (${bytes(total)}) from ${report.chain.length} backup(s) into ${report.dir} in ${ms(report.durationMs)}`,

@@ -1,7 +1,7 @@
 /**
- * The files a store keeps beside its shards that an engine backup does not copy: the checkpoint
- * signing key (integrity-signing-key.pem), the personal-data key (personal-data.key) and the CLI's
- * init settings (redb-audit.cli.json). Without the first, a restored store cannot verify the
+ * The files an audit store keeps beside its shards that an engine backup does not copy: the
+ * checkpoint signing key (integrity-signing-key.pem) and the personal-data key (personal-data.key),
+ * plus any the caller names (the CLI adds its init settings, redb-audit.cli.json). Without the first, a restored store cannot verify the
  * checkpoints it signed (verify reports every log as forked); without the second, sealed personal
  * data cannot be read. `backup` copies them into `<backup>/store-files/` with `store-files.json`
  * (name, size, BLAKE3 of each), `restore` checks them and puts them back.
@@ -18,17 +18,16 @@ import { blake3 } from '../blob/blake3.js';
 import { KEY_FILE } from '../integrity/checkpoint-signer.js';
 import { PD_KEY_FILE } from '../integrity/personal-data-vault.js';
 import { writeFileAtomic } from '../manager/durable-file.js';
-import { CLI_SETTINGS } from './context.js';
 
-const FILES = [KEY_FILE, PD_KEY_FILE, CLI_SETTINGS];
+const FILES = [KEY_FILE, PD_KEY_FILE];
 const DIR = 'store-files';
 const INDEX = 'store-files.json';
 
 const digest = (b: Uint8Array): string => Buffer.from(blake3(b)).toString('hex');
 
 /** Copies the store's side files into the backup; returns their names. */
-export function saveStoreFiles(storeDir: string, backupDir: string): string[] {
-  const present = FILES.filter((f) => fs.existsSync(path.join(storeDir, f)));
+export function saveStoreFiles(storeDir: string, backupDir: string, extra: readonly string[] = []): string[] {
+  const present = [...FILES, ...extra].filter((f) => fs.existsSync(path.join(storeDir, f)));
   if (present.length === 0) return [];
   fs.mkdirSync(path.join(backupDir, DIR), { recursive: true });
   const index: { name: string; bytes: number; blake3: string }[] = [];
@@ -43,12 +42,12 @@ export function saveStoreFiles(storeDir: string, backupDir: string): string[] {
 }
 
 /** Puts the side files of `backupDir` into the restored store `toDir`; returns their names. */
-export function restoreStoreFiles(backupDir: string, toDir: string): string[] {
+export function restoreStoreFiles(backupDir: string, toDir: string, extra: readonly string[] = []): string[] {
   const indexFile = path.join(backupDir, DIR, INDEX);
   if (!fs.existsSync(indexFile)) return [];
   const index = JSON.parse(fs.readFileSync(indexFile, 'utf8')) as { name: string; bytes: number; blake3: string }[];
   for (const entry of index) {
-    if (!FILES.includes(entry.name)) throw new CorruptionError(indexFile, 0, `it names ${JSON.stringify(entry.name)}, which is not a store file`);
+    if (!FILES.includes(entry.name) && !extra.includes(entry.name)) throw new CorruptionError(indexFile, 0, `it names ${JSON.stringify(entry.name)}, which is not a store file`);
     const file = path.join(backupDir, DIR, entry.name);
     const bytes = fs.existsSync(file) ? fs.readFileSync(file) : null;
     if (!bytes || digest(bytes) !== entry.blake3) throw new CorruptionError(file, 0, 'the store file is missing or does not match its BLAKE3 digest in store-files.json');
