@@ -4,6 +4,9 @@
  * resolvable) before the verb reports success. The store's key files go with it (store-files.ts).
  */
 import type { Command } from 'commander';
+import { LockedError } from '../../errors.js';
+import type { BackupReport } from '../../manager/backup.js';
+import { backupHeldStore } from '../../manager/held-backup.js';
 import { RedbManager } from '../../manager/redb-manager.js';
 import { CLI_SETTINGS, verbAction, type CliContext } from '../context.js';
 import { saveStoreFiles } from '../../audit/store-files.js';
@@ -24,18 +27,33 @@ export function register(program: Command): void {
 }
 
 async function backup(ctx: CliContext, dest: string, opts: BackupVerbOptions): Promise<ExitCodeValue> {
+  const backupOptions = opts.since !== undefined ? { since: opts.since } : undefined;
   // A backup pins each shard's checkpoint, which only the process holding the writer lock can do;
-  // the audit store records it as an operation of the system tenant.
-  const store = await ctx.openAudit('write');
-  let report;
+  // the audit store then records it as an operation of the system tenant. When another process
+  // (the agent) holds the store, the backup is taken from a verified copy instead (held-backup.ts),
+  // and only the agent could record it.
+  let report: BackupReport & { attempts?: number };
+  let held = false;
+  let store;
   try {
-    report = await store.backup(dest, opts.since !== undefined ? { since: opts.since } : undefined);
-  } finally {
-    store.close();
+    store = await ctx.openAudit('write');
+  } catch (err) {
+    if (!(err instanceof LockedError) || err.reason !== 'held') throw err;
+    held = true;
+  }
+  if (store) {
+    try {
+      report = await store.backup(dest, backupOptions);
+    } finally {
+      store.close();
+    }
+  } else {
+    ctx.note("the store is held by another process; backing up from a verified copy of its files");
+    report = await backupHeldStore(ctx.storeOptions('read'), dest, backupOptions);
   }
   const storeFiles = saveStoreFiles(ctx.dir, report.dir, [CLI_SETTINGS]);
   const check = RedbManager.verifyBackup(report.dir);
-  const out = { ...report, storeFiles, verified: check.ok, issues: check.issues };
+  const out = { ...report, held, storeFiles, verified: check.ok, issues: check.issues };
   ctx.result(out, () => [
     `${report.kind} backup of ${report.shards.length} shard(s) written to ${report.dir}: ${bytes(report.bytesWritten)} in ${ms(report.durationMs)}` +
       `${report.base ? ` (base ${report.base})` : ''}`,
