@@ -1,10 +1,10 @@
-// Benchmark runner: installs the peers on first use, runs every engine in its own child process,
+// Benchmark runner: runs every engine in its own child process,
 // one after the other, for several rounds, cross-checks their answers, prints the tables and
 // appends every result to bench/results/<timestamp>.jsonl.
 //
 //   npx tsx bench/run.ts [--quick] [--engines redb,lmdb,sqlite,level] [--rounds N] [--seed N]
 
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +21,7 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(BENCH_DIR, 'child.ts');
 const QUICK_SCALE = 0.1;
 const DEFAULT_SEED = 20_240_601;
+const PEERS = ['lmdb', 'better-sqlite3', 'classic-level'];
 // Generous: a full round of the slowest peer takes well under a minute on the reference machine.
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
@@ -66,21 +67,15 @@ function parseOptions(): Options {
   return { engines, rounds, scale: values.quick ? QUICK_SCALE : 1, seed };
 }
 
-/** Install the peers on first use, so `npm run bench` works straight after a clone. */
-function ensurePeersInstalled(): Record<string, string> {
-  const manifest = JSON.parse(readFileSync(join(BENCH_DIR, 'package.json'), 'utf8')) as {
-    dependencies: Record<string, string>;
-  };
-  const names = Object.keys(manifest.dependencies);
-  const installed = (name: string): string => join(BENCH_DIR, 'node_modules', name, 'package.json');
-  if (!names.every((name) => existsSync(installed(name)))) {
-    console.log('Installing the benchmark peers (npm install --prefix bench; better-sqlite3 compiles, ~1 min)...');
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const install = spawnSync(npm, ['install', '--prefix', BENCH_DIR, '--no-audit', '--no-fund'], { stdio: 'inherit' });
-    if (install.status !== 0) throw new Error(`npm install --prefix ${BENCH_DIR} failed (exit ${install.status})`);
-  }
+/** The peers are the project's dev dependencies (installed by `npm install` at the root); their
+ * versions go into the results. */
+function peerVersions(): Record<string, string> {
   const versions: Record<string, string> = {};
-  for (const name of names) versions[name] = (JSON.parse(readFileSync(installed(name), 'utf8')) as { version: string }).version;
+  for (const name of PEERS) {
+    const manifest = join(BENCH_DIR, '..', 'node_modules', name, 'package.json');
+    if (!existsSync(manifest)) throw new Error(`${name} is not installed: run npm install at the repository root (the peers are dev dependencies)`);
+    versions[name] = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  }
   return versions;
 }
 
@@ -126,7 +121,7 @@ function runChild(task: EngineName | 'fsync', options: Options): Promise<ChildMe
 
 async function main(): Promise<number> {
   const options = parseOptions();
-  const versions = ensurePeersInstalled();
+  const versions = peerVersions();
   if (options.engines.length === 0) {
     console.log('No engine to run.');
     return 1;

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chunkPairs, makeKeys, makeValues, streamRng } from './data.js';
-import { ENGINES } from './engines/index.js';
+import { ENGINES, isEngineName } from './engines/index.js';
 import { isPromise } from './engines/types.js';
 
 const PER_COMMIT = 10_000;
@@ -55,11 +55,12 @@ if (process.argv[2] === '--child') {
   const puts = Number(arg('puts', '1000000'));
   const keyOrder = arg('keys', 'random');
   if (keyOrder !== 'random' && keyOrder !== 'ordered') throw new Error(`--keys must be random or ordered, got ${keyOrder}`);
-  const names = arg('engines', 'redb,level').split(',') as (keyof typeof ENGINES)[];
+  const names = arg('engines', 'redb,level').split(',');
+  for (const name of names) if (!isEngineName(name)) throw new Error(`unknown engine "${name}"; known: ${Object.keys(ENGINES).join(', ')}`);
   console.log(`sustained ingest: ${puts.toLocaleString('en-US')} puts of ${keyOrder} keys in durable commits of ${PER_COMMIT.toLocaleString('en-US')}, timed to the end of close()`);
   for (const name of names) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', name, String(puts), keyOrder], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (r.status !== 0) throw new Error(`${name} failed`);
+    const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), '--child', name, String(puts), keyOrder], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) throw new Error(`${name} failed (exit ${r.status ?? r.signal}); its error output is above`);
     const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { engine: string; loadSeconds: number; closeSeconds: number };
     const total = m.loadSeconds + m.closeSeconds;
     console.log(`${m.engine.padEnd(14)} ${Math.round(puts / total).toLocaleString('en-US').padStart(9)} puts/s with close (${Math.round(puts / m.loadSeconds).toLocaleString('en-US')} before close; close ${m.closeSeconds.toFixed(2)} s)`);

@@ -18,6 +18,8 @@ export const ErrorCode = {
   PartialCommit: 'REDB_PARTIAL_COMMIT',
   ReadOnly: 'REDB_READ_ONLY',
   AccessDenied: 'REDB_ACCESS_DENIED',
+  NotFound: 'REDB_NOT_FOUND',
+  Forward: 'REDB_FORWARD',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -198,6 +200,31 @@ export class PartialCommitError extends RedbError {
     this.committedShards = committed;
     this.failedShards = failed;
     this.notAttemptedShards = notAttempted;
+  }
+}
+
+/** Why a forwarder stopped: see {@link ForwardError}. */
+export type ForwardFailure = 'feed-diverged' | 'rejected' | 'retries-exhausted';
+
+/**
+ * Forwarding to PostgreSQL stopped and will not resume on its own. `reason` says why:
+ * `feed-diverged` (PostgreSQL's cursor is past the store's feed, as after restoring an older backup),
+ * `rejected` (PostgreSQL refused the data or the schema), `retries-exhausted` (the server stayed
+ * unreachable).
+ */
+export class ForwardError extends RedbError {
+  readonly reason: ForwardFailure;
+
+  constructor(reason: ForwardFailure, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Forward, message, options);
+    this.reason = reason;
+  }
+}
+
+/** A store, backup or file that an operation needs does not exist where it was looked for. */
+export class NotFoundError extends RedbError {
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message);
   }
 }
 

@@ -41,6 +41,9 @@ export {
   AccessDeniedError,
   EncryptionKeyError,
   FormatError,
+  NotFoundError,
+  ForwardError,
+  type ForwardFailure,
 } from './errors.js';
 export { RedbManager, type BatchOp, type BatchResult, type OpenReport } from './manager/redb-manager.js';
 export { initRedbManager, getRedbManager, closeRedbManager } from './manager/singleton.js';
@@ -52,6 +55,52 @@ export type { BackupVerifyReport } from './backup/backup-verify.js';
 export type { RestoreOptions, RestoreReport } from './backup/restore.js';
 export { BackupCorruptionError } from './backup/backup-error.js';
 export type { ShardRepairReport, LostRange } from './shard/maintenance/repair.js';
+export { listBackups, cleanupBackups, type BackupEntry, type BackupList, type BackupCleanupReport, type UnreadableBackup } from './backup/backup-catalog.js';
 export { PartialCommitError } from './errors.js';
 export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
 export { NodeFileIO } from './io/node-file-io.js';
+export { RedbAuditStore, initAuditRedb, type AuditStore } from './audit/audit-store.js';
+export { createAuditEvent } from './audit/event-model.js';
+export { FeedPositionError, type ChangeEntry, type ChangesOptions } from './audit/feed.js';
+export type { InsertHook, TenantInserted } from './audit/insert.js';
+export type { BatchRecovery } from './audit/cross-shard.js';
+export {
+  SEVERITIES,
+  OUTCOMES,
+  SYSTEM_TENANT,
+  type Outcome,
+  type Severity,
+  type AuditActor,
+  type AuditResource,
+  type JsonValue,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditQuery,
+  type QueryResult,
+  type QueryPlan,
+  type InsertReport,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportReport,
+  type RetentionPolicy,
+  type PurgeReport,
+  type AuditOptions,
+  type AuditStoreOptions,
+} from './audit/types.js';
+export type { ConsistencyReport } from './audit/consistency.js';
+export { verifyExport, type ExportVerifyReport, type BundleIssue } from './integrity/proof-bundle.js';
+export type { IntegrityOptions } from './integrity/integrity-options.js';
+export type { PersonalDataOptions } from './integrity/personal-data.js';
+export type { Checkpoint, InclusionProof } from './integrity/integrity-service.js';
+export type { CheckpointPublicKey } from './integrity/checkpoint-signer.js';
+export type { TenantVerifyReport, IntegrityIssue } from './integrity/verify-log.js';
+export type { HealthSource, ComponentHealth, AuditHealthReport } from './audit/health-sources.js';
+export {
+  Forwarder,
+  type ForwarderOptions,
+  type ForwardReport,
+  type ForwarderHealth,
+  type ChangeFeedSource,
+  type FeedChange,
+} from './forward/forwarder.js';
+export type { ShardLag } from './forward/lag.js';

@@ -68,4 +68,4 @@ const BENCH_KEY = new Uint8Array(32).fill(0x5a);
 export const engine = variant({});
 export const engineNone = variant({ compression: 'none' });
 export const engineLz4 = variant({ compression: 'lz4' });
-export const engineAes = variant({ encryption: { key: BENCH_KEY } });
+export const engineAes = variant({ encryptionEnabled: true, encryptionKey: BENCH_KEY });

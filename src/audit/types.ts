@@ -4,6 +4,8 @@
  * (audit-store.ts) and the exporters build on these types.
  */
 import type { RedbOptions } from '../manager/options.js';
+import type { IntegrityOptions } from '../integrity/integrity-options.js';
+import type { PersonalDataOptions } from '../integrity/personal-data.js';
 
 /** How an action ended. */
 export type Outcome = 'success' | 'failure' | 'denied' | 'unknown';
@@ -177,6 +179,17 @@ export interface AuditOptions {
   maxBatch?: number;
   /** Retention policies applied by purgeExpired. Default: keep forever. */
   retention?: RetentionPolicy[];
+  /**
+   * The tamper-evident log: per-tenant Merkle logs and signed checkpoints (docs/integrity.md). On by
+   * default. Nested because RedbOptions.checkpointIntervalMs is the engine's, not the log's.
+   */
+  integrity?: IntegrityOptions;
+  /**
+   * Crypto-shredding of personal-data fields (docs/integrity.md, "Personal data"). Off by default:
+   * it costs an AES-GCM operation per sealed field and a re-encoding per event, and needs a store
+   * key; a deployment bound by GDPR-style erasure requests turns it on.
+   */
+  personalData?: PersonalDataOptions;
 }
 
 /** Options of RedbAuditStore.open: the store's RedbOptions plus the audit options. */

@@ -28,6 +28,9 @@ export type { HeaderSlot } from '../pagefile/header-slot.js';
 export type { BlockRef } from '../pagefile/layout.js';
 export type { KeyRingEntry } from '../codec/key-ring.js';
 export type { WalkEvent, WalkOptions } from './maintenance/reachable-blocks.js';
+/** The entries of a shard directory (docs/format.md, "Shard directory"), for copying one as files. */
+export { DATA_FILE } from './durability/open-shard.js';
+export { WAL_DIR } from '../wal/segment-format.js';
 /** Block layout constants a backup's own checks need (the bytes of a stored block; docs/format.md). */
 export { BLOCK_ALIGN, BLOCK_HEADER_SIZE, BlockKind, HEADER_SIZE } from '../pagefile/layout.js';
 

@@ -34,6 +34,7 @@ import { txSettings, type ShardCore } from './core.js';
 import { DATA_FILE, openShard, type RecoveryReport } from './durability/open-shard.js';
 import { openShardReadOnly } from './durability/read-only-open.js';
 import { resolveDatabaseOptions, type DatabaseOptions, type Durability, type ResolvedDatabaseOptions } from './options.js';
+import { ResumingRange } from './data/resuming-range.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
 import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './maintenance/snapshot-copy.js';
 import { shardStats, type DatabaseStats } from './stats.js';
@@ -485,6 +486,11 @@ export class Database {
   /** @internal Range over any table, for Table handles. */
   rangeOf(table: string, options: RangeOptions | undefined): IterableIterator<Entry> {
     const opts = checkRange(options);
+    if (!this.lock) return new ResumingRange(opts, (o) => this.scanLatest(table, o), () => this.reopenReadOnly());
+    return this.scanLatest(table, opts);
+  }
+
+  private scanLatest(table: string, opts: RangeOptions): IterableIterator<Entry> {
     const snap = this.read();
     const v = snap.liveVersion();
     return new RangeIterator(v, table, opts, () => snap.liveVersion(), () => snap.close());

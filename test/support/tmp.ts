@@ -4,10 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 
-/** A fresh empty directory under the OS temp dir, deleted after the test. */
-export function tmpDir(t: TestContext, name = 'db'): string {
+const made: string[] = [];
+
+/**
+ * A fresh empty directory under the OS temp dir, deleted when the test file's process exits. Not in
+ * an after hook: node:test runs after hooks in registration order, so a removal registered here
+ * would run before the test's own `t.after(() => store.close())`, and close would find its lock
+ * file gone (a takeover, as far as the fencing can tell). Each test file runs in its own process.
+ */
+export function tmpDir(_t: TestContext, name = 'db'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `redb-${name}-`));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  if (made.length === 0) process.once('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  made.push(dir);
   return dir;
 }
 

@@ -1,0 +1,46 @@
+// redb-audit through its public audit API, not the raw engine: RedbAuditStore with `immediate`
+// durability (every insertEvents call is one atomic commit, fsynced before it returns), queries
+// through queryEvents / countEvents, export through exportEventsTo.
+
+import type { Writable } from 'node:stream';
+import { RedbAuditStore } from '../../src/index.js';
+import type { AuditEvent, AuditEventInput } from '../../src/audit/types.js';
+import type { AuditEngine, AuditEngineModule } from './types.js';
+
+class RedbAudit implements AuditEngine {
+  constructor(
+    readonly dir: string,
+    private readonly store: RedbAuditStore,
+  ) {}
+
+  insert(batch: readonly AuditEvent[]): void {
+    // The generated events are complete inputs (ids and timestamps given, no null fields).
+    this.store.insertEvents(batch as readonly AuditEventInput[]);
+  }
+
+  timeWindow(tenantId: string, from: number, to: number, limit: number): AuditEvent[] {
+    return this.store.queryEvents({ tenantId, from, to, limit }).events;
+  }
+
+  actorLatest(tenantId: string, actorId: string, limit: number): AuditEvent[] {
+    return this.store.queryEvents({ tenantId, actorId, limit }).events;
+  }
+
+  actionCount(tenantId: string, prefix: string): number {
+    return this.store.countEvents({ tenantId, action: `${prefix}*` });
+  }
+
+  async exportTenant(tenantId: string, out: Writable): Promise<number> {
+    return (await this.store.exportEventsTo({ tenantId, order: 'asc' }, 'ndjson', out)).events;
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+export const engine: AuditEngineModule = {
+  async open(dir) {
+    return new RedbAudit(dir, await RedbAuditStore.open({ baseDir: dir, durability: 'immediate' }));
+  },
+};

@@ -1,0 +1,334 @@
+/**
+ * The event model: validation and normalisation of incoming events, the audit options and their
+ * defaults, and createAuditEvent. A PreparedEvent carries everything insert needs (key parts and
+ * the canonical JSON bytes that are stored), computed once while validating.
+ *
+ * Invariants: a prepared event's `json` is the RFC 8785 canonical JSON of the stored event, which
+ * parses back to exactly the fields given (absent optional fields stay absent; nothing is added
+ * inside actor, resource or details); indexed strings (actor.id, action, resource.type,
+ * resource.id, category) contain no NUL and are well-formed UTF-16, so their key bytes are
+ * unambiguous. Every failure is a ValidationError naming the field and the reason.
+ */
+import { ValidationError } from '../errors.js';
+import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integrity/integrity-options.js';
+import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
+import type { RedbOptions } from '../manager/options.js';
+import { canonicalJson } from './canonical-json.js';
+import { TAG_ULID, idBytes } from './keys.js';
+import { newUlid, ulidTime } from './ulid.js';
+import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
+
+/** The schema version the store writes. */
+export const SCHEMA_VERSION = 1;
+/** Longest caller-supplied id, in characters. */
+export const MAX_ID_LENGTH = 128;
+/** Latest timestamp accepted: the end of ECMAScript's Date range (year 275760). */
+export const MAX_TIMESTAMP = 8.64e15;
+
+/** Audit options with defaults applied. */
+export interface AuditLimits {
+  maxDetailsBytes: number;
+  maxStringLength: number;
+  maxBatch: number;
+}
+
+export interface ResolvedAuditOptions extends AuditLimits {
+  retention: RetentionPolicy[];
+  integrity: ResolvedIntegrityOptions;
+  personalData: { enabled: boolean; fields: string[][] };
+}
+
+export const DEFAULT_LIMITS: AuditLimits = { maxDetailsBytes: 65536, maxStringLength: 1024, maxBatch: 100_000 };
+
+const AUDIT_OPTION_NAMES = ['maxDetailsBytes', 'maxStringLength', 'maxBatch', 'retention', 'integrity', 'personalData'];
+
+/** Splits store options into the manager's RedbOptions and the validated audit options. */
+export function resolveAuditOptions(options: AuditStoreOptions | undefined): { redb: RedbOptions; audit: ResolvedAuditOptions } {
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw new ValidationError('store options must be an object');
+  }
+  const redb: Record<string, unknown> = {};
+  const o = (options ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!AUDIT_OPTION_NAMES.includes(k) && o[k] !== undefined) redb[k] = o[k];
+  const int = (name: string, min: number, max: number, dflt: number): number => {
+    const v = o[name];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ValidationError(`option ${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const audit: ResolvedAuditOptions = {
+    maxDetailsBytes: int('maxDetailsBytes', 2, 16 * 1024 * 1024, DEFAULT_LIMITS.maxDetailsBytes),
+    maxStringLength: int('maxStringLength', 1, 65536, DEFAULT_LIMITS.maxStringLength),
+    maxBatch: int('maxBatch', 1, 10_000_000, DEFAULT_LIMITS.maxBatch),
+    retention: checkRetention(o.retention),
+    integrity: resolveIntegrityOptions(o.integrity),
+    personalData: resolvePersonalDataOptions(o.personalData),
+  };
+  return { redb: redb as RedbOptions, audit };
+}
+
+/** Validates retention policies (option `retention`). */
+export function checkRetention(v: unknown): RetentionPolicy[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new ValidationError('option retention must be an array of { tenantId, category?, maxAgeDays }');
+  const seen = new Set<string>();
+  return v.map((p, i) => {
+    const where = `retention[${i}]`;
+    if (typeof p !== 'object' || p === null) throw new ValidationError(`${where} must be an object { tenantId, category?, maxAgeDays }`);
+    const r = p as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (!['tenantId', 'category', 'maxAgeDays'].includes(k)) throw new ValidationError(`${where}.${k} is not a retention option; use tenantId, category, maxAgeDays`);
+    if (typeof r.tenantId !== 'string' || r.tenantId.length === 0) throw new ValidationError(`${where}.tenantId must be a non-empty string`);
+    if (r.category !== undefined && (typeof r.category !== 'string' || r.category.length === 0)) throw new ValidationError(`${where}.category must be a non-empty string when given`);
+    if (typeof r.maxAgeDays !== 'number' || !Number.isFinite(r.maxAgeDays) || r.maxAgeDays <= 0) {
+      throw new ValidationError(`${where}.maxAgeDays must be a positive number of days, got ${JSON.stringify(r.maxAgeDays)}`);
+    }
+    const key = `${r.tenantId}\u0000${r.category ?? ''}`;
+    if (seen.has(key)) throw new ValidationError(`${where} repeats the policy for tenant ${JSON.stringify(r.tenantId)}${r.category ? ` and category ${JSON.stringify(r.category)}` : ''}`);
+    seen.add(key);
+    const out: RetentionPolicy = { tenantId: r.tenantId, maxAgeDays: r.maxAgeDays };
+    if (r.category !== undefined) out.category = r.category as string;
+    return out;
+  });
+}
+
+/** An event ready to store: its key parts, indexed values and canonical bytes. */
+export interface PreparedEvent {
+  id: string;
+  /** Key bytes of the id (see keys.ts). */
+  idKey: Buffer;
+  /**
+   * True when the id is a ULID carrying the event's own timestamp: its events key then follows from
+   * the id alone, so duplicates are found there and audit.ids needs no entry for it.
+   */
+  selfKeyed: boolean;
+  /** True when the store generated the id just now: it cannot already exist, so no lookup is needed. */
+  generated: boolean;
+  ts: number;
+  tenantId: string;
+  actorId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  outcome: Outcome;
+  severity: Severity;
+  category: string;
+  /** Canonical JSON of the stored event (UTF-8). */
+  json: Buffer;
+}
+
+const EVENT_FIELDS = new Set([
+  'id', 'timestamp', 'tenantId', 'actor', 'action', 'resource', 'outcome', 'severity', 'category',
+  'correlationId', 'sessionId', 'sourceIp', 'userAgent', 'details', 'schemaVersion',
+]);
+
+/** Converts a timestamp given as epoch ms, ISO-8601 string or Date to epoch ms, or throws. */
+export function toEpochMs(v: unknown, field: string): number {
+  let ms: number;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new ValidationError(`${field} must be whole epoch milliseconds, got ${v}`);
+    ms = v;
+  } else if (typeof v === 'string') {
+    ms = Date.parse(v);
+    if (Number.isNaN(ms)) throw new ValidationError(`${field} ${JSON.stringify(v.slice(0, 64))} is not an ISO-8601 date-time`);
+  } else if (v instanceof Date) {
+    ms = v.getTime();
+    if (Number.isNaN(ms)) throw new ValidationError(`${field} is an invalid Date`);
+  } else {
+    throw new ValidationError(`${field} must be epoch milliseconds, an ISO-8601 string or a Date, got ${describe(v)}`);
+  }
+  if (ms < 0 || ms > MAX_TIMESTAMP) throw new ValidationError(`${field} ${ms} is out of range: use a time from 1970-01-01 to year 275760`);
+  return ms;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v)}`;
+  if (typeof v === 'object') return `a ${(v as object).constructor?.name ?? 'object'}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** True when `s` has no unpaired surrogate (String.prototype.isWellFormed, Node 20+; typed for ES2024). */
+function wellFormed(s: string): boolean {
+  return (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/*
+ * Field names for messages are passed as (where, name) and joined only when an error is thrown: the
+ * valid path builds no strings it does not store.
+ */
+function str(v: unknown, where: string, name: string, max: number): string {
+  if (typeof v !== 'string') throw new ValidationError(`${where}.${name} must be a string, got ${describe(v)}`);
+  if (v.length === 0) throw new ValidationError(`${where}.${name} must not be empty`);
+  if (v.length > max) throw new ValidationError(`${where}.${name} is ${v.length} characters long; the limit is ${max} (option maxStringLength)`);
+  return v;
+}
+
+/** A string that becomes part of index keys: no NUL, well-formed UTF-16. */
+function indexed(v: unknown, where: string, name: string, max: number): string {
+  const s = str(v, where, name, max);
+  if (s.indexOf('\u0000') >= 0) throw new ValidationError(`${where}.${name} contains a NUL character (U+0000), which indexed fields may not hold`);
+  if (!wellFormed(s)) throw new ValidationError(`${where}.${name} contains an unpaired surrogate; indexed fields must be well-formed Unicode`);
+  return s;
+}
+
+function optStrOrNull(v: unknown, where: string, name: string, max: number): string | null {
+  if (v === null) return null;
+  return str(v, where, name, max);
+}
+
+/** Actor or resource: known fields checked, any other JSON field kept as given. */
+function entity(v: unknown, where: string, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError(`${where}.${field} must be an object, got ${describe(v)}`);
+  const o = v as Record<string, unknown>;
+  let extra = false;
+  for (const k in o) {
+    if (known[k] === undefined && Object.prototype.hasOwnProperty.call(o, k)) {
+      extra = true;
+      break;
+    }
+  }
+  // The usual case has only the known fields, whose sorted order is fixed: no sort needed.
+  const keys = extra ? Object.keys(o).sort() : order;
+  let s = '{';
+  let first = true;
+  for (const k of keys) {
+    const val = o[k];
+    if (val === undefined) continue; // an optional field set to undefined is absent
+    const kind = known[k];
+    let text: string;
+    if (kind === 'indexed') text = JSON.stringify(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'string') text = JSON.stringify(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else text = canonicalJson(val, `${where}.${field}.${k}`);
+    s += (first ? '' : ',') + (extra ? JSON.stringify(k) : '"' + k + '"') + ':' + text;
+    first = false;
+  }
+  s += '}';
+  if (s.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(s, 'utf8') > limits.maxDetailsBytes) {
+    throw new ValidationError(`${where}.${field} is larger than ${limits.maxDetailsBytes} bytes as JSON (option maxDetailsBytes)`);
+  }
+  return s;
+}
+
+const ACTOR_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { id: 'indexed', type: 'string', name: 'nullable' };
+const RESOURCE_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { type: 'indexed', id: 'indexed', name: 'string' };
+const ENTITY_ORDER = ['id', 'name', 'type'] as const;
+const ACTOR_NAMES: Record<string, string> = { id: 'actor.id', name: 'actor.name', type: 'actor.type' };
+const RESOURCE_NAMES: Record<string, string> = { id: 'resource.id', name: 'resource.name', type: 'resource.type' };
+
+const ACTION_BAD = /[\s*]/;
+
+function checkAction(v: unknown, where: string, max: number): string {
+  const a = indexed(v, where, 'action', max);
+  if (a.startsWith('.') || a.endsWith('.') || a.includes('..') || ACTION_BAD.test(a)) {
+    throw new ValidationError(`${where}.action ${JSON.stringify(a)} must be dotted words such as "record.update": non-empty segments separated by ".", without spaces or "*"`);
+  }
+  return a;
+}
+
+/**
+ * Validates and normalises one event. `where` prefixes field names in errors (such as "event 3");
+ * `allowSystem` lets the store itself write into the reserved system tenant.
+ */
+export function prepareEvent(input: unknown, limits: AuditLimits, where: string, allowSystem = false): PreparedEvent {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new ValidationError(`${where} must be an object, got ${describe(input)}`);
+  const e = input as Record<string, unknown>;
+  for (const k in e) {
+    if (!EVENT_FIELDS.has(k) && e[k] !== undefined) {
+      throw new ValidationError(`${where}: unknown field ${JSON.stringify(k)}; the fields are ${[...EVENT_FIELDS].join(', ')}`);
+    }
+  }
+  const max = limits.maxStringLength;
+  const tenantId = str(e.tenantId, where, 'tenantId', max);
+  if (tenantId === SYSTEM_TENANT && !allowSystem) {
+    throw new ValidationError(`${where}.tenantId ${JSON.stringify(SYSTEM_TENANT)} is reserved for the store's own operations; use another tenant id`);
+  }
+  if (!wellFormed(tenantId)) throw new ValidationError(`${where}.tenantId contains an unpaired surrogate; use well-formed Unicode`);
+  const ts = e.timestamp === undefined ? Date.now() : toEpochMs(e.timestamp, `${where}.timestamp`);
+  let id: string;
+  const generated = e.id === undefined;
+  if (generated) id = newUlid(ts);
+  else {
+    id = str(e.id, where, 'id', MAX_ID_LENGTH);
+    if (!wellFormed(id)) throw new ValidationError(`${where}.id contains an unpaired surrogate; use well-formed Unicode`);
+  }
+  const actorJson = entity(e.actor, where, 'actor', ACTOR_FIELDS, ENTITY_ORDER, limits);
+  const actorId = (e.actor as Record<string, unknown>).id;
+  if (actorId === undefined) throw new ValidationError(`${where}.actor.id is required`);
+  const action = checkAction(e.action, where, max);
+  const resourceJson = entity(e.resource, where, 'resource', RESOURCE_FIELDS, ENTITY_ORDER, limits);
+  const res = e.resource as Record<string, unknown>;
+  if (res.type === undefined) throw new ValidationError(`${where}.resource.type is required`);
+  if (res.id === undefined) throw new ValidationError(`${where}.resource.id is required`);
+  let outcome: Outcome = 'unknown';
+  if (e.outcome !== undefined) {
+    if (!OUTCOMES.includes(e.outcome as Outcome)) throw new ValidationError(`${where}.outcome must be one of ${OUTCOMES.join(', ')}, got ${describe(e.outcome)}`);
+    outcome = e.outcome as Outcome;
+  }
+  let severity: Severity = 'info';
+  if (e.severity !== undefined) {
+    if (!SEVERITIES.includes(e.severity as Severity)) throw new ValidationError(`${where}.severity must be one of ${SEVERITIES.join(', ')}, got ${describe(e.severity)}`);
+    severity = e.severity as Severity;
+  }
+  const dot = action.indexOf('.');
+  const category = e.category === undefined ? (dot < 0 ? action : action.slice(0, dot)) : indexed(e.category, where, 'category', max);
+  if (e.schemaVersion !== undefined && e.schemaVersion !== SCHEMA_VERSION) {
+    throw new ValidationError(`${where}.schemaVersion must be ${SCHEMA_VERSION} (the version this store writes), got ${describe(e.schemaVersion)}`);
+  }
+  let details: string | undefined;
+  if (e.details !== undefined) {
+    const d = e.details;
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ValidationError(`${where}.details must be a JSON object, got ${describe(d)}`);
+    details = canonicalJson(d, `${where}.details`);
+    if (details.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(details, 'utf8') > limits.maxDetailsBytes) {
+      throw new ValidationError(`${where}.details is ${Buffer.byteLength(details, 'utf8')} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
+    }
+  }
+  // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
+  // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
+  let s = '{"action":' + JSON.stringify(action) + ',"actor":' + actorJson + ',"category":' + JSON.stringify(category);
+  if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, where, 'correlationId', max));
+  if (details !== undefined) s += ',"details":' + details;
+  s += ',"id":' + JSON.stringify(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
+  if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, where, 'sessionId', max));
+  s += ',"severity":"' + severity + '"';
+  if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
+  s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
+  if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
+  s += '}';
+  const idKey = idBytes(id);
+  return {
+    id,
+    idKey,
+    selfKeyed: idKey[0] === TAG_ULID && ulidTime(id) === ts,
+    generated,
+    ts,
+    tenantId,
+    actorId: actorId as string,
+    action,
+    resourceType: res.type as string,
+    resourceId: res.id as string,
+    outcome,
+    severity,
+    category,
+    json: Buffer.from(s, 'utf8'),
+  };
+}
+
+/** Decodes a stored event. */
+export function decodeEvent(json: Uint8Array): AuditEvent {
+  return JSON.parse(Buffer.isBuffer(json) ? json.toString('utf8') : Buffer.from(json.buffer, json.byteOffset, json.length).toString('utf8')) as AuditEvent;
+}
+
+/**
+ * Builds a valid event from `fields`: assigns `id` (a ULID) and `timestamp` (now) when absent, sets
+ * `schemaVersion`, applies the defaults (severity 'info', outcome 'unknown', category = the
+ * action's first segment) and validates everything, throwing ValidationError as insertEvent would.
+ * The result reads back identically after insertion.
+ */
+export function createAuditEvent(fields: AuditEventInput): AuditEvent {
+  return decodeEvent(prepareEvent(fields, DEFAULT_LIMITS, 'event').json);
+}

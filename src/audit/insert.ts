@@ -1,0 +1,197 @@
+/**
+ * The insert transaction of one shard: for each new event, its row in audit.events, its id in
+ * audit.ids (unless the id is a ULID of the event's own time), its five index entries in
+ * audit.index, plus one change-feed group for the whole transaction in audit.feed, the batch's
+ * aggregated statistics and the feed counter, all in the caller's one write transaction, so an
+ * event is never visible (or durable) without every entry that points at it. Entries per event are
+ * what ingest pays for (each costs a memtable insert and a fold), so the feed takes one entry per
+ * commit, the id one only when it is needed, and statistics one per distinct value per commit.
+ *
+ * Events whose id the tenant already holds (or that appear twice in the batch) are duplicates:
+ * nothing is written for them. After the rows, each registered InsertHook is called once per tenant
+ * with that tenant's newly inserted events in commit order (the integrity layer's Merkle log appends
+ * its leaves there, inside the same transaction).
+ */
+import type { TxTable, WriteTxn } from '../shard/txn/write-txn.js';
+import type { PreparedEvent } from './event-model.js';
+import {
+  KIND_ACTION,
+  KIND_ACTOR,
+  KIND_CATEGORY,
+  KIND_OUTCOME,
+  KIND_RESOURCE,
+  eventKey,
+  idsKey,
+  indexKey,
+  readU64,
+  seqKey,
+  TAG_ULID,
+  totalKey,
+  valuePrefix,
+  writeU64,
+} from './keys.js';
+import { StatsDelta } from './stats.js';
+import { ulidTime } from './ulid.js';
+import { META_SEQ, T_EVENTS, T_FEED, T_IDS, T_INDEX, T_META, T_STATS, T_TENANTS } from './tables.js';
+import { assignTenant, lookupTenant } from './tenants.js';
+
+/** One tenant's newly inserted events of a shard transaction, in commit order. */
+export interface TenantInserted {
+  tenantNo: number;
+  tenantId: string;
+  events: PreparedEvent[];
+  /** audit.events keys of `events`, in the same order. */
+  keys: Buffer[];
+}
+
+/**
+ * Called inside the insert transaction once per tenant that gained events; whatever it writes
+ * commits atomically with them. It must be synchronous and may throw to abort the whole batch.
+ */
+export type InsertHook = (tx: WriteTxn, inserted: TenantInserted) => void;
+
+/** What one shard's part of a batch did. */
+export interface PartResult {
+  /** 1 where the event at that position of the part was inserted, 0 where it was a duplicate. */
+  inserted: Uint8Array;
+  insertedCount: number;
+  /** Tenants that got a number in this transaction (to cache once it is durable). */
+  newTenants: [string, number][];
+  /** Per tenant, what was inserted. */
+  tenants: TenantInserted[];
+}
+
+/** Per-tenant state of one transaction: index prefixes (which are also the stats keys) with their deltas. */
+interface TenantState {
+  no: number;
+  /** Per index kind (slot = kind), value -> prefix and count: no key string to build per event. */
+  prefixes: Map<string, { key: Buffer; delta: number }>[];
+  inserted: TenantInserted;
+  count: number;
+  minTs: number;
+  maxTs: number;
+}
+
+function prefixFor(t: TenantState, kind: number, value: string): { key: Buffer; delta: number } {
+  const m = t.prefixes[kind]!;
+  let p = m.get(value);
+  if (!p) {
+    p = { key: valuePrefix(t.no, kind, value, true), delta: 0 };
+    m.set(value, p);
+  }
+  p.delta++;
+  return p;
+}
+
+/** Writes `events` (all routed to this shard) inside `tx`. */
+export function insertPart(
+  tx: WriteTxn,
+  events: readonly PreparedEvent[],
+  tenantCache: ReadonlyMap<string, number>,
+  hooks: readonly InsertHook[],
+): PartResult {
+  const evT = tx.table(T_EVENTS);
+  const ixT = tx.table(T_INDEX);
+  const idT = tx.table(T_IDS);
+  const feedT = tx.table(T_FEED);
+  const metaT = tx.table(T_META);
+  const tenantsT = tx.table(T_TENANTS);
+  // Most stores only ever hold self-keyed ids; then audit.ids is empty and needs no lookups.
+  const probe = idT.range({ limit: 1 });
+  let idsInUse = !probe.next().done;
+  probe.return?.();
+  const seqV = metaT.get(META_SEQ);
+  let seq = seqV ? readU64(seqV, 0) : 0;
+  const states = new Map<string, TenantState>();
+  const newTenants: [string, number][] = [];
+  const inserted = new Uint8Array(events.length);
+  let insertedCount = 0;
+  const feedKeys: Buffer[] = [];
+  let feedBytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    let t = states.get(e.tenantId);
+    if (!t) {
+      let no = tenantCache.get(e.tenantId) ?? lookupTenant(tenantsT, e.tenantId);
+      if (no === undefined) {
+        no = assignTenant(tenantsT, metaT, e.tenantId);
+        newTenants.push([e.tenantId, no]);
+      }
+      t = { no, prefixes: [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()], inserted: { tenantNo: no, tenantId: e.tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity };
+      states.set(e.tenantId, t);
+    }
+    const ek = eventKey(t.no, e.ts, e.idKey);
+    const idk = idsKey(t.no, e.idKey);
+    // Reads see this transaction's own writes, so a repeat within the batch is caught here too. A
+    // ULID id is looked for under its own time as well, whatever timestamp this copy carries.
+    if (e.selfKeyed) {
+      // A ULID generated by this process for this insert is new by construction (monotonic within
+      // the process, 80 random bits across processes): looking it up would only cost time.
+      if (!e.generated && (evT.has(ek) || (idsInUse && idT.has(idk)))) continue;
+    } else {
+      idsInUse = true;
+      if (idT.has(idk)) continue;
+      if (e.idKey[0] === TAG_ULID && evT.has(eventKey(t.no, ulidTime(e.id), e.idKey))) continue;
+      const idv = Buffer.allocUnsafe(8);
+      writeU64(idv, 0, e.ts);
+      idT.put(idk, idv);
+    }
+    evT.put(ek, e.json);
+    putIndex(ixT, prefixFor(t, KIND_ACTOR, e.actorId).key, e);
+    putIndex(ixT, prefixFor(t, KIND_ACTION, e.action).key, e);
+    putIndex(ixT, valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e);
+    putIndex(ixT, prefixFor(t, KIND_OUTCOME, e.outcome).key, e);
+    putIndex(ixT, prefixFor(t, KIND_CATEGORY, e.category).key, e);
+    feedKeys.push(ek);
+    feedBytes += 2 + ek.length;
+    t.count++;
+    if (e.ts < t.minTs) t.minTs = e.ts;
+    if (e.ts > t.maxTs) t.maxTs = e.ts;
+    t.inserted.events.push(e);
+    t.inserted.keys.push(ek);
+    inserted[i] = 1;
+    insertedCount++;
+  }
+  if (insertedCount > 0) {
+    const delta = new StatsDelta();
+    for (const t of states.values()) {
+      if (t.count === 0) continue;
+      for (let kind = 0; kind < t.prefixes.length; kind++) {
+        for (const [value, p] of t.prefixes[kind]!) delta.add(`${t.no}:${kind}:${value}`, p.key, p.delta);
+      }
+      delta.addTotal(t.no, totalKey(t.no), t.count, t.minTs);
+      delta.addTotal(t.no, totalKey(t.no), 0, t.maxTs);
+    }
+    delta.apply(tx.table(T_STATS));
+    feedT.put(seqKey(seq + 1), packKeys(feedKeys, feedBytes));
+    const sv = Buffer.allocUnsafe(8);
+    writeU64(sv, 0, seq + insertedCount);
+    metaT.put(META_SEQ, sv);
+  }
+  const tenants: TenantInserted[] = [];
+  for (const t of states.values()) {
+    if (t.count === 0) continue;
+    tenants.push(t.inserted);
+    for (const h of hooks) h(tx, t.inserted);
+  }
+  return { inserted, insertedCount, newTenants, tenants };
+}
+
+/** A feed group's value: each key as a 2-byte length and its bytes, in commit order. */
+function packKeys(keys: readonly Buffer[], size: number): Buffer {
+  const b = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const k of keys) {
+    b[o] = k.length >>> 8;
+    b[o + 1] = k.length & 255;
+    k.copy(b, o + 2);
+    o += 2 + k.length;
+  }
+  return b;
+}
+
+function putIndex(ix: TxTable, prefix: Buffer, e: PreparedEvent): void {
+  ix.put(indexKey(prefix, e.ts, e.idKey), EMPTY);
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,198 @@
+/**
+ * Key encodings of the audit tables (byte by byte in docs/audit.md). Every key of a tenant's data
+ * starts with T, the tenant's number in its shard (audit.tenants), so one tenant's rows are
+ * contiguous and a tenant string is stored once per shard, not once per row. T is prefix-free:
+ * numbers below 2^15 take 2 bytes (big-endian, top bit 0), larger ones 4 bytes (top bit 1).
+ *
+ *   event id      0x01 + 16-byte ULID | 0x02 + UTF-8 of a caller's own id
+ *   audit.events  T ts(8 BE) id                      -> canonical JSON of the event
+ *   audit.index   T kind(1) value 0x00 ts(8) id      -> empty
+ *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
+ *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)
+ *   audit.ids     T id                               -> ts(8)   (only ids that are not a ULID
+ *                                                                 of the event's own timestamp)
+ *   audit.feed    seq(8)                             -> the audit.events keys of one commit
+ *
+ * Invariants: indexed values never contain 0x00 (validation refuses it), so `value 0x00` is an
+ * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
+ * with it; timestamps are non-negative integers below 2^53 so their big-endian bytes sort like them.
+ */
+import { isCanonicalUlid, ulidToBytes, ulidToString } from './ulid.js';
+
+/** Index kinds; 0 is the tenant total in audit.stats. */
+export const KIND_TOTAL = 0;
+export const KIND_ACTOR = 1;
+export const KIND_ACTION = 2;
+export const KIND_RESOURCE = 3;
+export const KIND_OUTCOME = 4;
+export const KIND_CATEGORY = 5;
+
+export const KIND_NAMES = ['time', 'actor', 'action', 'resource', 'outcome', 'category'] as const;
+
+export const TAG_ULID = 1;
+export const TAG_TEXT = 2;
+
+/** The key bytes of an event id. */
+export function idBytes(id: string): Buffer {
+  if (isCanonicalUlid(id)) {
+    const b = Buffer.allocUnsafe(17);
+    b[0] = TAG_ULID;
+    ulidToBytes(id, b, 1);
+    return b;
+  }
+  const n = Buffer.byteLength(id, 'utf8');
+  const b = Buffer.allocUnsafe(1 + n);
+  b[0] = TAG_TEXT;
+  b.write(id, 1, 'utf8');
+  return b;
+}
+
+/** The event id stored at b[off, end): the inverse of idBytes. */
+export function idFromBytes(b: Uint8Array, off: number, end: number): string {
+  if (b[off] === TAG_ULID) return ulidToString(b, off + 1);
+  return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
+}
+
+export function writeU32(b: Uint8Array, off: number, v: number): void {
+  b[off] = v >>> 24;
+  b[off + 1] = (v >>> 16) & 255;
+  b[off + 2] = (v >>> 8) & 255;
+  b[off + 3] = v & 255;
+}
+
+export function readU32(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) >>> 0) + ((b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!);
+}
+
+/** Writes a non-negative integer below 2^53 as 8 big-endian bytes. */
+export function writeU64(b: Uint8Array, off: number, v: number): void {
+  writeU32(b, off, Math.floor(v / 4294967296));
+  writeU32(b, off + 4, v >>> 0);
+}
+
+export function readU64(b: Uint8Array, off: number): number {
+  return readU32(b, off) * 4294967296 + readU32(b, off + 4);
+}
+
+/** Largest tenant number. */
+export const MAX_TENANT_NO = 0x7fffffff;
+
+/** Bytes of the tenant number `no`. */
+export function tenantLen(no: number): number {
+  return no < 0x8000 ? 2 : 4;
+}
+
+/** Writes tenant number `no` at `off`; returns the bytes written. */
+export function writeTenant(b: Uint8Array, off: number, no: number): number {
+  if (no < 0x8000) {
+    b[off] = no >>> 8;
+    b[off + 1] = no & 255;
+    return 2;
+  }
+  writeU32(b, off, (no | 0x80000000) >>> 0);
+  return 4;
+}
+
+/** The tenant number a key starts with. */
+export function readTenant(b: Uint8Array, off = 0): number {
+  if (b[off]! & 0x80) return readU32(b, off) & 0x7fffffff;
+  return (b[off]! << 8) | b[off + 1]!;
+}
+
+/** Bytes of the tenant number a key starts with. */
+export function tenantLenAt(b: Uint8Array, off = 0): number {
+  return b[off]! & 0x80 ? 4 : 2;
+}
+
+/** audit.events key of an event. */
+export function eventKey(tenantNo: number, ts: number, id: Uint8Array): Buffer {
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 8 + id.length);
+  writeTenant(k, 0, tenantNo);
+  writeU64(k, t, ts);
+  k.set(id, t + 8);
+  return k;
+}
+
+/** The first key of a tenant's events at or after `ts`. */
+export function eventBound(tenantNo: number, ts: number): Buffer {
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 8);
+  writeTenant(k, 0, tenantNo);
+  writeU64(k, t, ts);
+  return k;
+}
+
+/** The prefix of every row of a tenant (its number). */
+export function tenantPrefix(tenantNo: number): Buffer {
+  const k = Buffer.allocUnsafe(tenantLen(tenantNo));
+  writeTenant(k, 0, tenantNo);
+  return k;
+}
+
+/** `T kind value` (no terminator): with the terminator it is an index prefix; without, a value prefix. */
+export function valuePrefix(tenantNo: number, kind: number, value: string, terminated: boolean): Buffer {
+  const n = Buffer.byteLength(value, 'utf8');
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 1 + n + (terminated ? 1 : 0));
+  writeTenant(k, 0, tenantNo);
+  k[t] = kind;
+  k.write(value, t + 1, 'utf8');
+  if (terminated) k[t + 1 + n] = 0;
+  return k;
+}
+
+/** An index entry key: an index prefix (`valuePrefix(..., true)`) followed by ts and id. */
+export function indexKey(prefix: Uint8Array, ts: number, id: Uint8Array): Buffer {
+  const k = Buffer.allocUnsafe(prefix.length + 8 + id.length);
+  k.set(prefix, 0);
+  writeU64(k, prefix.length, ts);
+  k.set(id, prefix.length + 8);
+  return k;
+}
+
+/** `prefix ts` with no id: the first index key at or after `ts` under `prefix`. */
+export function indexBound(prefix: Uint8Array, ts: number): Buffer {
+  const k = Buffer.allocUnsafe(prefix.length + 8);
+  k.set(prefix, 0);
+  writeU64(k, prefix.length, ts);
+  return k;
+}
+
+/** The smallest key greater than every key starting with `prefix` (undefined if none exists). */
+export function prefixEnd(prefix: Uint8Array): Buffer | undefined {
+  const k = Buffer.from(prefix);
+  for (let i = k.length - 1; i >= 0; i--) {
+    if (k[i]! < 255) {
+      k[i]!++;
+      return k.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+/** audit.ids key of an event. */
+export function idsKey(tenantNo: number, id: Uint8Array): Buffer {
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + id.length);
+  writeTenant(k, 0, tenantNo);
+  k.set(id, t);
+  return k;
+}
+
+/** audit.stats key of a tenant's totals. */
+export function totalKey(tenantNo: number): Buffer {
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 1);
+  writeTenant(k, 0, tenantNo);
+  k[t] = KIND_TOTAL;
+  return k;
+}
+
+/** audit.feed key. */
+export function seqKey(seq: number): Buffer {
+  const k = Buffer.allocUnsafe(8);
+  writeU64(k, 0, seq);
+  return k;
+}
+

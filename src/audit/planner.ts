@@ -1,0 +1,128 @@
+/**
+ * The query planner. Per tenant it reads the statistics of every index the query's filters can use
+ * (audit.stats, same snapshot as the data), picks the one with the fewest entries, and falls back to
+ * the primary time order when no index is smaller than the tenant's total. Every other filter is a
+ * residual, checked per candidate. An action prefix ('record.*') uses the action index through the
+ * distinct actions under the prefix (read from the stats), merged back into time order; with more
+ * than MAX_PREFIX_VALUES of them the time order is used instead.
+ *
+ * Resource (type, id) pairs have no count (there are too many distinct ones to update per commit):
+ * their index is probed, counting at most as many entries as the best estimate so far.
+ *
+ * Estimates assume events spread evenly over the tenant's [min, max] timestamps, so a time window
+ * scales every candidate alike; they are estimates, reported by explain() next to what was scanned.
+ */
+import type { SnapshotTable } from '../shard/snapshot.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, prefixEnd, tenantPrefix, totalKey, valuePrefix } from './keys.js';
+import type { NormalQuery } from './query-model.js';
+import { readCount, readTotals } from './stats.js';
+
+/** Most distinct actions an action-prefix plan merges. */
+export const MAX_PREFIX_VALUES = 64;
+
+/** Filters a plan can leave to per-candidate checks. */
+export const Residual = {
+  Actor: 1,
+  Action: 2,
+  ActionPrefix: 4,
+  ResourceType: 8,
+  ResourceId: 16,
+  Outcome: 32,
+  Category: 64,
+  Severity: 128,
+} as const;
+
+/** How one tenant's part of a query runs. */
+export interface TenantPlan {
+  shard: number;
+  tenantNo: number;
+  tenantId: string;
+  /** 0: time order over audit.events; otherwise the index kind (keys.ts). */
+  kind: number;
+  /** Key prefixes to scan: [tenant prefix] for time order, else one index prefix per value. */
+  prefixes: Buffer[];
+  estimatedRows: number;
+  /** Residual filters (Residual bits). */
+  residual: number;
+  /** Tenant's total events. */
+  total: number;
+}
+
+/** Residual bits of every filter the query sets. */
+export function filterBits(q: NormalQuery): number {
+  let r = 0;
+  if (q.actorId !== undefined) r |= Residual.Actor;
+  if (q.action !== undefined) r |= Residual.Action;
+  if (q.actionPrefix !== undefined) r |= Residual.ActionPrefix;
+  if (q.resourceType !== undefined) r |= Residual.ResourceType;
+  if (q.resourceId !== undefined) r |= Residual.ResourceId;
+  if (q.outcome !== undefined) r |= Residual.Outcome;
+  if (q.category !== undefined) r |= Residual.Category;
+  if (q.minSeverity > 0) r |= Residual.Severity;
+  return r;
+}
+
+export const RESIDUAL_NAMES: [number, string][] = [
+  [Residual.Actor, 'actorId'],
+  [Residual.Action, 'action'],
+  [Residual.ActionPrefix, 'action'],
+  [Residual.ResourceType, 'resourceType'],
+  [Residual.ResourceId, 'resourceId'],
+  [Residual.Outcome, 'outcome'],
+  [Residual.Category, 'category'],
+  [Residual.Severity, 'minSeverity'],
+];
+
+/** Fraction of a tenant's events inside [from, to), assuming an even spread over [minTs, maxTs]. */
+function timeFraction(q: NormalQuery, minTs: number, maxTs: number): number {
+  const lo = Math.max(q.from, minTs);
+  const hi = Math.min(q.to, maxTs + 1);
+  if (hi <= lo) return 0;
+  return (hi - lo) / (maxTs + 1 - minTs);
+}
+
+/** Plans one tenant's part of `q`, or returns null when the tenant has no events. */
+export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, stats: SnapshotTable, index: SnapshotTable): TenantPlan | null {
+  const totals = readTotals(stats.get(totalKey(tenantNo)));
+  if (totals.count <= 0) return null;
+  const fraction = timeFraction(q, totals.minTs, totals.maxTs);
+  const all = filterBits(q);
+  let best: { kind: number; prefixes: Buffer[]; est: number; answers: number } = { kind: 0, prefixes: [tenantPrefix(tenantNo)], est: totals.count, answers: 0 };
+  const consider = (kind: number, value: string, answers: number): void => {
+    const p = valuePrefix(tenantNo, kind, value, true);
+    const est = readCount(stats.get(p));
+    if (est < best.est) best = { kind, prefixes: [p], est, answers };
+  };
+  if (q.actorId !== undefined) consider(KIND_ACTOR, q.actorId, Residual.Actor);
+  if (q.action !== undefined) consider(KIND_ACTION, q.action, Residual.Action);
+  if (q.outcome !== undefined) consider(KIND_OUTCOME, q.outcome, Residual.Outcome);
+  if (q.category !== undefined) consider(KIND_CATEGORY, q.category, Residual.Category);
+  if (q.resourceType !== undefined && q.resourceId !== undefined) {
+    // Resource ids are too many to keep a count each; count the index itself, never past the best
+    // estimate so far (so this probe costs no more than the plan it might replace would save).
+    const p = valuePrefix(tenantNo, KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, true);
+    let est = 0;
+    for (const _ of index.range({ gte: p, lt: prefixEnd(p)!, limit: Math.max(1, Math.floor(best.est)) })) est++;
+    if (est < best.est) best = { kind: KIND_RESOURCE, prefixes: [p], est, answers: Residual.ResourceType | Residual.ResourceId };
+  }
+  if (q.actionPrefix !== undefined) {
+    const lo = valuePrefix(tenantNo, KIND_ACTION, q.actionPrefix, false);
+    const prefixes: Buffer[] = [];
+    let est = 0;
+    for (const { key, value } of stats.range({ gte: lo, lt: prefixEnd(lo)!, limit: MAX_PREFIX_VALUES + 1 })) {
+      prefixes.push(key);
+      est += readCount(value);
+    }
+    if (prefixes.length <= MAX_PREFIX_VALUES && est < best.est) best = { kind: KIND_ACTION, prefixes, est, answers: Residual.ActionPrefix };
+  }
+  return {
+    shard,
+    tenantNo,
+    tenantId,
+    kind: best.kind,
+    prefixes: best.prefixes,
+    estimatedRows: Math.round(best.est * fraction),
+    residual: all & ~best.answers,
+    total: totals.count,
+  };
+}

@@ -1,0 +1,286 @@
+/**
+ * Query execution over shard snapshots. Each tenant plan becomes one or more sources (range scans of
+ * audit.events or audit.index from the query's time bounds and cursor position); sources are merged
+ * in (timestamp, tenant id, id key) order, ascending or descending, with a binary heap, so a query
+ * reads only as far as it needs and holds one pending row per source (bounded memory whatever the
+ * result size). Residual filters run on candidates; counting checks exact residuals by index
+ * membership instead of decoding events.
+ *
+ * Invariant: every row comes from the snapshots opened for the run, so a query sees one consistent
+ * state of each shard even while inserts commit; an index entry whose event is missing is reported
+ * as corruption, never skipped silently.
+ */
+import { CorruptionError } from '../errors.js';
+import type { RangeOptions } from '../shard/validate.js';
+import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
+import { compareBytes } from '../util/bytes.js';
+import type { CursorPos } from './cursor.js';
+import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
+import { readCount } from './stats.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
+import { Residual, type TenantPlan } from './planner.js';
+import type { NormalQuery } from './query-model.js';
+import { T_EVENTS, T_INDEX } from './tables.js';
+import { SEVERITIES, OUTCOMES, type AuditEvent } from './types.js';
+
+/** The tables of one shard snapshot a query reads. */
+export interface ShardView {
+  shard: number;
+  path: string;
+  snap: Snapshot;
+  events: SnapshotTable;
+  index: SnapshotTable;
+}
+
+export function openView(shard: number, path: string, snap: Snapshot): ShardView {
+  return { shard, path, snap, events: snap.table(T_EVENTS), index: snap.table(T_INDEX) };
+}
+
+/** One candidate: its position, and its stored bytes once read. */
+export class Row {
+  constructor(
+    readonly ts: number,
+    readonly tenantId: string,
+    /** Id key bytes. */
+    readonly id: Buffer,
+    readonly tenantNo: number,
+    readonly view: ShardView,
+    /** Residual filter bits of the row's tenant plan. */
+    readonly residual: number,
+    /** Canonical JSON, when the scan already read it. */
+    public value: Buffer | null,
+  ) {}
+
+  private decoded: AuditEvent | null = null;
+
+  /** The decoded event (decoded once). */
+  event(): AuditEvent {
+    return (this.decoded ??= decodeEvent(this.bytes()));
+  }
+
+  /** The stored canonical JSON bytes. */
+  bytes(): Buffer {
+    if (this.value === null) {
+      const v = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
+      if (!v) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+      this.value = v;
+    }
+    return this.value;
+  }
+}
+
+/** Range options over `prefix` + ts for [from, to), narrowed to what follows `cursor` in the query's order. */
+export function scanBounds(prefix: Buffer, q: NormalQuery, tenantId: string, cursor: CursorPos | undefined): RangeOptions | null {
+  if (q.from >= q.to) return null;
+  let lower = indexBound(prefix, q.from);
+  let lowerIncl = true;
+  let upper = indexBound(prefix, q.to);
+  if (cursor) {
+    const c = tenantId < cursor.tenantId ? -1 : tenantId > cursor.tenantId ? 1 : 0;
+    if (!q.desc) {
+      let k: Buffer;
+      let incl = true;
+      if (c === 0) {
+        k = indexKey(prefix, cursor.ts, cursor.id);
+        incl = false;
+      } else k = indexBound(prefix, c > 0 ? cursor.ts : cursor.ts + 1);
+      const d = compareBytes(k, lower);
+      if (d > 0 || (d === 0 && !incl)) {
+        lower = k;
+        lowerIncl = incl;
+      }
+    } else {
+      const k = c === 0 ? indexKey(prefix, cursor.ts, cursor.id) : indexBound(prefix, c < 0 ? cursor.ts + 1 : cursor.ts);
+      if (compareBytes(k, upper) < 0) upper = k;
+    }
+  }
+  if (compareBytes(lower, upper) >= 0) return null;
+  return lowerIncl ? { gte: lower, lt: upper, reverse: q.desc } : { gt: lower, lt: upper, reverse: q.desc };
+}
+
+/** A sorted stream of rows from one range scan. */
+class Source {
+  head: Row | null = null;
+  private readonly it: Iterator<{ key: Buffer; value: Buffer }>;
+
+  constructor(
+    private readonly plan: TenantPlan,
+    private readonly view: ShardView,
+    private readonly prefixLen: number,
+    private readonly time: boolean,
+    range: RangeOptions,
+    private readonly counter: { scanned: number },
+  ) {
+    this.it = (time ? view.events : view.index).range(range);
+  }
+
+  advance(): boolean {
+    const r = this.it.next();
+    if (r.done) {
+      this.head = null;
+      return false;
+    }
+    this.counter.scanned++;
+    const k = r.value.key;
+    const p = this.prefixLen;
+    this.head = new Row(readU64(k, p), this.plan.tenantId, k.subarray(p + 8), this.plan.tenantNo, this.view, this.plan.residual, this.time ? r.value.value : null);
+    return true;
+  }
+
+  close(): void {
+    this.it.return?.();
+  }
+}
+
+/** Order of rows: ts, then tenant id, then id key bytes. */
+function compareRows(a: Row, b: Row): number {
+  if (a.ts !== b.ts) return a.ts - b.ts;
+  if (a.tenantId !== b.tenantId) return a.tenantId < b.tenantId ? -1 : 1;
+  return compareBytes(a.id, b.id);
+}
+
+/** Rows of every plan in the query's order (no residual filtering). */
+export function* mergedRows(plans: readonly TenantPlan[], views: ReadonlyMap<number, ShardView>, q: NormalQuery, cursor: CursorPos | undefined, counter: { scanned: number }): Generator<Row> {
+  const sources: Source[] = [];
+  try {
+    for (const plan of plans) {
+      const view = views.get(plan.shard)!;
+      for (const prefix of plan.prefixes) {
+        const range = scanBounds(prefix, q, plan.tenantId, cursor);
+        if (!range) continue;
+        const s = new Source(plan, view, prefix.length, plan.kind === 0, range, counter);
+        sources.push(s);
+      }
+    }
+    if (sources.length === 1) {
+      // The common case: no heap.
+      const s = sources[0]!;
+      while (s.advance()) yield s.head!;
+      return;
+    }
+    const sign = q.desc ? -1 : 1;
+    const heap: Source[] = [];
+    const less = (a: Source, b: Source): boolean => compareRows(a.head!, b.head!) * sign < 0;
+    const up = (i: number): void => {
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!less(heap[i]!, heap[p]!)) break;
+        [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+        i = p;
+      }
+    };
+    const down = (i: number): void => {
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
+        if (m === i) return;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    };
+    for (const s of sources) if (s.advance()) {
+      heap.push(s);
+      up(heap.length - 1);
+    }
+    while (heap.length > 0) {
+      const top = heap[0]!;
+      yield top.head!;
+      if (top.advance()) down(0);
+      else {
+        const last = heap.pop()!;
+        if (heap.length > 0) {
+          heap[0] = last;
+          down(0);
+        }
+      }
+    }
+  } finally {
+    for (const s of sources) s.close();
+  }
+}
+
+/** True when a decoded event passes the residual filters `bits` of `q`. */
+export function matchesResidual(e: AuditEvent, q: NormalQuery, bits: number): boolean {
+  if (bits & Residual.Actor && e.actor.id !== q.actorId) return false;
+  if (bits & Residual.Action && e.action !== q.action) return false;
+  if (bits & Residual.ActionPrefix && !e.action.startsWith(q.actionPrefix!)) return false;
+  if (bits & Residual.ResourceType && e.resource.type !== q.resourceType) return false;
+  if (bits & Residual.ResourceId && e.resource.id !== q.resourceId) return false;
+  if (bits & Residual.Outcome && e.outcome !== q.outcome) return false;
+  if (bits & Residual.Category && e.category !== q.category) return false;
+  if (bits & Residual.Severity && SEVERITIES.indexOf(e.severity) < q.minSeverity) return false;
+  return true;
+}
+
+/** Residual filters that an index membership check answers exactly (no decoding). */
+const MEMBERSHIP = Residual.Actor | Residual.Action | Residual.Outcome | Residual.Category;
+
+/** Index prefixes to test for membership instead of decoding, or null when a residual needs the event. */
+export function membershipPrefixes(q: NormalQuery, plan: TenantPlan): Buffer[] | null {
+  let bits = plan.residual;
+  const out: Buffer[] = [];
+  if (bits & Residual.ResourceType && bits & Residual.ResourceId) {
+    out.push(valuePrefix(plan.tenantNo, KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, true));
+    bits &= ~(Residual.ResourceType | Residual.ResourceId);
+  }
+  if (bits & ~MEMBERSHIP) return null;
+  if (bits & Residual.Actor) out.push(valuePrefix(plan.tenantNo, KIND_ACTOR, q.actorId!, true));
+  if (bits & Residual.Action) out.push(valuePrefix(plan.tenantNo, KIND_ACTION, q.action!, true));
+  if (bits & Residual.Outcome) out.push(valuePrefix(plan.tenantNo, KIND_OUTCOME, q.outcome!, true));
+  if (bits & Residual.Category) out.push(valuePrefix(plan.tenantNo, KIND_CATEGORY, q.category!, true));
+  return out;
+}
+
+/** Entries under `prefix` with timestamps in [from, to), counted from the keys alone. */
+function countRange(view: ShardView, prefix: Buffer, from: number, to: number): number {
+  if (from >= to) return 0;
+  let n = 0;
+  for (const _ of view.index.range({ gte: indexBound(prefix, from), lt: indexBound(prefix, to) })) n++;
+  return n;
+}
+
+/**
+ * Number of events of one tenant plan that match, without decoding events when the index and
+ * membership checks answer it. With no residual filter, counts come from the statistics (kept
+ * exact in every commit): all of them when the query has no time window, otherwise the counted
+ * side of the window is whichever is smaller, inside it or outside it (stats minus the outside).
+ * A time-order plan counts through the outcome index (every event has exactly one outcome entry,
+ * and index entries carry no value to copy).
+ */
+export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, counter: { scanned: number }, stats: SnapshotTable): number {
+  const whole = q.from <= 0 && q.to > MAX_TIMESTAMP;
+  if (plan.residual === 0 && plan.kind !== KIND_RESOURCE) {
+    // Prefixes whose statistics give their count: the plan's, or for time order the four outcomes.
+    const prefixes = plan.kind === 0 ? OUTCOMES.map((o) => valuePrefix(plan.tenantNo, KIND_OUTCOME, o, true)) : plan.prefixes;
+    const total = plan.kind === 0 ? plan.total : prefixes.reduce((n, p) => n + readCount(stats.get(p)), 0);
+    if (whole) return total;
+    const inside = plan.total > 0 ? plan.estimatedRows / Math.max(1, total) : 1;
+    let n = 0;
+    if (inside <= 0.5) {
+      for (const p of prefixes) n += countRange(view, p, q.from, q.to);
+      counter.scanned += n;
+      return n;
+    }
+    for (const p of prefixes) n += countRange(view, p, 0, q.from) + countRange(view, p, q.to, MAX_TIMESTAMP + 1);
+    counter.scanned += n;
+    return total - n;
+  }
+  const members = membershipPrefixes(q, plan);
+  let n = 0;
+  for (const row of mergedRows([plan], new Map([[plan.shard, view]]), q, undefined, counter)) {
+    if (members) {
+      let ok = true;
+      for (const p of members) {
+        if (!view.index.has(indexKey(p, row.ts, row.id))) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) n++;
+    } else if (matchesResidual(row.event(), q, plan.residual)) n++;
+  }
+  return n;
+}

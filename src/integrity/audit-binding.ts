@@ -1,0 +1,85 @@
+/**
+ * The integrity layer's view of the audit store's tables: reading a tenant's stored events for
+ * verifyTenant, writing a proof bundle from query rows, and keeping a purged event's leaf. Kept here
+ * (not in src/audit) so the audit store only delegates to it.
+ *
+ * Invariants: everything reads the snapshot the caller passes, so a bundle's proofs, its checkpoints
+ * and its events are from the same commit of each shard.
+ */
+import { ValidationError } from '../errors.js';
+import type { Snapshot } from '../shard/snapshot.js';
+import type { WriteTxn } from '../shard/txn/write-txn.js';
+import { eventKey, idBytes, idFromBytes, idsKey, prefixEnd, readU64, TAG_ULID, tenantLenAt, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
+import { ulidTime } from '../audit/ulid.js';
+import type { Row } from '../audit/query-exec.js';
+import { T_EVENTS, T_IDS, T_TENANTS } from '../audit/tables.js';
+import { lookupTenant } from '../audit/tenants.js';
+import type { CheckpointSigner } from './checkpoint-signer.js';
+import { LOG_TABLE } from './log-keys.js';
+import { ProofBundleWriter } from './proof-bundle.js';
+import { TileLog } from './tile-log.js';
+import type { StoredEvents } from './verify-log.js';
+
+/** The stored events of a tenant in one snapshot. */
+export function storedEvents(snap: Snapshot, tenantId: string): StoredEvents {
+  const no = lookupTenant(snap.table(T_TENANTS), tenantId);
+  const events = snap.table(T_EVENTS);
+  const ids = snap.table(T_IDS);
+  return {
+    bytesOf(eventId: string): Uint8Array | undefined {
+      if (no === undefined) return undefined;
+      const id = idBytes(eventId);
+      // An event keyed by its own ULID time has no audit.ids entry (see insert.ts).
+      const v = ids.get(idsKey(no, id));
+      if (v !== undefined && v.length >= 8) return events.get(eventKey(no, readU64(v, 0), id));
+      return id[0] === TAG_ULID ? events.get(eventKey(no, ulidTime(eventId), id)) : undefined;
+    },
+    *ids(): Iterable<string> {
+      if (no === undefined) return;
+      const gte = auditTenantPrefix(no);
+      const lt = prefixEnd(gte);
+      for (const { key } of events.range(lt === undefined ? { gte } : { gte, lt })) yield idFromBytes(key, tenantLenAt(key) + 8, key.length);
+    },
+  };
+}
+
+/**
+ * Called by deleteEvents for every event it removes (retention purge, roll-back of an incomplete
+ * cross-shard batch): the event's leaf stays in the log and is marked purged, so proofs of the other
+ * events and every checkpoint stay valid. Nothing is written when the event has no leaf.
+ */
+export function keepLeafOfDeleted(tx: WriteTxn, tenantId: string, eventId: string): void {
+  const log = new TileLog(tx.table(LOG_TABLE), tenantId);
+  const at = log.leafIndexOf(eventId);
+  if (at !== undefined) log.markPurged(at, eventId);
+}
+
+/**
+ * The proof bundle of `rows` (the rows of an export, in order), as pieces to write in order. Each
+ * tenant's proofs are against its log as of the row's snapshot; the trailer carries a checkpoint
+ * signed for exactly that size.
+ */
+export function* proofBundlePieces(rows: Iterable<Row>, signer: CheckpointSigner): Generator<string> {
+  const w = new ProofBundleWriter();
+  const logs = new Map<string, { log: TileLog; size: number; root: Buffer }>();
+  yield w.header();
+  for (const row of rows) {
+    const k = `${row.view.shard}\u0000${row.tenantId}`;
+    let l = logs.get(k);
+    if (l === undefined) {
+      const log = new TileLog(row.view.snap.table(LOG_TABLE), row.tenantId);
+      l = { log, size: log.size(), root: log.currentRoot() };
+      logs.set(k, l);
+    }
+    const id = idFromBytes(row.id, 0, row.id.length);
+    const leafIndex = l.log.leafIndexOf(id);
+    if (leafIndex === undefined || leafIndex >= l.size) {
+      throw new ValidationError(`event ${id} of tenant ${row.tenantId} has no leaf in the integrity log (it predates the log, or integrity is off), so it cannot be exported with proofs; export it without withProofs`);
+    }
+    const event = JSON.parse(row.bytes().toString('utf8')) as unknown;
+    yield w.line({ tenantId: row.tenantId, leafIndex, proof: l.log.inclusionPath(leafIndex, l.size), event });
+  }
+  const checkpoints = new Map<string, string>();
+  for (const { log, size, root } of logs.values()) checkpoints.set(log.tenantId, signer.sign(log.tenantId, size, root));
+  yield w.trailer(checkpoints);
+}

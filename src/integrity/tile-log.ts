@@ -1,0 +1,385 @@
+/**
+ * One tenant's append-only Merkle log, stored as tiles (docs/integrity.md, "Stored form"): the log
+ * head (size and right edge), level-L tiles holding up to 256 hashes of tree level 8L (level 0: the
+ * leaf hashes), the event id of every leaf (also in tiles of 256), and each event id's leaf index.
+ *
+ * An append reads the head and the last tile of each level it touches, computes one leaf hash and,
+ * amortised, one node hash per event, and writes each touched tile once per call: O(log n) reads
+ * and writes per commit, not per event. A node of any complete subtree is read from one tile and
+ * hashed up at most 7 levels, so a proof costs O(log n) tile reads.
+ *
+ * Invariants: leaf i is the i-th event appended for the tenant; a stored hash never changes once
+ * written (only the last tile of each level grows); the head's size equals the number of leaf
+ * hashes in the level-0 tiles. Reads go through a small per-instance tile cache, so use one
+ * instance per transaction or snapshot, never across commits.
+ */
+import { CorruptionError, ValidationError } from '../errors.js';
+import {
+  checkpointKey,
+  headKey,
+  idsKey,
+  Kind,
+  kindRange,
+  leafKey,
+  LOG_TABLE,
+  purgedKey,
+  readU64,
+  STRIP_WIDTH,
+  stripsOf,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  tileKey,
+  u64,
+  writeU64,
+} from './log-keys.js';
+import { EMPTY_ROOT, Frontier, HASH_SIZE, isPowerOfTwo, leafHash, nodeHash, popCount, splitPoint } from './merkle.js';
+
+/** Read access to the log table (a snapshot's Table or a transaction's TxTable). */
+export interface LogReader {
+  get(key: Uint8Array): Uint8Array | undefined;
+  range(options: { gte?: Uint8Array; lt?: Uint8Array; reverse?: boolean; limit?: number }): Iterable<{ key: Uint8Array; value: Uint8Array }>;
+}
+
+/** Write access to the log table, inside the transaction that inserts the events. */
+export interface LogWriter extends LogReader {
+  put(key: Uint8Array, value: Uint8Array): void;
+}
+
+/** One event to append: its id and its canonical bytes. */
+export interface LeafInput {
+  id: string;
+  bytes: Uint8Array;
+}
+
+function corrupt(what: string): CorruptionError {
+  return new CorruptionError(LOG_TABLE, 0, what);
+}
+
+/** A tenant's log over a table. */
+export class TileLog {
+  private readonly tiles = new Map<string, Buffer>();
+  private headCache: Frontier | undefined;
+
+  constructor(
+    private readonly kv: LogReader,
+    readonly tenantId: string,
+  ) {}
+
+  /** The current size and right edge. */
+  head(): Frontier {
+    if (this.headCache === undefined) this.headCache = decodeHead(this.kv.get(headKey(this.tenantId)), this.tenantId);
+    return this.headCache.clone();
+  }
+
+  size(): number {
+    return this.head().size;
+  }
+
+  /** The tree hash of the current size. */
+  currentRoot(): Buffer {
+    return this.head().root();
+  }
+
+  /**
+   * Appends leaves in order, in the caller's transaction: `kv` must be the LogWriter this log was
+   * built on. Returns the first leaf index assigned.
+   */
+  append(events: readonly LeafInput[]): number {
+    const kv = this.kv as LogWriter;
+    const frontier = this.head();
+    const first = frontier.size;
+    // The open strip of each level: its position, as loaded, plus the hashes appended to it here.
+    const open = new Map<number, { tileIndex: number; strip: number; parts: Buffer[]; count: number; dirty: boolean }>();
+    const flushStrip = (lvl: number): void => {
+      const t = open.get(lvl);
+      if (t !== undefined && t.dirty) kv.put(tileKey(this.tenantId, lvl, t.tileIndex, t.strip), Buffer.concat(t.parts));
+    };
+    const addHash = (tileLevel: number, index: number, hash: Buffer): void => {
+      const tileIndex = Math.floor(index / TILE_WIDTH);
+      const pos = index % TILE_WIDTH;
+      const strip = Math.floor(pos / STRIP_WIDTH);
+      let t = open.get(tileLevel);
+      if (t === undefined || t.tileIndex !== tileIndex || t.strip !== strip) {
+        if (t !== undefined) flushStrip(tileLevel);
+        const existing = pos % STRIP_WIDTH === 0 ? undefined : this.kv.get(tileKey(this.tenantId, tileLevel, tileIndex, strip));
+        const have = existing === undefined ? Buffer.alloc(0) : Buffer.from(existing);
+        t = { tileIndex, strip, parts: [have], count: have.length / HASH_SIZE, dirty: false };
+        open.set(tileLevel, t);
+      }
+      if (t.count !== pos % STRIP_WIDTH) {
+        throw corrupt(`tenant ${this.tenantId}: strip ${t.strip} of tile ${tileLevel}/${tileIndex} holds ${t.count} hashes but the head expects ${pos % STRIP_WIDTH}; run verifyTenant`);
+      }
+      t.parts.push(hash);
+      t.count++;
+      t.dirty = true;
+    };
+    const onNode = (level: number, index: number, hash: Buffer): void => {
+      if (level % TILE_HEIGHT === 0) addHash(level / TILE_HEIGHT, index, hash);
+    };
+    let idStrip: { tileIndex: number; strip: number; parts: Buffer[]; dirty: boolean } | undefined;
+    const flushIds = (): void => {
+      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), Buffer.concat(idStrip.parts));
+    };
+    for (const ev of events) {
+      const leafIndex = frontier.size;
+      frontier.push(leafHash(ev.bytes), onNode);
+      const tileIndex = Math.floor(leafIndex / TILE_WIDTH);
+      const strip = Math.floor((leafIndex % TILE_WIDTH) / STRIP_WIDTH);
+      if (idStrip === undefined || idStrip.tileIndex !== tileIndex || idStrip.strip !== strip) {
+        flushIds();
+        const existing = leafIndex % STRIP_WIDTH === 0 ? undefined : this.kv.get(idsKey(this.tenantId, tileIndex, strip));
+        idStrip = { tileIndex, strip, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)], dirty: false };
+      }
+      // One buffer holds the id tile entry (u16 length || id); the leaf key reuses its id bytes.
+      const idLen = Buffer.byteLength(ev.id, 'utf8');
+      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen}`);
+      const entry = Buffer.allocUnsafe(2 + idLen);
+      entry.writeUInt16BE(idLen, 0);
+      entry.write(ev.id, 2, 'utf8');
+      idStrip.parts.push(entry);
+      idStrip.dirty = true;
+      kv.put(leafKey(this.tenantId, entry.subarray(2)), u64(leafIndex));
+    }
+    for (const lvl of open.keys()) flushStrip(lvl);
+    flushIds();
+    kv.put(headKey(this.tenantId), encodeHead(frontier));
+    this.headCache = frontier.clone();
+    this.tiles.clear();
+    return first;
+  }
+
+  private readTile(tileLevel: number, index: number): Buffer | undefined {
+    const k = `${tileLevel}/${index}`;
+    let t = this.tiles.get(k);
+    if (t === undefined) {
+      const parts: Uint8Array[] = [];
+      for (const { key, value } of this.kv.range(stripsOf(tileKey(this.tenantId, tileLevel, index, 0)))) {
+        const strip = key[key.length - 1]!;
+        // Strips are contiguous from 0 and every one but the last is full.
+        if (strip !== parts.length || value.length === 0 || value.length % HASH_SIZE !== 0 || value.length > STRIP_WIDTH * HASH_SIZE || (parts.length > 0 && parts[parts.length - 1]!.length !== STRIP_WIDTH * HASH_SIZE)) {
+          throw corrupt(`tenant ${this.tenantId}: strip ${strip} of tile ${tileLevel}/${index} is out of place or ${value.length} bytes long; run verifyTenant`);
+        }
+        parts.push(value);
+      }
+      if (parts.length === 0) return undefined;
+      t = Buffer.concat(parts);
+      this.tiles.set(k, t);
+    }
+    return t;
+  }
+
+  /** The stored hashes of one tile (for the verifier), or undefined when absent. */
+  tile(tileLevel: number, index: number): Buffer | undefined {
+    return this.readTile(tileLevel, index);
+  }
+
+  /**
+   * The hash of the complete subtree of height `level` number `index` (leaves
+   * [index * 2^level, (index + 1) * 2^level)), which must lie within the log.
+   */
+  nodeAt(level: number, index: number): Buffer {
+    const tileLevel = Math.floor(level / TILE_HEIGHT);
+    const k = level - tileLevel * TILE_HEIGHT;
+    const width = 2 ** k;
+    const first = index * width;
+    const tileIndex = Math.floor(first / TILE_WIDTH);
+    const off = first % TILE_WIDTH;
+    const tile = this.readTile(tileLevel, tileIndex);
+    if (tile === undefined || tile.length < (off + width) * HASH_SIZE) {
+      throw corrupt(`tenant ${this.tenantId}: tile ${tileLevel}/${tileIndex} lacks the hashes of node ${level}/${index}; run verifyTenant`);
+    }
+    let row: Buffer[] = [];
+    for (let i = 0; i < width; i++) row.push(tile.subarray((off + i) * HASH_SIZE, (off + i + 1) * HASH_SIZE));
+    while (row.length > 1) {
+      const next: Buffer[] = [];
+      for (let i = 0; i < row.length; i += 2) next.push(nodeHash(row[i]!, row[i + 1]!));
+      row = next;
+    }
+    return row[0]!;
+  }
+
+  /** The stored hash of leaf `index`. */
+  leafHashAt(index: number): Buffer {
+    return this.nodeAt(0, index);
+  }
+
+  /** MTH of leaves [a, b), a range produced by the RFC 9162 recursion (b > a). */
+  subtreeHash(a: number, b: number): Buffer {
+    const n = b - a;
+    if (isPowerOfTwo(n) && a % n === 0) return this.nodeAt(Math.log2(n), a / n);
+    const k = splitPoint(n);
+    return nodeHash(this.subtreeHash(a, a + k), this.subtreeHash(a + k, b));
+  }
+
+  /** The tree hash at an earlier (or the current) size. */
+  rootAt(size: number): Buffer {
+    this.checkSize(size, 'tree size');
+    if (size === 0) return EMPTY_ROOT;
+    if (size === this.size()) return this.currentRoot();
+    return this.subtreeHash(0, size);
+  }
+
+  /** RFC 9162 inclusion path of leaf `index` in the tree of `size` leaves, nearest sibling first. */
+  inclusionPath(index: number, size: number): Buffer[] {
+    this.checkSize(size, 'tree size');
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new ValidationError(`leaf ${index} is not in a tree of ${size} leaves; ask for a tree size above the leaf index`);
+    }
+    const out: Buffer[] = [];
+    const walk = (m: number, a: number, b: number): void => {
+      const n = b - a;
+      if (n === 1) return;
+      const k = splitPoint(n);
+      if (m - a < k) {
+        walk(m, a, a + k);
+        out.push(this.subtreeHash(a + k, b));
+      } else {
+        walk(m, a + k, b);
+        out.push(this.subtreeHash(a, a + k));
+      }
+    };
+    walk(index, 0, size);
+    return out;
+  }
+
+  /** RFC 9162 consistency proof from `oldSize` to `newSize`. */
+  consistencyProof(oldSize: number, newSize: number): Buffer[] {
+    this.checkSize(newSize, 'new size');
+    if (!Number.isSafeInteger(oldSize) || oldSize < 0 || oldSize > newSize) {
+      throw new ValidationError(`old size ${oldSize} must be an integer from 0 to the new size ${newSize}`);
+    }
+    if (oldSize === 0 || oldSize === newSize) return [];
+    const out: Buffer[] = [];
+    const sub = (m: number, a: number, b: number, complete: boolean): void => {
+      const n = b - a;
+      if (m === n) {
+        if (!complete) out.push(this.subtreeHash(a, b));
+        return;
+      }
+      const k = splitPoint(n);
+      if (m <= k) {
+        sub(m, a, a + k, complete);
+        out.push(this.subtreeHash(a + k, b));
+      } else {
+        sub(m - k, a + k, b, false);
+        out.push(this.subtreeHash(a, a + k));
+      }
+    };
+    sub(oldSize, 0, newSize, true);
+    return out;
+  }
+
+  private checkSize(size: number, what: string): void {
+    const current = this.size();
+    if (!Number.isSafeInteger(size) || size < 0 || size > current) {
+      throw new ValidationError(`${what} ${size} must be an integer from 0 to the log's size ${current} (tenant ${this.tenantId})`);
+    }
+  }
+
+  /** The leaf index of an event, or undefined when the event is not in the log. */
+  leafIndexOf(eventId: string): number | undefined {
+    const v = this.kv.get(leafKey(this.tenantId, eventId));
+    if (v === undefined) return undefined;
+    if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
+    return readU64(v, 0);
+  }
+
+  /** The event ids of leaves [256 * tileIndex, ...), as stored. */
+  idsOfTile(tileIndex: number): string[] {
+    const ids: string[] = [];
+    for (const { key, value } of this.kv.range(stripsOf(idsKey(this.tenantId, tileIndex, 0)))) {
+      const strip = key[key.length - 1]!;
+      if (strip * STRIP_WIDTH !== ids.length) throw corrupt(`tenant ${this.tenantId}: strip ${strip} of event id tile ${tileIndex} is out of place`);
+      const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      let off = 0;
+      while (off < b.length) {
+        if (off + 2 > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside a length`);
+        const len = b.readUInt16BE(off);
+        if (off + 2 + len > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside an id`);
+        ids.push(b.toString('utf8', off + 2, off + 2 + len));
+        off += 2 + len;
+      }
+    }
+    return ids;
+  }
+
+  /** Records that leaf `leafIndex`'s event was purged by retention: its hash stays in the tree. */
+  markPurged(leafIndex: number, eventId: string): void {
+    (this.kv as LogWriter).put(purgedKey(this.tenantId, leafIndex), Buffer.from(eventId, 'utf8'));
+  }
+
+  /** Leaf indexes whose events retention purged, ascending. */
+  purgedLeaves(): Set<number> {
+    const out = new Set<number>();
+    for (const { key } of this.kv.range(kindRange(this.tenantId, Kind.Purged))) {
+      const i = readU64(key, key.length - 8);
+      if (i !== undefined) out.add(i);
+    }
+    return out;
+  }
+
+  /** Stores a signed checkpoint note; returns its sequence number. */
+  addCheckpoint(text: string): number {
+    const last = this.lastCheckpointEntry();
+    const seq = last === undefined ? 0 : last.seq + 1;
+    (this.kv as LogWriter).put(checkpointKey(this.tenantId, seq), Buffer.from(text, 'utf8'));
+    return seq;
+  }
+
+  private lastCheckpointEntry(): { seq: number; text: string } | undefined {
+    for (const { key, value } of this.kv.range({ ...kindRange(this.tenantId, Kind.Checkpoint), reverse: true, limit: 1 })) {
+      return { seq: readU64(key, key.length - 8) ?? 0, text: Buffer.from(value).toString('utf8') };
+    }
+    return undefined;
+  }
+
+  /** The newest stored checkpoint note, if any. */
+  lastCheckpoint(): string | undefined {
+    return this.lastCheckpointEntry()?.text;
+  }
+
+  /** Every stored checkpoint note, oldest first (at most `limit`, newest ones when limited). */
+  checkpoints(limit?: number): string[] {
+    const r = kindRange(this.tenantId, Kind.Checkpoint);
+    const out: string[] = [];
+    for (const { value } of this.kv.range(limit === undefined ? r : { ...r, reverse: true, limit })) out.push(Buffer.from(value).toString('utf8'));
+    return limit === undefined ? out : out.reverse();
+  }
+}
+
+/** Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first. */
+export function encodeHead(f: Frontier): Buffer {
+  const b = Buffer.allocUnsafe(8 + f.hashes.length * HASH_SIZE);
+  writeU64(b, f.size, 0);
+  f.hashes.forEach((h, i) => h.copy(b, 8 + i * HASH_SIZE));
+  return b;
+}
+
+export function decodeHead(v: Uint8Array | undefined, tenantId: string): Frontier {
+  if (v === undefined) return new Frontier(0, []);
+  const size = v.length >= 8 ? readU64(v, 0) : undefined;
+  if (size === undefined || v.length !== 8 + popCount(size) * HASH_SIZE) {
+    throw corrupt(`tenant ${tenantId}: the log head is ${v.length} bytes, which does not match the size it records; run verifyTenant`);
+  }
+  const hashes: Buffer[] = [];
+  for (let off = 8; off < v.length; off += HASH_SIZE) hashes.push(Buffer.from(v.subarray(off, off + HASH_SIZE)));
+  return new Frontier(size, hashes);
+}
+
+/** Every tenant that has a log in this table. */
+export function tenantsWithLogs(kv: LogReader): string[] {
+  const out: string[] = [];
+  let from: Buffer | undefined = undefined;
+  for (;;) {
+    let found: string | undefined;
+    for (const { key } of kv.range(from === undefined ? { limit: 1 } : { gte: from, limit: 1 })) {
+      const len = (key[0]! << 8) | key[1]!;
+      found = Buffer.from(key.subarray(2, 2 + len)).toString('utf8');
+      // Every key of this tenant is prefix + a kind byte below 0xff, so prefix + 0xff 0xff is past them all.
+      const prefix = Buffer.from(key.subarray(0, 2 + len));
+      from = Buffer.concat([prefix, Buffer.from([0xff, 0xff])]);
+    }
+    if (found === undefined) return out;
+    out.push(found);
+  }
+}

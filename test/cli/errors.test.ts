@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { cli, ROOT, tmp } from './harness.js';
+
+test('a write verb on a store another process holds fails with exit 3, naming that process, in one line', async (t) => {
+  const dir = path.join(tmp(t), 's');
+  assert.equal(cli(['init', '--dir', dir]).code, 0);
+  const holder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/hold-lock-child.ts'), dir, 'manager'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => holder.kill('SIGKILL'));
+  await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+  const r = cli(['compact', '--dir', dir]);
+  assert.equal(r.code, 3);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, new RegExp(`^error: the store is held by process ${holder.pid}`));
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+test('usage errors exit 64 with one line; --help and --version exit 0', () => {
+  const unknown = cli(['frobnicate']);
+  assert.equal(unknown.code, 64);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  const missing = cli(['backup']);
+  assert.equal(missing.code, 64);
+  assert.match(missing.stderr, /missing required argument 'dest'/);
+  const help = cli(['--help']);
+  assert.equal(help.code, 0);
+  for (const verb of ['init', 'ingest', 'query', 'export', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'purge-expired', 'erase-subject', 'verify-export', 'stats', 'health', 'serve', 'bench', 'demo']) {
+    assert.match(help.stdout, new RegExp(`\\n  ${verb} `), verb);
+    const verbHelp = cli([verb, '--help']);
+    assert.equal(verbHelp.code, 0);
+    assert.match(verbHelp.stdout, /Examples?:\n {2}\$ (openssl|redb-audit|npm start)/, `${verb} --help has an example`);
+  }
+  assert.match(cli(['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('--verbose adds the stack to an error; without it the error is one line', (t) => {
+  const dir = path.join(tmp(t), 'none');
+  const plain = cli(['stats', '--dir', dir]);
+  assert.equal(plain.code, 6);
+  assert.equal(plain.stderr.trim().split('\n').length, 1);
+  assert.match(plain.stderr, /redb-audit init --dir/);
+  const verbose = cli(['stats', '--dir', dir, '--verbose']);
+  assert.equal(verbose.code, 6);
+  assert.match(verbose.stderr, /\n\s+at /);
+});

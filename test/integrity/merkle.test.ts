@@ -1,0 +1,142 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Frontier, leafHash, rootOfLeaves, verifyConsistency, verifyInclusion, EMPTY_ROOT } from '../../src/integrity/merkle.js';
+import { TileLog } from '../../src/integrity/tile-log.js';
+import { MemKv } from './mem-kv.js';
+import { refCheckConsistency, refCheckInclusion, refLeaf, refRoot } from './rfc9162-reference.js';
+
+const data = (i: number): Buffer => Buffer.from(`event-${i}`);
+
+function buildLog(n: number, batch = 7): { log: TileLog; kv: MemKv; leaves: Buffer[] } {
+  const kv = new MemKv();
+  const leaves: Buffer[] = [];
+  for (let i = 0; i < n; ) {
+    const part = [];
+    for (let j = 0; j < batch && i < n; j++, i++) {
+      part.push({ id: `e${i}`, bytes: data(i) });
+      leaves.push(refLeaf(data(i)));
+    }
+    new TileLog(kv, 't1').append(part);
+  }
+  return { log: new TileLog(kv, 't1'), kv, leaves };
+}
+
+test('leaf and node hashes follow RFC 6962 (known answer: the empty tree and a one-leaf tree)', () => {
+  assert.equal(EMPTY_ROOT.toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  // RFC 6962 leaf hash of the empty string: SHA-256(0x00).
+  assert.equal(leafHash(Buffer.alloc(0)).toString('hex'), '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d');
+  assert.deepEqual(rootOfLeaves([leafHash(Buffer.alloc(0))]), leafHash(Buffer.alloc(0)));
+});
+
+test('the frontier and the stored tiles give the reference tree hash at every size up to 600', () => {
+  const { log, leaves } = buildLog(600, 13);
+  const f = new Frontier(0, []);
+  for (let n = 0; n <= 600; n++) {
+    assert.deepEqual(f.root(), refRoot(leaves.slice(0, n)), `frontier root at ${n}`);
+    if (n > 0 && (n % 37 === 0 || n < 20)) assert.deepEqual(log.rootAt(n), refRoot(leaves.slice(0, n)), `tile root at ${n}`);
+    if (n < 600) f.push(leaves[n]!);
+  }
+  assert.equal(log.size(), 600);
+  assert.deepEqual(log.currentRoot(), refRoot(leaves));
+});
+
+test('inclusion proofs from the tiles pass the independent RFC 9162 verifier and the production one', () => {
+  const { log, leaves } = buildLog(300, 50);
+  for (let n = 1; n <= 300; n += n < 40 ? 1 : 23) {
+    const root = refRoot(leaves.slice(0, n));
+    for (let m = 0; m < n; m += n < 40 ? 1 : 11) {
+      const path = log.inclusionPath(m, n);
+      assert.ok(refCheckInclusion(m, n, leaves[m]!, path, root), `reference, leaf ${m} of ${n}`);
+      assert.ok(verifyInclusion(m, n, leaves[m]!, path, root), `production, leaf ${m} of ${n}`);
+      assert.ok(!verifyInclusion(m, n, leaves[(m + 1) % n]!, path, root) || n === 1, 'a different leaf fails');
+    }
+  }
+});
+
+test('consistency proofs from the tiles pass the independent RFC 9162 verifier and the production one', () => {
+  const { log, leaves } = buildLog(300, 64);
+  for (let n = 1; n <= 300; n += n < 40 ? 1 : 29) {
+    for (let m = 0; m <= n; m += n < 40 ? 1 : 13) {
+      const proof = log.consistencyProof(m, n);
+      const r1 = refRoot(leaves.slice(0, m));
+      const r2 = refRoot(leaves.slice(0, n));
+      assert.ok(refCheckConsistency(m, n, proof, r1, r2), `reference ${m} -> ${n}`);
+      assert.ok(verifyConsistency(m, n, proof, r1, r2), `production ${m} -> ${n}`);
+      if (m > 0 && m < n) assert.ok(!verifyConsistency(m, n, proof, r2, r2), `a wrong old root fails ${m} -> ${n}`);
+    }
+  }
+});
+
+test('a log past 65,536 leaves stores level-1 and level-2 tiles and still proves against the reference', () => {
+  const n = 66_000;
+  const { log, leaves } = buildLog(n, 1000);
+  assert.ok(log.tile(2, 0) !== undefined, 'level-2 tile written');
+  const root = refRoot(leaves);
+  assert.deepEqual(log.currentRoot(), root);
+  assert.deepEqual(log.rootAt(65_536), refRoot(leaves.slice(0, 65_536)));
+  for (const m of [0, 255, 256, 65_535, 65_536, 65_999]) {
+    assert.ok(refCheckInclusion(m, n, leaves[m]!, log.inclusionPath(m, n), root), `leaf ${m}`);
+  }
+  for (const m of [1, 256, 65_536, 65_537]) {
+    assert.ok(refCheckConsistency(m, n, log.consistencyProof(m, n), refRoot(leaves.slice(0, m)), root), `${m} -> ${n}`);
+  }
+});
+
+test('an append writes each touched tile once per call and reads O(log n) keys', () => {
+  const { kv } = buildLog(5000, 500);
+  kv.puts = 0;
+  kv.gets = 0;
+  const log = new TileLog(kv, 't1');
+  log.append(Array.from({ length: 100 }, (_, i) => ({ id: `x${i}`, bytes: data(10_000 + i) })));
+  // 100 leaf-index puts + head + the level-0 strips the 100 hashes span (at most 8), one level-1
+  // strip, and as many id strips: whole strips, each written once.
+  assert.ok(kv.puts <= 100 + 1 + 8 + 1 + 8, `puts ${kv.puts}`);
+  assert.ok(kv.gets <= 6, `gets ${kv.gets}`);
+  const proofLog = new TileLog(kv, 't1');
+  kv.gets = 0;
+  proofLog.inclusionPath(1234, proofLog.size());
+  assert.ok(kv.gets <= 2 * 13, `proof gets ${kv.gets}`);
+});
+
+test('event ids map to leaf indexes and back', () => {
+  const { log } = buildLog(600, 33);
+  assert.equal(log.leafIndexOf('e0'), 0);
+  assert.equal(log.leafIndexOf('e599'), 599);
+  assert.equal(log.leafIndexOf('nope'), undefined);
+  assert.deepEqual(log.idsOfTile(2).slice(0, 2), ['e512', 'e513']);
+  assert.equal(log.idsOfTile(2).length, 600 - 512);
+});
+
+test('property: any batching of appends gives the reference root, and proofs verify at random sizes', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }), fc.nat(), (batches, seed) => {
+      const kv = new MemKv();
+      const leaves: Buffer[] = [];
+      let i = 0;
+      for (const b of batches) {
+        const part = Array.from({ length: b }, () => ({ id: `e${i}`, bytes: data(i++) }));
+        part.forEach((p) => leaves.push(refLeaf(p.bytes)));
+        new TileLog(kv, 'p').append(part);
+      }
+      const log = new TileLog(kv, 'p');
+      const n = leaves.length;
+      assert.deepEqual(log.currentRoot(), refRoot(leaves));
+      const size = 1 + (seed % n);
+      const m = seed % size;
+      assert.ok(refCheckInclusion(m, size, leaves[m]!, log.inclusionPath(m, size), refRoot(leaves.slice(0, size))));
+      const old = seed % (size + 1);
+      assert.ok(refCheckConsistency(old, size, log.consistencyProof(old, size), refRoot(leaves.slice(0, old)), refRoot(leaves.slice(0, size))));
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('tenants have separate logs in one table', () => {
+  const kv = new MemKv();
+  new TileLog(kv, 'a').append([{ id: 'x', bytes: data(1) }]);
+  new TileLog(kv, 'ab').append([{ id: 'x', bytes: data(2) }, { id: 'y', bytes: data(3) }]);
+  assert.equal(new TileLog(kv, 'a').size(), 1);
+  assert.equal(new TileLog(kv, 'ab').size(), 2);
+  assert.deepEqual(new TileLog(kv, 'a').currentRoot(), refLeaf(data(1)));
+});
