@@ -22,3 +22,6 @@ export function seedKv(dir: string, count: number, shards = 1, key?: { file: str
     m.close();
   }
 }
+
+/** Entries a store has from `redb-audit init` alone: the store id the audit layer keeps in audit.meta. */
+export const INIT_ENTRIES = 1;
