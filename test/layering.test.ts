@@ -51,3 +51,11 @@ test('backup/ reaches shards only through shard/backup-source.ts, and manager/ n
   }
   assert.deepEqual(bad, []);
 });
+
+test('the audit store, its integrity and forwarding layers never import the CLI above them', () => {
+  const bad: string[] = [];
+  for (const layer of ['audit', 'integrity', 'forward']) {
+    for (const [file, target] of imports(layer)) if (top(target) === 'cli') bad.push(`${file} imports ${target}`);
+  }
+  assert.deepEqual(bad, []);
+});
