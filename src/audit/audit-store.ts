@@ -431,7 +431,7 @@ export class RedbAuditStore {
       const counter = { scanned: 0 };
       for (const plan of run.plans) {
         const view = run.views.get(plan.shard)!;
-        n += countPlan(plan, view, q, counter, view.snap.table(T_STATS));
+        n += countPlan(plan, view, q, counter);
       }
       return n;
     } finally {
