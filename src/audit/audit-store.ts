@@ -899,6 +899,7 @@ export class RedbAuditStore {
       checkpointWalBytes: o.checkpointWalBytes,
       walSegmentBytes: o.walSegmentBytes,
       durability: o.durability,
+      pageSize: o.pageSize,
     };
   }
 
