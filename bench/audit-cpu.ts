@@ -36,9 +36,9 @@ function dirBytes(dir: string): number {
 
 const dir = mkdtempSync(join(tmpdir(), 'audit-cpu-'));
 try {
-  let store = await RedbAuditStore.open({ baseDir: dir, durability, ...extra });
-  let c0 = cpu();
-  let w0 = performance.now();
+  const store = await RedbAuditStore.open({ baseDir: dir, durability, ...extra });
+  const c0 = cpu();
+  const w0 = performance.now();
   for (let i = 0; i < data.events.length; i += EVENTS_PER_COMMIT) store.insertEvents(data.events.slice(i, i + EVENTS_PER_COMMIT) as AuditEventInput[]);
   const ingestCpu = cpu() - c0;
   store.close();
@@ -47,11 +47,16 @@ try {
   const bpe = dirBytes(dir) / events;
   const out: string[] = [];
   out.push(`ingest ${events} ev: cpu ${ingestCpu.toFixed(2)}s + close ${closeCpu.toFixed(2)}s = ${((ingestCpu + closeCpu) * 1e6 / events).toFixed(1)} us/event cpu; wall ${(ingestWall / 1000).toFixed(2)}s; bytes/event ${bpe.toFixed(1)}`);
-  if (process.env.ONLY === 'ingest') {
-    console.log(out.join('\n'));
-    process.exit(0);
-  }
-  store = await RedbAuditStore.open({ baseDir: dir, durability, ...extra });
+  if (process.env.ONLY !== 'ingest') await queriesAndExport(out);
+  console.log(out.join('\n'));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Both query passes and the export, on the reopened store. */
+async function queriesAndExport(out: string[]): Promise<void> {
+  const store = await RedbAuditStore.open({ baseDir: dir, durability, ...extra });
+  let c0: number;
   for (let pass = 1; pass <= Number(process.env.QPASSES ?? 2); pass++) {
     c0 = cpu();
     let rows = 0;
@@ -72,7 +77,4 @@ try {
   const ex = cpu() - c0;
   out.push(`export ${r.events} ev: ${(ex * 1e6 / r.events).toFixed(2)} us/event cpu, ${statSync(file).size} bytes`);
   store.close();
-  console.log(out.join('\n'));
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }
