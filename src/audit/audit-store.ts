@@ -437,7 +437,7 @@ export class RedbAuditStore {
       const counter = { scanned: 0 };
       for (const plan of run.plans) {
         const view = run.views.get(plan.shard)!;
-        n += countPlan(plan, view, q, counter, view.snap.table(T_STATS));
+        n += countPlan(plan, view, q, counter);
       }
       return n;
     } finally {
@@ -913,6 +913,7 @@ export class RedbAuditStore {
       checkpointWalBytes: o.checkpointWalBytes,
       walSegmentBytes: o.walSegmentBytes,
       durability: o.durability,
+      pageSize: o.pageSize,
     };
   }
 

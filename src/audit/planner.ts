@@ -42,6 +42,11 @@ export interface TenantPlan {
   /** Key prefixes to scan: [tenant prefix] for time order, else one index prefix per value. */
   prefixes: Buffer[];
   estimatedRows: number;
+  /**
+   * Entries under `prefixes` over all time, as the statistics of this snapshot count them (exact),
+   * or the tenant's total for time order; for a resource plan, the probed count (capped).
+   */
+  indexedRows: number;
   /** Residual filters (Residual bits). */
   residual: number;
   /** Tenant's total events. */
@@ -122,6 +127,7 @@ export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tena
     kind: best.kind,
     prefixes: best.prefixes,
     estimatedRows: Math.round(best.est * fraction),
+    indexedRows: best.est,
     residual: all & ~best.answers,
     total: totals.count,
   };

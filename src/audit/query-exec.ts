@@ -16,7 +16,6 @@ import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
 import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
-import { readCount } from './stats.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
@@ -250,13 +249,14 @@ function countRange(view: ShardView, prefix: Buffer, from: number, to: number): 
  * A time-order plan counts through the outcome index (every event has exactly one outcome entry,
  * and index entries carry no value to copy).
  */
-export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, counter: { scanned: number }, stats: SnapshotTable): number {
+export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, counter: { scanned: number }): number {
   const whole = q.from <= 0 && q.to > MAX_TIMESTAMP;
   if (plan.residual === 0 && plan.kind !== KIND_RESOURCE) {
+    // The planner read the plan's statistics from this snapshot already (indexedRows).
+    const total = plan.kind === 0 ? plan.total : plan.indexedRows;
+    if (whole) return total;
     // Prefixes whose statistics give their count: the plan's, or for time order the four outcomes.
     const prefixes = plan.kind === 0 ? OUTCOMES.map((o) => valuePrefix(plan.tenantNo, KIND_OUTCOME, o, true)) : plan.prefixes;
-    const total = plan.kind === 0 ? plan.total : prefixes.reduce((n, p) => n + readCount(stats.get(p)), 0);
-    if (whole) return total;
     const inside = plan.total > 0 ? plan.estimatedRows / Math.max(1, total) : 1;
     let n = 0;
     if (inside <= 0.5) {

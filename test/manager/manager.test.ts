@@ -28,6 +28,7 @@ test('invalid options are refused with ValidationError naming the option and its
     [{ durability: 'eventually' }, /durability must be/],
     [{ autoRecovery: 'yes' }, /autoRecovery must be true or false/],
     [{ memtableBytes: 1024 }, /memtableBytes must be an integer from 65536/],
+    [{ pageSize: 100 }, /pageSize must be an integer from 512 to 65536/],
     [{ shardCnt: 2 }, /unknown option shardCnt/],
   ];
   for (const [o, msg] of cases) assert.throws(() => RedbManager.open({ baseDir, ...o } as never), (e: unknown) => e instanceof ValidationError && msg.test(e.message), JSON.stringify(o));

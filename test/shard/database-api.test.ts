@@ -213,6 +213,29 @@ test('returned keys and values are copies the caller may change', (t) => {
   db.close();
 });
 
+test('empty values read back empty from the memtable and the tree, and keys beside them stay copies', (t) => {
+  const db = Database.open(tmpDir(t));
+  db.write((tx) => {
+    for (let i = 0; i < 50; i++) tx.put(enc(`k${i}`), new Uint8Array(0));
+    tx.put(enc('v'), enc('value'));
+  });
+  const check = (): void => {
+    const entries = [...db.range()];
+    assert.equal(entries.length, 51);
+    for (const e of entries) assert.equal(e.value.toString(), e.key.toString() === 'v' ? 'value' : '');
+    assert.equal(db.get(enc('k7'))!.length, 0);
+    // Changing a returned key or value changes nothing stored.
+    entries[0]!.key[0] = 0x5a;
+    entries[50]!.value[0] = 0x5a;
+    assert.equal([...db.range()][0]!.key.toString(), 'k0');
+    assert.equal(db.get(enc('v'))!.toString(), 'value');
+  };
+  check(); // from the memtable
+  db.checkpoint();
+  check(); // from the tree
+  db.close();
+});
+
 test('a 64 MiB value survives the WAL, a checkpoint, a compaction and a reopen', (t) => {
   const dir = tmpDir(t);
   const big = Buffer.alloc(64 * 1024 * 1024);

@@ -1,12 +1,13 @@
 /**
  * Point and range reads over one table of one version: its memtable (commits since the last fold)
  * over its tree. Returned keys and values are copies: callers may keep or change them without
- * touching cached nodes or the memtable.
+ * touching cached nodes or the memtable. Empty values are one shared zero-length Buffer, which
+ * holds no byte to change: index-style tables (keys only) then cost no allocation per value.
  */
 import { TreeCursor, beyondBound } from '../../btree/cursor.js';
-import { keyAt, leafSearch } from '../../btree/leaf.js';
+import { keyAt, leafSearch, valueLengthAt, valueTagAt } from '../../btree/leaf.js';
 import type { NodeStore } from '../../btree/node-store.js';
-import { BlobValue, OutOfLineValue, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
+import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
 import { findLeaf } from '../../btree/search.js';
 import { compareBytes } from '../../util/bytes.js';
 import { blobBytes, valueOf } from './blob-table.js';
@@ -30,8 +31,12 @@ export interface ReadView {
   readonly store: NodeStore;
 }
 
+/** Every empty value read: zero bytes, so nothing a caller could change in it. */
+const EMPTY = Buffer.alloc(0);
+
 /** A Buffer copy the caller owns. allocUnsafe then set skips Buffer.from's array-like dispatch: a fifth off a 128-byte copy. */
 function bufferCopy(bytes: Uint8Array): Buffer {
+  if (bytes.length === 0) return EMPTY;
   const copy = Buffer.allocUnsafe(bytes.length);
   copy.set(bytes);
   return copy;
@@ -39,6 +44,8 @@ function bufferCopy(bytes: Uint8Array): Buffer {
 
 /** A Buffer copy of entry i's value, which the caller owns. */
 function valueCopy(leaf: LeafNode, i: number, store: NodeStore, tables: Tables): Buffer {
+  // An empty inline value needs no view of the leaf either.
+  if (valueTagAt(leaf, i) === ValueTag.Inline && valueLengthAt(leaf, i) === 0) return EMPTY;
   return bufferCopy(valueOf(leaf, i, store, tables));
 }
 

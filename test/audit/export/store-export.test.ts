@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import fs, { createWriteStream, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path, { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { RedbAuditStore } from '../../../src/audit/audit-store.js';
@@ -30,8 +31,14 @@ function inputs(): AuditEventInput[] {
 }
 
 async function openStore(t: TestContext): Promise<{ store: RedbAuditStore; events: AuditEvent[] }> {
-  const store = await RedbAuditStore.open({ baseDir: tmpDir(t, 'export'), durability: 'immediate' });
-  t.after(() => store.close());
+  const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-export-'));
+  const store = await RedbAuditStore.open({ baseDir, durability: 'immediate' });
+  // One hook, closing before removing: node:test runs after hooks in registration order, and close()
+  // still writes (the integrity log's final checkpoint), so it needs the directory and its lock.
+  t.after(() => {
+    store.close();
+    fs.rmSync(baseDir, { recursive: true, force: true });
+  });
   store.insertEvents(inputs());
   const events = [...store.iterateEvents({ allTenants: true, order: 'asc' })];
   assert.equal(events.length, 400);
