@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { IoError } from '../errors.js';
 import { formatCheckpoint } from './checkpoint-note.js';
+import { writeFileAtomic } from '../io/durable-file.js';
 import { keyIdOf, loadPrivateKey, parseVkey, rawPublicKey, signNote, vkeyOf, type NoteVerifier } from './signed-note.js';
 
 /** The file a generated key is kept in, inside the base directory. */
@@ -59,20 +60,8 @@ export class CheckpointSigner {
       // key that lives only in this process can contradict none; the writer makes the real one.
       if (readOnly) return new CheckpointSigner(privateKey, origin, true, undefined);
       text = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-      try {
-        // Written to a temporary name, fsynced and renamed, so a crash never leaves half a key.
-        const tmp = `${file}.tmp`;
-        const fd = fs.openSync(tmp, 'w', 0o600);
-        fs.writeSync(fd, text);
-        fs.fsyncSync(fd);
-        fs.closeSync(fd);
-        fs.renameSync(tmp, file);
-        const dfd = fs.openSync(baseDir, 'r');
-        fs.fsyncSync(dfd);
-        fs.closeSync(dfd);
-      } catch (e) {
-        throw new IoError('writing the checkpoint signing key', file, e);
-      }
+      // Written to a temporary name, fsynced and renamed, so a crash never leaves half a key.
+      writeFileAtomic(file, Buffer.from(text, 'utf8'), 0o600);
     }
     return new CheckpointSigner(loadPrivateKey(text), origin, true, file);
   }

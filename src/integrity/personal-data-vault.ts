@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { IoError } from '../errors.js';
+import { writeFileAtomic } from '../io/durable-file.js';
 import type { Database } from '../shard/database.js';
 import type { WriteTxn } from '../shard/txn/write-txn.js';
 import { canonicalJson } from '../audit/canonical-json.js';
@@ -52,16 +53,7 @@ export function resolveStoreKey(baseDir: string, encryptionKey: KeySource | unde
   const key = randomBytes(32);
   // Read-only writes nothing; without the file no subject key was ever sealed, so none is lost.
   if (readOnly) return { key, generated: true };
-  try {
-    const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    fs.writeSync(fd, key);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    throw new IoError('writing the personal-data key', file, err);
-  }
+  writeFileAtomic(file, key, 0o600);
   return { key, generated: true };
 }
 

@@ -17,11 +17,11 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes `bytes` to `file` (created or replaced), fsynced. */
-export function writeFileSynced(file: string, bytes: Uint8Array): void {
+/** Writes `bytes` to `file` (created or replaced, with `mode` when created), fsynced. */
+export function writeFileSynced(file: string, bytes: Uint8Array, mode = 0o666): void {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'w');
+    fd = fs.openSync(file, 'w', mode);
   } catch (err) {
     throw ioError('create', file, err);
   }
@@ -54,9 +54,9 @@ export async function writeFileSyncedAsync(file: string, bytes: Uint8Array): Pro
 }
 
 /** Replaces `file` with `bytes` atomically and durably: temporary file, fsync, rename, directory fsync. */
-export function writeFileAtomic(file: string, bytes: Uint8Array): void {
+export function writeFileAtomic(file: string, bytes: Uint8Array, mode = 0o666): void {
   const tmp = `${file}.tmp`;
-  writeFileSynced(tmp, bytes);
+  writeFileSynced(tmp, bytes, mode);
   try {
     fs.renameSync(tmp, file);
   } catch (err) {
