@@ -95,8 +95,7 @@ function isThenable(v: unknown): boolean {
 export class Database {
   /** Absolute path of the shard directory. */
   readonly path: string;
-  /** What opening found: checkpoint used, commits replayed, torn tail cut. */
-  readonly recovery: RecoveryReport;
+  private recoveryReport: RecoveryReport;
   private core: ShardCore | null;
   /** The writer lock; null when opened read-only. */
   private readonly lock: DirLock | null;
@@ -122,7 +121,7 @@ export class Database {
     this.core = core;
     this.lock = lock;
     this.readOnly = lock === null;
-    this.recovery = recovery;
+    this.recoveryReport = recovery;
     const readers = core.readers;
     this.host = {
       acquire: (v) => {
@@ -189,6 +188,14 @@ export class Database {
   /** The durability this database was opened with. */
   get durability(): Durability {
     return this.live().options.durability;
+  }
+
+  /**
+   * What opening found: checkpoint used, commits replayed, torn tail cut. For a read-only database
+   * whose snapshot was reopened (see readLatest), what the latest of those opens found.
+   */
+  get recovery(): RecoveryReport {
+    return this.recoveryReport;
   }
 
   get isClosed(): boolean {
@@ -406,7 +413,7 @@ export class Database {
 
   /** Sizes, counts, cache and checkpoint figures. */
   stats(): DatabaseStats {
-    return shardStats(this.live(), this.recovery);
+    return shardStats(this.live(), this.recoveryReport);
   }
 
   /**
@@ -520,8 +527,9 @@ export class Database {
   /** Replaces a read-only database's snapshot with a fresh one; open Snapshots keep the old file. */
   private reopenReadOnly(): void {
     const old = this.live();
-    const { core } = openShardReadOnly(this.path, old.options);
+    const { core, recovery } = openShardReadOnly(this.path, old.options);
     this.core = core;
+    this.recoveryReport = recovery;
     old.file.retire();
   }
 
