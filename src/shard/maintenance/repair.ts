@@ -340,26 +340,44 @@ class Copier {
 
   private walkAndScan(tables: StoredTable[], free: { offset: number; length: number }[] | null): LostRange[] {
     const lost: LostRange[] = [];
-    for (const t of tables) if (t.root) this.walk(t.name, t.root, null, null, lost);
-    if (lost.length > 0 && free) this.scanFor(lost, free);
+    const depthOf = new Map<LostRange, number>();
+    const leafDepth = new Map<string, number>();
+    for (const t of tables) if (t.root) this.walk(t.name, t.root, null, null, lost, 0, depthOf, leafDepth);
+    // A B+tree's leaves all sit at one depth, so a lost node at that depth was a leaf: nothing valid
+    // lies below it, and its (possibly unbounded) range must not compete for the leaves a lost
+    // branch left behind.
+    const branches = lost.filter((r) => leafDepth.get(r.table) !== depthOf.get(r));
+    if (branches.length > 0 && free) this.scanFor(branches, free);
     return lost;
   }
 
-  private walk(table: string, ref: BlockRef, lo: Uint8Array | null, hi: Uint8Array | null, lost: LostRange[]): void {
+  private walk(
+    table: string,
+    ref: BlockRef,
+    lo: Uint8Array | null,
+    hi: Uint8Array | null,
+    lost: LostRange[],
+    depth: number,
+    depthOf: Map<LostRange, number>,
+    leafDepth: Map<string, number>,
+  ): void {
     let node;
     try {
       node = this.store.readNode(ref);
     } catch (err) {
-      lost.push({ table, from: lo && hex(lo), to: hi && hex(hi), reason: `node at ${ref.offset}: ${(err as Error).message}` });
+      const range = { table, from: lo && hex(lo), to: hi && hex(hi), reason: `node at ${ref.offset}: ${(err as Error).message}` };
+      lost.push(range);
+      depthOf.set(range, depth);
       return;
     }
     this.visited.add(ref.offset);
     if (node.isLeaf) {
+      leafDepth.set(table, depth);
       this.takeLeaf(table, node, lo, hi);
       return;
     }
     for (let i = 0; i < node.refs.length; i++) {
-      this.walk(table, node.refs[i]!, i === 0 ? lo : sepAt(node, i - 1), i === node.sepCount ? hi : sepAt(node, i), lost);
+      this.walk(table, node.refs[i]!, i === 0 ? lo : sepAt(node, i - 1), i === node.sepCount ? hi : sepAt(node, i), lost, depth + 1, depthOf, leafDepth);
     }
   }
 
