@@ -92,6 +92,9 @@ function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/** Fresh snapshots a read-only read tries after a checksum failure before reporting corruption. */
+const READ_ONLY_RETRIES = 3;
+
 export class Database {
   /** Absolute path of the shard directory. */
   readonly path: string;
@@ -510,17 +513,19 @@ export class Database {
 
   /**
    * @internal Runs a read of the latest durable version. Read-only, a checksum failure may be the
-   * writer beside us having recycled a block our snapshot reaches: reopen the snapshot, try once more.
+   * writer beside us having recycled a block our snapshot reaches: reopen the snapshot and try
+   * again, up to READ_ONLY_RETRIES times (a busy writer can recycle again while a long read, such as
+   * a count over a large memtable, runs); a failure that survives them is reported.
    */
   readLatest<T>(fn: (v: Version) => T): T {
-    const v = this.live().durable;
-    if (this.lock) return fn(v);
-    try {
-      return fn(v);
-    } catch (err) {
-      if (!(err instanceof CorruptionError)) throw err;
-      this.reopenReadOnly();
-      return fn(this.live().durable);
+    if (this.lock) return fn(this.live().durable);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn(this.live().durable);
+      } catch (err) {
+        if (!(err instanceof CorruptionError) || attempt >= READ_ONLY_RETRIES) throw err;
+        this.reopenReadOnly();
+      }
     }
   }
 

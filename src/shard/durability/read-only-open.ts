@@ -11,7 +11,8 @@
  *   block is read through its parent's reference, which holds the block's checksum (BlockRef.crc),
  *   so a reused or half-written block fails the check (CorruptionError); it is never returned.
  * - Such a failure, at open or on a later read, is answered by opening a fresh snapshot and trying
- *   once more (Database does this for reads); only a failure on the fresh snapshot is reported.
+ *   again, a few times (Database does this for reads, and range scans resume after their last
+ *   key); only a failure that keeps coming back on fresh snapshots is reported.
  */
 import path from 'node:path';
 import { CorruptionError, IoError } from '../../errors.js';
