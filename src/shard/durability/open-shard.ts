@@ -15,6 +15,7 @@ import { CorruptionError, EncryptionKeyError, FormatError, ioError } from '../..
 import { KeyRing } from '../../codec/key-ring.js';
 import { resolveKeySource } from '../../codec/key-source.js';
 import { StoreCodec } from '../../codec/store-codec.js';
+import type { FileIO } from '../../io/file-io.js';
 import { CacheBudget, NodeCache } from '../../btree/node-cache.js';
 import { NodeStore } from '../../btree/node-store.js';
 import { ExtentAllocator } from '../../pagefile/allocator.js';
@@ -24,7 +25,7 @@ import { BlockKind, FORMAT_VERSION, HEADER_SIZE } from '../../pagefile/layout.js
 import { PageFile } from '../../pagefile/page-file.js';
 import { decodeCommit } from '../../wal/commit-payload.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../../wal/segment-format.js';
-import { listSegments, scanWal } from '../../wal/wal-scan.js';
+import { listSegments, scanWal, type WalScanResult } from '../../wal/wal-scan.js';
 import { WalWriter } from '../../wal/wal-writer.js';
 import { copyBytes } from '../../util/bytes.js';
 import { decodeCatalog, type TableState } from '../data/catalog.js';
@@ -35,7 +36,7 @@ import { LeafRatio } from '../data/leaf-ratio.js';
 import type { ResolvedDatabaseOptions } from '../options.js';
 import { ReaderRegistry } from '../txn/reader-registry.js';
 import { Version } from '../data/version.js';
-import { WriteTxn } from '../txn/write-txn.js';
+import { WriteTxn, type TxSettings } from '../txn/write-txn.js';
 
 export const DATA_FILE = 'data.redb';
 
@@ -243,28 +244,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
     const leafRatio = LeafRatio.sample(loaded.tables, store, codec);
     const settings = txSettingsFor(options, leafRatio.value);
     const space = new FreeSpace(loaded.allocator);
-    let version = new Version(slot.checkpointTxn, loaded.tables, store);
-    const scan = scanWal(
-      io,
-      walDir,
-      {
-        databaseId: slot.databaseId,
-        position: { segment: slot.walSegment, offset: slot.walOffset },
-        firstTxn: slot.checkpointTxn + 1,
-        mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
-      },
-      codec,
-      (txn, payload, at) => {
-        // The memtable keeps views of the payload: it must not share the reader's buffers.
-        const ops = decodeCommit(copyBytes(payload));
-        if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
-        const tx = new WriteTxn(version, txn, settings, null);
-        for (const op of ops) tx.applyDecoded(op);
-        // Nobody reads while a store opens: every dirty node may be changed in place.
-        version = tx.merge(-Infinity);
-        space.addFreed(txn, tx.freed);
-      },
-    );
+    const { version, scan } = replayWal(io, walDir, slot, codec, new Version(slot.checkpointTxn, loaded.tables, store), settings, space);
     for (const seg of scan.discardedSegments) io.unlink(path.join(walDir, segmentFileName(seg)));
     const remaining = listSegments(io, walDir);
     const last = remaining[remaining.length - 1] ?? 0;
@@ -327,4 +307,43 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
     file.close();
     throw err;
   }
+}
+
+/**
+ * Replays the WAL past `slot`'s checkpoint onto `version`, record by record in txn order, up to the
+ * log's valid end (a torn tail ends it; damage before it throws CorruptionError). Blocks each
+ * replayed commit frees go to `space` as of its txn. Returns the version reached and the scan.
+ */
+export function replayWal(
+  io: FileIO,
+  walDir: string,
+  slot: HeaderSlot,
+  codec: StoreCodec,
+  start: Version,
+  settings: TxSettings,
+  space: FreeSpace,
+): { version: Version; scan: WalScanResult } {
+  let version = start;
+  const scan = scanWal(
+    io,
+    walDir,
+    {
+      databaseId: slot.databaseId,
+      position: { segment: slot.walSegment, offset: slot.walOffset },
+      firstTxn: slot.checkpointTxn + 1,
+      mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0,
+    },
+    codec,
+    (txn, payload, at) => {
+      // The memtable keeps views of the payload: it must not share the reader's buffers.
+      const ops = decodeCommit(copyBytes(payload));
+      if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
+      const tx = new WriteTxn(version, txn, settings, null);
+      for (const op of ops) tx.applyDecoded(op);
+      // Nobody reads while a store opens: every dirty node may be changed in place.
+      version = tx.merge(-Infinity);
+      space.addFreed(txn, tx.freed);
+    },
+  );
+  return { version, scan };
 }

@@ -20,20 +20,16 @@ import { CacheBudget, NodeCache } from '../../btree/node-cache.js';
 import { NodeStore } from '../../btree/node-store.js';
 import { PageFile } from '../../pagefile/page-file.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
-import { decodeCommit } from '../../wal/commit-payload.js';
-import { segmentFileName, WAL_DIR } from '../../wal/segment-format.js';
-import { scanWal } from '../../wal/wal-scan.js';
+import { WAL_DIR } from '../../wal/segment-format.js';
 import type { WalWriter } from '../../wal/wal-writer.js';
-import { copyBytes } from '../../util/bytes.js';
 import { SLOT_FLAG_CLEAN } from './checkpoint.js';
 import { txSettingsFor, type ShardCore } from '../core.js';
 import { FreeSpace } from './free-space.js';
 import { LeafRatio } from '../data/leaf-ratio.js';
-import { codecFor, DATA_FILE, loadCheckpoint, PLAIN, type LoadedCheckpoint, type RecoveryReport } from './open-shard.js';
+import { codecFor, DATA_FILE, loadCheckpoint, PLAIN, replayWal, type LoadedCheckpoint, type RecoveryReport } from './open-shard.js';
 import type { ResolvedDatabaseOptions } from '../options.js';
 import { ReaderRegistry } from '../txn/reader-registry.js';
 import { Version } from '../data/version.js';
-import { WriteTxn } from '../txn/write-txn.js';
 
 /** Opens tried before a failure that keeps coming back is reported as corruption. */
 const ATTEMPTS = 3;
@@ -86,20 +82,7 @@ function openOnce(dir: string, options: ResolvedDatabaseOptions): { core: ShardC
     const leafRatio = LeafRatio.sample(loaded.tables, store, codec);
     const settings = txSettingsFor(options, leafRatio.value);
     const space = new FreeSpace(loaded.allocator);
-    let version = new Version(slot.checkpointTxn, loaded.tables, store);
-    const scan = scanWal(
-      io,
-      walDir,
-      { databaseId: slot.databaseId, position: { segment: slot.walSegment, offset: slot.walOffset }, firstTxn: slot.checkpointTxn + 1, mayBeAbsent: (slot.flags & SLOT_FLAG_CLEAN) !== 0 },
-      codec,
-      (txn, payload, at) => {
-        const ops = decodeCommit(copyBytes(payload));
-        if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
-        const tx = new WriteTxn(version, txn, settings, null);
-        for (const op of ops) tx.applyDecoded(op);
-        version = tx.merge(-Infinity);
-      },
-    );
+    const { version, scan } = replayWal(io, walDir, slot, codec, new Version(slot.checkpointTxn, loaded.tables, store), settings, space);
     const core: ShardCore = {
       dir,
       walDir,
