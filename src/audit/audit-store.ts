@@ -896,25 +896,10 @@ export class RedbAuditStore {
     return this.closed || this.mgr.isClosed;
   }
 
+  /** The open manager's own options, every one of them, to reopen it with (after a restore). */
   private mgrOptionsForReopen(): RedbOptions {
-    const o = this.mgr.options;
-    return {
-      baseDir: o.baseDir,
-      shardingEnabled: o.shardingEnabled,
-      shardCount: o.shardCount,
-      compression: o.compression,
-      compressionLevel: o.compressionLevel,
-      encryptionEnabled: o.encryptionEnabled,
-      ...(o.encryptionKey ? { encryptionKey: o.encryptionKey } : {}),
-      previousEncryptionKeys: o.previousEncryptionKeys,
-      dedupEnabled: o.dedupEnabled,
-      dedupThreshold: o.dedupThreshold,
-      checkpointIntervalMs: o.checkpointIntervalMs,
-      checkpointWalBytes: o.checkpointWalBytes,
-      walSegmentBytes: o.walSegmentBytes,
-      durability: o.durability,
-      pageSize: o.pageSize,
-    };
+    const { encryptionKey, ...rest } = this.mgr.options;
+    return { ...rest, ...(encryptionKey ? { encryptionKey } : {}) };
   }
 
   private resetCaches(): void {
