@@ -672,10 +672,11 @@ function pageBlockTrial(c: TrialCheck, s: Section, job: PageJob, block: LiveBloc
 
 /**
  * The flips for the page file: every byte of one leaf, one non-root branch, the catalog and the
- * freelist; and in every other live block one byte of its header, one of its payload and (when it
+ * freelist (with `full` false: every header byte and a random quarter of the rest, which keeps
+ * `npm test` short; `npm run test:corruption` flips them all); and in every other live block one byte of its header, one of its payload and (when it
  * has any) one of its padding. Plus a few bytes of free extents, which must be harmless.
  */
-export function planPageTrials(map: PageMap, rng: Rng): { trials: PageTrial[]; exhaustive: LiveBlock[] } {
+export function planPageTrials(map: PageMap, rng: Rng, full: boolean): { trials: PageTrial[]; exhaustive: LiveBlock[] } {
   const pick = (want: (b: LiveBlock) => boolean): number => map.blocks.findIndex(want);
   const chosen = [
     // A leaf with an out-of-line value reference and padding exercises the most parsing paths.
@@ -688,7 +689,9 @@ export function planPageTrials(map: PageMap, rng: Rng): { trials: PageTrial[]; e
   const trials: PageTrial[] = [];
   for (const bi of chosen) {
     const b = map.blocks[bi]!;
-    for (let p = 0; p < b.length; p++) trials.push({ pos: b.offset + p, mask: rng.mask(), block: bi });
+    for (let p = 0; p < b.length; p++) {
+      if (full || p < BLOCK_HEADER_SIZE || rng.int(0, 4) === 0) trials.push({ pos: b.offset + p, mask: rng.mask(), block: bi });
+    }
   }
   map.blocks.forEach((b, bi) => {
     if (chosen.includes(bi)) return;
