@@ -24,10 +24,13 @@ import {
   LOG_TABLE,
   purgedKey,
   readU64,
+  runKey,
+  runsUpTo,
   STRIP_WIDTH,
   stripsOf,
   TILE_HEIGHT,
   TILE_WIDTH,
+  tenantPrefix,
   tileKey,
   u64,
   writeU64,
@@ -58,6 +61,7 @@ function corrupt(what: string): CorruptionError {
 /** A tenant's log over a table. */
 export class TileLog {
   private readonly tiles = new Map<string, Buffer>();
+  private readonly idTiles = new Map<number, Buffer[]>();
   private headCache: Frontier | undefined;
 
   constructor(
@@ -120,6 +124,17 @@ export class TileLog {
     const flushIds = (): void => {
       if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), Buffer.concat(idStrip.parts));
     };
+    // An id above every earlier id of the log joins a run (the last one, when it ends just before
+    // its leaf); any other id gets its own leaf entry. Generated ULIDs only ever rise, so a tenant
+    // fed by this process keeps one run instead of one entry per event. A log that has leaves but
+    // no run predates runs: its ids all have leaf entries, and so will every new one.
+    let run = first === 0 ? undefined : this.lastRun();
+    const runsAllowed = first === 0 || run !== undefined;
+    let runDirty = false;
+    const flushRun = (): void => {
+      if (run !== undefined && runDirty) kv.put(runKey(this.tenantId, run.firstId), encodeRun(run));
+      runDirty = false;
+    };
     for (const ev of events) {
       const leafIndex = frontier.size;
       frontier.push(leafHash(ev.bytes), onNode);
@@ -130,7 +145,7 @@ export class TileLog {
         const existing = leafIndex % STRIP_WIDTH === 0 ? undefined : this.kv.get(idsKey(this.tenantId, tileIndex, strip));
         idStrip = { tileIndex, strip, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)], dirty: false };
       }
-      // One buffer holds the id tile entry (u16 length || id); the leaf key reuses its id bytes.
+      // One buffer holds the id tile entry (u16 length || id); the run or leaf key reuses its id bytes.
       const idLen = Buffer.byteLength(ev.id, 'utf8');
       if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen}`);
       const entry = Buffer.allocUnsafe(2 + idLen);
@@ -138,14 +153,44 @@ export class TileLog {
       entry.write(ev.id, 2, 'utf8');
       idStrip.parts.push(entry);
       idStrip.dirty = true;
-      kv.put(leafKey(this.tenantId, entry.subarray(2)), u64(leafIndex));
+      const id = entry.subarray(2);
+      if (runsAllowed && (run === undefined || Buffer.compare(id, run.lastId) > 0)) {
+        if (run !== undefined && run.first + run.count === leafIndex) {
+          run.count++;
+          run.lastId = id;
+        } else {
+          flushRun();
+          run = { firstId: id, first: leafIndex, count: 1, lastId: id };
+        }
+        runDirty = true;
+      } else {
+        kv.put(leafKey(this.tenantId, id), u64(leafIndex));
+      }
     }
     for (const lvl of open.keys()) flushStrip(lvl);
     flushIds();
+    flushRun();
     kv.put(headKey(this.tenantId), encodeHead(frontier));
     this.headCache = frontier.clone();
     this.tiles.clear();
+    this.idTiles.clear();
     return first;
+  }
+
+  /** The run with the highest ids (the last one created), if any. */
+  private lastRun(): Run | undefined {
+    for (const { key, value } of this.kv.range({ ...kindRange(this.tenantId, Kind.Run), reverse: true, limit: 1 })) return this.decodeRun(key, value);
+    return undefined;
+  }
+
+  private decodeRun(key: Uint8Array, value: Uint8Array): Run {
+    const first = value.length > 16 ? readU64(value, 0) : undefined;
+    const count = value.length > 16 ? readU64(value, 8) : undefined;
+    const prefixLen = tenantPrefix(this.tenantId).length + 1;
+    if (first === undefined || count === undefined || count === 0 || key.length <= prefixLen) {
+      throw corrupt(`tenant ${this.tenantId}: a run entry of ${value.length} bytes does not hold a first leaf, a count and a last id; run verifyTenant`);
+    }
+    return { firstId: Buffer.from(key.subarray(prefixLen)), first, count, lastId: Buffer.from(value.subarray(16)) };
   }
 
   private readTile(tileLevel: number, index: number): Buffer | undefined {
@@ -278,29 +323,66 @@ export class TileLog {
 
   /** The leaf index of an event, or undefined when the event is not in the log. */
   leafIndexOf(eventId: string): number | undefined {
-    const v = this.kv.get(leafKey(this.tenantId, eventId));
-    if (v === undefined) return undefined;
-    if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
-    return readU64(v, 0);
+    const id = Buffer.from(eventId, 'utf8');
+    // A leaf entry wins over a run: an id that returns after its event was purged gets one, so
+    // the newest leaf of the id is found, as the old leaf's run still spans the id.
+    const v = this.kv.get(leafKey(this.tenantId, id));
+    if (v !== undefined) {
+      if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
+      return readU64(v, 0);
+    }
+    let run: Run | undefined;
+    for (const { key, value } of this.kv.range({ ...runsUpTo(this.tenantId, id), reverse: true, limit: 1 })) run = this.decodeRun(key, value);
+    if (run === undefined || Buffer.compare(id, run.lastId) > 0) return undefined;
+    // Runs do not overlap (each starts above the last id of the one before), so only this run can
+    // hold the id, and its leaves' ids ascend: binary search over the id tiles.
+    let lo = run.first;
+    let hi = run.first + run.count - 1;
+    while (lo <= hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const c = Buffer.compare(this.idAt(mid), id);
+      if (c === 0) return mid;
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
-  /** The event ids of leaves [256 * tileIndex, ...), as stored. */
-  idsOfTile(tileIndex: number): string[] {
-    const ids: string[] = [];
+  /** The stored id (UTF-8) of leaf `index`, which a run says exists. */
+  private idAt(index: number): Buffer {
+    const tileIndex = Math.floor(index / TILE_WIDTH);
+    const id = this.idTile(tileIndex)[index % TILE_WIDTH];
+    if (id === undefined) throw corrupt(`tenant ${this.tenantId}: a run covers leaf ${index} but event id tile ${tileIndex} does not record it; run verifyTenant`);
+    return id;
+  }
+
+  /** The event ids (UTF-8) of leaves [256 * tileIndex, ...), as stored; cached. */
+  private idTile(tileIndex: number): Buffer[] {
+    let ids = this.idTiles.get(tileIndex);
+    if (ids !== undefined) return ids;
+    ids = [];
     for (const { key, value } of this.kv.range(stripsOf(idsKey(this.tenantId, tileIndex, 0)))) {
       const strip = key[key.length - 1]!;
       if (strip * STRIP_WIDTH !== ids.length) throw corrupt(`tenant ${this.tenantId}: strip ${strip} of event id tile ${tileIndex} is out of place`);
-      const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const b = Buffer.from(value);
       let off = 0;
       while (off < b.length) {
         if (off + 2 > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside a length`);
         const len = b.readUInt16BE(off);
         if (off + 2 + len > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside an id`);
-        ids.push(b.toString('utf8', off + 2, off + 2 + len));
+        ids.push(b.subarray(off + 2, off + 2 + len));
         off += 2 + len;
       }
     }
+    // A binary search touches a few tiles near the top again and again; whole-cache eviction keeps this simple and bounded.
+    if (this.idTiles.size >= 256) this.idTiles.clear();
+    this.idTiles.set(tileIndex, ids);
     return ids;
+  }
+
+  /** The event ids of leaves [256 * tileIndex, ...), as stored. */
+  idsOfTile(tileIndex: number): string[] {
+    return this.idTile(tileIndex).map((b) => b.toString('utf8'));
   }
 
   /** Records that leaf `leafIndex`'s event was purged by retention: its hash stays in the tree. */
@@ -345,6 +427,23 @@ export class TileLog {
     for (const { value } of this.kv.range(limit === undefined ? r : { ...r, reverse: true, limit })) out.push(Buffer.from(value).toString('utf8'));
     return limit === undefined ? out : out.reverse();
   }
+}
+
+/** A run of leaves [first, first + count) whose event ids ascend from `firstId` to `lastId`. */
+interface Run {
+  firstId: Buffer;
+  first: number;
+  count: number;
+  lastId: Buffer;
+}
+
+/** Run value: u64 first leaf, u64 count, then the last leaf's event id (UTF-8). */
+function encodeRun(r: Run): Buffer {
+  const b = Buffer.allocUnsafe(16 + r.lastId.length);
+  writeU64(b, r.first, 0);
+  writeU64(b, r.count, 8);
+  r.lastId.copy(b, 16);
+  return b;
 }
 
 /** Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first. */
