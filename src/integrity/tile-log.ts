@@ -62,7 +62,7 @@ function corrupt(what: string): CorruptionError {
 export class TileLog {
   private readonly tiles = new Map<string, Buffer>();
   private readonly idTiles = new Map<number, Buffer[]>();
-  private headCache: Frontier | undefined;
+  private headCache: Head | undefined;
 
   constructor(
     private readonly kv: LogReader,
@@ -71,8 +71,12 @@ export class TileLog {
 
   /** The current size and right edge. */
   head(): Frontier {
-    if (this.headCache === undefined) this.headCache = decodeHead(this.kv.get(headKey(this.tenantId)), this.tenantId);
-    return this.headCache.clone();
+    return this.loadHead().frontier.clone();
+  }
+
+  private loadHead(): Head {
+    if (this.headCache === undefined) this.headCache = decodeHeadValue(this.kv.get(headKey(this.tenantId)), this.tenantId);
+    return this.headCache;
   }
 
   size(): number {
@@ -170,17 +174,21 @@ export class TileLog {
     for (const lvl of open.keys()) flushStrip(lvl);
     flushIds();
     flushRun();
-    kv.put(headKey(this.tenantId), encodeHead(frontier));
-    this.headCache = frontier.clone();
+    kv.put(headKey(this.tenantId), encodeHead(frontier, run?.firstId));
+    this.headCache = { frontier: frontier.clone(), lastRunId: run?.firstId };
     this.tiles.clear();
     this.idTiles.clear();
     return first;
   }
 
-  /** The run with the highest ids (the last one created), if any. */
+  /** The run with the highest ids (the last one created), which the head names; a get, not a scan. */
   private lastRun(): Run | undefined {
-    for (const { key, value } of this.kv.range({ ...kindRange(this.tenantId, Kind.Run), reverse: true, limit: 1 })) return this.decodeRun(key, value);
-    return undefined;
+    const firstId = this.loadHead().lastRunId;
+    if (firstId === undefined) return undefined;
+    const key = runKey(this.tenantId, firstId);
+    const v = this.kv.get(key);
+    if (v === undefined) throw corrupt(`tenant ${this.tenantId}: the log head names a run that is not stored; run verifyTenant`);
+    return this.decodeRun(key, v);
   }
 
   private decodeRun(key: Uint8Array, value: Uint8Array): Run {
@@ -446,23 +454,39 @@ function encodeRun(r: Run): Buffer {
   return b;
 }
 
-/** Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first. */
-export function encodeHead(f: Frontier): Buffer {
-  const b = Buffer.allocUnsafe(8 + f.hashes.length * HASH_SIZE);
+/** A decoded head: the right edge, and the first event id of the log's last run (none before runs). */
+interface Head {
+  frontier: Frontier;
+  lastRunId: Buffer | undefined;
+}
+
+/**
+ * Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first, then the
+ * first event id (UTF-8) of the log's last run, absent when the log has no run.
+ */
+export function encodeHead(f: Frontier, lastRunId?: Uint8Array): Buffer {
+  const at = 8 + f.hashes.length * HASH_SIZE;
+  const b = Buffer.allocUnsafe(at + (lastRunId?.length ?? 0));
   writeU64(b, f.size, 0);
   f.hashes.forEach((h, i) => h.copy(b, 8 + i * HASH_SIZE));
+  if (lastRunId !== undefined) b.set(lastRunId, at);
   return b;
 }
 
 export function decodeHead(v: Uint8Array | undefined, tenantId: string): Frontier {
-  if (v === undefined) return new Frontier(0, []);
+  return decodeHeadValue(v, tenantId).frontier;
+}
+
+function decodeHeadValue(v: Uint8Array | undefined, tenantId: string): Head {
+  if (v === undefined) return { frontier: new Frontier(0, []), lastRunId: undefined };
   const size = v.length >= 8 ? readU64(v, 0) : undefined;
-  if (size === undefined || v.length !== 8 + popCount(size) * HASH_SIZE) {
+  const end = size === undefined ? 0 : 8 + popCount(size) * HASH_SIZE;
+  if (size === undefined || v.length < end || (size === 0 && v.length !== 8)) {
     throw corrupt(`tenant ${tenantId}: the log head is ${v.length} bytes, which does not match the size it records; run verifyTenant`);
   }
   const hashes: Buffer[] = [];
-  for (let off = 8; off < v.length; off += HASH_SIZE) hashes.push(Buffer.from(v.subarray(off, off + HASH_SIZE)));
-  return new Frontier(size, hashes);
+  for (let off = 8; off < end; off += HASH_SIZE) hashes.push(Buffer.from(v.subarray(off, off + HASH_SIZE)));
+  return { frontier: new Frontier(size, hashes), lastRunId: v.length > end ? Buffer.from(v.subarray(end)) : undefined };
 }
 
 /** Every tenant that has a log in this table. */
