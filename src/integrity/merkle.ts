@@ -24,12 +24,17 @@ const nodeHasher = await createSHA256();
 const nodeInput = Buffer.allocUnsafe(1 + 2 * HASH_SIZE);
 nodeInput[0] = 0x01;
 
+let leafInput = Buffer.alloc(4096);
+
 /** SHA-256(0x00 || data): the hash of one leaf. */
 export function leafHash(data: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(1 + data.length);
-  buf[0] = 0x00;
-  buf.set(data, 1);
-  return hash('sha256', buf, 'buffer');
+  // One scratch buffer for the prefixed input: a fresh one per event kept carving new 8 KiB pools.
+  if (leafInput.length < 1 + data.length) {
+    leafInput = Buffer.allocUnsafe(Math.max(2 * leafInput.length, 1 + data.length));
+    leafInput[0] = 0x00;
+  }
+  leafInput.set(data, 1);
+  return hash('sha256', leafInput.subarray(0, 1 + data.length), 'buffer');
 }
 
 /** SHA-256(0x01 || left || right): the hash of an interior node. */
