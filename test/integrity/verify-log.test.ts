@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { canonicalJson } from '../../src/audit/canonical-json.js';
 
 import { formatCheckpoint } from '../../src/integrity/checkpoint-note.js';
-import { headKey, tileKey } from '../../src/integrity/log-keys.js';
+import { headKey, kindRange, Kind, leafKey, tileKey, u64, writeU64 } from '../../src/integrity/log-keys.js';
 import { Frontier } from '../../src/integrity/merkle.js';
 import { parseVkey, rawPublicKey, signNote, vkeyOf } from '../../src/integrity/signed-note.js';
 import { encodeHead, TileLog } from '../../src/integrity/tile-log.js';
@@ -105,4 +105,25 @@ test('a damaged interior tile is reported as a tree finding', () => {
   kv.put(tileKey('t', 1, 0, 0), t1); // 600 leaves: two level-8 hashes, both in strip 0
   const r = verifyLog(new TileLog(kv, 't'), source, verifier);
   assert.deepEqual(kinds(r), ['tree']);
+});
+
+test('a run entry cut short or removed, or a leaf entry moved, leaves the events it no longer indexes reported as inserted', () => {
+  const { kv, source } = setup();
+  const runs = [...kv.range(kindRange('t', Kind.Run))];
+  assert.equal(runs.length, 1, 'ascending ids: one run');
+  const { key, value } = runs[0]!;
+  const short = Buffer.from(value);
+  writeU64(short, 600, 8);
+  kv.put(key, short);
+  let r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(kinds(r), ['inserted']);
+  assert.deepEqual(r.issues.map((i) => i.eventId), Array.from({ length: 100 }, (_, i) => `ev${String(600 + i).padStart(5, '0')}`));
+  kv.delete(key);
+  r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(kinds(r), ['inserted']);
+  assert.equal(r.issues.length, 700);
+  kv.put(key, value);
+  kv.put(leafKey('t', 'ev00003'), u64(4));
+  r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(r.issues.map((i) => `${i.kind}:${i.eventId}`), ['inserted:ev00003']);
 });
