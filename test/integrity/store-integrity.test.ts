@@ -238,7 +238,7 @@ test('ids in any order, and an id inserted again after its purge, each prove inc
   const now = Date.UTC(2026, 5, 1);
   // Rising ids (one run), then falling ones (a leaf entry each), then rising again.
   store.insertEvents(events(40, 0, now - 400 * day));
-  store.insertEvents(events(30, 500, now - day).reverse());
+  store.insertEvents([...events(30, 500, now - day)].reverse());
   store.insertEvents(events(30, 900, now - day));
   assert.equal(store.purgeExpired({ now, policies: [{ tenantId: TENANT, maxAgeDays: 365 }] }).purged, 40);
   store.insertEvents(events(2, 5, now - day)); // ev-00005 and ev-00006 return as new events
