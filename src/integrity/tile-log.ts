@@ -1,7 +1,9 @@
 /**
  * One tenant's append-only Merkle log, stored as tiles (docs/integrity.md, "Stored form"): the log
- * head (size and right edge), level-L tiles holding up to 256 hashes of tree level 8L (level 0: the
- * leaf hashes), the event id of every leaf (also in tiles of 256), and each event id's leaf index.
+ * head (size, right edge, and the key of the last run), level-L tiles holding up to 256 hashes of
+ * tree level 8L (level 0: the leaf hashes), the event id of every leaf (also in tiles of 256), and
+ * the way from an event id to its leaf: runs of leaves whose ids ascend (one entry per run, binary
+ * searched through the id tiles), and a leaf entry for each id that joined no run.
  *
  * An append reads the head and the last tile of each level it touches, computes one leaf hash and,
  * amortised, one node hash per event, and writes each touched tile once per call: O(log n) reads
@@ -10,8 +12,9 @@
  *
  * Invariants: leaf i is the i-th event appended for the tenant; a stored hash never changes once
  * written (only the last tile of each level grows); the head's size equals the number of leaf
- * hashes in the level-0 tiles. Reads go through a small per-instance tile cache, so use one
- * instance per transaction or snapshot, never across commits.
+ * hashes in the level-0 tiles; runs never overlap in id order (each starts above every earlier
+ * run's last id), and a leaf entry wins over a run. Reads go through small per-instance tile
+ * caches, so use one instance per transaction or snapshot, never across commits.
  */
 import { CorruptionError, ValidationError } from '../errors.js';
 import {
