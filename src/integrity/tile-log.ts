@@ -65,6 +65,9 @@ function corrupt(what: string): CorruptionError {
 export class TileLog {
   private readonly tiles = new Map<string, Buffer>();
   private readonly idTiles = new Map<number, Buffer[]>();
+  /** The run leafIndexOf found last, and the leaf it returned last from a run. */
+  private runFound: Run | undefined;
+  private lastHit = -1;
   private headCache: Head | undefined;
 
   constructor(
@@ -181,6 +184,7 @@ export class TileLog {
     this.headCache = { frontier: frontier.clone(), lastRunId: run?.firstId };
     this.tiles.clear();
     this.idTiles.clear();
+    this.runFound = undefined;
     return first;
   }
 
@@ -342,17 +346,25 @@ export class TileLog {
       if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
       return readU64(v, 0);
     }
-    let run: Run | undefined;
-    for (const { key, value } of this.kv.range({ ...runsUpTo(this.tenantId, id), reverse: true, limit: 1 })) run = this.decodeRun(key, value);
-    if (run === undefined || Buffer.compare(id, run.lastId) > 0) return undefined;
-    // Runs do not overlap (each starts above the last id of the one before), so only this run can
-    // hold the id, and its leaves' ids ascend: binary search over the id tiles.
+    // Runs do not overlap (each starts above the last id of the one before), so the one run that
+    // spans the id is the only one that can hold it. Lookups come in bulk and in order (purges,
+    // exports, verification), so the run found last, and the leaf after the last hit, go first.
+    let run = this.runFound;
+    if (run === undefined || Buffer.compare(id, run.firstId) < 0 || Buffer.compare(id, run.lastId) > 0) {
+      run = undefined;
+      for (const { key, value } of this.kv.range({ ...runsUpTo(this.tenantId, id), reverse: true, limit: 1 })) run = this.decodeRun(key, value);
+      if (run === undefined || Buffer.compare(id, run.lastId) > 0) return undefined;
+      this.runFound = run;
+    }
+    const next = this.lastHit + 1;
+    if (next > run.first && next < run.first + run.count && Buffer.compare(this.idAt(next), id) === 0) return (this.lastHit = next);
+    // The leaves' ids ascend through the run: binary search over the id tiles.
     let lo = run.first;
     let hi = run.first + run.count - 1;
     while (lo <= hi) {
       const mid = lo + Math.floor((hi - lo) / 2);
       const c = Buffer.compare(this.idAt(mid), id);
-      if (c === 0) return mid;
+      if (c === 0) return (this.lastHit = mid);
       if (c < 0) lo = mid + 1;
       else hi = mid - 1;
     }
