@@ -371,6 +371,21 @@ export class TileLog {
     return undefined;
   }
 
+  /**
+   * Every run of the log in key order, and the first id of the run the head names (for the
+   * verifier, which checks that runs are ordered, apart, within the log and named by the head).
+   */
+  runs(): { runs: { firstId: Buffer; first: number; count: number; lastId: Buffer }[]; headRunId: Buffer | undefined } {
+    const runs: Run[] = [];
+    for (const { key, value } of this.kv.range(kindRange(this.tenantId, Kind.Run))) runs.push(this.decodeRun(key, value));
+    return { runs, headRunId: this.loadHead().lastRunId };
+  }
+
+  /** The stored event id of leaf `index` as UTF-8 bytes, or undefined when the id tiles lack it. */
+  storedIdAt(index: number): Buffer | undefined {
+    return this.idTile(Math.floor(index / TILE_WIDTH))[index % TILE_WIDTH];
+  }
+
   /** The stored id (UTF-8) of leaf `index`, which a run says exists. */
   private idAt(index: number): Buffer {
     const tileIndex = Math.floor(index / TILE_WIDTH);
