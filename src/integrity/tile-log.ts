@@ -130,9 +130,10 @@ export class TileLog {
     const onNode = (level: number, index: number, hash: Buffer): void => {
       if (level % TILE_HEIGHT === 0) addHash(level / TILE_HEIGHT, index, hash);
     };
-    let idStrip: { tileIndex: number; strip: number; parts: Buffer[]; dirty: boolean } | undefined;
+    // The open id strip is built in one buffer, fresh per strip (the put may keep a view of it).
+    let idStrip: { tileIndex: number; strip: number; buf: Buffer; used: number; dirty: boolean } | undefined;
     const flushIds = (): void => {
-      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), Buffer.concat(idStrip.parts));
+      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), idStrip.buf.subarray(0, idStrip.used));
     };
     // An id above every earlier id of the log joins a run (the last one, when it ends just before
     // its leaf); any other id gets its own leaf entry. Generated ULIDs only ever rise, so a tenant
@@ -153,17 +154,26 @@ export class TileLog {
       if (idStrip === undefined || idStrip.tileIndex !== tileIndex || idStrip.strip !== strip) {
         flushIds();
         const existing = leafIndex % STRIP_WIDTH === 0 ? undefined : this.kv.get(idsKey(this.tenantId, tileIndex, strip));
-        idStrip = { tileIndex, strip, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)], dirty: false };
+        const have = existing?.length ?? 0;
+        idStrip = { tileIndex, strip, buf: Buffer.allocUnsafe(have + (STRIP_WIDTH - (leafIndex % STRIP_WIDTH)) * 48), used: have, dirty: false };
+        if (existing !== undefined) idStrip.buf.set(existing, 0);
       }
-      // One buffer holds the id tile entry (u16 length || id); the run or leaf key reuses its id bytes.
-      const idLen = Buffer.byteLength(ev.id, 'utf8');
-      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen}`);
-      const entry = Buffer.allocUnsafe(2 + idLen);
-      entry.writeUInt16BE(idLen, 0);
-      entry.write(ev.id, 2, 'utf8');
-      idStrip.parts.push(entry);
+      // The id goes straight into the strip (u16 length || id, UTF-8: at most 3 bytes per UTF-16
+      // unit); the run or leaf key reuses those bytes.
+      const room = 2 + 3 * ev.id.length;
+      if (idStrip.buf.length - idStrip.used < room) {
+        const grown = Buffer.allocUnsafe(2 * idStrip.buf.length + room);
+        idStrip.buf.copy(grown, 0, 0, idStrip.used);
+        idStrip.buf = grown;
+      }
+      const at = idStrip.used;
+      const idLen = ev.id.length === 0 ? 0 : idStrip.buf.write(ev.id, at + 2, 'utf8');
+      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen === 0 ? 0 : Buffer.byteLength(ev.id, 'utf8')}`);
+      idStrip.buf[at] = idLen >>> 8;
+      idStrip.buf[at + 1] = idLen & 0xff;
+      idStrip.used = at + 2 + idLen;
       idStrip.dirty = true;
-      const id = entry.subarray(2);
+      const id = idStrip.buf.subarray(at + 2, at + 2 + idLen);
       if (runsAllowed && (run === undefined || Buffer.compare(id, run.lastId) > 0)) {
         if (run !== undefined && run.first + run.count === leafIndex) {
           run.count++;
