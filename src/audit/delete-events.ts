@@ -6,7 +6,7 @@
  * roll-back of an incomplete cross-shard batch.
  */
 import type { WriteTxn } from '../shard/txn/write-txn.js';
-import { keepLeafOfDeleted } from '../integrity/audit-binding.js';
+import { keepLeavesOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idsKey, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
@@ -21,6 +21,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
   const ixT = tx.table(T_INDEX);
   const idT = tx.table(T_IDS);
   const delta = new StatsDelta();
+  const deleted: { tenantId: string; id: string }[] = [];
   let n = 0;
   for (const key of keys) {
     const v = evT.get(key);
@@ -44,10 +45,11 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
     }
     idT.remove(idsKey(tenantNo, id));
     evT.remove(key);
-    keepLeafOfDeleted(tx, e.tenantId, e.id);
+    deleted.push({ tenantId: e.tenantId, id: e.id });
     delta.addTotal(tenantNo, totalKey(tenantNo), -1, ts);
     n++;
   }
+  keepLeavesOfDeleted(tx, deleted);
   if (n > 0) delta.apply(tx.table(T_STATS));
   return n;
 }

@@ -44,14 +44,25 @@ export function storedEvents(snap: Snapshot, tenantId: string): StoredEvents {
 }
 
 /**
- * Called by deleteEvents for every event it removes (retention purge, roll-back of an incomplete
- * cross-shard batch): the event's leaf stays in the log and is marked purged, so proofs of the other
- * events and every checkpoint stay valid. Nothing is written when the event has no leaf.
+ * Called by deleteEvents with the events it removed (retention purge, roll-back of an incomplete
+ * cross-shard batch): each event's leaf stays in the log and is marked purged, so proofs of the
+ * other events and every checkpoint stay valid. Nothing is written for an event without a leaf.
+ * Every leaf is looked up before any marker is written: a range read of a transaction re-sorts the
+ * table's pending writes after each new one, so interleaving would cost a sort per event.
  */
-export function keepLeafOfDeleted(tx: WriteTxn, tenantId: string, eventId: string): void {
-  const log = new TileLog(tx.table(LOG_TABLE), tenantId);
-  const at = log.leafIndexOf(eventId);
-  if (at !== undefined) log.markPurged(at, eventId);
+export function keepLeavesOfDeleted(tx: WriteTxn, events: readonly { tenantId: string; id: string }[]): void {
+  const logs = new Map<string, TileLog>();
+  const found: { log: TileLog; at: number; id: string }[] = [];
+  for (const e of events) {
+    let log = logs.get(e.tenantId);
+    if (log === undefined) {
+      log = new TileLog(tx.table(LOG_TABLE), e.tenantId);
+      logs.set(e.tenantId, log);
+    }
+    const at = log.leafIndexOf(e.id);
+    if (at !== undefined) found.push({ log, at, id: e.id });
+  }
+  for (const f of found) f.log.markPurged(f.at, f.id);
 }
 
 /**

@@ -99,11 +99,14 @@ export class IntegrityService {
 
   /** Records, inside a purge transaction, that retention removed these events: their leaves stay. */
   markPurged(tx: WriteTxn, tenantId: string, eventIds: readonly string[]): void {
+    // Lookups first, then markers: see keepLeavesOfDeleted.
     const log = new TileLog(tx.table(LOG_TABLE), tenantId);
+    const found: [number, string][] = [];
     for (const id of eventIds) {
       const at = log.leafIndexOf(id);
-      if (at !== undefined) log.markPurged(at, id);
+      if (at !== undefined) found.push([at, id]);
     }
+    for (const [at, id] of found) log.markPurged(at, id);
   }
 
   private read<T>(tenantId: string, fn: (table: LogReader, snap: ReturnType<Database['read']>) => T): T {

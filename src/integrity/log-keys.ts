@@ -20,8 +20,10 @@ export const Kind = {
   Tile: 0x54, // 'T'
   /** The event ids of up to 16 consecutive leaves of a tile: + u64 tile index + u8 strip. */
   Ids: 0x45, // 'E'
-  /** Leaf index of an event id: + UTF-8 event id. */
+  /** Leaf index of an event id that does not extend a run: + UTF-8 event id. */
   Leaf: 0x49, // 'I'
+  /** A run of consecutive leaves with ascending event ids: + UTF-8 id of its first leaf. */
+  Run: 0x52, // 'R'
   /** A signed checkpoint: + u64 sequence number. */
   Checkpoint: 0x43, // 'C'
   /** A leaf whose event was purged by retention: + u64 leaf index. */
@@ -63,8 +65,10 @@ export function writeU64(buf: Buffer, value: number, off: number): void {
 
 /** Reads 8 bytes big-endian at `off`; undefined when the value is not a safe integer. */
 export function readU64(buf: Uint8Array, off: number): number | undefined {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const v = b.readUInt32BE(off) * 0x1_0000_0000 + b.readUInt32BE(off + 4);
+  // Byte by byte: viewing a small on-heap Uint8Array as a Buffer makes V8 move it off the heap.
+  const hi = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+  const lo = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+  const v = hi * 0x1_0000_0000 + lo;
   return Number.isSafeInteger(v) ? v : undefined;
 }
 
@@ -116,6 +120,25 @@ export function leafKey(tenantId: string, eventId: string | Uint8Array): Buffer 
   const k = keyOf(tenantId, Kind.Leaf, id.length);
   k.set(id, k.length - id.length);
   return k;
+}
+
+/** Key of the run whose first leaf holds event `firstId` (UTF-8 bytes). */
+export function runKey(tenantId: string, firstId: Uint8Array): Buffer {
+  const k = keyOf(tenantId, Kind.Run, firstId.length);
+  k.set(firstId, k.length - firstId.length);
+  return k;
+}
+
+/**
+ * [gte, lt) bounds of the runs whose first id is at most `id` (byte order): a reverse scan with
+ * limit 1 finds the one run that can hold `id`. `id + 0x00` is the least byte string above `id`.
+ */
+export function runsUpTo(tenantId: string, id: Uint8Array): { gte: Buffer; lt: Buffer } {
+  const gte = keyOf(tenantId, Kind.Run, 0);
+  const lt = keyOf(tenantId, Kind.Run, id.length + 1);
+  lt.set(id, gte.length);
+  lt[lt.length - 1] = 0;
+  return { gte, lt };
 }
 
 export function checkpointKey(tenantId: string, seq: number): Buffer {

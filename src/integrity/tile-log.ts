@@ -1,7 +1,9 @@
 /**
  * One tenant's append-only Merkle log, stored as tiles (docs/integrity.md, "Stored form"): the log
- * head (size and right edge), level-L tiles holding up to 256 hashes of tree level 8L (level 0: the
- * leaf hashes), the event id of every leaf (also in tiles of 256), and each event id's leaf index.
+ * head (size, right edge, and the key of the last run), level-L tiles holding up to 256 hashes of
+ * tree level 8L (level 0: the leaf hashes), the event id of every leaf (also in tiles of 256), and
+ * the way from an event id to its leaf: runs of leaves whose ids ascend (one entry per run, binary
+ * searched through the id tiles), and a leaf entry for each id that joined no run.
  *
  * An append reads the head and the last tile of each level it touches, computes one leaf hash and,
  * amortised, one node hash per event, and writes each touched tile once per call: O(log n) reads
@@ -10,8 +12,9 @@
  *
  * Invariants: leaf i is the i-th event appended for the tenant; a stored hash never changes once
  * written (only the last tile of each level grows); the head's size equals the number of leaf
- * hashes in the level-0 tiles. Reads go through a small per-instance tile cache, so use one
- * instance per transaction or snapshot, never across commits.
+ * hashes in the level-0 tiles; runs never overlap in id order (each starts above every earlier
+ * run's last id), and a leaf entry wins over a run. Reads go through small per-instance tile
+ * caches, so use one instance per transaction or snapshot, never across commits.
  */
 import { CorruptionError, ValidationError } from '../errors.js';
 import {
@@ -24,10 +27,13 @@ import {
   LOG_TABLE,
   purgedKey,
   readU64,
+  runKey,
+  runsUpTo,
   STRIP_WIDTH,
   stripsOf,
   TILE_HEIGHT,
   TILE_WIDTH,
+  tenantPrefix,
   tileKey,
   u64,
   writeU64,
@@ -58,7 +64,11 @@ function corrupt(what: string): CorruptionError {
 /** A tenant's log over a table. */
 export class TileLog {
   private readonly tiles = new Map<string, Buffer>();
-  private headCache: Frontier | undefined;
+  private readonly idTiles = new Map<number, Buffer[]>();
+  /** The run leafIndexOf found last, and the leaf it returned last from a run. */
+  private runFound: Run | undefined;
+  private lastHit = -1;
+  private headCache: Head | undefined;
 
   constructor(
     private readonly kv: LogReader,
@@ -67,8 +77,12 @@ export class TileLog {
 
   /** The current size and right edge. */
   head(): Frontier {
-    if (this.headCache === undefined) this.headCache = decodeHead(this.kv.get(headKey(this.tenantId)), this.tenantId);
-    return this.headCache.clone();
+    return this.loadHead().frontier.clone();
+  }
+
+  private loadHead(): Head {
+    if (this.headCache === undefined) this.headCache = decodeHeadValue(this.kv.get(headKey(this.tenantId)), this.tenantId);
+    return this.headCache;
   }
 
   size(): number {
@@ -116,9 +130,21 @@ export class TileLog {
     const onNode = (level: number, index: number, hash: Buffer): void => {
       if (level % TILE_HEIGHT === 0) addHash(level / TILE_HEIGHT, index, hash);
     };
-    let idStrip: { tileIndex: number; strip: number; parts: Buffer[]; dirty: boolean } | undefined;
+    // The open id strip is built in one buffer, fresh per strip (the put may keep a view of it).
+    let idStrip: { tileIndex: number; strip: number; buf: Buffer; used: number; dirty: boolean } | undefined;
     const flushIds = (): void => {
-      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), Buffer.concat(idStrip.parts));
+      if (idStrip !== undefined && idStrip.dirty) kv.put(idsKey(this.tenantId, idStrip.tileIndex, idStrip.strip), idStrip.buf.subarray(0, idStrip.used));
+    };
+    // An id above every earlier id of the log joins a run (the last one, when it ends just before
+    // its leaf); any other id gets its own leaf entry. Generated ULIDs only ever rise, so a tenant
+    // fed by this process keeps one run instead of one entry per event. A log that has leaves but
+    // no run predates runs: its ids all have leaf entries, and so will every new one.
+    let run = first === 0 ? undefined : this.lastRun();
+    const runsAllowed = first === 0 || run !== undefined;
+    let runDirty = false;
+    const flushRun = (): void => {
+      if (run !== undefined && runDirty) kv.put(runKey(this.tenantId, run.firstId), encodeRun(run));
+      runDirty = false;
     };
     for (const ev of events) {
       const leafIndex = frontier.size;
@@ -128,24 +154,68 @@ export class TileLog {
       if (idStrip === undefined || idStrip.tileIndex !== tileIndex || idStrip.strip !== strip) {
         flushIds();
         const existing = leafIndex % STRIP_WIDTH === 0 ? undefined : this.kv.get(idsKey(this.tenantId, tileIndex, strip));
-        idStrip = { tileIndex, strip, parts: [existing === undefined ? Buffer.alloc(0) : Buffer.from(existing)], dirty: false };
+        const have = existing?.length ?? 0;
+        idStrip = { tileIndex, strip, buf: Buffer.allocUnsafe(have + (STRIP_WIDTH - (leafIndex % STRIP_WIDTH)) * 48), used: have, dirty: false };
+        if (existing !== undefined) idStrip.buf.set(existing, 0);
       }
-      // One buffer holds the id tile entry (u16 length || id); the leaf key reuses its id bytes.
-      const idLen = Buffer.byteLength(ev.id, 'utf8');
-      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen}`);
-      const entry = Buffer.allocUnsafe(2 + idLen);
-      entry.writeUInt16BE(idLen, 0);
-      entry.write(ev.id, 2, 'utf8');
-      idStrip.parts.push(entry);
+      // The id goes straight into the strip (u16 length || id, UTF-8: at most 3 bytes per UTF-16
+      // unit); the run or leaf key reuses those bytes.
+      const room = 2 + 3 * ev.id.length;
+      if (idStrip.buf.length - idStrip.used < room) {
+        const grown = Buffer.allocUnsafe(2 * idStrip.buf.length + room);
+        idStrip.buf.copy(grown, 0, 0, idStrip.used);
+        idStrip.buf = grown;
+      }
+      const at = idStrip.used;
+      const idLen = ev.id.length === 0 ? 0 : idStrip.buf.write(ev.id, at + 2, 'utf8');
+      if (idLen === 0 || idLen > 0xffff) throw new ValidationError(`event id must be 1 to 65,535 UTF-8 bytes, got ${idLen === 0 ? 0 : Buffer.byteLength(ev.id, 'utf8')}`);
+      idStrip.buf[at] = idLen >>> 8;
+      idStrip.buf[at + 1] = idLen & 0xff;
+      idStrip.used = at + 2 + idLen;
       idStrip.dirty = true;
-      kv.put(leafKey(this.tenantId, entry.subarray(2)), u64(leafIndex));
+      const id = idStrip.buf.subarray(at + 2, at + 2 + idLen);
+      if (runsAllowed && (run === undefined || Buffer.compare(id, run.lastId) > 0)) {
+        if (run !== undefined && run.first + run.count === leafIndex) {
+          run.count++;
+          run.lastId = id;
+        } else {
+          flushRun();
+          run = { firstId: id, first: leafIndex, count: 1, lastId: id };
+        }
+        runDirty = true;
+      } else {
+        kv.put(leafKey(this.tenantId, id), u64(leafIndex));
+      }
     }
     for (const lvl of open.keys()) flushStrip(lvl);
     flushIds();
-    kv.put(headKey(this.tenantId), encodeHead(frontier));
-    this.headCache = frontier.clone();
+    flushRun();
+    kv.put(headKey(this.tenantId), encodeHead(frontier, run?.firstId));
+    this.headCache = { frontier: frontier.clone(), lastRunId: run?.firstId };
     this.tiles.clear();
+    this.idTiles.clear();
+    this.runFound = undefined;
     return first;
+  }
+
+  /** The run with the highest ids (the last one created), which the head names; a get, not a scan. */
+  private lastRun(): Run | undefined {
+    const firstId = this.loadHead().lastRunId;
+    if (firstId === undefined) return undefined;
+    const key = runKey(this.tenantId, firstId);
+    const v = this.kv.get(key);
+    if (v === undefined) throw corrupt(`tenant ${this.tenantId}: the log head names a run that is not stored; run verifyTenant`);
+    return this.decodeRun(key, v);
+  }
+
+  private decodeRun(key: Uint8Array, value: Uint8Array): Run {
+    const first = value.length > 16 ? readU64(value, 0) : undefined;
+    const count = value.length > 16 ? readU64(value, 8) : undefined;
+    const prefixLen = tenantPrefix(this.tenantId).length + 1;
+    if (first === undefined || count === undefined || count === 0 || key.length <= prefixLen) {
+      throw corrupt(`tenant ${this.tenantId}: a run entry of ${value.length} bytes does not hold a first leaf, a count and a last id; run verifyTenant`);
+    }
+    return { firstId: Buffer.from(key.subarray(prefixLen)), first, count, lastId: Buffer.from(value.subarray(16)) };
   }
 
   private readTile(tileLevel: number, index: number): Buffer | undefined {
@@ -278,29 +348,89 @@ export class TileLog {
 
   /** The leaf index of an event, or undefined when the event is not in the log. */
   leafIndexOf(eventId: string): number | undefined {
-    const v = this.kv.get(leafKey(this.tenantId, eventId));
-    if (v === undefined) return undefined;
-    if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
-    return readU64(v, 0);
+    const id = Buffer.from(eventId, 'utf8');
+    // A leaf entry wins over a run: an id that returns after its event was purged gets one, so
+    // the newest leaf of the id is found, as the old leaf's run still spans the id.
+    const v = this.kv.get(leafKey(this.tenantId, id));
+    if (v !== undefined) {
+      if (v.length !== 8) throw corrupt(`tenant ${this.tenantId}: leaf index of event ${eventId} is ${v.length} bytes, not 8`);
+      return readU64(v, 0);
+    }
+    // Runs do not overlap (each starts above the last id of the one before), so the one run that
+    // spans the id is the only one that can hold it. Lookups come in bulk and in order (purges,
+    // exports, verification), so the run found last, and the leaf after the last hit, go first.
+    let run = this.runFound;
+    if (run === undefined || Buffer.compare(id, run.firstId) < 0 || Buffer.compare(id, run.lastId) > 0) {
+      run = undefined;
+      for (const { key, value } of this.kv.range({ ...runsUpTo(this.tenantId, id), reverse: true, limit: 1 })) run = this.decodeRun(key, value);
+      if (run === undefined || Buffer.compare(id, run.lastId) > 0) return undefined;
+      this.runFound = run;
+    }
+    const next = this.lastHit + 1;
+    if (next > run.first && next < run.first + run.count && Buffer.compare(this.idAt(next), id) === 0) return (this.lastHit = next);
+    // The leaves' ids ascend through the run: binary search over the id tiles.
+    let lo = run.first;
+    let hi = run.first + run.count - 1;
+    while (lo <= hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const c = Buffer.compare(this.idAt(mid), id);
+      if (c === 0) return (this.lastHit = mid);
+      if (c < 0) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
-  /** The event ids of leaves [256 * tileIndex, ...), as stored. */
-  idsOfTile(tileIndex: number): string[] {
-    const ids: string[] = [];
+  /**
+   * Every run of the log in key order, and the first id of the run the head names (for the
+   * verifier, which checks that runs are ordered, apart, within the log and named by the head).
+   */
+  runs(): { runs: { firstId: Buffer; first: number; count: number; lastId: Buffer }[]; headRunId: Buffer | undefined } {
+    const runs: Run[] = [];
+    for (const { key, value } of this.kv.range(kindRange(this.tenantId, Kind.Run))) runs.push(this.decodeRun(key, value));
+    return { runs, headRunId: this.loadHead().lastRunId };
+  }
+
+  /** The stored event id of leaf `index` as UTF-8 bytes, or undefined when the id tiles lack it. */
+  storedIdAt(index: number): Buffer | undefined {
+    return this.idTile(Math.floor(index / TILE_WIDTH))[index % TILE_WIDTH];
+  }
+
+  /** The stored id (UTF-8) of leaf `index`, which a run says exists. */
+  private idAt(index: number): Buffer {
+    const tileIndex = Math.floor(index / TILE_WIDTH);
+    const id = this.idTile(tileIndex)[index % TILE_WIDTH];
+    if (id === undefined) throw corrupt(`tenant ${this.tenantId}: a run covers leaf ${index} but event id tile ${tileIndex} does not record it; run verifyTenant`);
+    return id;
+  }
+
+  /** The event ids (UTF-8) of leaves [256 * tileIndex, ...), as stored; cached. */
+  private idTile(tileIndex: number): Buffer[] {
+    let ids = this.idTiles.get(tileIndex);
+    if (ids !== undefined) return ids;
+    ids = [];
     for (const { key, value } of this.kv.range(stripsOf(idsKey(this.tenantId, tileIndex, 0)))) {
       const strip = key[key.length - 1]!;
       if (strip * STRIP_WIDTH !== ids.length) throw corrupt(`tenant ${this.tenantId}: strip ${strip} of event id tile ${tileIndex} is out of place`);
-      const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const b = Buffer.from(value);
       let off = 0;
       while (off < b.length) {
         if (off + 2 > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside a length`);
         const len = b.readUInt16BE(off);
         if (off + 2 + len > b.length) throw corrupt(`tenant ${this.tenantId}: event id tile ${tileIndex} ends inside an id`);
-        ids.push(b.toString('utf8', off + 2, off + 2 + len));
+        ids.push(b.subarray(off + 2, off + 2 + len));
         off += 2 + len;
       }
     }
+    // A binary search touches a few tiles near the top again and again; whole-cache eviction keeps this simple and bounded.
+    if (this.idTiles.size >= 256) this.idTiles.clear();
+    this.idTiles.set(tileIndex, ids);
     return ids;
+  }
+
+  /** The event ids of leaves [256 * tileIndex, ...), as stored. */
+  idsOfTile(tileIndex: number): string[] {
+    return this.idTile(tileIndex).map((b) => b.toString('utf8'));
   }
 
   /** Records that leaf `leafIndex`'s event was purged by retention: its hash stays in the tree. */
@@ -347,23 +477,56 @@ export class TileLog {
   }
 }
 
-/** Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first. */
-export function encodeHead(f: Frontier): Buffer {
-  const b = Buffer.allocUnsafe(8 + f.hashes.length * HASH_SIZE);
+/** A run of leaves [first, first + count) whose event ids ascend from `firstId` to `lastId`. */
+interface Run {
+  firstId: Buffer;
+  first: number;
+  count: number;
+  lastId: Buffer;
+}
+
+/** Run value: u64 first leaf, u64 count, then the last leaf's event id (UTF-8). */
+function encodeRun(r: Run): Buffer {
+  const b = Buffer.allocUnsafe(16 + r.lastId.length);
+  writeU64(b, r.first, 0);
+  writeU64(b, r.count, 8);
+  r.lastId.copy(b, 16);
+  return b;
+}
+
+/** A decoded head: the right edge, and the first event id of the log's last run (none before runs). */
+interface Head {
+  frontier: Frontier;
+  lastRunId: Buffer | undefined;
+}
+
+/**
+ * Head value: u64 size, then one 32-byte hash per set bit of size, largest subtree first, then the
+ * first event id (UTF-8) of the log's last run, absent when the log has no run.
+ */
+export function encodeHead(f: Frontier, lastRunId?: Uint8Array): Buffer {
+  const at = 8 + f.hashes.length * HASH_SIZE;
+  const b = Buffer.allocUnsafe(at + (lastRunId?.length ?? 0));
   writeU64(b, f.size, 0);
   f.hashes.forEach((h, i) => h.copy(b, 8 + i * HASH_SIZE));
+  if (lastRunId !== undefined) b.set(lastRunId, at);
   return b;
 }
 
 export function decodeHead(v: Uint8Array | undefined, tenantId: string): Frontier {
-  if (v === undefined) return new Frontier(0, []);
+  return decodeHeadValue(v, tenantId).frontier;
+}
+
+function decodeHeadValue(v: Uint8Array | undefined, tenantId: string): Head {
+  if (v === undefined) return { frontier: new Frontier(0, []), lastRunId: undefined };
   const size = v.length >= 8 ? readU64(v, 0) : undefined;
-  if (size === undefined || v.length !== 8 + popCount(size) * HASH_SIZE) {
+  const end = size === undefined ? 0 : 8 + popCount(size) * HASH_SIZE;
+  if (size === undefined || v.length < end || (size === 0 && v.length !== 8)) {
     throw corrupt(`tenant ${tenantId}: the log head is ${v.length} bytes, which does not match the size it records; run verifyTenant`);
   }
   const hashes: Buffer[] = [];
-  for (let off = 8; off < v.length; off += HASH_SIZE) hashes.push(Buffer.from(v.subarray(off, off + HASH_SIZE)));
-  return new Frontier(size, hashes);
+  for (let off = 8; off < end; off += HASH_SIZE) hashes.push(Buffer.from(v.subarray(off, off + HASH_SIZE)));
+  return { frontier: new Frontier(size, hashes), lastRunId: v.length > end ? Buffer.from(v.subarray(end)) : undefined };
 }
 
 /** Every tenant that has a log in this table. */

@@ -188,6 +188,26 @@ export function verifyLog(log: TileLog, events: StoredEvents, verifier: NoteVeri
     }
   }
 
+  // The runs that map ids to leaves: lookups rely on their being ordered and apart, each within
+  // the log and matching the id tiles at both ends, and on the head naming the last one.
+  guard('reading the runs', () => {
+    const { runs, headRunId } = log.runs();
+    let prev: Buffer | undefined;
+    for (const r of runs) {
+      const name = `the run from leaf ${r.first} (${r.count} leaves)`;
+      if (r.first + r.count > size) add({ kind: 'tree', message: `${name} reaches past the log's ${size} leaves` });
+      else if (!r.firstId.equals(log.storedIdAt(r.first) ?? Buffer.alloc(0)) || !r.lastId.equals(log.storedIdAt(r.first + r.count - 1) ?? Buffer.alloc(0)) || Buffer.compare(r.firstId, r.lastId) > 0) {
+        add({ kind: 'tree', message: `${name} does not match the event ids stored for its first and last leaves` });
+      }
+      if (prev !== undefined && Buffer.compare(r.firstId, prev) <= 0) add({ kind: 'tree', message: `${name} overlaps the ids of the run before it` });
+      prev = r.lastId;
+    }
+    const last = runs[runs.length - 1];
+    if (last !== undefined ? headRunId === undefined || !headRunId.equals(last.firstId) : headRunId !== undefined) {
+      add({ kind: 'tree', message: 'the log head does not name the last run: the log was altered outside the store' });
+    }
+  });
+
   // Events the log does not account for.
   const seen = guard('listing the stored events', () => [...events.ids()]) ?? [];
   const idsTiles = new Map<number, string[]>();

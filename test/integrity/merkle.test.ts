@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Frontier, leafHash, rootOfLeaves, verifyConsistency, verifyInclusion, EMPTY_ROOT } from '../../src/integrity/merkle.js';
-import { TileLog } from '../../src/integrity/tile-log.js';
+import { headKey, kindRange, Kind, leafKey, u64 } from '../../src/integrity/log-keys.js';
+import { encodeHead, TileLog } from '../../src/integrity/tile-log.js';
 import { MemKv } from './mem-kv.js';
 import { refCheckConsistency, refCheckInclusion, refLeaf, refRoot } from './rfc9162-reference.js';
 
@@ -106,6 +107,65 @@ test('event ids map to leaf indexes and back', () => {
   assert.equal(log.leafIndexOf('nope'), undefined);
   assert.deepEqual(log.idsOfTile(2).slice(0, 2), ['e512', 'e513']);
   assert.equal(log.idsOfTile(2).length, 600 - 512);
+});
+
+const entriesOf = (kv: MemKv, tenant: string, kind: number): number => [...kv.range(kindRange(tenant, kind))].length;
+
+test('ids that rise above every earlier id share one run entry; the leaf index of each is found in the id tiles', () => {
+  const kv = new MemKv();
+  const ids = Array.from({ length: 1500 }, (_, i) => `01J${String(i).padStart(8, '0')}`);
+  for (let i = 0; i < ids.length; i += 250) new TileLog(kv, 't').append(ids.slice(i, i + 250).map((id, j) => ({ id, bytes: data(i + j) })));
+  assert.equal(entriesOf(kv, 't', Kind.Run), 1, 'one run for the whole log');
+  assert.equal(entriesOf(kv, 't', Kind.Leaf), 0, 'no per-event leaf entry');
+  const log = new TileLog(kv, 't');
+  ids.forEach((id, i) => assert.equal(log.leafIndexOf(id), i, id));
+  for (const absent of ['01I', '01J00000000x', '01J00000749!', '01J99999999', '']) assert.equal(log.leafIndexOf(absent), undefined, absent);
+});
+
+test('property: any order of ids and any batching, every id finds its leaf and no other id finds one', () => {
+  // '\uFF21' sorts after the emoji's surrogates in UTF-16 but before its UTF-8 bytes: runs must use byte order.
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4, unit: fc.constantFrom('a', 'b', 'c', 'é', '\uFF21', '\u{1F600}', 'z') }), { minLength: 1, maxLength: 120 }), fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }), (ids, batches) => {
+      const kv = new MemKv();
+      let at = 0;
+      for (let b = 0; at < ids.length; b++) {
+        const n = batches[b % batches.length]!;
+        new TileLog(kv, 'p').append(ids.slice(at, at + n).map((id, j) => ({ id, bytes: data(at + j) })));
+        at += n;
+      }
+      const log = new TileLog(kv, 'p');
+      ids.forEach((id, i) => assert.equal(log.leafIndexOf(id), i, `${id} at ${i}`));
+      for (const other of ['a', 'ab', 'zzzzz', 'c\u{1F600}', 'é']) if (!ids.includes(other)) assert.equal(log.leafIndexOf(other), undefined, other);
+      // Every leaf is indexed once: by a run, or by its own leaf entry.
+      let inRuns = 0;
+      for (const { value } of kv.range(kindRange('p', Kind.Run))) inRuns += value.readUInt32BE(12);
+      assert.equal(inRuns + entriesOf(kv, 'p', Kind.Leaf), ids.length);
+    }),
+    { numRuns: 80 },
+  );
+});
+
+test('an id appended again (its event purged and re-inserted) finds its newest leaf', () => {
+  const kv = new MemKv();
+  new TileLog(kv, 't').append(['a1', 'a2', 'a3', 'a4'].map((id, i) => ({ id, bytes: data(i) })));
+  new TileLog(kv, 't').append([{ id: 'a2', bytes: data(10) }, { id: 'a4', bytes: data(11) }, { id: 'a5', bytes: data(12) }]);
+  const log = new TileLog(kv, 't');
+  assert.deepEqual(['a1', 'a2', 'a3', 'a4', 'a5'].map((id) => log.leafIndexOf(id)), [0, 4, 2, 5, 6]);
+});
+
+test('a log written before runs (leaf entries, a head naming no run) keeps leaf entries for new ids', () => {
+  const kv = new MemKv();
+  new TileLog(kv, 't').append(['a1', 'a2', 'a3'].map((id, i) => ({ id, bytes: data(i) })));
+  // Rewrite it into the earlier form: one leaf entry per event, no run, a head of size and hashes only.
+  for (const { key } of [...kv.range(kindRange('t', Kind.Run))]) kv.delete(key);
+  ['a1', 'a2', 'a3'].forEach((id, i) => kv.put(leafKey('t', id), u64(i)));
+  kv.put(headKey('t'), encodeHead(new TileLog(kv, 't').head()));
+  new TileLog(kv, 't').append(['a4', 'a5'].map((id, i) => ({ id, bytes: data(3 + i) })));
+  assert.equal(entriesOf(kv, 't', Kind.Run), 0);
+  assert.equal(entriesOf(kv, 't', Kind.Leaf), 5);
+  const log = new TileLog(kv, 't');
+  assert.deepEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6'].map((id) => log.leafIndexOf(id)), [0, 1, 2, 3, 4, undefined]);
+  assert.deepEqual(log.currentRoot(), refRoot([0, 1, 2, 3, 4].map((i) => refLeaf(data(i)))));
 });
 
 test('property: any batching of appends gives the reference root, and proofs verify at random sizes', () => {

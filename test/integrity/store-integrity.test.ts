@@ -231,6 +231,34 @@ test('purging expired events keeps their leaves: proofs and checkpoints stay val
   store.close();
 });
 
+test('ids in any order, and an id inserted again after its purge, each prove inclusion at their newest leaf', async (t) => {
+  const dir = tmpDir(t, 'order');
+  const store = await openStore(dir);
+  const day = 86_400_000;
+  const now = Date.UTC(2026, 5, 1);
+  // Rising ids (one run), then falling ones (a leaf entry each), then rising again.
+  store.insertEvents(events(40, 0, now - 400 * day));
+  store.insertEvents([...events(30, 500, now - day)].reverse());
+  store.insertEvents(events(30, 900, now - day));
+  assert.equal(store.purgeExpired({ now, policies: [{ tenantId: TENANT, maxAgeDays: 365 }] }).purged, 40);
+  store.insertEvents(events(2, 5, now - day)); // ev-00005 and ev-00006 return as new events
+  const cp = store.getCheckpoint(TENANT, { fresh: true });
+  assert.equal(cp.size, 102);
+  const leaves = new Map<string, number>([['ev-00005', 100], ['ev-00006', 101], ['ev-00529', 40], ['ev-00500', 69], ['ev-00900', 70], ['ev-00929', 99]]);
+  for (const e of store.iterateEvents({ tenantId: TENANT, order: 'asc' })) {
+    const p = store.proveInclusion(e.id, { tenantId: TENANT });
+    if (leaves.has(e.id)) assert.equal(p.leafIndex, leaves.get(e.id), e.id);
+    assert.deepEqual(b(p.leafHash), hashOf(e));
+    assert.ok(refCheckInclusion(p.leafIndex, p.treeSize, hashOf(e), p.path.map(b), b(cp.rootHash)), e.id);
+  }
+  assert.equal(store.proveInclusion('ev-00007', { tenantId: TENANT }).leafIndex, 7, 'a purged event keeps its leaf');
+  assert.throws(() => store.proveInclusion('ev-00499', { tenantId: TENANT }), /not in the log/);
+  const v = store.verifyTenant(TENANT, cp.text);
+  assert.deepEqual(v.issues, []);
+  assert.equal(v.purgedLeaves, 40);
+  store.close();
+});
+
 test('an export with proofs verifies offline; an edited, dropped, inserted or moved line is reported by number', async (t) => {
   const dir = tmpDir(t, 'bundle');
   const store = await openStore(dir);

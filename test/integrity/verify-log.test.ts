@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { canonicalJson } from '../../src/audit/canonical-json.js';
 
 import { formatCheckpoint } from '../../src/integrity/checkpoint-note.js';
-import { headKey, tileKey } from '../../src/integrity/log-keys.js';
+import { headKey, kindRange, Kind, leafKey, runKey, tileKey, u64, writeU64 } from '../../src/integrity/log-keys.js';
 import { Frontier } from '../../src/integrity/merkle.js';
 import { parseVkey, rawPublicKey, signNote, vkeyOf } from '../../src/integrity/signed-note.js';
 import { encodeHead, TileLog } from '../../src/integrity/tile-log.js';
@@ -105,4 +105,49 @@ test('a damaged interior tile is reported as a tree finding', () => {
   kv.put(tileKey('t', 1, 0, 0), t1); // 600 leaves: two level-8 hashes, both in strip 0
   const r = verifyLog(new TileLog(kv, 't'), source, verifier);
   assert.deepEqual(kinds(r), ['tree']);
+});
+
+test('a run entry cut short or removed, or a leaf entry moved, leaves the events it no longer indexes reported as inserted', () => {
+  const { kv, source } = setup();
+  const runs = [...kv.range(kindRange('t', Kind.Run))];
+  assert.equal(runs.length, 1, 'ascending ids: one run');
+  const { key, value } = runs[0]!;
+  const short = Buffer.from(value);
+  writeU64(short, 600, 8);
+  kv.put(key, short);
+  let r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(kinds(r), ['inserted', 'tree']);
+  assert.deepEqual(r.issues.filter((i) => i.kind === 'inserted').map((i) => i.eventId), Array.from({ length: 100 }, (_, i) => `ev${String(600 + i).padStart(5, '0')}`));
+  assert.match(r.issues.find((i) => i.kind === 'tree')!.message, /does not match the event ids stored/);
+  kv.delete(key);
+  r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(kinds(r), ['inserted', 'tree']);
+  assert.equal(r.issues.filter((i) => i.kind === 'inserted').length, 700);
+  assert.match(r.issues.find((i) => i.kind === 'tree')!.message, /head does not name the last run/);
+  kv.put(key, value);
+  kv.put(leafKey('t', 'ev00003'), u64(4));
+  r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(r.issues.map((i) => `${i.kind}:${i.eventId}`), ['inserted:ev00003']);
+});
+
+test('runs that overlap, reach past the log, or that the head does not name are reported as tree findings', () => {
+  const { kv, source } = setup(300);
+  const log = new TileLog(kv, 't');
+  // A forged second run over ids the first already spans, and past the log's end.
+  const forged = Buffer.alloc(16 + 7);
+  writeU64(forged, 250, 0);
+  writeU64(forged, 60, 8);
+  forged.write('ev00309', 16);
+  kv.put(runKey('t', Buffer.from('ev00250')), forged);
+  let r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(kinds(r), ['tree']);
+  assert.deepEqual(r.issues.map((i) => i.message).sort(), [
+    'the log head does not name the last run: the log was altered outside the store',
+    'the run from leaf 250 (60 leaves) overlaps the ids of the run before it',
+    'the run from leaf 250 (60 leaves) reaches past the log\'s 300 leaves',
+  ]);
+  kv.delete(runKey('t', Buffer.from('ev00250')));
+  kv.put(headKey('t'), encodeHead(log.head(), Buffer.from('ev00001')));
+  r = verifyLog(new TileLog(kv, 't'), source, verifier);
+  assert.deepEqual(r.issues.map((i) => i.message), ['the log head does not name the last run: the log was altered outside the store']);
 });
