@@ -11,7 +11,7 @@
  * runs at most). Merging also when the run below is up to twice as large kept fewer runs but merged
  * each write 60% more often: bulk loads ran 20-40% slower.
  * Each write is stored once, as an entry of column arrays (no object per write): where its key and
- * value are, its key's first four bytes as a number (a "word", which comparisons check before
+ * value are, its key's first twelve bytes as two numbers ("words", which comparisons check before
  * loading a key), its txn and its value object (null for a deletion). A run is an array of entry
  * numbers, ordered by key, then newest txn first: a merge moves one number per write, and runs whose
  * key ranges do not overlap are joined without comparing their keys.
@@ -27,7 +27,6 @@
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
 import { OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
-import { keyOrder } from '../../util/key-sort.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
@@ -42,15 +41,41 @@ function heldBytes(value: MemValue): number {
   return value instanceof OutOfLineValue ? value.data.length : valueBodySize(value);
 }
 
-/** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */
-function wordOf(key: Uint8Array): number {
-  return (key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
+/** Bytes per word: six bytes are 48 bits, exact in a float64. */
+const WORD_BYTES = 6;
+/** Bytes the two words cover: a comparison of keys whose words are equal starts past them. */
+const WORDS_BYTES = 2 * WORD_BYTES;
+
+/**
+ * The six bytes of `key` from `at`, big-endian, zero-padded, as a number: comparing words orders
+ * keys unless equal. Audit keys share their first bytes (a tenant, then a timestamp's high bytes or
+ * an index kind and value prefix), so one word rarely decides; two usually do.
+ */
+function wordAt(key: Uint8Array, at: number): number {
+  const n = key.length;
+  if (at + WORD_BYTES <= n) {
+    return (((key[at]! << 8) | key[at + 1]!) * 0x100000000) + ((key[at + 2]! << 24) >>> 0) + ((key[at + 3]! << 16) | (key[at + 4]! << 8) | key[at + 5]!);
+  }
+  let w = 0;
+  for (let i = at; i < at + WORD_BYTES; i++) w = w * 256 + (i < n ? key[i]! : 0);
+  return w;
 }
 
-/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`. */
-function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number): number {
+/** The first word of a key. */
+function wordOf(key: Uint8Array): number {
+  return wordAt(key, 0);
+}
+
+/** Where a byte comparison of keys of these lengths starts when both their words are equal. */
+function pastWords(alen: number, blen: number): number {
+  const m = alen < blen ? alen : blen;
+  return m < WORDS_BYTES ? m : WORDS_BYTES;
+}
+
+/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`, the first `from` being equal. */
+function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number, from: number): number {
   const n = alen < blen ? alen : blen;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     const d = a[ao + i]! - b[bo + i]!;
     if (d !== 0) return d;
   }
@@ -79,6 +104,8 @@ class Entries {
   srcs: Uint8Array[] = [];
   locs = new Int32Array(64 * LOC);
   words = new Float64Array(64);
+  /** The second word of each key (bytes 6 to 11). */
+  words2 = new Float64Array(64);
   txns = new Float64Array(64);
   values: (MemValue | undefined)[] = [];
 
@@ -92,6 +119,9 @@ class Entries {
     locs.set(this.locs.subarray(0, this.n * LOC));
     const words = new Float64Array(cap);
     words.set(this.words.subarray(0, this.n));
+    const words2 = new Float64Array(cap);
+    words2.set(this.words2.subarray(0, this.n));
+    this.words2 = words2;
     const txns = new Float64Array(cap);
     txns.set(this.txns.subarray(0, this.n));
     this.locs = locs;
@@ -108,6 +138,7 @@ class Entries {
     locs[at + KEY_OFF] = key.byteOffset - src.byteOffset;
     locs[at + KEY_LEN] = key.length;
     this.words[n] = word;
+    this.words2[n] = wordAt(key, WORD_BYTES);
     this.txns[n] = txn;
     if (value instanceof Uint8Array && value.buffer === src.buffer) {
       locs[at + VALUE_OFF] = value.byteOffset - src.byteOffset;
@@ -137,23 +168,30 @@ class Entries {
   compareKey(e: number, key: Uint8Array, word: number): number {
     const w = this.words[e]!;
     if (w !== word) return w - word;
-    return compareAt(this.srcs[e]!, this.locs[e * LOC + KEY_OFF]!, this.locs[e * LOC + KEY_LEN]!, key, 0, key.length);
+    const w2 = this.words2[e]! - wordAt(key, WORD_BYTES);
+    if (w2 !== 0) return w2;
+    const len = this.locs[e * LOC + KEY_LEN]!;
+    return compareAt(this.srcs[e]!, this.locs[e * LOC + KEY_OFF]!, len, key, 0, key.length, pastWords(len, key.length));
   }
 
   /** Orders the keys of entries `a` and `b`. */
   compare(a: number, b: number): number {
     const c = this.words[a]! - this.words[b]!;
     if (c !== 0) return c;
+    const c2 = this.words2[a]! - this.words2[b]!;
+    if (c2 !== 0) return c2;
     const locs = this.locs;
-    return compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, locs[a * LOC + KEY_LEN]!, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, locs[b * LOC + KEY_LEN]!);
+    const la = locs[a * LOC + KEY_LEN]!;
+    const lb = locs[b * LOC + KEY_LEN]!;
+    return compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, lb, pastWords(la, lb));
   }
 
   /** Whether entries `a` and `b` hold the same key. */
   sameKey(a: number, b: number): boolean {
-    if (this.words[a] !== this.words[b]) return false;
+    if (this.words[a] !== this.words[b] || this.words2[a] !== this.words2[b]) return false;
     const locs = this.locs;
     const la = locs[a * LOC + KEY_LEN]!;
-    return la === locs[b * LOC + KEY_LEN] && compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, la) === 0;
+    return la === locs[b * LOC + KEY_LEN] && compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, la, pastWords(la, la)) === 0;
   }
 }
 
@@ -356,18 +394,20 @@ export class MemTable {
       e.add(src, key, value, wordOf(key), txn);
       bytes += key.length + heldBytes(value) + WRITE_OVERHEAD;
     }
-    const order = keyOrder(keys);
+    // Sorted by the entries' words first (most comparisons end there), equal keys in write order.
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = base + i;
+    if (n > 1) order.sort((a, b) => e.compare(a, b) || a - b);
     const ids = new Int32Array(n);
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
-      // The order is stable: of equal keys, the last one written comes last and wins.
-      const next = order[i + 1];
-      if (next !== undefined && e.sameKey(base + next, base + at)) {
-        superseded(values[at]!);
+      // Of equal keys, the last one written comes last and wins.
+      if (i + 1 < n && e.sameKey(order[i + 1]!, at)) {
+        superseded(values[at - base]!);
         continue;
       }
-      ids[kept++] = base + at;
+      ids[kept++] = at;
     }
     const run = new Run(e, kept === n ? ids : ids.slice(0, kept));
     if (this.writeCount + kept > this.writes.length) {
