@@ -164,11 +164,11 @@ class Entries {
     return this.srcs[e]!.subarray(o, o + this.locs[e * LOC + VALUE_LEN]!);
   }
 
-  /** Orders the key of entry `e` against `key` (whose word is `word`). */
-  compareKey(e: number, key: Uint8Array, word: number): number {
+  /** Orders the key of entry `e` against `key` (whose words are `word` and `word2`). */
+  compareKey(e: number, key: Uint8Array, word: number, word2: number): number {
     const w = this.words[e]!;
     if (w !== word) return w - word;
-    const w2 = this.words2[e]! - wordAt(key, WORD_BYTES);
+    const w2 = this.words2[e]! - word2;
     if (w2 !== 0) return w2;
     const len = this.locs[e * LOC + KEY_LEN]!;
     return compareAt(this.srcs[e]!, this.locs[e * LOC + KEY_OFF]!, len, key, 0, key.length, pastWords(len, key.length));
@@ -220,6 +220,10 @@ class Run {
     return this.e.words[this.ids[i]!]!;
   }
 
+  word2(i: number): number {
+    return this.e.words2[this.ids[i]!]!;
+  }
+
   txn(i: number): number {
     return this.e.txns[this.ids[i]!]!;
   }
@@ -229,9 +233,9 @@ class Run {
     return this.e.values[this.ids[i]!];
   }
 
-  /** Orders the key at `i` against `key` (whose word is `word`). */
-  compareKey(i: number, key: Uint8Array, word: number): number {
-    return this.e.compareKey(this.ids[i]!, key, word);
+  /** Orders the key at `i` against `key` (whose words are `word` and `word2`). */
+  compareKey(i: number, key: Uint8Array, word: number, word2: number): number {
+    return this.e.compareKey(this.ids[i]!, key, word, word2);
   }
 
   /** Whether entries i and j hold the same key. */
@@ -240,12 +244,12 @@ class Run {
   }
 
   /** Index of the first entry with key >= `key` (> when `after`). */
-  bound(key: Uint8Array, word: number, after: boolean): number {
+  bound(key: Uint8Array, word: number, word2: number, after: boolean): number {
     let lo = 0;
     let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = this.compareKey(mid, key, word);
+      const c = this.compareKey(mid, key, word, word2);
       if (c < 0 || (c === 0 && after)) lo = mid + 1;
       else hi = mid;
     }
@@ -471,10 +475,11 @@ export class MemTable {
   find(key: Uint8Array, txn: number): MemValue | undefined {
     if (this.size === 0) return undefined;
     const word = wordOf(key);
+    const word2 = wordAt(key, WORD_BYTES);
     for (let r = this.runs.length - 1; r >= 0; r--) {
       const run = this.runs[r]!;
-      const i = run.bound(key, word, false);
-      if (i === run.length || run.compareKey(i, key, word) !== 0) continue;
+      const i = run.bound(key, word, word2, false);
+      if (i === run.length || run.compareKey(i, key, word, word2) !== 0) continue;
       const v = run.visibleFrom(i, txn);
       if (v >= 0) return run.value(v);
     }
@@ -570,10 +575,11 @@ export class MemCursor {
    */
   seek(key: Uint8Array | null, exclusive: boolean): boolean {
     const word = key === null ? 0 : wordOf(key);
+    const word2 = key === null ? 0 : wordAt(key, WORD_BYTES);
     for (let r = 0; r < this.runs.length; r++) {
       const run = this.runs[r]!;
-      if (!this.reverse) this.pos[r] = key === null ? 0 : run.bound(key, word, exclusive);
-      else this.pos[r] = key === null ? run.length - 1 : run.bound(key, word, !exclusive) - 1;
+      if (!this.reverse) this.pos[r] = key === null ? 0 : run.bound(key, word, word2, exclusive);
+      else this.pos[r] = key === null ? run.length - 1 : run.bound(key, word, word2, !exclusive) - 1;
     }
     return this.next();
   }
@@ -584,14 +590,16 @@ export class MemCursor {
       // The next key in the cursor's direction over every run.
       let best: Uint8Array | null = null;
       let bestWord = 0;
+      let bestWord2 = 0;
       for (let r = 0; r < this.runs.length; r++) {
         const run = this.runs[r]!;
         const i = this.pos[r]!;
         if (i < 0 || i >= run.length) continue;
-        const c = best === null ? -1 : run.compareKey(i, best, bestWord) * (this.reverse ? -1 : 1);
+        const c = best === null ? -1 : run.compareKey(i, best, bestWord, bestWord2) * (this.reverse ? -1 : 1);
         if (c < 0) {
           best = run.key(i);
           bestWord = run.word(i);
+          bestWord2 = run.word2(i);
         }
       }
       if (best === null) return false;
@@ -600,7 +608,7 @@ export class MemCursor {
       for (let r = this.runs.length - 1; r >= 0; r--) {
         const run = this.runs[r]!;
         let i = this.pos[r]!;
-        if (i < 0 || i >= run.length || run.compareKey(i, best, bestWord) !== 0) continue;
+        if (i < 0 || i >= run.length || run.compareKey(i, best, bestWord, bestWord2) !== 0) continue;
         if (this.reverse) i = run.groupStart(i);
         if (!found) {
           const v = run.visibleFrom(i, this.txn);
