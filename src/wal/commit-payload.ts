@@ -25,6 +25,21 @@ export const INITIAL_TABLE = 'default';
 /** Smallest buffer a log grows into. */
 const MIN_GROWTH = 64 * 1024;
 
+/** UTF-8 bytes of table names logged lately: a transaction writing two tables in turn switches often. */
+const nameCache = new Map<string, Uint8Array>();
+/** Table names cached at most (a store has a few; one with many only pays the encoding again). */
+const NAME_CACHE_MAX = 256;
+
+function nameBytes(table: string): Uint8Array {
+  let b = nameCache.get(table);
+  if (b === undefined) {
+    if (nameCache.size >= NAME_CACHE_MAX) nameCache.clear();
+    b = Buffer.from(table, 'utf8');
+    nameCache.set(table, b);
+  }
+  return b;
+}
+
 /**
  * Encodes a transaction's operations as they happen, into an arena the database hands from one
  * transaction to the next (one writer at a time): each log starts where the last one ended, so
@@ -126,7 +141,7 @@ export class CommitLog {
 
   private selectTable(table: string): void {
     if (table === this.table) return;
-    const name = Buffer.from(table, 'utf8');
+    const name = nameBytes(table);
     this.reserve(1 + 5 + name.length);
     this.buf[this.size++] = Op.Table;
     this.bytes(name);

@@ -367,8 +367,13 @@ interface ModelCommit {
   bytesAfter: number;
 }
 
-/** Keys: mostly 4-byte keys of a 600-key space (hundreds per run), some sharing their first four bytes, some random. */
+/**
+ * Keys: mostly 4-byte keys of a 600-key space (hundreds per run), some sharing their first four bytes, some random,
+ * and some of 9 to 16 bytes sharing their first nine, with tails of 0, 1 and 2: keys whose 12-byte words tie, keys
+ * that end inside or just past them, and keys that are prefixes of others.
+ */
 const keyArb: fc.Arbitrary<Buffer> = fc.oneof(
+  { weight: 2, arbitrary: fc.uint8Array({ maxLength: 7, max: 2 }).map((tail) => Buffer.concat([Buffer.from('k0@!audit', 'latin1'), tail])) },
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 599 }).map((n) => Buffer.from([0x6b, 0x30 + (n >> 6), 0x40 + (n & 63), 0x21])) },
   { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.uint8Array({ maxLength: 2 })).map(([n, tail]) => Buffer.concat([Buffer.from([0x6b, 0x30, 0x40 + n, 0x21]), tail])) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 5 }).map((a) => Buffer.from(a)) },

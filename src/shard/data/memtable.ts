@@ -10,9 +10,11 @@
  * write is merged about log2(n / commit size) times, in sequential passes, and there are that many
  * runs at most). Merging also when the run below is up to twice as large kept fewer runs but merged
  * each write 60% more often: bulk loads ran 20-40% slower.
- * A run is parallel arrays, no object per entry: keys, their first four bytes as numbers ("words",
- * which binary searches compare before loading a key), txns and values (null for a deletion).
- * Within a run, entries are ordered by key, then newest txn first.
+ * Each write is stored once, as an entry of column arrays (no object per write): where its key and
+ * value are, its key's first twelve bytes as two numbers ("words", which comparisons check before
+ * loading a key), its txn and its value object (null for a deletion). A run is an array of entry
+ * numbers, ordered by key, then newest txn first: a merge moves one number per write, and runs whose
+ * key ranges do not overlap are joined without comparing their keys.
  *
  * Invariants:
  * - A memtable sits over one tree root that does not change while the memtable is current: a fold or
@@ -25,7 +27,6 @@
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
 import { OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
-import { keyOrder } from '../../util/key-sort.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
@@ -40,22 +41,48 @@ function heldBytes(value: MemValue): number {
   return value instanceof OutOfLineValue ? value.data.length : valueBodySize(value);
 }
 
-/** The first four bytes of a key, big-endian, zero-padded: comparing words orders keys unless equal. */
-function wordOf(key: Uint8Array): number {
-  return (key[0] ?? 0) * 0x1000000 + ((key[1] ?? 0) << 16) + ((key[2] ?? 0) << 8) + (key[3] ?? 0);
+/** Bytes per word: six bytes are 48 bits, exact in a float64. */
+const WORD_BYTES = 6;
+/** Bytes the two words cover: a comparison of keys whose words are equal starts past them. */
+const WORDS_BYTES = 2 * WORD_BYTES;
+
+/**
+ * The six bytes of `key` from `at`, big-endian, zero-padded, as a number: comparing words orders
+ * keys unless equal. Audit keys share their first bytes (a tenant, then a timestamp's high bytes or
+ * an index kind and value prefix), so one word rarely decides; two usually do.
+ */
+function wordAt(key: Uint8Array, at: number): number {
+  const n = key.length;
+  if (at + WORD_BYTES <= n) {
+    return (((key[at]! << 8) | key[at + 1]!) * 0x100000000) + ((key[at + 2]! << 24) >>> 0) + ((key[at + 3]! << 16) | (key[at + 4]! << 8) | key[at + 5]!);
+  }
+  let w = 0;
+  for (let i = at; i < at + WORD_BYTES; i++) w = w * 256 + (i < n ? key[i]! : 0);
+  return w;
 }
 
-/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`. */
-function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number): number {
+/** The first word of a key. */
+function wordOf(key: Uint8Array): number {
+  return wordAt(key, 0);
+}
+
+/** Where a byte comparison of keys of these lengths starts when both their words are equal. */
+function pastWords(alen: number, blen: number): number {
+  const m = alen < blen ? alen : blen;
+  return m < WORDS_BYTES ? m : WORDS_BYTES;
+}
+
+/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`, the first `from` being equal. */
+function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number, from: number): number {
   const n = alen < blen ? alen : blen;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < n; i++) {
     const d = a[ao + i]! - b[bo + i]!;
     if (d !== 0) return d;
   }
   return alen - blen;
 }
 
-/** Where an entry's bytes are, four numbers per entry in Run.locs. */
+/** Where an entry's bytes are, four numbers per entry in Entries.locs. */
 const KEY_OFF = 0;
 const KEY_LEN = 1;
 const VALUE_OFF = 2;
@@ -63,59 +90,166 @@ const VALUE_LEN = 3;
 const LOC = 4;
 
 /**
- * An immutable sorted run, as parallel arrays: no object per entry. An entry's key, and its value when
- * stored inline, are bytes of `srcs[i]` (the commit log arena the commit was written into, or a
- * replayed record's payload) at the offsets in `locs`; `values[i]` is undefined for such an inline
- * value, null for a deletion, or the value object (out of line, deduplicated).
+ * Every write a memtable was given, in arrival order, as columns (no object per write); an entry is
+ * its index here. Runs are arrays of entry indexes, so a merge moves one 32-bit number per write
+ * instead of every field of it (the fields are written once, here, and never copied). An entry's
+ * key, and its value when stored inline, are bytes of `srcs[i]` (the commit log arena the commit was
+ * written into, or a replayed record's payload) at the offsets in `locs`; `values[i]` is undefined
+ * for such an inline value, null for a deletion, or the value object (out of line, deduplicated).
+ * Append-only: a rollback leaves its entries in place (runs made before it may still be read by a
+ * cursor), unreferenced by the runs made after it.
  */
+class Entries {
+  n = 0;
+  srcs: Uint8Array[] = [];
+  locs = new Int32Array(64 * LOC);
+  words = new Float64Array(64);
+  /** The second word of each key (bytes 6 to 11). */
+  words2 = new Float64Array(64);
+  txns = new Float64Array(64);
+  values: (MemValue | undefined)[] = [];
+
+  /** Room for `more` entries past the current ones; columns grow by doubling. */
+  reserve(more: number): void {
+    const need = this.n + more;
+    if (need <= this.words.length) return;
+    let cap = this.words.length * 2;
+    while (cap < need) cap *= 2;
+    const locs = new Int32Array(cap * LOC);
+    locs.set(this.locs.subarray(0, this.n * LOC));
+    const words = new Float64Array(cap);
+    words.set(this.words.subarray(0, this.n));
+    const words2 = new Float64Array(cap);
+    words2.set(this.words2.subarray(0, this.n));
+    this.words2 = words2;
+    const txns = new Float64Array(cap);
+    txns.set(this.txns.subarray(0, this.n));
+    this.locs = locs;
+    this.words = words;
+    this.txns = txns;
+  }
+
+  /** Adds a write (room reserved): `key` and an inline `value` must be views into one buffer (`src`). */
+  add(src: Uint8Array, key: Uint8Array, value: MemValue, word: number, txn: number): number {
+    const n = this.n++;
+    const at = n * LOC;
+    this.srcs.push(src);
+    const locs = this.locs;
+    locs[at + KEY_OFF] = key.byteOffset - src.byteOffset;
+    locs[at + KEY_LEN] = key.length;
+    this.words[n] = word;
+    this.words2[n] = wordAt(key, WORD_BYTES);
+    this.txns[n] = txn;
+    if (value instanceof Uint8Array && value.buffer === src.buffer) {
+      locs[at + VALUE_OFF] = value.byteOffset - src.byteOffset;
+      locs[at + VALUE_LEN] = value.length;
+      this.values.push(undefined);
+    } else {
+      this.values.push(value);
+    }
+    return n;
+  }
+
+  /** A view of the key of entry `e`. */
+  key(e: number): Uint8Array {
+    const o = this.locs[e * LOC + KEY_OFF]!;
+    return this.srcs[e]!.subarray(o, o + this.locs[e * LOC + KEY_LEN]!);
+  }
+
+  /** The value of entry `e` (a view when inline). */
+  value(e: number): MemValue {
+    const v = this.values[e];
+    if (v !== undefined) return v;
+    const o = this.locs[e * LOC + VALUE_OFF]!;
+    return this.srcs[e]!.subarray(o, o + this.locs[e * LOC + VALUE_LEN]!);
+  }
+
+  /** Orders the key of entry `e` against `key` (whose words are `word` and `word2`). */
+  compareKey(e: number, key: Uint8Array, word: number, word2: number): number {
+    const w = this.words[e]!;
+    if (w !== word) return w - word;
+    const w2 = this.words2[e]! - word2;
+    if (w2 !== 0) return w2;
+    const len = this.locs[e * LOC + KEY_LEN]!;
+    return compareAt(this.srcs[e]!, this.locs[e * LOC + KEY_OFF]!, len, key, 0, key.length, pastWords(len, key.length));
+  }
+
+  /** Orders the keys of entries `a` and `b`. */
+  compare(a: number, b: number): number {
+    const c = this.words[a]! - this.words[b]!;
+    if (c !== 0) return c;
+    const c2 = this.words2[a]! - this.words2[b]!;
+    if (c2 !== 0) return c2;
+    const locs = this.locs;
+    const la = locs[a * LOC + KEY_LEN]!;
+    const lb = locs[b * LOC + KEY_LEN]!;
+    return compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, lb, pastWords(la, lb));
+  }
+
+  /** Whether entries `a` and `b` hold the same key. */
+  sameKey(a: number, b: number): boolean {
+    if (this.words[a] !== this.words[b] || this.words2[a] !== this.words2[b]) return false;
+    const locs = this.locs;
+    const la = locs[a * LOC + KEY_LEN]!;
+    return la === locs[b * LOC + KEY_LEN] && compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, la, pastWords(la, la)) === 0;
+  }
+}
+
+/** An immutable sorted run: entries of one memtable's Entries, ordered by key, then newest txn first. */
 class Run {
   constructor(
-    readonly srcs: Uint8Array[],
-    readonly locs: Int32Array,
-    readonly words: Float64Array,
-    readonly txns: Float64Array,
-    readonly values: (MemValue | undefined)[],
+    readonly e: Entries,
+    readonly ids: Int32Array,
   ) {}
 
   get length(): number {
-    return this.srcs.length;
+    return this.ids.length;
   }
 
   /** A view of the key at `i`. */
   key(i: number): Uint8Array {
-    const o = this.locs[i * LOC + KEY_OFF]!;
-    return this.srcs[i]!.subarray(o, o + this.locs[i * LOC + KEY_LEN]!);
+    return this.e.key(this.ids[i]!);
   }
 
   /** The value at `i` (a view when inline). */
   value(i: number): MemValue {
-    const v = this.values[i];
-    if (v !== undefined) return v;
-    const o = this.locs[i * LOC + VALUE_OFF]!;
-    return this.srcs[i]!.subarray(o, o + this.locs[i * LOC + VALUE_LEN]!);
+    return this.e.value(this.ids[i]!);
   }
 
-  /** Orders the key at `i` against `key` (whose word is `word`). */
-  compareKey(i: number, key: Uint8Array, word: number): number {
-    const w = this.words[i]!;
-    if (w !== word) return w - word;
-    return compareAt(this.srcs[i]!, this.locs[i * LOC + KEY_OFF]!, this.locs[i * LOC + KEY_LEN]!, key, 0, key.length);
+  word(i: number): number {
+    return this.e.words[this.ids[i]!]!;
+  }
+
+  word2(i: number): number {
+    return this.e.words2[this.ids[i]!]!;
+  }
+
+  txn(i: number): number {
+    return this.e.txns[this.ids[i]!]!;
+  }
+
+  /** The value object at `i`: undefined when inline, null for a deletion. */
+  valueObject(i: number): MemValue | undefined {
+    return this.e.values[this.ids[i]!];
+  }
+
+  /** Orders the key at `i` against `key` (whose words are `word` and `word2`). */
+  compareKey(i: number, key: Uint8Array, word: number, word2: number): number {
+    return this.e.compareKey(this.ids[i]!, key, word, word2);
   }
 
   /** Whether entries i and j hold the same key. */
   sameKey(i: number, j: number): boolean {
-    if (this.words[i] !== this.words[j]) return false;
-    const li = this.locs[i * LOC + KEY_LEN]!;
-    return li === this.locs[j * LOC + KEY_LEN] && compareAt(this.srcs[i]!, this.locs[i * LOC + KEY_OFF]!, li, this.srcs[j]!, this.locs[j * LOC + KEY_OFF]!, li) === 0;
+    return this.e.sameKey(this.ids[i]!, this.ids[j]!);
   }
 
   /** Index of the first entry with key >= `key` (> when `after`). */
-  bound(key: Uint8Array, word: number, after: boolean): number {
+  bound(key: Uint8Array, word: number, word2: number, after: boolean): number {
     let lo = 0;
     let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = this.compareKey(mid, key, word);
+      const c = this.compareKey(mid, key, word, word2);
       if (c < 0 || (c === 0 && after)) lo = mid + 1;
       else hi = mid;
     }
@@ -126,7 +260,7 @@ class Run {
   visibleFrom(i: number, txn: number): number {
     for (let j = i; j < this.length; j++) {
       if (j > i && !this.sameKey(i, j)) return -1;
-      if (this.txns[j]! <= txn) return j;
+      if (this.txn(j) <= txn) return j;
     }
     return -1;
   }
@@ -139,91 +273,56 @@ class Run {
 
   /** The same run without the versions newer than `txn`. */
   without(txn: number): Run {
-    const out = new RunBuilder(this.length);
-    for (let i = 0; i < this.length; i++) if (this.txns[i]! <= txn) out.copy(this, i);
-    return out.finish();
+    const txns = this.e.txns;
+    return new Run(this.e, this.ids.filter((id) => txns[id]! <= txn));
   }
 }
 
-/** Fills the arrays of a new run, entry by entry. */
-class RunBuilder {
-  private n = 0;
-  private readonly srcs: Uint8Array[];
-  private readonly locs: Int32Array;
-  private readonly words: Float64Array;
-  private readonly txns: Float64Array;
-  private readonly values: (MemValue | undefined)[];
-
-  constructor(capacity: number) {
-    this.srcs = new Array<Uint8Array>(capacity);
-    this.locs = new Int32Array(capacity * LOC);
-    this.words = new Float64Array(capacity);
-    this.txns = new Float64Array(capacity);
-    this.values = new Array<MemValue | undefined>(capacity);
-  }
-
-  copy(run: Run, i: number): void {
-    const n = this.n++;
-    this.srcs[n] = run.srcs[i]!;
-    const from = i * LOC;
-    const to = n * LOC;
-    const locs = run.locs;
-    this.locs[to] = locs[from]!;
-    this.locs[to + 1] = locs[from + 1]!;
-    this.locs[to + 2] = locs[from + 2]!;
-    this.locs[to + 3] = locs[from + 3]!;
-    this.words[n] = run.words[i]!;
-    this.txns[n] = run.txns[i]!;
-    this.values[n] = run.values[i];
-  }
-
-  /** Adds a write: `key` and an inline `value` must be views into one buffer (`src`). */
-  add(src: Uint8Array, key: Uint8Array, value: MemValue, word: number, txn: number): void {
-    const n = this.n++;
-    const at = n * LOC;
-    this.srcs[n] = src;
-    this.locs[at + KEY_OFF] = key.byteOffset - src.byteOffset;
-    this.locs[at + KEY_LEN] = key.length;
-    this.words[n] = word;
-    this.txns[n] = txn;
-    if (value instanceof Uint8Array && value.buffer === src.buffer) {
-      this.locs[at + VALUE_OFF] = value.byteOffset - src.byteOffset;
-      this.locs[at + VALUE_LEN] = value.length;
-      this.values[n] = undefined;
-    } else {
-      this.values[n] = value;
-    }
-  }
-
-  finish(): Run {
-    const n = this.n;
-    if (n === this.srcs.length) return new Run(this.srcs, this.locs, this.words, this.txns, this.values);
-    return new Run(this.srcs.slice(0, n), this.locs.slice(0, n * LOC), this.words.slice(0, n), this.txns.slice(0, n), this.values.slice(0, n));
-  }
-}
-
-/** Orders the key of entry i of run a against the key of entry j of run b. */
-function compareEntries(a: Run, i: number, b: Run, j: number): number {
-  const c = a.words[i]! - b.words[j]!;
-  if (c !== 0) return c;
-  return compareAt(a.srcs[i]!, a.locs[i * LOC + KEY_OFF]!, a.locs[i * LOC + KEY_LEN]!, b.srcs[j]!, b.locs[j * LOC + KEY_OFF]!, b.locs[j * LOC + KEY_LEN]!);
-}
-
-/** Merges two runs; every txn of `newer` is above every txn of `older`. */
+/** Merges two runs of the same entries; every txn of `newer` is above every txn of `older`. */
 function mergeRuns(newer: Run, older: Run): Run {
+  const e = newer.e;
   const na = newer.length;
   const nb = older.length;
-  const out = new RunBuilder(na + nb);
+  const as = newer.ids;
+  const bs = older.ids;
+  const out = new Int32Array(na + nb);
+  if (na === 0 || nb === 0) {
+    out.set(as);
+    out.set(bs, na);
+    return new Run(e, out);
+  }
+  // Runs whose key ranges do not overlap (ascending keys: a feed, one tenant's events) are joined,
+  // not merged. Equal keys at the seam must merge: the newer version goes first.
+  if (e.compare(as[na - 1]!, bs[0]!) < 0) {
+    out.set(as);
+    out.set(bs, na);
+    return new Run(e, out);
+  }
+  if (e.compare(bs[nb - 1]!, as[0]!) < 0) {
+    out.set(bs);
+    out.set(as, nb);
+    return new Run(e, out);
+  }
   let a = 0;
   let b = 0;
-  while (a < na && b < nb) {
+  let o = 0;
+  let ea = as[0]!;
+  let eb = bs[0]!;
+  for (;;) {
     // Equal keys: the newer run's versions go first (newest first within a key).
-    if (compareEntries(newer, a, older, b) <= 0) out.copy(newer, a++);
-    else out.copy(older, b++);
+    if (e.compare(ea, eb) <= 0) {
+      out[o++] = ea;
+      if (++a === na) break;
+      ea = as[a]!;
+    } else {
+      out[o++] = eb;
+      if (++b === nb) break;
+      eb = bs[b]!;
+    }
   }
-  while (a < na) out.copy(newer, a++);
-  while (b < nb) out.copy(older, b++);
-  return out.finish();
+  if (a < na) out.set(as.subarray(a), o);
+  else out.set(bs.subarray(b), o);
+  return new Run(e, out);
 }
 
 /**
@@ -233,7 +332,8 @@ function mergeRuns(newer: Run, older: Run): Run {
  */
 export class NewestVersions {
   constructor(
-    private readonly run: Run,
+    private readonly e: Entries,
+    /** The entry of each key's newest version, in key order. */
     private readonly firsts: Int32Array,
     /** Whether any of them is a deletion. */
     readonly deletions: boolean,
@@ -244,15 +344,17 @@ export class NewestVersions {
   }
 
   key(i: number): Uint8Array {
-    return this.run.key(this.firsts[i]!);
+    return this.e.key(this.firsts[i]!);
   }
 
   value(i: number): MemValue {
-    return this.run.value(this.firsts[i]!);
+    return this.e.value(this.firsts[i]!);
   }
 }
 
 export class MemTable {
+  /** Every write given, in arrival order; runs index into it. */
+  private readonly entries = new Entries();
   /** Oldest first. */
   private runs: Run[] = [];
   /**
@@ -263,9 +365,9 @@ export class MemTable {
   private commitTxns: number[] = [];
   private commitEnds: number[] = [];
   private commitBytes: number[] = [];
-  /** Every kept write of every commit, in commit order: its buffer, and [key offset, key length, put 1 / delete 0]. */
-  private writeSrcs: Uint8Array[] = [];
-  private writeLocs: number[] = [];
+  /** The entry of every kept write of every commit, in commit order (writeCount of them). */
+  private writes = new Int32Array(64);
+  private writeCount = 0;
   /** sums[i]: the change in entry count made by commits[0..i], computed as far as asked. */
   private sums: number[] = [];
   /** Versions held (a key written by several commits counts once per commit). */
@@ -282,38 +384,47 @@ export class MemTable {
    */
   add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
     const n = keys.length;
+    const e = this.entries;
+    e.reserve(n);
     // One pass in write order, the order the views and bytes were made in (so memory is read in
-    // sequence): each write as a run entry, still unsorted. The sorted pass then reads only these.
-    const all = new RunBuilder(n);
+    // sequence): each write as an entry. The sorted pass then orders entry numbers only.
+    const base = e.n;
     let src: Uint8Array | null = null;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
       const value = values[i]!;
       if (src === null || src.buffer !== key.buffer) src = new Uint8Array(key.buffer);
-      all.add(src, key, value, wordOf(key), txn);
+      e.add(src, key, value, wordOf(key), txn);
       bytes += key.length + heldBytes(value) + WRITE_OVERHEAD;
     }
-    const unsorted = all.finish();
-    const order = keyOrder(keys);
-    const out = new RunBuilder(n);
+    // Sorted by the entries' words first (most comparisons end there), equal keys in write order.
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = base + i;
+    if (n > 1) order.sort((a, b) => e.compare(a, b) || a - b);
+    const ids = new Int32Array(n);
+    let kept = 0;
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
-      // The order is stable: of equal keys, the last one written comes last and wins.
-      const next = order[i + 1];
-      if (next !== undefined && unsorted.sameKey(next, at)) {
-        superseded(values[at]!);
+      // Of equal keys, the last one written comes last and wins.
+      if (i + 1 < n && e.sameKey(order[i + 1]!, at)) {
+        superseded(values[at - base]!);
         continue;
       }
-      out.copy(unsorted, at);
+      ids[kept++] = at;
     }
-    const run = out.finish();
-    for (let i = 0; i < run.length; i++) {
-      this.writeSrcs.push(run.srcs[i]!);
-      this.writeLocs.push(run.locs[i * LOC + KEY_OFF]!, run.locs[i * LOC + KEY_LEN]!, run.values[i] === null ? 0 : 1);
+    const run = new Run(e, kept === n ? ids : ids.slice(0, kept));
+    if (this.writeCount + kept > this.writes.length) {
+      let cap = this.writes.length * 2;
+      while (cap < this.writeCount + kept) cap *= 2;
+      const w = new Int32Array(cap);
+      w.set(this.writes.subarray(0, this.writeCount));
+      this.writes = w;
     }
+    this.writes.set(run.ids, this.writeCount);
+    this.writeCount += kept;
     this.commitTxns.push(txn);
-    this.commitEnds.push(this.writeSrcs.length);
+    this.commitEnds.push(this.writeCount);
     this.commitBytes.push(bytes);
     this.bytes += bytes;
     this.size += run.length;
@@ -339,8 +450,7 @@ export class MemTable {
       this.bytes -= this.commitBytes[n]!;
       const start = n > 0 ? this.commitEnds[n - 1]! : 0;
       this.size -= this.commitEnds[n]! - start;
-      this.writeSrcs.length = start;
-      this.writeLocs.length = start * 3;
+      this.writeCount = start;
     }
     this.commitTxns.length = n;
     this.commitEnds.length = n;
@@ -350,7 +460,7 @@ export class MemTable {
     for (let r = this.runs.length - 1; r >= 0; r--) {
       const run = this.runs[r]!;
       let newest = 0;
-      for (let i = 0; i < run.length; i++) if (run.txns[i]! > newest) newest = run.txns[i]!;
+      for (let i = 0; i < run.length; i++) if (run.txn(i) > newest) newest = run.txn(i);
       if (newest <= txn) break;
       const kept = run.without(txn);
       if (kept.length === 0) this.runs.splice(r, 1);
@@ -365,10 +475,11 @@ export class MemTable {
   find(key: Uint8Array, txn: number): MemValue | undefined {
     if (this.size === 0) return undefined;
     const word = wordOf(key);
+    const word2 = wordAt(key, WORD_BYTES);
     for (let r = this.runs.length - 1; r >= 0; r--) {
       const run = this.runs[r]!;
-      const i = run.bound(key, word, false);
-      if (i === run.length || run.compareKey(i, key, word) !== 0) continue;
+      const i = run.bound(key, word, word2, false);
+      if (i === run.length || run.compareKey(i, key, word, word2) !== 0) continue;
       const v = run.visibleFrom(i, txn);
       if (v >= 0) return run.value(v);
     }
@@ -393,27 +504,31 @@ export class MemTable {
   newest(): { newest: NewestVersions; superseded: LeafValue[] } {
     let all: Run | null = null;
     for (const run of this.runs) all = all ? mergeRuns(run, all) : run;
-    all ??= new RunBuilder(0).finish();
+    all ??= new Run(this.entries, new Int32Array(0));
     const firsts = new Int32Array(all.length);
     let n = 0;
     let deletions = false;
     const superseded: LeafValue[] = [];
     for (let i = 0; i < all.length; i++) {
       if (i > 0 && all.sameKey(i - 1, i)) {
-        const v = all.values[i];
+        const v = all.valueObject(i);
         // Inline values hold no reference to give back; only value objects matter.
         if (v !== undefined && v !== null) superseded.push(v);
       } else {
-        firsts[n++] = i;
-        if (all.values[i] === null) deletions = true;
+        firsts[n++] = all.ids[i]!;
+        if (all.valueObject(i) === null) deletions = true;
       }
     }
-    return { newest: new NewestVersions(all, firsts.subarray(0, n), deletions), superseded };
+    return { newest: new NewestVersions(this.entries, firsts.subarray(0, n), deletions), superseded };
   }
 
   /** Every value object held (out of line, deduplicated), every version: for giving back references. */
   *valueObjects(): IterableIterator<LeafValue> {
-    for (const run of this.runs) for (const v of run.values) if (v !== undefined && v !== null) yield v;
+    const values = this.entries.values;
+    for (const run of this.runs) for (const id of run.ids) {
+      const v = values[id];
+      if (v !== undefined && v !== null) yield v;
+    }
   }
 
   /** A cursor over what a reader at `txn` sees. */
@@ -425,11 +540,11 @@ export class MemTable {
     const txn = this.commitTxns[k]!;
     let delta = 0;
     for (let j = k > 0 ? this.commitEnds[k - 1]! : 0; j < this.commitEnds[k]!; j++) {
-      const off = this.writeLocs[j * 3]!;
-      const key = this.writeSrcs[j]!.subarray(off, off + this.writeLocs[j * 3 + 1]!);
+      const id = this.writes[j]!;
+      const key = this.entries.key(id);
       const before = this.find(key, txn - 1);
       const existed = before === undefined ? this.treeHas(key) : before !== null;
-      delta += this.writeLocs[j * 3 + 2]! - (existed ? 1 : 0);
+      delta += (this.entries.values[id] === null ? 0 : 1) - (existed ? 1 : 0);
     }
     return delta;
   }
@@ -460,10 +575,11 @@ export class MemCursor {
    */
   seek(key: Uint8Array | null, exclusive: boolean): boolean {
     const word = key === null ? 0 : wordOf(key);
+    const word2 = key === null ? 0 : wordAt(key, WORD_BYTES);
     for (let r = 0; r < this.runs.length; r++) {
       const run = this.runs[r]!;
-      if (!this.reverse) this.pos[r] = key === null ? 0 : run.bound(key, word, exclusive);
-      else this.pos[r] = key === null ? run.length - 1 : run.bound(key, word, !exclusive) - 1;
+      if (!this.reverse) this.pos[r] = key === null ? 0 : run.bound(key, word, word2, exclusive);
+      else this.pos[r] = key === null ? run.length - 1 : run.bound(key, word, word2, !exclusive) - 1;
     }
     return this.next();
   }
@@ -474,14 +590,16 @@ export class MemCursor {
       // The next key in the cursor's direction over every run.
       let best: Uint8Array | null = null;
       let bestWord = 0;
+      let bestWord2 = 0;
       for (let r = 0; r < this.runs.length; r++) {
         const run = this.runs[r]!;
         const i = this.pos[r]!;
         if (i < 0 || i >= run.length) continue;
-        const c = best === null ? -1 : run.compareKey(i, best, bestWord) * (this.reverse ? -1 : 1);
+        const c = best === null ? -1 : run.compareKey(i, best, bestWord, bestWord2) * (this.reverse ? -1 : 1);
         if (c < 0) {
           best = run.key(i);
-          bestWord = run.words[i]!;
+          bestWord = run.word(i);
+          bestWord2 = run.word2(i);
         }
       }
       if (best === null) return false;
@@ -490,7 +608,7 @@ export class MemCursor {
       for (let r = this.runs.length - 1; r >= 0; r--) {
         const run = this.runs[r]!;
         let i = this.pos[r]!;
-        if (i < 0 || i >= run.length || run.compareKey(i, best, bestWord) !== 0) continue;
+        if (i < 0 || i >= run.length || run.compareKey(i, best, bestWord, bestWord2) !== 0) continue;
         if (this.reverse) i = run.groupStart(i);
         if (!found) {
           const v = run.visibleFrom(i, this.txn);
