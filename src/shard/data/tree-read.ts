@@ -39,6 +39,9 @@ export interface ReadView {
   readonly store: NodeStore;
 }
 
+/** The default check and end hooks: one function, not a (named, under tsx) closure per scan. */
+function nothing(): void {}
+
 /** Every empty value read: zero bytes, so nothing a caller could change in it. */
 const EMPTY = Buffer.alloc(0);
 
@@ -135,8 +138,8 @@ export class RangeIterator implements IterableIterator<Entry> {
     private readonly view: ReadView,
     table: string,
     private readonly opts: RangeOptions,
-    private readonly check: () => void = () => {},
-    private readonly onEnd: () => void = () => {},
+    private readonly check: () => void = nothing,
+    private readonly onEnd: () => void = nothing,
     /** Return views valid until the next step instead of copies (see the file header). */
     views = false,
   ) {
