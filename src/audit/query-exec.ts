@@ -35,19 +35,24 @@ export function openView(shard: number, path: string, snap: Snapshot): ShardView
   return { shard, path, snap, events: snap.table(T_EVENTS), index: snap.table(T_INDEX) };
 }
 
-/** One candidate: its position, and its stored bytes once read. */
+/**
+ * One candidate: its position, and its stored bytes once read. A row made by a scan holds a view of
+ * the event's stored bytes (no copy) only while it is its source's head: the source detaches it
+ * before stepping, after which bytes() reads the event again by key from the same snapshot, so a
+ * row kept longer never sees bytes that changed under it.
+ */
 export class Row {
   constructor(
     readonly ts: number,
     readonly tenantId: string,
-    /** Id key bytes. */
+    /** Id key bytes (the row's own copy). */
     readonly id: Buffer,
     readonly tenantNo: number,
     readonly view: ShardView,
     /** Residual filter bits of the row's tenant plan. */
     readonly residual: number,
-    /** Canonical JSON, when the scan already read it. */
-    public value: Buffer | null,
+    /** Canonical JSON, when the scan already read it: a view valid until the row is detached. */
+    private value: Uint8Array | null,
   ) {}
 
   private decoded: AuditEvent | null = null;
@@ -57,15 +62,29 @@ export class Row {
     return (this.decoded ??= decodeEvent(this.bytes()));
   }
 
-  /** The stored canonical JSON bytes. */
+  /** The stored canonical JSON bytes; valid (a view of the stored bytes) until the scan's next step. */
   bytes(): Buffer {
-    if (this.value === null) {
-      const v = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
-      if (!v) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
-      this.value = v;
+    const v = this.value;
+    if (v === null) {
+      const got = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
+      if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+      this.value = got;
+      return got;
     }
-    return this.value;
+    return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length);
   }
+
+  /** Drops the view of the scan's bytes: the scan is about to step past them. */
+  detach(): void {
+    this.value = null;
+  }
+}
+
+/** The id part of a key as a fresh Buffer (the key itself is a view of the scan). */
+function idCopy(key: Uint8Array, from: number): Buffer {
+  const id = Buffer.allocUnsafe(key.length - from);
+  id.set(key.subarray(from));
+  return id;
 }
 
 /** Range options over `prefix` + ts for [from, to), narrowed to what follows `cursor` in the query's order. */
@@ -100,7 +119,7 @@ export function scanBounds(prefix: Buffer, q: NormalQuery, tenantId: string, cur
 /** A sorted stream of rows from one range scan. */
 class Source {
   head: Row | null = null;
-  private readonly it: Iterator<{ key: Buffer; value: Buffer }>;
+  private readonly it: Iterator<{ key: Uint8Array; value: Uint8Array }>;
 
   constructor(
     private readonly plan: TenantPlan,
@@ -110,10 +129,12 @@ class Source {
     range: RangeOptions,
     private readonly counter: { scanned: number },
   ) {
-    this.it = (time ? view.events : view.index).range(range);
+    // Views, not copies: each row copies its id, and its value view lives only while it is the head.
+    this.it = (time ? view.events : view.index).rangeViews(range);
   }
 
   advance(): boolean {
+    if (this.head !== null && this.time) this.head.detach();
     const r = this.it.next();
     if (r.done) {
       this.head = null;
@@ -122,11 +143,13 @@ class Source {
     this.counter.scanned++;
     const k = r.value.key;
     const p = this.prefixLen;
-    this.head = new Row(readU64(k, p), this.plan.tenantId, k.subarray(p + 8), this.plan.tenantNo, this.view, this.plan.residual, this.time ? r.value.value : null);
+    this.head = new Row(readU64(k, p), this.plan.tenantId, idCopy(k, p + 8), this.plan.tenantNo, this.view, this.plan.residual, this.time ? r.value.value : null);
     return true;
   }
 
   close(): void {
+    // The snapshot closes after this: a head kept by the caller must not keep a view of its bytes.
+    if (this.head !== null && this.time) this.head.detach();
     this.it.return?.();
   }
 }
@@ -237,7 +260,7 @@ export function membershipPrefixes(q: NormalQuery, plan: TenantPlan): Buffer[] |
 function countRange(view: ShardView, prefix: Buffer, from: number, to: number): number {
   if (from >= to) return 0;
   let n = 0;
-  for (const _ of view.index.range({ gte: indexBound(prefix, from), lt: indexBound(prefix, to) })) n++;
+  for (const _ of view.index.rangeViews({ gte: indexBound(prefix, from), lt: indexBound(prefix, to) })) n++;
   return n;
 }
 

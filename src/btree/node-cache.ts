@@ -54,6 +54,20 @@ export class NodeCache {
     if (this.budget.used > this.budget.limit) this.sweep();
   }
 
+  /**
+   * Adds a node decoded from its block only when no node is cached for `offset` and it fits below
+   * the sweep's target without evicting anything: for reads that decoded a block anyway (verify)
+   * and whose node would otherwise be thrown away. Such a node is cold, so a sweep evicts it first.
+   */
+  offer(offset: number, node: Node): void {
+    if (this.map.has(offset)) return;
+    const size = nodeMemorySize(node);
+    if (this.budget.used + size > this.budget.limit * 0.9) return;
+    node.hot = false;
+    this.map.set(offset, node);
+    this.budget.used += size;
+  }
+
   delete(offset: number): void {
     const old = this.map.get(offset);
     if (old) {

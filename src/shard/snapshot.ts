@@ -49,6 +49,18 @@ export class SnapshotTable {
     return new RangeIterator(v, this.name, opts, () => this.snap.liveVersion());
   }
 
+  /**
+   * @internal Like {@link range}, but each entry's key and value are views of the stored bytes and
+   * the entry object is reused: valid only until the next step of the scan, read-only, and never to
+   * be handed to user code uncopied (tree-read.ts, view mode). For scans inside the engine's layers
+   * that read each entry once (the audit store's queries, counts and exports).
+   */
+  rangeViews(options?: RangeOptions): IterableIterator<Entry> {
+    const v = this.snap.liveVersion();
+    const opts = checkRange(options);
+    return new RangeIterator(v, this.name, opts, () => this.snap.liveVersion(), undefined, true);
+  }
+
   /** Number of entries. */
   count(): number {
     return readCount(this.snap.liveVersion(), this.name);

@@ -3,6 +3,14 @@
  * over its tree. Returned keys and values are copies: callers may keep or change them without
  * touching cached nodes or the memtable. Empty values are one shared zero-length Buffer, which
  * holds no byte to change: index-style tables (keys only) then cost no allocation per value.
+ *
+ * The one exception is a range scan opened in view mode (internal callers only, never user code):
+ * it returns views of the bytes where they are held (a decoded leaf, an out-of-line value block just
+ * read, a blob, the memtable's log) and one reused entry object. Lifetime: the views and the entry
+ * are valid until the next step of that scan (next() or return()), and must not be written to. A
+ * decoded node is an in-memory object that a writer never edits while a snapshot can reach it, and
+ * the scan's snapshot stays open until the scan ends, so the bytes cannot change before that step;
+ * whoever keeps a key or value past it copies it first.
  */
 import { TreeCursor, beyondBound } from '../../btree/cursor.js';
 import { keyAt, leafSearch, valueLengthAt, valueTagAt } from '../../btree/leaf.js';
@@ -30,6 +38,9 @@ export interface ReadView {
   readonly tables: Tables;
   readonly store: NodeStore;
 }
+
+/** The default check and end hooks: one function, not a (named, under tsx) closure per scan. */
+function nothing(): void {}
 
 /** Every empty value read: zero bytes, so nothing a caller could change in it. */
 const EMPTY = Buffer.alloc(0);
@@ -120,14 +131,19 @@ export class RangeIterator implements IterableIterator<Entry> {
   /** The memtable cursor is on a key not yet returned. */
   private memOn = false;
   private readonly reverse: boolean;
+  /** View mode: the entry handed out each step, its key and value views of the stored bytes. */
+  private readonly shared: { key: Buffer; value: Buffer } | null;
 
   constructor(
     private readonly view: ReadView,
     table: string,
     private readonly opts: RangeOptions,
-    private readonly check: () => void = () => {},
-    private readonly onEnd: () => void = () => {},
+    private readonly check: () => void = nothing,
+    private readonly onEnd: () => void = nothing,
+    /** Return views valid until the next step instead of copies (see the file header). */
+    views = false,
   ) {
+    this.shared = views ? { key: EMPTY, value: EMPTY } : null;
     const t = view.tables.get(table);
     this.reverse = opts.reverse === true;
     this.cursor = new TreeCursor(t?.root ?? null, view.store);
@@ -152,6 +168,7 @@ export class RangeIterator implements IterableIterator<Entry> {
         const c = treeKey !== null && m !== null ? compareBytes(treeKey, m.key) * (this.reverse ? -1 : 1) : treeKey !== null ? -1 : 1;
         if (c < 0) {
           if (beyondBound(treeKey!, this.opts, this.reverse)) return this.end();
+          if (this.shared !== null) return this.viewOfTree(treeKey!);
           const key = bufferCopy(treeKey!);
           const value = valueCopy(this.cursor.leafNode, this.cursor.leafIndex, this.view.store, this.view.tables);
           this.stepTree();
@@ -165,6 +182,7 @@ export class RangeIterator implements IterableIterator<Entry> {
         if (beyondBound(memKey, this.opts, this.reverse)) return this.end();
         if (value === null) continue;
         this.remaining--;
+        if (this.shared !== null) return this.viewEntry(memKey, memValueBytes(value, this.view));
         return { done: false, value: { key: bufferCopy(memKey), value: bufferCopy(memValueBytes(value, this.view)) } };
       }
     } catch (err) {
@@ -175,6 +193,24 @@ export class RangeIterator implements IterableIterator<Entry> {
 
   return(): IteratorResult<Entry> {
     return this.end();
+  }
+
+  /** View mode: the tree cursor's entry as views, then a step of the cursor (leaves stay alive). */
+  private viewOfTree(key: Uint8Array): IteratorResult<Entry> {
+    const leaf = this.cursor.leafNode;
+    const i = this.cursor.leafIndex;
+    const value = valueTagAt(leaf, i) === ValueTag.Inline && valueLengthAt(leaf, i) === 0 ? EMPTY : valueOf(leaf, i, this.view.store, this.view.tables);
+    this.stepTree();
+    this.remaining--;
+    return this.viewEntry(key, value);
+  }
+
+  private viewEntry(key: Uint8Array, value: Uint8Array): IteratorResult<Entry> {
+    const e = this.shared!;
+    // Views typed as Buffer for the shared Entry shape; callers in view mode only read them.
+    e.key = key as Buffer;
+    e.value = value as Buffer;
+    return { done: false, value: e };
   }
 
   private start(): void {
