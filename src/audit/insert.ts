@@ -21,6 +21,7 @@ import {
   KIND_OUTCOME,
   KIND_RESOURCE,
   eventKey,
+  idKeyOf,
   idsKey,
   indexKey,
   readU64,
@@ -121,7 +122,7 @@ export function insertPart(
       states.set(e.tenantId, t);
     }
     const ek = eventKey(t.no, e.ts, e.idKey);
-    const idk = idsKey(t.no, e.idKey);
+    const idk = idsKey(t.no, e.idBytes);
     // Reads see this transaction's own writes, so a repeat within the batch is caught here too. A
     // ULID id is looked for under its own time as well, whatever timestamp this copy carries.
     if (e.selfKeyed) {
@@ -131,7 +132,7 @@ export function insertPart(
     } else {
       idsInUse = true;
       if (idT.has(idk)) continue;
-      if (e.idKey[0] === TAG_ULID && evT.has(eventKey(t.no, ulidTime(e.id), e.idKey))) continue;
+      if (e.idBytes[0] === TAG_ULID && evT.has(eventKey(t.no, ulidTime(e.id), idKeyOf(e.idBytes, ulidTime(e.id))))) continue;
       const idv = Buffer.allocUnsafe(8);
       writeU64(idv, 0, e.ts);
       idT.put(idk, idv);
