@@ -99,3 +99,10 @@ test('a ULID keyed at its own time keeps only its 10 random bytes; any other id 
   assert.equal(text.length, 1 + 'order-7'.length);
   assert.ok(!isSelfKeyed(text));
 });
+
+test('the events key example of docs/audit.md is byte for byte what the store writes', () => {
+  const id = '01K6HDG8D0N2J8QWQ8YMEGW79B';
+  const ts = 1759373697440;
+  assert.equal(eventKey(3, ts, idKeyOf(idBytes(id), ts)).toString('hex'), '000300000199a2d821a002a8a48bf2e8f51d0e1d2b');
+  assert.equal(eventKey(3, ts + 1, idKeyOf(idBytes(id), ts + 1)).toString('hex'), '000300000199a2d821a1010199a2d821a0a8a48bf2e8f51d0e1d2b');
+});
