@@ -8,6 +8,7 @@ import type { Snapshot } from '../shard/snapshot.js';
 import { decodeEvent } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, isSelfKeyed, readTenant, readU64, tenantLenAt, valuePrefix } from './keys.js';
 import { readCount, readTotals } from './stats.js';
+import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
 
 /** What checkConsistency found in one shard. */
@@ -39,7 +40,7 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
     const id = key.subarray(tl + 8);
     let e;
     try {
-      e = decodeEvent(value);
+      e = decodeEvent(eventJson(key, value));
     } catch {
       problem(`event ${key.toString('hex')} is not valid JSON`);
       continue;

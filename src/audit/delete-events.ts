@@ -10,6 +10,7 @@ import { keepLeafOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
+import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
 
 /**
@@ -25,7 +26,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
   for (const key of keys) {
     const v = evT.get(key);
     if (!v) continue;
-    const e = decodeEvent(v);
+    const e = decodeEvent(eventJson(key, v));
     const tenantNo = readTenant(key, 0);
     const tl = tenantLenAt(key, 0);
     const ts = readU64(key, tl);

@@ -32,6 +32,7 @@ import {
   writeU64,
 } from './keys.js';
 import { StatsDelta } from './stats.js';
+import { storedEvent } from './stored-event.js';
 import { ulidTime } from './ulid.js';
 import { META_SEQ, T_EVENTS, T_FEED, T_IDS, T_INDEX, T_META, T_STATS, T_TENANTS } from './tables.js';
 import { assignTenant, lookupTenant } from './tenants.js';
@@ -137,7 +138,7 @@ export function insertPart(
       writeU64(idv, 0, e.ts);
       idT.put(idk, idv);
     }
-    evT.put(ek, e.json);
+    evT.put(ek, storedEvent(e.json, e.id, e.idKey, e.ts));
     putIndex(ixT, prefixFor(t, KIND_ACTOR, e.actorId).key, e);
     putIndex(ixT, prefixFor(t, KIND_ACTION, e.action).key, e);
     putIndex(ixT, valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e);

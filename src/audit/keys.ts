@@ -9,7 +9,7 @@
  *                 0x02 + the 10 random bytes of a ULID whose time is ts        (the common case)
  *                 0x03 + 16-byte ULID of a time after ts
  *                 0x04 + UTF-8 of a caller's own id
- *   audit.events  T ts(8 BE) idkey                   -> canonical JSON of the event
+ *   audit.events  T ts(8 BE) idkey                   -> the event's stored form (stored-event.ts)
  *   audit.index   T kind(1) value 0x00 ts(8) idkey   -> empty
  *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
  *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)

@@ -19,6 +19,7 @@ import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
+import { eventJsonAt } from './stored-event.js';
 import { T_EVENTS, T_INDEX } from './tables.js';
 import { SEVERITIES, OUTCOMES, type AuditEvent } from './types.js';
 
@@ -46,11 +47,12 @@ export class Row {
     readonly view: ShardView,
     /** Residual filter bits of the row's tenant plan. */
     readonly residual: number,
-    /** Canonical JSON, when the scan already read it. */
+    /** The stored value (stored-event.ts), when the scan already read it. */
     public value: Buffer | null,
   ) {}
 
   private decoded: AuditEvent | null = null;
+  private json: Buffer | null = null;
 
   /** The decoded event (decoded once). */
   event(): AuditEvent {
@@ -59,12 +61,15 @@ export class Row {
 
   /** The stored canonical JSON bytes. */
   bytes(): Buffer {
-    if (this.value === null) {
-      const v = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
-      if (!v) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
-      this.value = v;
+    if (this.json === null) {
+      if (this.value === null) {
+        const v = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
+        if (!v) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+        this.value = v;
+      }
+      this.json = eventJsonAt(this.ts, this.id, this.value);
     }
-    return this.value;
+    return this.json;
   }
 }
 

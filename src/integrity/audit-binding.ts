@@ -12,6 +12,7 @@ import type { WriteTxn } from '../shard/txn/write-txn.js';
 import { eventKey, idBytes, idFromKey, idKeyOf, idsKey, prefixEnd, readU64, TAG_ULID, tenantLenAt, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
 import { ulidTime } from '../audit/ulid.js';
 import type { Row } from '../audit/query-exec.js';
+import { eventJson } from '../audit/stored-event.js';
 import { T_EVENTS, T_IDS, T_TENANTS } from '../audit/tables.js';
 import { lookupTenant } from '../audit/tenants.js';
 import type { CheckpointSigner } from './checkpoint-signer.js';
@@ -32,7 +33,10 @@ export function storedEvents(snap: Snapshot, tenantId: string): StoredEvents {
       // An event keyed by its own ULID time has no audit.ids entry (see insert.ts).
       const v = ids.get(idsKey(no, id));
       const ts = v !== undefined && v.length >= 8 ? readU64(v, 0) : id[0] === TAG_ULID ? ulidTime(eventId) : undefined;
-      return ts === undefined ? undefined : events.get(eventKey(no, ts, idKeyOf(id, ts)));
+      if (ts === undefined) return undefined;
+      const key = eventKey(no, ts, idKeyOf(id, ts));
+      const stored = events.get(key);
+      return stored === undefined ? undefined : eventJson(key, stored);
     },
     *ids(): Iterable<string> {
       if (no === undefined) return;
