@@ -24,7 +24,7 @@ export interface ChangeEntry {
   /** Position in the shard's feed (1, 2, ...), in commit order. */
   seq: number;
   event: AuditEvent;
-  /** The stored canonical JSON bytes of the event. */
+  /** The canonical JSON bytes of the event (as stored, id and timestamp put back: stored-event.ts). */
   bytes: Buffer;
 }
 

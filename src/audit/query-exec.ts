@@ -59,7 +59,7 @@ export class Row {
     return (this.decoded ??= decodeEvent(this.bytes()));
   }
 
-  /** The stored canonical JSON bytes. */
+  /** The canonical JSON bytes (the stored value with id and timestamp put back: stored-event.ts). */
   bytes(): Buffer {
     if (this.json === null) {
       if (this.value === null) {
