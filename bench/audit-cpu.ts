@@ -5,7 +5,8 @@
 //   npx tsx bench/audit-cpu.ts [--events 20000] [--durability none|immediate]
 //
 // Environment: ONLY=ingest stops after the ingest line; QPASSES=N runs N query passes (default 2);
-// LEVEL=N opens the store with compressionLevel N.
+// LEVEL=N opens the store with compressionLevel N; INTEGRITY=off turns the integrity log off (to
+// measure the audit tables' own bytes).
 
 import { mkdtempSync, readdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,10 @@ import { auditSizes, EVENTS_PER_COMMIT } from './audit-suite.js';
 const { values } = parseArgs({ options: { events: { type: 'string' }, durability: { type: 'string' } } });
 const events = Number(values.events ?? 20000);
 const durability = (values.durability ?? 'none') as 'none' | 'immediate';
-const extra = process.env.LEVEL ? { compressionLevel: Number(process.env.LEVEL) } : {};
+const extra = {
+  ...(process.env.LEVEL ? { compressionLevel: Number(process.env.LEVEL) } : {}),
+  ...(process.env.INTEGRITY === 'off' ? { integrity: { enabled: false } } : {}),
+};
 const data = makeAuditDataset(20_240_601, events);
 const sizes = auditSizes(events);
 const q = makeQueries(20_240_601, data, { timeWindow: sizes.timeWindowQueries, actor: sizes.actorQueries, actionCount: sizes.actionCountQueries });

@@ -6,10 +6,10 @@
  */
 import type { Snapshot } from '../shard/snapshot.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idsKey, indexKey, readTenant, readU64, tenantLenAt, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, isSelfKeyed, readTenant, readU64, tenantLenAt, valuePrefix } from './keys.js';
 import { readCount, readTotals } from './stats.js';
+import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
-import { ulidTime } from './ulid.js';
 
 /** What checkConsistency found in one shard. */
 export interface ConsistencyReport {
@@ -40,7 +40,7 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
     const id = key.subarray(tl + 8);
     let e;
     try {
-      e = decodeEvent(value);
+      e = decodeEvent(eventJson(key, value));
     } catch {
       problem(`event ${key.toString('hex')} is not valid JSON`);
       continue;
@@ -62,8 +62,8 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
         counts.set(k, (counts.get(k) ?? 0) + 1);
       }
     }
-    const selfKeyed = id[0] === 1 && ulidTime(e.id) === ts;
-    if (!selfKeyed && !ids.has(idsKey(no, id))) problem(`event ${e.id} lacks its audit.ids entry`);
+    if (idFromKey(key, tl + 8, key.length, ts) !== e.id) problem(`event ${e.id} is keyed under the id ${idFromKey(key, tl + 8, key.length, ts)}`);
+    if (!isSelfKeyed(id) && !ids.has(idsKey(no, idBytesOfKey(key, tl + 8, key.length, ts)))) problem(`event ${e.id} lacks its audit.ids entry`);
   }
   for (const { key } of index.range()) {
     report.indexEntries++;
@@ -84,7 +84,8 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
   for (const { key, value } of ids.range()) {
     const no = readTenant(key);
     const id = key.subarray(tenantLenAt(key));
-    if (!events.has(eventKey(no, readU64(value, 0), id))) problem(`audit.ids entry ${key.toString('hex')} points at a missing event`);
+    const ts = readU64(value, 0);
+    if (!events.has(eventKey(no, ts, idKeyOf(id, ts)))) problem(`audit.ids entry ${key.toString('hex')} points at a missing event`);
   }
   for (const { key, value } of snap.table(T_STATS).range()) {
     const tl = tenantLenAt(key);

@@ -8,8 +8,9 @@
 import type { WriteTxn } from '../shard/txn/write-txn.js';
 import { keepLeavesOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idsKey, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
+import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
 
 /**
@@ -26,7 +27,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
   for (const key of keys) {
     const v = evT.get(key);
     if (!v) continue;
-    const e = decodeEvent(v);
+    const e = decodeEvent(eventJson(key, v));
     const tenantNo = readTenant(key, 0);
     const tl = tenantLenAt(key, 0);
     const ts = readU64(key, tl);
@@ -43,7 +44,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
       ixT.remove(indexKey(p, ts, id));
       if (kind !== KIND_RESOURCE) delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
     }
-    idT.remove(idsKey(tenantNo, id));
+    if (!isSelfKeyed(id)) idT.remove(idsKey(tenantNo, idBytesOfKey(id, 0, id.length, ts)));
     evT.remove(key);
     deleted.push({ tenantId: e.tenantId, id: e.id });
     delta.addTotal(tenantNo, totalKey(tenantNo), -1, ts);

@@ -14,8 +14,8 @@ import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integ
 import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
 import { canonicalJson } from './canonical-json.js';
-import { TAG_ULID, idBytes } from './keys.js';
-import { newUlid, ulidTime } from './ulid.js';
+import { idBytes, idKeyOf, isSelfKeyed } from './keys.js';
+import { newUlid } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
 
 /** The schema version the store writes. */
@@ -104,7 +104,9 @@ export function checkRetention(v: unknown): RetentionPolicy[] {
 /** An event ready to store: its key parts, indexed values and canonical bytes. */
 export interface PreparedEvent {
   id: string;
-  /** Key bytes of the id (see keys.ts). */
+  /** The id's own bytes, independent of ts: its audit.ids key form (keys.ts idBytes). */
+  idBytes: Buffer;
+  /** The id's key at `ts`, as the events and index keys carry it (keys.ts idKeyOf). */
   idKey: Buffer;
   /**
    * True when the id is a ULID carrying the event's own timestamp: its events key then follows from
@@ -307,11 +309,13 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
   if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
-  const idKey = idBytes(id);
+  const ib = idBytes(id);
+  const idKey = idKeyOf(ib, ts);
   return {
     id,
+    idBytes: ib,
     idKey,
-    selfKeyed: idKey[0] === TAG_ULID && ulidTime(id) === ts,
+    selfKeyed: isSelfKeyed(idKey),
     generated,
     ts,
     tenantId,

@@ -15,6 +15,7 @@ import type { Database } from '../shard/database.js';
 import type { Snapshot } from '../shard/snapshot.js';
 import { decodeEvent } from './event-model.js';
 import { readU64, seqKey } from './keys.js';
+import { eventJson } from './stored-event.js';
 import { META_SEQ, T_EVENTS, T_FEED, T_META } from './tables.js';
 import type { AuditEvent } from './types.js';
 
@@ -23,7 +24,7 @@ export interface ChangeEntry {
   /** Position in the shard's feed (1, 2, ...), in commit order. */
   seq: number;
   event: AuditEvent;
-  /** The stored canonical JSON bytes of the event. */
+  /** The canonical JSON bytes of the event (as stored, id and timestamp put back: stored-event.ts). */
   bytes: Buffer;
 }
 
@@ -87,8 +88,9 @@ export function* readFeed(snap: Snapshot, shard: number, after: number, limit: n
       for (let i = 0; i < keys.length; i++) {
         const seq = base + i;
         if (seq <= after) continue;
-        const bytes = events.get(keys[i]!);
-        if (!bytes) continue;
+        const stored = events.get(keys[i]!);
+        if (!stored) continue;
+        const bytes = eventJson(keys[i]!, stored);
         if (n++ >= limit) return;
         yield { seq, event: decodeEvent(bytes), bytes };
       }

@@ -4,18 +4,29 @@
  * contiguous and a tenant string is stored once per shard, not once per row. T is prefix-free:
  * numbers below 2^15 take 2 bytes (big-endian, top bit 0), larger ones 4 bytes (top bit 1).
  *
- *   event id      0x01 + 16-byte ULID | 0x02 + UTF-8 of a caller's own id
- *   audit.events  T ts(8 BE) id                      -> canonical JSON of the event
- *   audit.index   T kind(1) value 0x00 ts(8) id      -> empty
+ *   id bytes      0x01 + 16-byte ULID | 0x04 + UTF-8 of a caller's own id       (audit.ids keys)
+ *   id key at ts  0x01 + 16-byte ULID of a time before ts
+ *                 0x02 + the 10 random bytes of a ULID whose time is ts        (the common case)
+ *                 0x03 + 16-byte ULID of a time after ts
+ *                 0x04 + UTF-8 of a caller's own id
+ *   audit.events  T ts(8 BE) idkey                   -> the event's stored form (stored-event.ts)
+ *   audit.index   T kind(1) value 0x00 ts(8) idkey   -> empty
  *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
  *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)
- *   audit.ids     T id                               -> ts(8)   (only ids that are not a ULID
- *                                                                 of the event's own timestamp)
+ *   audit.ids     T idbytes                          -> ts(8)   (only ids whose key at their ts
+ *                                                                 is not 0x02, a self-keyed ULID)
  *   audit.feed    seq(8)                             -> the audit.events keys of one commit
+ *
+ * Why the id key depends on ts: a ULID's first 6 bytes are its time, so a ULID keyed at its own
+ * time would repeat 6 bytes that the key's ts already holds, in the events key and in each of the
+ * five index keys. The tags keep the order of (ts, id) exactly what it is with the full 16 bytes:
+ * at one ts, ULIDs of an earlier time sort first (their first 6 bytes are below ts), then ULIDs of
+ * that time (ordered by their random bytes, which is their order), then later ULIDs, then other ids.
  *
  * Invariants: indexed values never contain 0x00 (validation refuses it), so `value 0x00` is an
  * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
- * with it; timestamps are non-negative integers below 2^53 so their big-endian bytes sort like them.
+ * with it; timestamps are non-negative integers below 2^53 so their big-endian bytes sort like them;
+ * an id key is only ever read back with the ts it was built for.
  */
 import { isCanonicalUlid, ulidToBytes, ulidToString } from './ulid.js';
 
@@ -29,10 +40,16 @@ export const KIND_CATEGORY = 5;
 
 export const KIND_NAMES = ['time', 'actor', 'action', 'resource', 'outcome', 'category'] as const;
 
+/** Tags of id bytes and id keys (see the header). */
 export const TAG_ULID = 1;
-export const TAG_TEXT = 2;
+export const TAG_ULID_SELF = 2;
+export const TAG_ULID_LATER = 3;
+export const TAG_TEXT = 4;
 
-/** The key bytes of an event id. */
+/** Bytes of a ULID's random part (after its 6 time bytes). */
+const ULID_RANDOM = 10;
+
+/** An id's own bytes, independent of any timestamp: the key form of audit.ids. */
 export function idBytes(id: string): Buffer {
   if (isCanonicalUlid(id)) {
     const b = Buffer.allocUnsafe(17);
@@ -47,7 +64,65 @@ export function idBytes(id: string): Buffer {
   return b;
 }
 
-/** The event id stored at b[off, end): the inverse of idBytes. */
+/** The 48-bit time of the ULID whose 16 bytes start at b[off]. */
+function ulidTimeAt(b: Uint8Array, off: number): number {
+  return (b[off]! * 256 + b[off + 1]!) * 4294967296 + readU32(b, off + 2);
+}
+
+/** The id key of an event at `ts` whose id bytes are `bytes` (from idBytes). */
+export function idKeyOf(bytes: Uint8Array, ts: number): Buffer {
+  if (bytes[0] !== TAG_ULID) return Buffer.from(bytes);
+  const t = ulidTimeAt(bytes, 1);
+  if (t === ts) {
+    const k = Buffer.allocUnsafe(1 + ULID_RANDOM);
+    k[0] = TAG_ULID_SELF;
+    k.set(bytes.subarray(17 - ULID_RANDOM, 17), 1);
+    return k;
+  }
+  const k = Buffer.from(bytes);
+  if (t > ts) k[0] = TAG_ULID_LATER;
+  return k;
+}
+
+/** The id bytes (idBytes form) of the id key b[off, end) of an event at `ts`. */
+export function idBytesOfKey(b: Uint8Array, off: number, end: number, ts: number): Buffer {
+  const tag = b[off];
+  if (tag === TAG_ULID_SELF) {
+    const out = Buffer.allocUnsafe(17);
+    out[0] = TAG_ULID;
+    out[1] = Math.floor(ts / 1099511627776) & 255;
+    out[2] = Math.floor(ts / 4294967296) & 255;
+    writeU32(out, 3, ts >>> 0);
+    out.set(b.subarray(off + 1, end), 7);
+    return out;
+  }
+  const out = Buffer.from(b.subarray(off, end));
+  if (tag === TAG_ULID_LATER) out[0] = TAG_ULID;
+  return out;
+}
+
+/** True when `b` has the shape of an id key (a tag and the length that tag implies). */
+export function isIdKey(b: Uint8Array): boolean {
+  const tag = b[0];
+  if (tag === TAG_ULID || tag === TAG_ULID_LATER) return b.length === 17;
+  if (tag === TAG_ULID_SELF) return b.length === 1 + ULID_RANDOM;
+  return tag === TAG_TEXT && b.length >= 2;
+}
+
+/** True when an id key is a ULID of the key's own time (such an event has no audit.ids entry). */
+export function isSelfKeyed(idKey: Uint8Array): boolean {
+  return idKey[0] === TAG_ULID_SELF;
+}
+
+/** The event id of the id key b[off, end) of an event at `ts`: the inverse of idKeyOf. */
+export function idFromKey(b: Uint8Array, off: number, end: number, ts: number): string {
+  const tag = b[off];
+  if (tag === TAG_TEXT) return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
+  if (tag === TAG_ULID_SELF) return ulidToString(idBytesOfKey(b, off, end, ts), 1);
+  return ulidToString(b, off + 1);
+}
+
+/** The event id of id bytes (idBytes form). */
 export function idFromBytes(b: Uint8Array, off: number, end: number): string {
   if (b[off] === TAG_ULID) return ulidToString(b, off + 1);
   return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
@@ -104,7 +179,7 @@ export function tenantLenAt(b: Uint8Array, off = 0): number {
   return b[off]! & 0x80 ? 4 : 2;
 }
 
-/** audit.events key of an event. */
+/** audit.events key of an event: `id` is its id key at `ts` (idKeyOf). */
 export function eventKey(tenantNo: number, ts: number, id: Uint8Array): Buffer {
   const t = tenantLen(tenantNo);
   const k = Buffer.allocUnsafe(t + 8 + id.length);
@@ -171,7 +246,7 @@ export function prefixEnd(prefix: Uint8Array): Buffer | undefined {
   return undefined;
 }
 
-/** audit.ids key of an event. */
+/** audit.ids key of an event: `id` is its id bytes (idBytes), not its id key. */
 export function idsKey(tenantNo: number, id: Uint8Array): Buffer {
   const t = tenantLen(tenantNo);
   const k = Buffer.allocUnsafe(t + id.length);

@@ -19,6 +19,7 @@ import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
+import { eventJsonAt } from './stored-event.js';
 import { T_EVENTS, T_INDEX } from './tables.js';
 import { SEVERITIES, OUTCOMES, type AuditEvent } from './types.js';
 
@@ -51,31 +52,41 @@ export class Row {
     readonly view: ShardView,
     /** Residual filter bits of the row's tenant plan. */
     readonly residual: number,
-    /** Canonical JSON, when the scan already read it: a view valid until the row is detached. */
+    /** The stored value (stored-event.ts), when the scan already read it: a view valid until the row is detached. */
     private value: Uint8Array | null,
   ) {}
 
   private decoded: AuditEvent | null = null;
+  private json: Buffer | null = null;
+  /** Whether `json` is the scan's stored bytes (a whole stored value), which detach() must drop too. */
+  private jsonViewsValue = false;
 
   /** The decoded event (decoded once). */
   event(): AuditEvent {
     return (this.decoded ??= decodeEvent(this.bytes()));
   }
 
-  /** The stored canonical JSON bytes; valid (a view of the stored bytes) until the scan's next step. */
+  /**
+   * The canonical JSON bytes (the stored value with id and timestamp put back: stored-event.ts);
+   * when they are the stored value itself, a view valid until the scan's next step.
+   */
   bytes(): Buffer {
-    const v = this.value;
-    if (v === null) {
-      const got = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
-      if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
-      this.value = got;
-      return got;
+    if (this.json === null) {
+      let v = this.value;
+      if (v === null) {
+        const got = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
+        if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+        this.value = v = got;
+      }
+      this.json = eventJsonAt(this.ts, this.id, v);
+      this.jsonViewsValue = this.json.buffer === v.buffer;
     }
-    return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.length);
+    return this.json;
   }
 
   /** Drops the view of the scan's bytes: the scan is about to step past them. */
   detach(): void {
+    if (this.jsonViewsValue) this.json = null;
     this.value = null;
   }
 }

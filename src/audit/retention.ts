@@ -10,6 +10,7 @@ import type { Database } from '../shard/database.js';
 import { decodeEvent } from './event-model.js';
 import { deleteEvents } from './delete-events.js';
 import { KIND_CATEGORY, eventBound, indexBound, tenantLenAt, valuePrefix } from './keys.js';
+import { eventJson } from './stored-event.js';
 import { META_HOLD, T_EVENTS, T_INDEX, T_META } from './tables.js';
 import type { RetentionPolicy } from './types.js';
 
@@ -67,7 +68,7 @@ export function purgeTenant(db: Database, tenantNo: number, policies: readonly R
       for (const { key, value } of db.table(T_EVENTS).range(range)) {
         scanned++;
         last = key;
-        if (byCategory.size > 0 && byCategory.has(decodeEvent(value).category)) continue;
+        if (byCategory.size > 0 && byCategory.has(decodeEvent(eventJson(key, value)).category)) continue;
         keys.push(key);
       }
       if (keys.length > 0) purged += db.write((tx) => deleteEvents(tx, keys));

@@ -9,9 +9,10 @@
 import { ValidationError } from '../errors.js';
 import type { Snapshot } from '../shard/snapshot.js';
 import type { WriteTxn } from '../shard/txn/write-txn.js';
-import { eventKey, idBytes, idFromBytes, idsKey, prefixEnd, readU64, TAG_ULID, tenantLenAt, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
+import { eventKey, idBytes, idFromKey, idKeyOf, idsKey, prefixEnd, readU64, TAG_ULID, tenantLenAt, tenantPrefix as auditTenantPrefix } from '../audit/keys.js';
 import { ulidTime } from '../audit/ulid.js';
 import type { Row } from '../audit/query-exec.js';
+import { eventJson } from '../audit/stored-event.js';
 import { T_EVENTS, T_IDS, T_TENANTS } from '../audit/tables.js';
 import { lookupTenant } from '../audit/tenants.js';
 import type { CheckpointSigner } from './checkpoint-signer.js';
@@ -31,14 +32,20 @@ export function storedEvents(snap: Snapshot, tenantId: string): StoredEvents {
       const id = idBytes(eventId);
       // An event keyed by its own ULID time has no audit.ids entry (see insert.ts).
       const v = ids.get(idsKey(no, id));
-      if (v !== undefined && v.length >= 8) return events.get(eventKey(no, readU64(v, 0), id));
-      return id[0] === TAG_ULID ? events.get(eventKey(no, ulidTime(eventId), id)) : undefined;
+      const ts = v !== undefined && v.length >= 8 ? readU64(v, 0) : id[0] === TAG_ULID ? ulidTime(eventId) : undefined;
+      if (ts === undefined) return undefined;
+      const key = eventKey(no, ts, idKeyOf(id, ts));
+      const stored = events.get(key);
+      return stored === undefined ? undefined : eventJson(key, stored);
     },
     *ids(): Iterable<string> {
       if (no === undefined) return;
       const gte = auditTenantPrefix(no);
       const lt = prefixEnd(gte);
-      for (const { key } of events.range(lt === undefined ? { gte } : { gte, lt })) yield idFromBytes(key, tenantLenAt(key) + 8, key.length);
+      for (const { key } of events.range(lt === undefined ? { gte } : { gte, lt })) {
+        const tl = tenantLenAt(key);
+        yield idFromKey(key, tl + 8, key.length, readU64(key, tl));
+      }
     },
   };
 }
@@ -82,7 +89,7 @@ export function* proofBundlePieces(rows: Iterable<Row>, signer: CheckpointSigner
       l = { log, size: log.size(), root: log.currentRoot() };
       logs.set(k, l);
     }
-    const id = idFromBytes(row.id, 0, row.id.length);
+    const id = idFromKey(row.id, 0, row.id.length, row.ts);
     const leafIndex = l.log.leafIndexOf(id);
     if (leafIndex === undefined || leafIndex >= l.size) {
       throw new ValidationError(`event ${id} of tenant ${row.tenantId} has no leaf in the integrity log (it predates the log, or integrity is off), so it cannot be exported with proofs; export it without withProofs`);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { RedbAuditStore, SEVERITIES, type AuditEvent, type AuditEventInput, type AuditQuery } from '../../src/index.js';
 import { idBytes } from '../../src/audit/keys.js';
+import { newUlid } from '../../src/audit/ulid.js';
 
 const EVENTS = Number(process.env.AUDIT_MODEL_EVENTS ?? 20_000);
 const QUERIES = Number(process.env.AUDIT_MODEL_QUERIES ?? 400);
@@ -78,7 +79,9 @@ before(async () => {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   let batch: AuditEventInput[] = [];
   for (let i = 0; i < EVENTS; i++) {
-    // Coarse timestamps make ties, so the id tie-break is exercised; some ids are the caller's own.
+    // Coarse timestamps make ties, so the id tie-break is exercised; some ids are the caller's own,
+    // some the caller's ULIDs of the event's time or of a time just before or after it (their key
+    // forms differ, and ties must still sort as the full ids do).
     const ts = BASE + Math.floor(r() * SPAN / 60_000) * 60_000;
     const e: AuditEventInput = {
       tenantId: pick(TENANTS),
@@ -91,7 +94,9 @@ before(async () => {
       category: pick(CATEGORIES),
       details: { i },
     };
-    if (r() < 0.1) e.id = `ext-${i}`;
+    const idKind = r();
+    if (idKind < 0.1) e.id = `ext-${i}`;
+    else if (idKind < 0.25) e.id = newUlid(ts + pick([-60_000, -1, 0, 0, 1, 60_000]));
     batch.push(e);
     if (batch.length === 1000 || i === EVENTS - 1) {
       const rep = await store.insertEventsAsync(batch);

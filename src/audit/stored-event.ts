@@ -1,0 +1,125 @@
+/**
+ * The value of an audit.events row (byte by byte in docs/audit.md, "Stored bytes"). An event's
+ * canonical JSON carries its id and its timestamp, and so does its events key (keys.ts); a ULID of
+ * the event's own time costs about 22 bytes per event after compression inside the JSON and the
+ * timestamp's digits about 8 more, so an event keyed by its own ULID is stored without those two
+ * members and they are put back, byte for byte, from the key on every read:
+ *
+ *   0x7B ...                            the whole canonical JSON (its first byte is '{')
+ *   0x01 varint(a) varint(b) stripped   the canonical JSON without `,"id":"<ULID>"` (which goes back
+ *                                       at byte a of `stripped`) and without `,"timestamp":<ts>`
+ *                                       (which goes back at byte b, a <= b)
+ *
+ * Invariant: eventJson(key, storedEvent(json, ...)) is exactly the canonical JSON that was stored,
+ * so hashes (the integrity log), ndjson exports and the change feed see the same bytes as before.
+ */
+import { CorruptionError } from '../errors.js';
+import { idFromKey, isSelfKeyed, readU64, tenantLenAt } from './keys.js';
+import { T_EVENTS } from './tables.js';
+
+const WHOLE = 0x7b;
+const SPLIT = 0x01;
+const ID_OPEN = Buffer.from(',"id":"', 'latin1');
+const TS_OPEN = Buffer.from(',"timestamp":', 'latin1');
+/** `,"id":"` + 26 characters + `"`. */
+const ID_MEMBER = ID_OPEN.length + 26 + 1;
+
+function varintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function writeVarint(b: Buffer, o: number, v: number): number {
+  while (v >= 0x80) {
+    b[o++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  b[o++] = v;
+  return o;
+}
+
+function bad(what: string): CorruptionError {
+  return new CorruptionError(T_EVENTS, 0, `a stored event ${what}`);
+}
+
+/** Offset of the member `,"id":"<id>"` in `json`, or -1. */
+function findIdMember(json: Buffer, id: string): number {
+  let at = json.indexOf(id, 0, 'latin1');
+  while (at >= 0) {
+    const start = at - ID_OPEN.length;
+    if (start >= 0 && json[at + 26] === 0x22 && json.compare(ID_OPEN, 0, ID_OPEN.length, start, at) === 0) return start;
+    at = json.indexOf(id, at + 1, 'latin1');
+  }
+  return -1;
+}
+
+/**
+ * The audit.events value of an event: `json` is its canonical JSON, `id` its id, `idKey` its id
+ * key at `ts`. The two members are found by search rather than taken from where the JSON was
+ * built, so whatever rewrote the JSON since (the personal-data vault seals fields) cannot make
+ * them wrong: the bytes cut out are exactly the bytes eventJson puts back at the same places, so
+ * the round trip is exact even if a string inside the event happened to contain the same text.
+ */
+export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number): Buffer {
+  if (!isSelfKeyed(idKey)) return json;
+  const idAt = findIdMember(json, id);
+  const tsMember = TS_OPEN.toString('latin1') + String(ts);
+  const tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
+  if (tsAt < idAt + ID_MEMBER) return json;
+  const a = idAt;
+  const b = tsAt - ID_MEMBER;
+  const h = 1 + varintLength(a) + varintLength(b);
+  const out = Buffer.allocUnsafe(h + json.length - ID_MEMBER - tsMember.length);
+  out[0] = SPLIT;
+  writeVarint(out, writeVarint(out, 1, a), b);
+  let o = h + json.copy(out, h, 0, idAt);
+  o += json.copy(out, o, idAt + ID_MEMBER, tsAt);
+  json.copy(out, o, tsAt + tsMember.length);
+  return out;
+}
+
+function readVarint(b: Uint8Array, o: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 8; i++) {
+    if (o >= b.length) break;
+    const x = b[o++]!;
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) return [v, o];
+    mul *= 128;
+  }
+  throw bad('has a malformed header');
+}
+
+/** The canonical JSON of the event stored as `value` under the events key `key`. */
+export function eventJson(key: Uint8Array, value: Uint8Array): Buffer {
+  const tl = tenantLenAt(key);
+  return eventJsonAt(readU64(key, tl), key.subarray(tl + 8), value);
+}
+
+/** The canonical JSON of the event at `ts` whose id key is `idKey`, stored as `value`. */
+export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): Buffer {
+  if (value[0] === WHOLE) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+  if (value[0] !== SPLIT) throw bad(`starts with the unknown byte ${value[0]}`);
+  const [a, o1] = readVarint(value, 1);
+  const [b, h] = readVarint(value, o1);
+  const body = value.length - h;
+  if (a > b || b > body) throw bad('puts its id or timestamp outside its JSON');
+  const id = idFromKey(idKey, 0, idKey.length, ts);
+  const tsText = String(ts);
+  const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + tsText.length);
+  out.set(value.subarray(h, h + a), 0);
+  let o = a + ID_OPEN.copy(out, a);
+  o += out.write(id, o, 'latin1');
+  out[o++] = 0x22;
+  out.set(value.subarray(h + a, h + b), o);
+  o += b - a;
+  o += TS_OPEN.copy(out, o);
+  o += out.write(tsText, o, 'latin1');
+  out.set(value.subarray(h + b), o);
+  return out;
+}

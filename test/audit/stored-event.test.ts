@@ -1,0 +1,114 @@
+// The stored form of an audit.events value (src/audit/stored-event.ts): an event keyed by its own
+// ULID is stored without its id and timestamp members, and every read puts them back so that the
+// bytes equal the canonical JSON exactly, whatever the event holds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { CorruptionError, RedbAuditStore } from '../../src/index.js';
+import { DEFAULT_LIMITS, prepareEvent } from '../../src/audit/event-model.js';
+import { eventKey } from '../../src/audit/keys.js';
+import { eventJson, storedEvent } from '../../src/audit/stored-event.js';
+import { newUlid } from '../../src/audit/ulid.js';
+
+const textArb = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(',"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"', ',"timestamp":5', 'é', '\u{1F600}', '"\\'));
+const jsonArb = fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('id', 'timestamp')), fc.oneof(textArb, fc.integer(), fc.boolean()), { maxKeys: 4 });
+
+const eventArb = fc.record({
+  ts: fc.oneof(fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.constantFrom(0, 9, 10, 1_759_373_697_440, 2 ** 48 - 1, 8_640_000_000_000_000)),
+  idKind: fc.constantFrom('generated', 'self', 'other-time', 'text'),
+  tenantId: fc.oneof(fc.constantFrom('acme', 'täst', '租户'), fc.string({ minLength: 1, maxLength: 8 }).filter((s) => s.trim() !== '' && !s.includes('\u0000'))),
+  actorName: fc.option(textArb, { nil: undefined }),
+  details: fc.option(jsonArb, { nil: undefined }),
+  resourceExtra: fc.option(jsonArb, { nil: undefined }),
+  correlationId: fc.option(textArb, { nil: undefined }),
+});
+
+test('every event reads back from its stored form as exactly its canonical JSON', () => {
+  fc.assert(
+    fc.property(eventArb, (g) => {
+      const input: Record<string, unknown> = {
+        tenantId: g.tenantId,
+        timestamp: g.ts,
+        actor: g.actorName === undefined ? { id: 'u1' } : { id: 'u1', name: g.actorName },
+        action: 'record.read',
+        resource: { type: 'doc', id: 'd1', ...(g.resourceExtra === undefined ? {} : { extra: g.resourceExtra }) },
+      };
+      if (g.details !== undefined) input.details = g.details;
+      if (g.correlationId !== undefined) input.correlationId = g.correlationId;
+      if (g.idKind === 'self') input.id = newUlid(g.ts);
+      if (g.idKind === 'other-time') input.id = newUlid(g.ts === 0 ? 1 : g.ts - 1);
+      if (g.idKind === 'text') input.id = 'ext-é-1';
+      let e;
+      try {
+        e = prepareEvent(input, DEFAULT_LIMITS, 'event');
+      } catch {
+        return; // an input the validator refuses (e.g. a surrogate half) is not stored at all
+      }
+      const stored = storedEvent(e.json, e.id, e.idKey, e.ts);
+      const key = eventKey(7, e.ts, e.idKey);
+      assert.deepEqual(eventJson(key, stored), e.json);
+      // Split exactly when the id is a ULID of the event's own time, which is then not stored.
+      assert.equal(stored[0] === 1, e.selfKeyed);
+      if (e.selfKeyed) assert.ok(!stored.toString('latin1').includes(e.id) && stored.length < e.json.length - 40);
+      else assert.equal(stored, e.json);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('a nested member that repeats the id or the timestamp, or JSON rewritten after it was built, still reads back exactly', () => {
+  const ts = 1_759_373_697_440;
+  const id = newUlid(ts);
+  const e = prepareEvent({ id, tenantId: 't', timestamp: ts, actor: { id: 'u', tag: { id } }, action: 'a.b', resource: { type: 'r', id: '1' }, details: { id, timestamp: ts, t2: { timestamp: ts * 10 } }, userAgent: `,"timestamp":${ts}` }, DEFAULT_LIMITS, 'event');
+  const key = eventKey(1, e.ts, e.idKey);
+  assert.deepEqual(eventJson(key, storedEvent(e.json, e.id, e.idKey, e.ts)), e.json);
+  // JSON replaced after preparation (as the personal-data vault does): shifted members are found.
+  const rewritten = Buffer.from(e.json.toString('utf8').replace('"u"', '"sealed:0123456789"'));
+  const stored = storedEvent(rewritten, e.id, e.idKey, e.ts);
+  assert.equal(stored[0], 1);
+  assert.deepEqual(eventJson(key, stored), rewritten);
+  // JSON without the members (not an event of this key) is stored whole rather than cut wrongly.
+  const other = Buffer.from('{"a":1}');
+  assert.equal(storedEvent(other, e.id, e.idKey, e.ts), other);
+});
+
+test('a stored event with a malformed header is a CorruptionError, not garbage', () => {
+  const e = prepareEvent({ tenantId: 't', timestamp: 1_759_373_697_440, actor: { id: 'u' }, action: 'a.b', resource: { type: 'r', id: '1' } }, DEFAULT_LIMITS, 'event');
+  const key = eventKey(1, e.ts, e.idKey);
+  const stored = storedEvent(e.json, e.id, e.idKey, e.ts);
+  assert.throws(() => eventJson(key, Buffer.from([9, 1, 2])), CorruptionError);
+  assert.equal(stored[0], 1);
+  assert.throws(() => eventJson(key, Buffer.from([1, 5, 3, 0x7b, 0x7d, 0x20, 0x20, 0x20])), CorruptionError); // id after timestamp
+  assert.throws(() => eventJson(key, Buffer.from([1, 0, 100, 0x7b, 0x7d])), CorruptionError); // timestamp past the JSON
+  assert.throws(() => eventJson(key, Buffer.from([1, 0x80, 0x80])), CorruptionError);
+});
+
+test('events keyed by their own ULID are stored without id and timestamp, and read back, export and verify byte for byte', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stored-event-'));
+  try {
+    const store = await RedbAuditStore.open({ baseDir: dir, durability: 'none' });
+    const ts = 1_759_373_697_440;
+    const inputs = [
+      { tenantId: 'acme', timestamp: ts, actor: { id: 'u1' }, action: 'record.read', resource: { type: 'doc', id: 'd1' }, details: { note: ',"id":"x" é' } },
+      { id: newUlid(ts - 5), tenantId: 'acme', timestamp: ts, actor: { id: 'u2' }, action: 'record.read', resource: { type: 'doc', id: 'd2' } },
+      { id: 'order-7', tenantId: 'acme', timestamp: ts + 1, actor: { id: 'u3' }, action: 'record.update', resource: { type: 'doc', id: 'd3' } },
+    ];
+    const rep = store.insertEvents(inputs);
+    assert.equal(rep.inserted, 3);
+    const want = inputs.map((e, i) => prepareEvent({ ...e, id: rep.ids[i] }, DEFAULT_LIMITS, 'event').json.toString('utf8'));
+    const got = store.queryEvents({ tenantId: 'acme', order: 'asc' }).events.map((e) => JSON.stringify(e));
+    assert.deepEqual(got.sort(), [...want].sort());
+    const ndjson = store.exportEvents({ tenantId: 'acme', order: 'asc' }, 'ndjson') as string;
+    assert.deepEqual(ndjson.trim().split('\n').sort(), [...want].sort());
+    const changes = [...store.changes({ shard: 0, after: 0 })].map((c) => Buffer.from(c.bytes).toString('utf8'));
+    assert.deepEqual(changes, want);
+    assert.deepEqual(store.checkConsistency().shards.flatMap((r) => r.problems), []);
+    assert.equal(store.verify().ok, true);
+    store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
