@@ -348,9 +348,11 @@ const SLAB_BYTES = 1 << 20;
  */
 export class LeafPacker {
   private scratch: Uint8Array;
-  private offs: number[] = [];
-  private pending: (OutOfLineValue | undefined)[] = [];
-  private anyPending = false;
+  /** Entry offsets of the leaf being built, [0, count); reused from leaf to leaf. */
+  private offs = new Int32Array(256);
+  private count = 0;
+  /** Out-of-line values of the leaf being built by entry index; made only when it has one. */
+  private pending: (OutOfLineValue | undefined)[] | null = null;
   private size = LEAF_HEADER_SIZE;
   private leaves: LeafNode[] = [];
   private slab: ArrayBuffer | null = null;
@@ -365,21 +367,27 @@ export class LeafPacker {
 
   /** Copies entries [from, to) of `leaf`. */
   copyRun(leaf: LeafNode, from: number, to: number): void {
+    const src = leaf.offs;
     while (from < to) {
-      if (this.offs.length > 0 && this.size + (leaf.offs[from + 1]! - leaf.offs[from]!) > this.maxSize) this.flush();
+      if (this.count > 0 && this.size + (src[from + 1]! - src[from]!) > this.maxSize) this.flush();
       // As many entries as fit (at least one).
       let end = from + 1;
-      const base = leaf.offs[from]!;
-      while (end < to && this.size + (leaf.offs[end + 1]! - base) <= this.maxSize) end++;
-      const bytes = leaf.offs[end]! - base;
-      this.reserve(bytes);
+      const base = src[from]!;
+      while (end < to && this.size + (src[end + 1]! - base) <= this.maxSize) end++;
+      const bytes = src[end]! - base;
+      this.reserve(bytes, end - from);
       this.scratch.set(leaf.data.subarray(base, base + bytes), this.size);
-      for (let j = from; j < end; j++) {
-        this.offs.push(leaf.offs[j]! - base + this.size);
-        const p = leaf.pending?.[j];
-        this.pending.push(p);
-        if (p) this.anyPending = true;
+      const shift = this.size - base;
+      const offs = this.offs;
+      let n = this.count;
+      for (let j = from; j < end; j++) offs[n++] = src[j]! + shift;
+      if (leaf.pending) {
+        for (let j = from; j < end; j++) {
+          const p = leaf.pending[j];
+          if (p) this.pendingList()[this.count + j - from] = p;
+        }
       }
+      this.count = n;
       this.size += bytes;
       from = end;
     }
@@ -388,24 +396,33 @@ export class LeafPacker {
   /** Writes an entry. */
   add(key: Uint8Array, value: LeafValue): void {
     const es = leafEntrySize(key.length, value);
-    if (this.offs.length > 0 && this.size + es > this.maxSize) this.flush();
-    this.reserve(es);
-    this.offs.push(this.size);
+    if (this.count > 0 && this.size + es > this.maxSize) this.flush();
+    this.reserve(es, 1);
+    this.offs[this.count] = this.size;
+    if (value instanceof OutOfLineValue) this.pendingList()[this.count] = value;
+    this.count++;
     this.size = writeEntry(this.scratch, this.size, key, value);
-    const p = value instanceof OutOfLineValue ? value : undefined;
-    this.pending.push(p);
-    if (p) this.anyPending = true;
   }
 
   /** The leaves built since the last finish, in key order; the packer is then ready for more. */
   finish(): LeafNode[] {
-    if (this.offs.length > 0) this.flush();
+    if (this.count > 0) this.flush();
     const out = this.leaves;
     this.leaves = [];
     return out;
   }
 
-  private reserve(bytes: number): void {
+  private pendingList(): (OutOfLineValue | undefined)[] {
+    return (this.pending ??= []);
+  }
+
+  /** Room for `bytes` more payload bytes and `entries` more offsets. */
+  private reserve(bytes: number, entries: number): void {
+    if (this.count + entries > this.offs.length) {
+      const grown = new Int32Array(Math.max(this.offs.length * 2, this.count + entries));
+      grown.set(this.offs.subarray(0, this.count));
+      this.offs = grown;
+    }
     if (this.size + bytes <= this.scratch.length) return;
     const grown = new Uint8Array(this.size + bytes + 4096);
     grown.set(this.scratch.subarray(0, this.size));
@@ -427,17 +444,18 @@ export class LeafPacker {
   }
 
   private flush(): void {
-    const count = this.offs.length;
+    const count = this.count;
     const { data, offs } = this.allocate(this.size, count);
     data.set(this.scratch.subarray(0, this.size));
-    for (let j = 0; j < count; j++) offs[j] = this.offs[j]!;
+    offs.set(this.offs.subarray(0, count));
     offs[count] = this.size;
-    const leaf = new LeafNode(data, offs, count, this.size, this.anyPending ? this.pending : null, this.txn, null);
+    const pending = this.pending;
+    if (pending) pending.length = count;
+    const leaf = new LeafNode(data, offs, count, this.size, pending, this.txn, null);
     writeCount(leaf);
     this.leaves.push(leaf);
-    this.offs = [];
-    this.pending = [];
-    this.anyPending = false;
+    this.count = 0;
+    this.pending = null;
     this.size = LEAF_HEADER_SIZE;
   }
 }

@@ -15,8 +15,12 @@ export type CompressionKind = 'zstd' | 'lz4' | 'none';
 /** One algorithm: its flag (bits 0-1 of the codec flags) and its two directions. */
 export interface Compressor {
   readonly flag: number;
-  /** The compressed bytes (a fresh array), or null when compressing would not save space. */
-  compress(src: Uint8Array): Uint8Array | null;
+  /**
+   * The compressed bytes, or null when compressing would not save space. A fresh array, unless
+   * `transient`: then it may be a view of a scratch buffer that the next call overwrites (for a caller
+   * that copies it out at once, such as a block being framed: one allocation less per block).
+   */
+  compress(src: Uint8Array, transient?: boolean): Uint8Array | null;
   decompress(src: Uint8Array, rawLength: number): Uint8Array;
 }
 
@@ -43,12 +47,13 @@ class ZstdCompressor implements Compressor {
 
   constructor(private readonly level: number) {}
 
-  compress(src: Uint8Array): Uint8Array | null {
+  compress(src: Uint8Array, transient = false): Uint8Array | null {
     if (src.length < MIN_COMPRESS) return null;
     const bound = this.binding.compressBound(src.length);
     if (this.scratch.length < bound) this.scratch = new Uint8Array(bound);
     const n = this.cctx.compress(this.scratch, src, this.level);
-    return n < src.length ? this.scratch.slice(0, n) : null;
+    if (n >= src.length) return null;
+    return transient ? this.scratch.subarray(0, n) : this.scratch.slice(0, n);
   }
 
   decompress(src: Uint8Array, rawLength: number): Uint8Array {

@@ -44,9 +44,11 @@ export interface PageCodec {
   /**
    * Compresses when that saves space; may return the payload itself. Payloads shorter than
    * `minLength` are not even tried (the WAL passes a larger one: a small commit's record saves little,
-   * and compressing it costs a fixed setup that shows in every durable commit).
+   * and compressing it costs a fixed setup that shows in every durable commit). With `transient`, the
+   * unit's data may be a view of a scratch buffer that the codec's next compress call overwrites: only
+   * for a caller that seals and copies it out before compressing anything else.
    */
-  compress(payload: Uint8Array, minLength?: number): CompressedUnit;
+  compress(payload: Uint8Array, minLength?: number, transient?: boolean): CompressedUnit;
   /**
    * {@link compress} for a WAL record, which lives only until the next checkpoint: zstd runs at level
    * 1 whatever the configured level (on record-sized inputs level 3 took 3x as long for the same size).

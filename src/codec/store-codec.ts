@@ -35,8 +35,8 @@ export class StoreCodec implements PageCodec {
     this.recordCompressor = compression === 'zstd' && level !== RECORD_LEVEL ? createCompressor(compression, RECORD_LEVEL) : this.compressor;
   }
 
-  compress(payload: Uint8Array, minLength = 0): CompressedUnit {
-    return compressWith(this.compressor, payload, minLength);
+  compress(payload: Uint8Array, minLength = 0, transient = false): CompressedUnit {
+    return compressWith(this.compressor, payload, minLength, transient);
   }
 
   compressRecord(payload: Uint8Array, minLength = 0): CompressedUnit {
@@ -72,7 +72,7 @@ export class StoreCodec implements PageCodec {
   }
 }
 
-function compressWith(compressor: Compressor | null, payload: Uint8Array, minLength: number): CompressedUnit {
-  const data = compressor && payload.length >= minLength ? compressor.compress(payload) : null;
+function compressWith(compressor: Compressor | null, payload: Uint8Array, minLength: number, transient = false): CompressedUnit {
+  const data = compressor && payload.length >= minLength ? compressor.compress(payload, transient) : null;
   return data ? { flags: compressor!.flag, data } : { flags: 0, data: payload };
 }

@@ -57,21 +57,31 @@ export interface PreparedBlock {
   extentLength: number;
 }
 
-/** First stage of writing a block: compress, and say how large an extent it needs. */
-export function prepareBlock(kind: BlockKindValue, payload: Uint8Array, codec: PageCodec): PreparedBlock {
-  const unit = codec.compress(payload);
+/**
+ * First stage of writing a block: compress, and say how large an extent it needs. With `transient`,
+ * the compressed bytes may live in the codec's scratch buffer: the block must then be sealed before
+ * the codec compresses anything else.
+ */
+export function prepareBlock(kind: BlockKindValue, payload: Uint8Array, codec: PageCodec, transient = false): PreparedBlock {
+  const unit = codec.compress(payload, 0, transient);
   const plan = codec.planSeal(unit);
   return { kind, rawLength: payload.length, unit, plan, extentLength: alignUp(BLOCK_HEADER_SIZE + plan.storedLength) };
 }
 
-/** Second stage: seal for `offset`, frame, and checksum. Returns the extent bytes and its reference. */
+/**
+ * Second stage: seal for `offset`, frame, and checksum. Returns the extent bytes and its reference.
+ * The extent is written into `into` when given (exactly `extentLength` bytes, of a buffer the caller
+ * reuses; any old bytes in it are overwritten, padding included), otherwise into a new array.
+ */
 export function sealBlock(
   p: PreparedBlock,
   offset: number,
   txn: number,
   codec: PageCodec,
+  into?: Uint8Array,
 ): { bytes: Uint8Array; ref: BlockRef } {
-  const extent = new Uint8Array(p.extentLength);
+  if (into && into.length !== p.extentLength) throw new Error(`a block of ${p.extentLength} bytes cannot be sealed into ${into.length}`);
+  const extent = into ?? new Uint8Array(p.extentLength);
   extent[0] = p.kind;
   extent[1] = p.plan.flags;
   writeU16(extent, 2, p.plan.keyId);
@@ -83,6 +93,8 @@ export function sealBlock(
     throw new Error('codec sealed a unit differently from its plan');
   }
   extent.set(sealed.stored, BLOCK_HEADER_SIZE);
+  // A reused buffer holds old bytes where the padding goes; a new one is zeroed already.
+  if (into) extent.fill(0, BLOCK_HEADER_SIZE + sealed.stored.length);
   const crc = blockChecksum(extent, offset);
   writeU32(extent, 12, crc);
   return { bytes: extent, ref: { offset, length: p.extentLength, crc } };

@@ -1,7 +1,8 @@
 /**
- * Folding memtables into trees: a memtable of puts only is merged in one pass (btree/sorted-merge.ts),
- * one holding deletions key by key. Both must leave exactly the expected entries, a tree that verifies
- * after a checkpoint, and a snapshot of the version before the fold reading what it read before.
+ * Folding memtables into trees: a memtable is merged in one pass (btree/sorted-merge.ts), whether it
+ * holds puts only or deletions too (which rebalance the nodes they shrink). Both must leave exactly
+ * the expected entries, a tree that verifies after a checkpoint, and a snapshot of the version before
+ * the fold reading what it read before.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -38,8 +38,10 @@ export class LeafRatio {
     let sampled = 0;
     for (const t of [...tables.values()].sort((a, b) => b.count - a.count)) {
       if (!t.root || sampled >= 16) continue;
-      // Descend to the first leaf below each of the root's first few children.
-      const starts = t.root.isLeaf ? [t.root] : t.root.kids.slice(0, 8).map((_, i) => childAt(t.root as BranchNode, i, store));
+      // Descend to the first leaf below each of the root's first children: up to 16, so that a two-level
+      // tree alone gives a trusted sample (8 leaves of a few KiB did not, and the WAL records of a run
+      // of deletions, keys alone, then set the ratio near 1 and halved the leaves a fold wrote).
+      const starts = t.root.isLeaf ? [t.root] : t.root.kids.slice(0, 16).map((_, i) => childAt(t.root as BranchNode, i, store));
       for (let node of starts) {
         while (!node.isLeaf) node = childAt(node, 0, store);
         raw += node.size;

@@ -37,6 +37,40 @@ export const SLOT_FLAG_CLEAN = 1;
 /** Encoded blocks are written out once this many bytes are waiting. */
 const FLUSH_BYTES = 8 << 20;
 
+/** Extents up to this size are framed in the staging buffer; a larger one gets an array of its own. */
+const STAGED_MAX = 1 << 20;
+
+/**
+ * Where checkpoints frame their extents, reused from one flush and one checkpoint to the next: an
+ * array per block (and another per run of neighbouring blocks, to write them in one call) made a
+ * checkpoint allocate three times the bytes it wrote, every one of them fresh memory to fault in.
+ * One per thread: a checkpoint runs start to end without yielding, so two never share it.
+ */
+let staging = new Uint8Array(0);
+
+/**
+ * Joins neighbouring extents that also sit next to each other in one buffer into one view, so that a
+ * run of blocks allocated in file order (the usual case) is written with one call and no copy.
+ */
+function joinAdjacent(extents: { offset: number; bytes: Uint8Array }[]): { offset: number; bytes: Uint8Array }[] {
+  extents.sort((a, b) => a.offset - b.offset);
+  const out: { offset: number; bytes: Uint8Array }[] = [];
+  for (const e of extents) {
+    const last = out[out.length - 1];
+    if (
+      last &&
+      last.offset + last.bytes.length === e.offset &&
+      last.bytes.buffer === e.bytes.buffer &&
+      last.bytes.byteOffset + last.bytes.length === e.bytes.byteOffset
+    ) {
+      last.bytes = new Uint8Array(e.bytes.buffer, last.bytes.byteOffset, last.bytes.length + e.bytes.length);
+    } else {
+      out.push({ offset: e.offset, bytes: e.bytes });
+    }
+  }
+  return out;
+}
+
 /** What a checkpoint did. */
 export interface CheckpointInfo {
   /** The transaction the checkpoint holds (every commit up to it). */
@@ -52,6 +86,8 @@ export interface CheckpointInfo {
 class CheckpointWriter {
   private queue: { offset: number; bytes: Uint8Array }[] = [];
   private queued = 0;
+  /** Bytes of `staging` holding queued extents. */
+  private staged = 0;
   readonly allocated: Extent[] = [];
   private readonly undo: (() => void)[] = [];
   readonly persisted: Node[] = [];
@@ -68,14 +104,26 @@ class CheckpointWriter {
 
   write(kind: BlockKindValue, payload: Uint8Array, atEnd = false): BlockRef {
     const { codec, space } = this.core;
-    const prepared = prepareBlock(kind, payload, codec);
+    // Transient: the compressed bytes stay in the codec's scratch until sealBlock copies them out below.
+    const prepared = prepareBlock(kind, payload, codec, true);
+    const length = prepared.extentLength;
     if (kind === BlockKind.Leaf) {
       this.leafRaw += payload.length;
       this.leafPacked += prepared.unit.data.length;
     }
-    const offset = atEnd ? space.allocator.allocateAtEnd(prepared.extentLength) : space.allocator.allocate(prepared.extentLength);
-    this.allocated.push({ offset, length: prepared.extentLength });
-    const { bytes, ref } = sealBlock(prepared, offset, this.txn, codec);
+    const offset = atEnd ? space.allocator.allocateAtEnd(length) : space.allocator.allocate(length);
+    this.allocated.push({ offset, length });
+    let into: Uint8Array | undefined;
+    if (length <= STAGED_MAX) {
+      if (this.staged + length > staging.length) {
+        // Writing what is queued frees the staging buffer; it is made large enough once.
+        this.flush();
+        if (staging.length < FLUSH_BYTES + STAGED_MAX) staging = new Uint8Array(FLUSH_BYTES + STAGED_MAX);
+      }
+      into = staging.subarray(this.staged, this.staged + length);
+      this.staged += length;
+    }
+    const { bytes, ref } = sealBlock(prepared, offset, this.txn, codec, into);
     this.queue.push({ offset, bytes });
     this.queued += bytes.length;
     this.blocks++;
@@ -89,7 +137,8 @@ class CheckpointWriter {
     const batch = this.queue;
     this.queue = [];
     this.queued = 0;
-    this.core.file.writeExtents(batch);
+    this.staged = 0;
+    this.core.file.writeExtents(joinAdjacent(batch));
   }
 
   /** Stores a dirty node (and its dirty descendants and values); returns its ref. */

@@ -17,7 +17,7 @@ import type { NodeStore } from '../../btree/node-store.js';
 import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
 import { childAt } from '../../btree/search.js';
-import { mergeSortedPuts, type SortedPuts } from '../../btree/sorted-merge.js';
+import { mergeSortedWrites } from '../../btree/sorted-merge.js';
 import { treeDelete, treePut } from '../../btree/tree-write.js';
 import type { BlockRef } from '../../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../../util/bytes.js';
@@ -406,14 +406,10 @@ export class WriteTxn extends TxTable {
       // Every version is at or below the base's txn: the newest reaches the tree, the rest never will.
       const { newest, superseded } = t.mem.newest();
       for (const v of superseded) this.dropValue(v);
-      if (!newest.deletions) {
-        // In one pass, each leaf rebuilt once (see sorted-merge.ts), rather than key by key.
-        const r = mergeSortedPuts(root, newest as SortedPuts, this);
-        root = r.root;
-        count += r.added;
-      } else {
-        for (let i = 0; i < newest.length; i++) [root, count] = this.applyToTree(root, count, newest.key(i), newest.value(i));
-      }
+      // In one pass, each leaf rebuilt once (see sorted-merge.ts), rather than key by key.
+      const r = mergeSortedWrites(root, newest, this);
+      root = r.root;
+      count += r.delta;
       tables.set(t.name, { name: t.name, root, count, mem: null });
     }
     this.applyBlobDeltas(tables);
