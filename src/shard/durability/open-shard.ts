@@ -147,6 +147,34 @@ export interface LoadedCheckpoint {
   allocator: ExtentAllocator;
 }
 
+/**
+ * Loads the newest of `candidates` (newest first) whose checkpoint reads intact, setting the file's
+ * codec to that slot's, with the CorruptionError of the newest one it passed over (null when none);
+ * throws the first CorruptionError when none loads. A key problem is the
+ * caller's to fix, not damage: it is thrown at once, never answered by a fallback.
+ */
+export function loadNewestIntact(
+  dir: string,
+  file: PageFile,
+  store: NodeStore,
+  candidates: readonly { slot: HeaderSlot; index: 0 | 1 }[],
+  options: ResolvedDatabaseOptions,
+): { loaded: LoadedCheckpoint; keyed: { codec: StoreCodec; ringChanged: boolean }; firstError: unknown } {
+  let firstError: unknown = null;
+  for (const c of candidates) {
+    const keyed = codecFor(dir, c.slot, options);
+    file.codec = keyed.codec;
+    try {
+      return { loaded: loadCheckpoint(file, store, c.slot, c.index), keyed, firstError };
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      firstError ??= err;
+      store.cache.clear();
+    }
+  }
+  throw firstError;
+}
+
 export function loadCheckpoint(file: PageFile, store: NodeStore, slot: HeaderSlot, index: 0 | 1): LoadedCheckpoint {
   if (file.size() < slot.fileEnd) {
     throw new CorruptionError(file.path, file.size(), `the file ends before the ${slot.fileEnd} bytes its checkpoint covers`);
@@ -219,23 +247,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
       throw new CorruptionError(dataPath, 0, 'the two header slots belong to different databases');
     }
     const store = new NodeStore(file, new NodeCache(budget));
-    let loaded: LoadedCheckpoint | null = null;
-    let firstError: unknown = null;
-    let keyed: { codec: StoreCodec; ringChanged: boolean } | null = null;
-    for (const c of candidates) {
-      // A key problem is the caller's to fix, not damage: it is thrown, never answered by a fallback.
-      keyed = codecFor(dir, c.slot, options);
-      file.codec = keyed.codec;
-      try {
-        loaded = loadCheckpoint(file, store, c.slot, c.index);
-        break;
-      } catch (err) {
-        if (!(err instanceof CorruptionError)) throw err;
-        firstError ??= err;
-        store.cache.clear();
-      }
-    }
-    if (!loaded || !keyed) throw firstError;
+    const { loaded, keyed, firstError } = loadNewestIntact(dir, file, store, candidates, options);
     const slot = loaded.slot;
     const codec = keyed.codec;
     const usedFallbackSlot = loaded.index !== candidates[0]!.index;

@@ -26,7 +26,7 @@ import { SLOT_FLAG_CLEAN } from './checkpoint.js';
 import { txSettingsFor, type ShardCore } from '../core.js';
 import { FreeSpace } from './free-space.js';
 import { LeafRatio } from '../data/leaf-ratio.js';
-import { codecFor, DATA_FILE, loadCheckpoint, PLAIN, replayWal, type LoadedCheckpoint, type RecoveryReport } from './open-shard.js';
+import { DATA_FILE, loadNewestIntact, PLAIN, replayWal, type RecoveryReport } from './open-shard.js';
 import type { ResolvedDatabaseOptions } from '../options.js';
 import { ReaderRegistry } from '../txn/reader-registry.js';
 import { Version } from '../data/version.js';
@@ -62,22 +62,8 @@ function openOnce(dir: string, options: ResolvedDatabaseOptions): { core: ShardC
     if (candidates.length === 0) throw new CorruptionError(dataPath, 0, `neither header slot is valid (${invalidSlots.map((s) => s.reason).join('; ')})`);
     const budget = new CacheBudget(options.cacheSizeBytes);
     const store = new NodeStore(file, new NodeCache(budget));
-    let loaded: LoadedCheckpoint | null = null;
-    let firstError: unknown = null;
-    let codec = PLAIN;
-    for (const c of candidates) {
-      codec = codecFor(dir, c.slot, options).codec;
-      file.codec = codec;
-      try {
-        loaded = loadCheckpoint(file, store, c.slot, c.index);
-        break;
-      } catch (err) {
-        if (!(err instanceof CorruptionError)) throw err;
-        firstError ??= err;
-        store.cache.clear();
-      }
-    }
-    if (!loaded) throw firstError;
+    const { loaded, keyed } = loadNewestIntact(dir, file, store, candidates, options);
+    const codec = keyed.codec;
     const slot = loaded.slot;
     const leafRatio = LeafRatio.sample(loaded.tables, store, codec);
     const settings = txSettingsFor(options, leafRatio.value);
