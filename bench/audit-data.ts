@@ -109,21 +109,32 @@ function details(rng: Rng, action: string, outcome: Outcome): { [key: string]: J
   return d;
 }
 
-/** `count` events across all tenants, in timestamp order, every member in canonical order. */
-export function makeAuditDataset(seed: number, count: number): AuditDataset {
-  const rng = streamRng(seed, 'audit-events');
+/** The dataset's tenants and their actors, the same for every size and seed. */
+function population(): { tenants: string[]; actors: string[][] } {
   const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i + 1).padStart(2, '0')}`);
-  const tenantCum = cumulative(tenants.map((_, i) => 1 / Math.pow(i + 1, 1.1)));
   const actors = tenants.map((t, ti) =>
     Array.from({ length: ACTORS_PER_TENANT }, (_, a) => (a === 0 ? `svc:${t}-ingest` : a === 1 ? `svc:scheduler` : `user:${WORDS[(a + ti) % WORDS.length]}.${ti}${a}`)),
   );
+  return { tenants, actors };
+}
+
+/**
+ * The events of a `count`-event dataset one at a time, in order: the i-th call of the returned
+ * function gives the i-th event (timestamps spread over SPAN_MS by `count`). Holds no event itself,
+ * so a long ingest can generate its batches as it goes; makeAuditDataset collects the same events.
+ */
+export function auditEventSource(seed: number, count: number): () => AuditEvent {
+  const rng = streamRng(seed, 'audit-events');
+  const { tenants, actors } = population();
+  const tenantCum = cumulative(tenants.map((_, i) => 1 / Math.pow(i + 1, 1.1)));
   const actorCum = cumulative(Array.from({ length: ACTORS_PER_TENANT }, (_, i) => 1 / Math.pow(i + 1, 0.8)));
   const actionCum = cumulative(ACTIONS.map(([, w]) => w));
   const resourcesPerTenant = 2000;
-  const events: AuditEvent[] = new Array(count);
   const step = SPAN_MS / count;
-  for (let i = 0; i < count; i++) {
+  let i = 0;
+  return () => {
     const timestamp = Math.floor(START_MS + i * step + rng.below(Math.max(1, Math.floor(step))));
+    i++;
     const ti = pick(rng, tenantCum);
     const tenantId = tenants[ti]!;
     const ai = pick(rng, actorCum);
@@ -157,9 +168,27 @@ export function makeAuditDataset(seed: number, count: number): AuditDataset {
     e.tenantId = tenantId;
     e.timestamp = timestamp;
     if (!isService) e.userAgent = USER_AGENTS[rng.below(USER_AGENTS.length)]!;
-    events[i] = e as unknown as AuditEvent;
+    return e as unknown as AuditEvent;
+  };
+}
+
+/** `count` events across all tenants, in timestamp order, every member in canonical order. */
+export function makeAuditDataset(seed: number, count: number): AuditDataset {
+  const next = auditEventSource(seed, count);
+  const events: AuditEvent[] = new Array(count);
+  for (let i = 0; i < count; i++) events[i] = next();
+  return { events, ...population() };
+}
+
+/** The events of makeAuditDataset(seed, count) in batches of `perBatch` (the last may be short),
+ * each generated only when asked for. */
+export function* auditEventBatches(seed: number, count: number, perBatch: number): Generator<AuditEvent[]> {
+  const next = auditEventSource(seed, count);
+  for (let from = 0; from < count; from += perBatch) {
+    const batch = new Array<AuditEvent>(Math.min(perBatch, count - from));
+    for (let i = 0; i < batch.length; i++) batch[i] = next();
+    yield batch;
   }
-  return { events, tenants, actors };
 }
 
 export interface TimeWindowQuery { tenantId: string; from: number; to: number }

@@ -78,7 +78,9 @@ export function streamRng(seed: number, label: string): Rng {
 
 const PATTERN = new TextEncoder().encode('audit-event;outcome=ok;actor=svc;');
 
-/** `count` random keys, as views into one buffer (no per-key allocation beyond the view). */
+/** `count` random keys, as views into one buffer (no per-key allocation beyond the view). A key is a
+ * whole number of the generator's 4-byte words, so a sequence generated in chunks from one generator
+ * is the same as the sequence generated whole. */
 export function makeKeys(rng: Rng, count: number): Buffer[] {
   const all = Buffer.allocUnsafe(count * KEY_BYTES);
   rng.fill(all, 0, all.length);
@@ -87,15 +89,19 @@ export function makeKeys(rng: Rng, count: number): Buffer[] {
   return keys;
 }
 
-/** `count` values of 64 random bytes followed by 64 bytes of a repeating, per-value shifted text. */
-export function makeValues(rng: Rng, count: number): Buffer[] {
+/**
+ * `count` values of 64 random bytes followed by 64 bytes of a repeating, per-value shifted text.
+ * `first` is the index of the first value in a longer sequence: generating a sequence in chunks
+ * from one generator, each chunk given its first index, gives the same bytes as generating it whole.
+ */
+export function makeValues(rng: Rng, count: number, first = 0): Buffer[] {
   const all = Buffer.allocUnsafe(count * VALUE_BYTES);
   const values = new Array<Buffer>(count);
   for (let i = 0; i < count; i++) {
     const base = i * VALUE_BYTES;
     rng.fill(all, base, RANDOM_VALUE_BYTES);
     for (let j = RANDOM_VALUE_BYTES; j < VALUE_BYTES; j++) {
-      all[base + j] = PATTERN[(i + j) % PATTERN.length]!;
+      all[base + j] = PATTERN[(first + i + j) % PATTERN.length]!;
     }
     values[i] = all.subarray(base, base + VALUE_BYTES);
   }
