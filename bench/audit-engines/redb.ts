@@ -1,9 +1,11 @@
 // redb-audit through its public audit API, not the raw engine: RedbAuditStore with `immediate`
 // durability (every insertEvents call is one atomic commit, fsynced before it returns), queries
-// through queryEvents / countEvents, export through exportEventsTo.
+// through queryEvents / countEvents, export through exportEventsTo. Each insert writes the event,
+// its five index entries (actor, action, resource, outcome, category), the tenant's counts, the
+// change-feed record and, with integrity on (the default), the tenant's Merkle-log leaves.
 
 import type { Writable } from 'node:stream';
-import { RedbAuditStore } from '../../src/index.js';
+import { RedbAuditStore, type Durability } from '../../src/index.js';
 import type { AuditEvent, AuditEventInput } from '../../src/audit/types.js';
 import type { AuditEngine, AuditEngineModule } from './types.js';
 
@@ -37,10 +39,18 @@ class RedbAudit implements AuditEngine {
   close(): void {
     this.store.close();
   }
+
+  checkpointCount(): number {
+    const manager = this.store.manager;
+    let n = 0;
+    for (let i = 0; i < manager.shardCount; i++) n += manager.shardAt(i).stats().checkpoints;
+    return n;
+  }
 }
 
-export const engine: AuditEngineModule = {
-  async open(dir) {
-    return new RedbAudit(dir, await RedbAuditStore.open({ baseDir: dir, durability: 'immediate' }));
-  },
-};
+/** The store with the given durability and defaults otherwise; `none` skips the fsync of each commit. */
+export function redbAuditEngine(durability: Durability): AuditEngineModule {
+  return { open: async (dir) => new RedbAudit(dir, await RedbAuditStore.open({ baseDir: dir, durability })) };
+}
+
+export const engine = redbAuditEngine('immediate');

@@ -56,6 +56,10 @@ class RedbAdapter implements EngineAdapter {
   close(): MaybePromise<void> {
     return settled(this.db.close());
   }
+
+  checkpointCount(): number {
+    return this.db.stats().checkpoints;
+  }
 }
 
 function variant(options: DatabaseOptions): EngineModule {
