@@ -4,6 +4,7 @@
 // its five index entries (actor, action, resource, outcome, category), the tenant's counts, the
 // change-feed record and, with integrity on (the default), the tenant's Merkle-log leaves.
 
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { RedbAuditStore, type Durability } from '../../src/index.js';
 import type { AuditEvent, AuditEventInput } from '../../src/audit/types.js';
@@ -40,11 +41,10 @@ class RedbAudit implements AuditEngine {
     this.store.close();
   }
 
-  checkpointCount(): number {
+  /** Every shard's page file: commits go to the WAL, and only a checkpoint (or a compaction) writes there. */
+  checkpointFiles(): string[] {
     const manager = this.store.manager;
-    let n = 0;
-    for (let i = 0; i < manager.shardCount; i++) n += manager.shardAt(i).stats().checkpoints;
-    return n;
+    return Array.from({ length: manager.shardCount }, (_, i) => join(manager.shardDir(i), 'data.redb'));
   }
 }
 

@@ -22,9 +22,9 @@ export interface AuditEngine {
   exportTenant(tenantId: string, out: Writable): Promise<number>;
   /** Release everything; after this the directory holds exactly what a reopen would find. */
   close(): MaybePromise<void>;
-  /** Engine checkpoints completed since open, for an engine that tells (redb-audit's shard stats):
-   * the sustained benchmark reads it around each commit to tell which commits ran one. */
-  checkpointCount?(): number;
+  /** For an engine that checkpoints in the foreground (redb-audit): the files only a checkpoint
+   * writes, which the sustained benchmark stats around each commit to tell which commits ran one. */
+  checkpointFiles?(): string[];
 }
 
 export interface AuditEngineModule {

@@ -3,6 +3,7 @@
 // when src/index.ts exists. Besides the default configuration (zstd), variants measure what each
 // codec costs: no compression, lz4, and zstd with AES-256-GCM encryption.
 
+import { join } from 'node:path';
 import { Database, type DatabaseOptions } from '../../src/index.js';
 import type { Pair } from '../data.js';
 import type { EngineAdapter, EngineModule, MaybePromise, Visit } from './types.js';
@@ -57,8 +58,9 @@ class RedbAdapter implements EngineAdapter {
     return settled(this.db.close());
   }
 
-  checkpointCount(): number {
-    return this.db.stats().checkpoints;
+  /** The page file: commits go to the WAL, and only a checkpoint (or a compaction) writes here. */
+  checkpointFiles(): string[] {
+    return [join(this.dir, 'data.redb')];
   }
 }
 
