@@ -19,8 +19,10 @@
 // says the same (checked on 60 kv and 60 audit commits with small memtables: the same commits),
 // but a stats() call also counts the entries of every commit since the last call, a tree lookup per
 // put: 45 ms after each 10,000-put commit, work the engine would not otherwise do and a cache it
-// would not otherwise warm. A stat() per page file costs microseconds and touches nothing. Data is generated per commit from the seeded
-// streams, never held whole: 10,000,000 puts held up front would be 1.5 GB of the memory measured.
+// would not otherwise warm. A stat() per page file costs microseconds and touches nothing.
+//
+// Data is generated per commit from the seeded streams, never held whole: 10,000,000 puts held up
+// front would be 1.5 GB of the memory measured.
 //
 //   npx tsx bench/sustained.ts                                   # smoke: kv, 200,000 puts
 //   npx tsx bench/sustained.ts --workload audit                  # smoke: audit, 20,000 events
