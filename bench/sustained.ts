@@ -97,6 +97,12 @@ export interface SustainedResult {
   /** The same before close(): ops ÷ the sum of the commits' latencies. */
   opsPerSecBeforeClose: number;
   seconds: { commits: number; close: number; untimed: number; probes: number };
+  /** CPU seconds of the whole process (every thread: LevelDB compacts on its own) from the first
+   * commit through close(). Unlike opsPerSec it includes generating the data (the same work for
+   * every engine, a few percent of the whole; the process's CPU cannot be split by thread on Node
+   * 20), and it is the figure a loaded machine disturbs least. */
+  cpuSeconds: number;
+  opsPerCpuSecond: number;
   latency: Latency;
   /** redb-audit only: the commits during which a checkpoint ran (the engine's stats counter moved). */
   checkpoints: { count: number; latency: Latency | null; p99OverAllMedian: number | null } | null;
@@ -193,6 +199,8 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
   const rss = new Float64Array(t.commits);
   let untimed = 0n;
   let probes = 0n;
+  const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+  const cpuStart = process.cpuUsage();
   const files = t.checkpointFiles;
   let seen = files ? filesState(files) : '';
   const start = process.hrtime.bigint();
@@ -220,6 +228,7 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
   const closed = t.close();
   if (isPromise(closed)) await closed;
   const end = process.hrtime.bigint();
+  const cpu = cpuSeconds(process.cpuUsage(cpuStart));
 
   const s = (ns: bigint): number => Number(ns) / 1e9;
   const commitSeconds = latencies.reduce((sum, ms) => sum + ms, 0) / 1000;
@@ -246,6 +255,8 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
     opsPerSec: a.ops / timed,
     opsPerSecBeforeClose: a.ops / commitSeconds,
     seconds: { commits: commitSeconds, close: closeSeconds, untimed: s(untimed), probes: s(probes) },
+    cpuSeconds: cpu,
+    opsPerCpuSecond: a.ops / cpu,
     latency,
     checkpoints,
     slowest,
@@ -370,7 +381,7 @@ function table(o: Options, results: readonly SustainedResult[]): string {
   const unit = o.workload === 'kv' ? 'puts/s' : 'events/s';
   const redb = results.find((r) => r.engine === 'redb');
   const rows: string[][] = [
-    ['engine', unit, 'redb ÷ it', 'before close', 'close s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'p99/p50', 'ckpt commits', 'ckpt p99 ms', 'ckpt p99/p50', 'peak RSS MiB', 'disk MiB'],
+    ['engine', unit, 'redb ÷ it', 'per CPU-s', 'redb ÷ it', 'before close', 'close s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'p99/p50', 'ckpt commits', 'ckpt p99 ms', 'ckpt p99/p50', 'peak RSS MiB', 'disk MiB'],
   ];
   for (const r of results) {
     const c = r.checkpoints;
@@ -378,6 +389,8 @@ function table(o: Options, results: readonly SustainedResult[]): string {
       r.label,
       n0(r.opsPerSec),
       redb && r !== redb ? (redb.opsPerSec / r.opsPerSec).toFixed(2) : '',
+      n0(r.opsPerCpuSecond),
+      redb && r !== redb ? (redb.opsPerCpuSecond / r.opsPerCpuSecond).toFixed(2) : '',
       n0(r.opsPerSecBeforeClose),
       r.seconds.close.toFixed(2),
       ms(r.latency.medianMs),
