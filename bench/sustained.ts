@@ -52,7 +52,8 @@ const KV_PER_COMMIT = 10_000;
 const AUDIT_PER_COMMIT = 1_000;
 /** Smoke sizes (the default) and issue 14's sizes (--full). */
 const SIZES = { kv: { smoke: 200_000, full: 10_000_000 }, audit: { smoke: 20_000, full: 2_000_000 } } as const;
-/** Resident memory is sampled after every commit and reported at this many evenly spaced points. */
+/** Resident memory is sampled after every commit and reported, with the JS heap and the memory
+ * outside it (Buffers, native allocations Node knows of), at this many evenly spaced points. */
 const RSS_POINTS = 10;
 const SLOWEST = 5;
 
@@ -75,6 +76,14 @@ interface ChildArgs {
   seed: number;
   ordered: boolean;
   durability: Durability;
+}
+
+interface MemorySample {
+  commit: number;
+  rssMiB: number;
+  heapUsedMiB: number;
+  /** process.memoryUsage().external: Buffers and other memory V8 is told of but does not hold. */
+  externalMiB: number;
 }
 
 interface Latency {
@@ -107,7 +116,7 @@ export interface SustainedResult {
   /** redb-audit only: the commits during which a checkpoint ran (the engine's stats counter moved). */
   checkpoints: { count: number; latency: Latency | null; p99OverAllMedian: number | null } | null;
   slowest: { commit: number; ms: number; checkpoint: boolean }[];
-  rss: { startMiB: number; peakMiB: number; samplesMiB: number[] };
+  rss: { startMiB: number; peakMiB: number; maxSampledMiB: number; samples: MemorySample[] };
   disk: { bytes: number; allocatedBytes: number };
 }
 
@@ -197,6 +206,8 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
   const latencies = new Float64Array(t.commits);
   const ranCheckpoint = new Uint8Array(t.commits);
   const rss = new Float64Array(t.commits);
+  const samplePoints = new Set(Array.from({ length: RSS_POINTS }, (_, p) => Math.max(0, Math.min(t.commits - 1, Math.round(((p + 1) * t.commits) / RSS_POINTS) - 1))));
+  const samples: MemorySample[] = [];
   let untimed = 0n;
   let probes = 0n;
   const cpuSeconds = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
@@ -220,6 +231,10 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
       seen = now;
     }
     rss[i] = process.memoryUsage.rss();
+    if (samplePoints.has(i)) {
+      const m = process.memoryUsage();
+      samples.push({ commit: i, rssMiB: m.rss / MIB, heapUsedMiB: m.heapUsed / MIB, externalMiB: m.external / MIB });
+    }
     const c2 = process.hrtime.bigint();
     untimed += c0 - g0 + (c2 - c1);
     probes += c2 - c1;
@@ -245,7 +260,6 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
     .sort((x, y) => latencies[y]! - latencies[x]!)
     .slice(0, SLOWEST)
     .map((i) => ({ commit: i, ms: latencies[i]!, checkpoint: ranCheckpoint[i] === 1 }));
-  const samplesMiB = Array.from({ length: RSS_POINTS }, (_, p) => rss[Math.max(0, Math.min(t.commits - 1, Math.round(((p + 1) * t.commits) / RSS_POINTS) - 1))]! / MIB);
   return {
     workload: a.workload,
     engine: a.engine,
@@ -261,7 +275,7 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
     checkpoints,
     slowest,
     // maxRSS is in KiB: the whole process's high-water mark, Node and tsx included (see startMiB).
-    rss: { startMiB: startRss / MIB, peakMiB: process.resourceUsage().maxRSS / 1024, samplesMiB },
+    rss: { startMiB: startRss / MIB, peakMiB: process.resourceUsage().maxRSS / 1024, maxSampledMiB: rss.reduce((a, b) => Math.max(a, b), 0) / MIB, samples },
     disk: footprint(a.dir),
   };
 }
@@ -420,7 +434,13 @@ function targets(o: Options, results: readonly SustainedResult[]): string[] {
     );
   }
   if (o.workload === 'audit' && redb && o.durability === 'immediate') lines.push(`redb-audit (immediate): ${n0(redb.opsPerSec)} events/s through close (issue 14: ≥ 20,000)`);
-  for (const r of results) lines.push(`${r.label}: peak RSS ${r.rss.peakMiB.toFixed(0)} MiB (issue 14: < 1024; ${r.rss.startMiB.toFixed(0)} MiB before opening), RSS over the run ${r.rss.samplesMiB.map((m) => m.toFixed(0)).join(' ')} MiB`);
+  const mib = (ss: MemorySample[], f: (m: MemorySample) => number): string => ss.map((m) => f(m).toFixed(0)).join(' ');
+  for (const r of results) {
+    lines.push(
+      `${r.label}: peak RSS ${r.rss.peakMiB.toFixed(0)} MiB (issue 14: < 1024; ${r.rss.startMiB.toFixed(0)} MiB before opening; highest after a commit ${r.rss.maxSampledMiB.toFixed(0)}), ` +
+        `over the run: RSS ${mib(r.rss.samples, (m) => m.rssMiB)}, JS heap ${mib(r.rss.samples, (m) => m.heapUsedMiB)}, external ${mib(r.rss.samples, (m) => m.externalMiB)} MiB`,
+    );
+  }
   for (const r of results) lines.push(`${r.label}: slowest commits ${r.slowest.map((s) => `#${s.commit} ${ms(s.ms)} ms${s.checkpoint ? ' (checkpoint)' : ''}`).join(', ')}`);
   return lines;
 }
