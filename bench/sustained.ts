@@ -234,6 +234,11 @@ async function child(a: ChildArgs): Promise<SustainedResult> {
     if (samplePoints.has(i)) {
       const m = process.memoryUsage();
       samples.push({ commit: i, rssMiB: m.rss / MIB, heapUsedMiB: m.heapUsed / MIB, externalMiB: m.external / MIB });
+      // A full run takes many minutes: say how far it is (stderr, which the parent passes through).
+      if (t.commits >= 100) {
+        const at = Number(process.hrtime.bigint() - start) / 1e9;
+        process.stderr.write(`  ${t.label}: ${Math.round((samples.length * 100) / RSS_POINTS)}% (${Math.min(a.ops, (i + 1) * t.perCommit).toLocaleString('en-US')}) at ${at.toFixed(0)} s, RSS ${(m.rss / MIB).toFixed(0)} MiB\n`);
+      }
     }
     const c2 = process.hrtime.bigint();
     untimed += c0 - g0 + (c2 - c1);
