@@ -376,13 +376,17 @@ function runChild(o: Options, engine: string): Promise<SustainedResult> {
     live.set(c, dir);
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    const timer = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      c.kill('SIGKILL');
+    }, o.timeoutMs);
     c.on('error', (err) => reject(new Error(`could not start the ${engine} child: ${err.message}`)));
     c.on('exit', (code, signal) => {
       clearTimeout(timer);
       live.delete(c);
       if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as SustainedResult);
-      else reject(new Error(`${engine} failed (${signal ? `killed by ${signal}${signal === 'SIGKILL' ? `, past --timeout-min ${o.timeoutMs / 60_000}` : ''}` : `exit ${code}`}); its error output is above`));
+      else reject(new Error(`${engine} failed (${timedOut ? `killed past --timeout-min ${o.timeoutMs / 60_000}` : signal ? `killed by ${signal}` : `exit ${code}`}); its error output is above`));
     });
   }).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
