@@ -82,14 +82,21 @@ export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: num
   return out;
 }
 
-function readVarint(b: Uint8Array, o: number): [number, number] {
+/** Where the varint readVarint read last ends. */
+let varintEnd = 0;
+
+/** The varint at b[o]; its end goes to varintEnd (no pair allocated per read). */
+function readVarint(b: Uint8Array, o: number): number {
   let v = 0;
   let mul = 1;
   for (let i = 0; i < 8; i++) {
     if (o >= b.length) break;
     const x = b[o++]!;
     v += (x & 0x7f) * mul;
-    if (x < 0x80) return [v, o];
+    if (x < 0x80) {
+      varintEnd = o;
+      return v;
+    }
     mul *= 128;
   }
   throw bad('has a malformed header');
@@ -114,8 +121,9 @@ let tsAtBody = 0;
 /** Reads a split value's header into headLen, idAtBody and tsAtBody, for the two functions below. */
 function splitHeader(value: Uint8Array): void {
   if (value[0] !== SPLIT) throw bad(`starts with the unknown byte ${value[0]}`);
-  const [a, o1] = readVarint(value, 1);
-  const [b, h] = readVarint(value, o1);
+  const a = readVarint(value, 1);
+  const b = readVarint(value, varintEnd);
+  const h = varintEnd;
   if (a > b || b > value.length - h) throw bad('puts its id or timestamp outside its JSON');
   headLen = h;
   idAtBody = a;
