@@ -433,7 +433,7 @@ export class RedbAuditStore {
   /** Number of events matching `query` (limit, order and cursor do not apply). Index-only where possible. */
   countEvents(query: AuditQuery): number {
     const q = normaliseQuery(query, 'all');
-    const run = this.openRun(q);
+    const run = this.openRun(q, true);
     try {
       let n = 0;
       const counter = { scanned: 0 };
@@ -484,7 +484,8 @@ export class RedbAuditStore {
 
   /** @internal Matching rows of a validated query, lazily, closing the snapshots at the end. */
   *matchingRows(q: NormalQuery): Generator<Row, void, undefined> {
-    const run = this.openRun(q);
+    // Not scoped: a caller may drop the generator unfinished, and the snapshots then go with it.
+    const run = this.openRun(q, false);
     try {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
@@ -500,7 +501,7 @@ export class RedbAuditStore {
   }
 
   private runPage(q: NormalQuery, counter: { scanned: number }): { result: QueryResult; plans: TenantPlan[] } {
-    const run = this.openRun(q);
+    const run = this.openRun(q, true);
     try {
       const cursor = q.position;
       const limit = q.limit ?? DEFAULT_LIMIT;
@@ -525,13 +526,16 @@ export class RedbAuditStore {
     }
   }
 
-  /** Snapshots of the shards a query needs and the plan of each tenant in them. */
-  private openRun(q: NormalQuery): QueryRun {
+  /**
+   * Snapshots of the shards a query needs and the plan of each tenant in them; `scoped` when the
+   * caller closes the run in a `finally` of the same synchronous call (Database.readScoped).
+   */
+  private openRun(q: NormalQuery, scoped: boolean): QueryRun {
     this.assertOpen();
     const run = new QueryRun();
     try {
-      if (q.allTenants) for (let s = 0; s < this.mgr.shardCount; s++) this.planShard(q, s, run);
-      else this.planShard(q, this.shardOf(q.tenantId!), run);
+      if (q.allTenants) for (let s = 0; s < this.mgr.shardCount; s++) this.planShard(q, s, run, scoped);
+      else this.planShard(q, this.shardOf(q.tenantId!), run, scoped);
       return run;
     } catch (err) {
       run.close();
@@ -540,9 +544,9 @@ export class RedbAuditStore {
   }
 
   /** Opens shard `s`'s snapshot into `run` and plans the query's tenants in it. */
-  private planShard(q: NormalQuery, s: number, run: QueryRun): void {
+  private planShard(q: NormalQuery, s: number, run: QueryRun, scoped: boolean): void {
     const db = this.mgr.shardAt(s);
-    const view = openView(s, db.path, db.read());
+    const view = openView(s, db.path, scoped ? db.readScoped() : db.read());
     run.views.set(s, view);
     const stats = view.snap.table(T_STATS);
     if (q.allTenants) {
