@@ -61,9 +61,15 @@ export class Row {
   /** Whether `json` is the scan's stored bytes (a whole stored value), which detach() must drop too. */
   private jsonViewsValue = false;
 
-  /** The decoded event (decoded once), parsed from the JSON's text without building its bytes. */
+  /**
+   * The decoded event (decoded once), parsed from the JSON's text without building its bytes; an
+   * event looked up by key is parsed from a view of its stored bytes, not a copy.
+   */
   event(): AuditEvent {
-    if (this.decoded === null) this.decoded = this.json !== null ? decodeEvent(this.json) : decodeEventText(eventTextAt(this.ts, this.id, this.stored()));
+    if (this.decoded === null) {
+      if (this.json !== null) this.decoded = decodeEvent(this.json);
+      else this.decoded = decodeEventText(eventTextAt(this.ts, this.id, this.value ?? this.lookUp(this.view.events.getView(eventKey(this.tenantNo, this.ts, this.id)))));
+    }
     return this.decoded;
   }
 
@@ -82,12 +88,13 @@ export class Row {
 
   /** The stored value: the scan's view, or else read by key (and kept: the row's own copy). */
   private stored(): Uint8Array {
-    if (this.value === null) {
-      const got = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
-      if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
-      this.value = got;
-    }
-    return this.value;
+    return (this.value ??= this.lookUp(this.view.events.get(eventKey(this.tenantNo, this.ts, this.id))));
+  }
+
+  /** The value an index entry's event key found, which must exist. */
+  private lookUp<T extends Uint8Array>(got: T | undefined): T {
+    if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+    return got;
   }
 
   /** Drops the view of the scan's bytes: the scan is about to step past them. */

@@ -5,7 +5,7 @@
  */
 import { ClosedError } from '../errors.js';
 import type { Version } from './data/version.js';
-import { RangeIterator, readCount, readGet, readHas, type Entry } from './data/tree-read.js';
+import { RangeIterator, readCount, readGet, readGetView, readHas, type Entry } from './data/tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions, isReservedTableName } from './validate.js';
 
 /** What a snapshot needs from its database: registration, so its blocks are not reused. */
@@ -35,6 +35,15 @@ export class SnapshotTable {
   get(key: Uint8Array): Buffer | undefined {
     const v = this.snap.liveVersion();
     return readGet(v, this.name, checkKey(key));
+  }
+
+  /**
+   * @internal Like {@link get}, but the value is a view of the stored bytes (no copy): valid only
+   * until the next call into the database, read-only, never handed to user code uncopied.
+   */
+  getView(key: Uint8Array): Uint8Array | undefined {
+    const v = this.snap.liveVersion();
+    return readGetView(v, this.name, checkKey(key));
   }
 
   has(key: Uint8Array): boolean {
