@@ -17,6 +17,7 @@ const QUERY_OPTIONS = [
   'tenantId', 'allTenants', 'actorId', 'action', 'resourceType', 'resourceId', 'outcome', 'category',
   'minSeverity', 'from', 'to', 'order', 'limit', 'cursor',
 ];
+const QUERY_OPTION_SET = new Set(QUERY_OPTIONS);
 
 /** A validated query. */
 export interface NormalQuery {
@@ -58,7 +59,7 @@ export function normaliseQuery(query: unknown, mode: 'page' | 'all'): NormalQuer
   if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationError(`a query must be an object, got ${describe(query)}`);
   const q = query as Record<string, unknown>;
   for (const k of Object.keys(q)) {
-    if (!QUERY_OPTIONS.includes(k) && q[k] !== undefined) throw new ValidationError(`unknown query option ${JSON.stringify(k)}; the options are ${QUERY_OPTIONS.join(', ')}`);
+    if (!QUERY_OPTION_SET.has(k) && q[k] !== undefined) throw new ValidationError(`unknown query option ${JSON.stringify(k)}; the options are ${QUERY_OPTIONS.join(', ')}`);
   }
   if (q.allTenants !== undefined && typeof q.allTenants !== 'boolean') throw new ValidationError(`query option allTenants must be a boolean, got ${describe(q.allTenants)}`);
   const allTenants = q.allTenants === true;
