@@ -40,6 +40,7 @@ import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './fee
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
+import { TotalsCache } from './totals-cache.js';
 import { checkShard, type ConsistencyReport } from './consistency.js';
 import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
@@ -109,6 +110,7 @@ export class RedbAuditStore {
   private readonly overSingleton: boolean;
   private tenantCache: Map<string, number>[] = [];
   private readonly shardCache = new Map<string, number>();
+  private readonly totalsCache = new TotalsCache();
   private readonly hooks: InsertHook[] = [];
   private pending: Pending[] = [];
   private closed = false;
@@ -431,7 +433,7 @@ export class RedbAuditStore {
   /** Number of events matching `query` (limit, order and cursor do not apply). Index-only where possible. */
   countEvents(query: AuditQuery): number {
     const q = normaliseQuery(query, 'all');
-    const run = this.openRun(q);
+    const run = this.openRun(q, true);
     try {
       let n = 0;
       const counter = { scanned: 0 };
@@ -482,7 +484,8 @@ export class RedbAuditStore {
 
   /** @internal Matching rows of a validated query, lazily, closing the snapshots at the end. */
   *matchingRows(q: NormalQuery): Generator<Row, void, undefined> {
-    const run = this.openRun(q);
+    // Not scoped: a caller may drop the generator unfinished, and the snapshots then go with it.
+    const run = this.openRun(q, false);
     try {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
@@ -498,7 +501,7 @@ export class RedbAuditStore {
   }
 
   private runPage(q: NormalQuery, counter: { scanned: number }): { result: QueryResult; plans: TenantPlan[] } {
-    const run = this.openRun(q);
+    const run = this.openRun(q, true);
     try {
       const cursor = q.position;
       const limit = q.limit ?? DEFAULT_LIMIT;
@@ -523,41 +526,42 @@ export class RedbAuditStore {
     }
   }
 
-  /** Snapshots of the shards a query needs and the plan of each tenant in them. */
-  private openRun(q: NormalQuery): { plans: TenantPlan[]; views: Map<number, ShardView>; close: () => void } {
+  /**
+   * Snapshots of the shards a query needs and the plan of each tenant in them; `scoped` when the
+   * caller closes the run in a `finally` of the same synchronous call (Database.readScoped).
+   */
+  private openRun(q: NormalQuery, scoped: boolean): QueryRun {
     this.assertOpen();
-    const views = new Map<number, ShardView>();
-    const close = (): void => {
-      for (const v of views.values()) v.snap.close();
-    };
+    const run = new QueryRun();
     try {
-      const plans: TenantPlan[] = [];
-      const shards = q.allTenants ? Array.from({ length: this.mgr.shardCount }, (_, i) => i) : [this.shardOf(q.tenantId!)];
-      for (const s of shards) {
-        const db = this.mgr.shardAt(s);
-        const view = openView(s, db.path, db.read());
-        views.set(s, view);
-        const stats = view.snap.table(T_STATS);
-        if (q.allTenants) {
-          for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
-            if (id === SYSTEM_TENANT) continue;
-            const plan = planTenant(q, s, no, id, stats, view.index);
-            if (plan) plans.push(plan);
-          }
-        } else {
-          const no = this.tenantCache[s]!.get(q.tenantId!) ?? lookupTenant(view.snap.table(T_TENANTS), q.tenantId!);
-          if (no !== undefined) {
-            this.tenantCache[s]!.set(q.tenantId!, no);
-            const plan = planTenant(q, s, no, q.tenantId!, stats, view.index);
-            if (plan) plans.push(plan);
-          }
-        }
-      }
-      return { plans, views, close };
+      if (q.allTenants) for (let s = 0; s < this.mgr.shardCount; s++) this.planShard(q, s, run, scoped);
+      else this.planShard(q, this.shardOf(q.tenantId!), run, scoped);
+      return run;
     } catch (err) {
-      close();
+      run.close();
       throw err;
     }
+  }
+
+  /** Opens shard `s`'s snapshot into `run` and plans the query's tenants in it. */
+  private planShard(q: NormalQuery, s: number, run: QueryRun, scoped: boolean): void {
+    const db = this.mgr.shardAt(s);
+    const view = openView(s, db.path, scoped ? db.readScoped() : db.read());
+    run.views.set(s, view);
+    const stats = view.snap.table(T_STATS);
+    if (q.allTenants) {
+      for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
+        if (id === SYSTEM_TENANT) continue;
+        const plan = planTenant(q, s, no, id, this.totalsCache.totals(view.snap, stats, no), stats, view.index);
+        if (plan) run.plans.push(plan);
+      }
+      return;
+    }
+    const no = this.tenantCache[s]!.get(q.tenantId!) ?? lookupTenant(view.snap.table(T_TENANTS), q.tenantId!);
+    if (no === undefined) return;
+    this.tenantCache[s]!.set(q.tenantId!, no);
+    const plan = planTenant(q, s, no, q.tenantId!, this.totalsCache.totals(view.snap, stats, no), stats, view.index);
+    if (plan) run.plans.push(plan);
   }
 
   // ---------------------------------------------------------------- change feed
@@ -958,4 +962,14 @@ export type AuditStore = RedbAuditStore;
  */
 export function initAuditRedb(options?: AuditStoreOptions): RedbAuditStore {
   return RedbAuditStore.initSingleton(options);
+}
+
+/** The snapshots a query reads (one per shard it needs) and its tenant plans; close() ends the snapshots. */
+class QueryRun {
+  readonly plans: TenantPlan[] = [];
+  readonly views = new Map<number, ShardView>();
+
+  close(): void {
+    for (const v of this.views.values()) v.snap.close();
+  }
 }

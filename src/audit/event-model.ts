@@ -332,7 +332,12 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
 
 /** Decodes a stored event. */
 export function decodeEvent(json: Uint8Array): AuditEvent {
-  return JSON.parse(Buffer.isBuffer(json) ? json.toString('utf8') : Buffer.from(json.buffer, json.byteOffset, json.length).toString('utf8')) as AuditEvent;
+  return decodeEventText(Buffer.isBuffer(json) ? json.toString('utf8') : Buffer.from(json.buffer, json.byteOffset, json.length).toString('utf8'));
+}
+
+/** The event whose canonical JSON is the text `json`. */
+export function decodeEventText(json: string): AuditEvent {
+  return JSON.parse(json) as AuditEvent;
 }
 
 /**

@@ -118,9 +118,19 @@ export function isSelfKeyed(idKey: Uint8Array): boolean {
 export function idFromKey(b: Uint8Array, off: number, end: number, ts: number): string {
   const tag = b[off];
   if (tag === TAG_TEXT) return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
-  if (tag === TAG_ULID_SELF) return ulidToString(idBytesOfKey(b, off, end, ts), 1);
+  if (tag === TAG_ULID_SELF) {
+    // The ULID's 16 bytes in a reused array: every returned event of a query passes here.
+    SELF_ULID[0] = Math.floor(ts / 1099511627776) & 255;
+    SELF_ULID[1] = Math.floor(ts / 4294967296) & 255;
+    writeU32(SELF_ULID, 2, ts >>> 0);
+    for (let i = 0; i < ULID_RANDOM; i++) SELF_ULID[6 + i] = b[off + 1 + i]!;
+    return ulidToString(SELF_ULID, 0);
+  }
   return ulidToString(b, off + 1);
 }
+
+/** Scratch bytes of idFromKey (read synchronously, never handed out). */
+const SELF_ULID = new Uint8Array(16);
 
 /** The event id of id bytes (idBytes form). */
 export function idFromBytes(b: Uint8Array, off: number, end: number): string {

@@ -13,9 +13,9 @@
  * scales every candidate alike; they are estimates, reported by explain() next to what was scanned.
  */
 import type { SnapshotTable } from '../shard/snapshot.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, prefixEnd, tenantPrefix, totalKey, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, prefixEnd, tenantPrefix, valuePrefix } from './keys.js';
 import type { NormalQuery } from './query-model.js';
-import { readCount, readTotals } from './stats.js';
+import { readCount, type TenantTotals } from './stats.js';
 
 /** Most distinct actions an action-prefix plan merges. */
 export const MAX_PREFIX_VALUES = 64;
@@ -102,9 +102,8 @@ function consider(best: Candidate, stats: SnapshotTable, tenantNo: number, kind:
   return est < best.est ? { kind, prefixes: [p], est, answers } : best;
 }
 
-/** Plans one tenant's part of `q`, or returns null when the tenant has no events. */
-export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, stats: SnapshotTable, index: SnapshotTable): TenantPlan | null {
-  const totals = readTotals(stats.get(totalKey(tenantNo)));
+/** Plans one tenant's part of `q` given its `totals`, or returns null when the tenant has no events. */
+export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, totals: TenantTotals, stats: SnapshotTable, index: SnapshotTable): TenantPlan | null {
   if (totals.count <= 0) return null;
   const fraction = timeFraction(q, totals.minTs, totals.maxTs);
   const all = filterBits(q);

@@ -15,11 +15,11 @@ import type { RangeOptions } from '../shard/validate.js';
 import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
-import { decodeEvent, MAX_TIMESTAMP } from './event-model.js';
+import { decodeEvent, decodeEventText, MAX_TIMESTAMP } from './event-model.js';
 import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
-import { eventJsonAt } from './stored-event.js';
+import { eventJsonAt, eventTextAt } from './stored-event.js';
 import { T_EVENTS, T_INDEX } from './tables.js';
 import { SEVERITIES, OUTCOMES, type AuditEvent } from './types.js';
 
@@ -61,9 +61,16 @@ export class Row {
   /** Whether `json` is the scan's stored bytes (a whole stored value), which detach() must drop too. */
   private jsonViewsValue = false;
 
-  /** The decoded event (decoded once). */
+  /**
+   * The decoded event (decoded once), parsed from the JSON's text without building its bytes; an
+   * event looked up by key is parsed from a view of its stored bytes, not a copy.
+   */
   event(): AuditEvent {
-    return (this.decoded ??= decodeEvent(this.bytes()));
+    if (this.decoded === null) {
+      if (this.json !== null) this.decoded = decodeEvent(this.json);
+      else this.decoded = decodeEventText(eventTextAt(this.ts, this.id, this.value ?? this.lookUp(this.view.events.getView(eventKey(this.tenantNo, this.ts, this.id)))));
+    }
+    return this.decoded;
   }
 
   /**
@@ -72,16 +79,22 @@ export class Row {
    */
   bytes(): Buffer {
     if (this.json === null) {
-      let v = this.value;
-      if (v === null) {
-        const got = this.view.events.get(eventKey(this.tenantNo, this.ts, this.id));
-        if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
-        this.value = v = got;
-      }
+      const v = this.stored();
       this.json = eventJsonAt(this.ts, this.id, v);
       this.jsonViewsValue = this.json.buffer === v.buffer;
     }
     return this.json;
+  }
+
+  /** The stored value: the scan's view, or else read by key (and kept: the row's own copy). */
+  private stored(): Uint8Array {
+    return (this.value ??= this.lookUp(this.view.events.get(eventKey(this.tenantNo, this.ts, this.id))));
+  }
+
+  /** The value an index entry's event key found, which must exist. */
+  private lookUp<T extends Uint8Array>(got: T | undefined): T {
+    if (!got) throw new CorruptionError(this.view.path, 0, `an index entry of tenant ${JSON.stringify(this.tenantId)} points at an event (timestamp ${this.ts}) that audit.events does not hold; run verify() and repair()`);
+    return got;
   }
 
   /** Drops the view of the scan's bytes: the scan is about to step past them. */

@@ -17,6 +17,7 @@ const QUERY_OPTIONS = [
   'tenantId', 'allTenants', 'actorId', 'action', 'resourceType', 'resourceId', 'outcome', 'category',
   'minSeverity', 'from', 'to', 'order', 'limit', 'cursor',
 ];
+const QUERY_OPTION_SET = new Set(QUERY_OPTIONS);
 
 /** A validated query. */
 export interface NormalQuery {
@@ -44,26 +45,28 @@ export interface NormalQuery {
   position: CursorPos | undefined;
 }
 
+/** Query option `name` of `q`: undefined, or a non-empty string without NUL. */
+function optString(q: Record<string, unknown>, name: string): string | undefined {
+  const v = q[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0) throw new ValidationError(`query option ${name} must be a non-empty string, got ${describe(v)}`);
+  if (v.includes('\u0000')) throw new ValidationError(`query option ${name} contains a NUL character, which no stored value holds`);
+  return v;
+}
+
 /** `mode` 'page' caps limit at MAX_LIMIT (queryEvents); 'all' accepts any positive integer (iterate, export, count). */
 export function normaliseQuery(query: unknown, mode: 'page' | 'all'): NormalQuery {
   if (typeof query !== 'object' || query === null || Array.isArray(query)) throw new ValidationError(`a query must be an object, got ${describe(query)}`);
   const q = query as Record<string, unknown>;
   for (const k of Object.keys(q)) {
-    if (!QUERY_OPTIONS.includes(k) && q[k] !== undefined) throw new ValidationError(`unknown query option ${JSON.stringify(k)}; the options are ${QUERY_OPTIONS.join(', ')}`);
+    if (!QUERY_OPTION_SET.has(k) && q[k] !== undefined) throw new ValidationError(`unknown query option ${JSON.stringify(k)}; the options are ${QUERY_OPTIONS.join(', ')}`);
   }
-  const s = (name: string): string | undefined => {
-    const v = q[name];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0) throw new ValidationError(`query option ${name} must be a non-empty string, got ${describe(v)}`);
-    if (v.includes('\u0000')) throw new ValidationError(`query option ${name} contains a NUL character, which no stored value holds`);
-    return v;
-  };
   if (q.allTenants !== undefined && typeof q.allTenants !== 'boolean') throw new ValidationError(`query option allTenants must be a boolean, got ${describe(q.allTenants)}`);
   const allTenants = q.allTenants === true;
-  const tenantId = s('tenantId');
+  const tenantId = optString(q, 'tenantId');
   if (allTenants && tenantId !== undefined) throw new ValidationError('give either tenantId or allTenants: true, not both');
   if (!allTenants && tenantId === undefined) throw new ValidationError('query option tenantId is required (or set allTenants: true to search every tenant)');
-  let action = s('action');
+  let action = optString(q, 'action');
   let actionPrefix: string | undefined;
   if (action !== undefined && action.includes('*')) {
     if (!action.endsWith('.*') || action.indexOf('*') !== action.length - 1 || action.length < 3) {
@@ -100,13 +103,13 @@ export function normaliseQuery(query: unknown, mode: 'page' | 'all'): NormalQuer
   const out: NormalQuery = {
     tenantId,
     allTenants,
-    actorId: s('actorId'),
+    actorId: optString(q, 'actorId'),
     action,
     actionPrefix,
-    resourceType: s('resourceType'),
-    resourceId: s('resourceId'),
+    resourceType: optString(q, 'resourceType'),
+    resourceId: optString(q, 'resourceId'),
     outcome: outcome as Outcome | undefined,
-    category: s('category'),
+    category: optString(q, 'category'),
     minSeverity,
     from,
     to,

@@ -82,14 +82,21 @@ export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: num
   return out;
 }
 
-function readVarint(b: Uint8Array, o: number): [number, number] {
+/** Where the varint readVarint read last ends. */
+let varintEnd = 0;
+
+/** The varint at b[o]; its end goes to varintEnd (no pair allocated per read). */
+function readVarint(b: Uint8Array, o: number): number {
   let v = 0;
   let mul = 1;
   for (let i = 0; i < 8; i++) {
     if (o >= b.length) break;
     const x = b[o++]!;
     v += (x & 0x7f) * mul;
-    if (x < 0x80) return [v, o];
+    if (x < 0x80) {
+      varintEnd = o;
+      return v;
+    }
     mul *= 128;
   }
   throw bad('has a malformed header');
@@ -101,14 +108,36 @@ export function eventJson(key: Uint8Array, value: Uint8Array): Buffer {
   return eventJsonAt(readU64(key, tl), key.subarray(tl + 8), value);
 }
 
+/** The stored value as a Buffer (a view, no copy). */
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
+}
+
+/** Header of a split value, read by splitHeader: its length and the offsets a and b. */
+let headLen = 0;
+let idAtBody = 0;
+let tsAtBody = 0;
+
+/** Reads a split value's header into headLen, idAtBody and tsAtBody, for the two functions below. */
+function splitHeader(value: Uint8Array): void {
+  if (value[0] !== SPLIT) throw bad(`starts with the unknown byte ${value[0]}`);
+  const a = readVarint(value, 1);
+  const b = readVarint(value, varintEnd);
+  const h = varintEnd;
+  if (a > b || b > value.length - h) throw bad('puts its id or timestamp outside its JSON');
+  headLen = h;
+  idAtBody = a;
+  tsAtBody = b;
+}
+
 /** The canonical JSON of the event at `ts` whose id key is `idKey`, stored as `value`. */
 export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): Buffer {
-  if (value[0] === WHOLE) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.length);
-  if (value[0] !== SPLIT) throw bad(`starts with the unknown byte ${value[0]}`);
-  const [a, o1] = readVarint(value, 1);
-  const [b, h] = readVarint(value, o1);
+  if (value[0] === WHOLE) return asBuffer(value);
+  splitHeader(value);
+  const h = headLen;
+  const a = idAtBody;
+  const b = tsAtBody;
   const body = value.length - h;
-  if (a > b || b > body) throw bad('puts its id or timestamp outside its JSON');
   const id = idFromKey(idKey, 0, idKey.length, ts);
   const tsText = String(ts);
   const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + tsText.length);
@@ -122,4 +151,20 @@ export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): B
   o += out.write(tsText, o, 'latin1');
   out.set(value.subarray(h + b), o);
   return out;
+}
+
+/**
+ * eventJsonAt's bytes decoded as UTF-8, for parsing, without building them: the three stretches
+ * of the stored JSON are decoded apart and joined with the two members. The cuts fall next to the
+ * ASCII members that were taken out, never inside a character, so the text is exactly the whole
+ * JSON's; building the bytes first cost three times as much (an allocation and five copies).
+ */
+export function eventTextAt(ts: number, idKey: Uint8Array, value: Uint8Array): string {
+  const v = asBuffer(value);
+  if (v[0] === WHOLE) return v.toString('utf8');
+  splitHeader(v);
+  const h = headLen;
+  const a = h + idAtBody;
+  const b = h + tsAtBody;
+  return `${v.toString('utf8', h, a)},"id":"${idFromKey(idKey, 0, idKey.length, ts)}"${v.toString('utf8', a, b)},"timestamp":${ts}${v.toString('utf8', b, v.length)}`;
 }

@@ -257,6 +257,15 @@ export class Database {
     return new Snapshot(this.host, this.live().durable);
   }
 
+  /**
+   * @internal A snapshot of the latest durable commit that the caller closes in a `finally` of
+   * the same synchronous call (never one kept by a generator or handed out): it is not tracked for
+   * release at garbage collection.
+   */
+  readScoped(): Snapshot {
+    return new Snapshot(this.host, this.live().durable, true);
+  }
+
   /** The value of `key` in the default table, from the latest durable commit. */
   get(key: Uint8Array): Buffer | undefined {
     const k = checkKey(key);

@@ -72,18 +72,22 @@ export interface RangeOptions {
   limit?: number;
 }
 
+const RANGE_OPTIONS = new Set(['gte', 'gt', 'lte', 'lt', 'reverse', 'limit']);
+
 export function checkRange(opts: unknown): RangeOptions {
   if (opts === undefined) return {};
   if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new ValidationError('range options must be an object');
   const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!['gte', 'gt', 'lte', 'lt', 'reverse', 'limit'].includes(k)) {
-      throw new ValidationError(`unknown range option ${k}; use gte, gt, lte, lt, reverse or limit`);
-    }
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && !RANGE_OPTIONS.has(k)) throw new ValidationError(`unknown range option ${k}; use gte, gt, lte, lt, reverse or limit`);
   }
   if (o.gte !== undefined && o.gt !== undefined) throw new ValidationError('give at most one of gte and gt');
   if (o.lte !== undefined && o.lt !== undefined) throw new ValidationError('give at most one of lte and lt');
-  for (const k of ['gte', 'gt', 'lte', 'lt']) if (o[k] !== undefined) checkKey(o[k], `range bound ${k}`);
+  // Each bound checked by name, no array per call: every query's scans pass here.
+  if (o.gte !== undefined) checkKey(o.gte, 'range bound gte');
+  if (o.gt !== undefined) checkKey(o.gt, 'range bound gt');
+  if (o.lte !== undefined) checkKey(o.lte, 'range bound lte');
+  if (o.lt !== undefined) checkKey(o.lt, 'range bound lt');
   if (o.reverse !== undefined && typeof o.reverse !== 'boolean') throw new ValidationError('range option reverse must be a boolean');
   if (o.limit !== undefined && (typeof o.limit !== 'number' || !Number.isInteger(o.limit) || o.limit < 0)) {
     throw new ValidationError(`range option limit must be a non-negative integer, got ${JSON.stringify(o.limit)}`);

@@ -9,8 +9,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { CorruptionError, RedbAuditStore } from '../../src/index.js';
 import { DEFAULT_LIMITS, prepareEvent } from '../../src/audit/event-model.js';
-import { eventKey } from '../../src/audit/keys.js';
-import { eventJson, storedEvent } from '../../src/audit/stored-event.js';
+import { eventKey, tenantLenAt } from '../../src/audit/keys.js';
+import { eventJson, eventTextAt, storedEvent } from '../../src/audit/stored-event.js';
 import { newUlid } from '../../src/audit/ulid.js';
 
 const textArb = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(',"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"', ',"timestamp":5', 'é', '\u{1F600}', '"\\'));
@@ -50,6 +50,9 @@ test('every event reads back from its stored form as exactly its canonical JSON'
       const stored = storedEvent(e.json, e.id, e.idKey, e.ts);
       const key = eventKey(7, e.ts, e.idKey);
       assert.deepEqual(eventJson(key, stored), e.json);
+      // The text queries parse is the same JSON decoded, also from a view that is not a Buffer.
+      const view = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
+      assert.equal(eventTextAt(e.ts, key.subarray(tenantLenAt(key) + 8), view), e.json.toString('utf8'));
       // Split exactly when the id is a ULID of the event's own time, which is then not stored.
       assert.equal(stored[0] === 1, e.selfKeyed);
       if (e.selfKeyed) assert.ok(!stored.toString('latin1').includes(e.id) && stored.length < e.json.length - 40);

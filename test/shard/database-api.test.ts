@@ -279,3 +279,25 @@ test('a second open of the same directory in this process gets a LockedError say
   db.close();
   Database.open(dir).close();
 });
+
+test('range options with an unknown name, two bounds on one side or a bound that is not a key are refused', (t) => {
+  const db = Database.open(tmpDir(t), { checkpointIntervalMs: 0, durability: 'none' });
+  t.after(() => db.close());
+  db.write((tx) => tx.put(enc('a'), enc('1')));
+  const bad: [unknown, RegExp][] = [
+    [{ from: enc('a') }, /unknown range option from/],
+    [{ gte: enc('a'), gt: enc('a') }, /at most one of gte and gt/],
+    [{ lte: enc('a'), lt: enc('a') }, /at most one of lte and lt/],
+    [{ gte: 'a' }, /range bound gte must be a Uint8Array/],
+    [{ gt: new Uint8Array(0) }, /range bound gt must be 1 to/],
+    [{ lte: 5 }, /range bound lte must be a Uint8Array/],
+    [{ lt: [1] }, /range bound lt must be a Uint8Array/],
+    [{ reverse: 1 }, /reverse must be a boolean/],
+    [{ limit: -1 }, /limit must be a non-negative integer/],
+  ];
+  for (const [opts, msg] of bad) assert.throws(() => [...db.range(opts as never)], (e: Error) => e instanceof ValidationError && msg.test(e.message), JSON.stringify(opts));
+  // Inherited properties are not options.
+  const inherited = Object.create({ from: enc('a') }) as Record<string, unknown>;
+  inherited.gte = enc('a');
+  assert.deepEqual([...db.range(inherited as never)].map((e) => e.key.toString()), ['a']);
+});

@@ -136,3 +136,28 @@ test('with no snapshot open, writes edit stored nodes in place and every later v
   assert.equal(db.count(), 3000 - 750);
   db.close();
 });
+
+test('a scoped snapshot pins and reads its commit like any snapshot until it is closed', (t) => {
+  const db = Database.open(tmpDir(t), { pageSize: 1024, checkpointIntervalMs: 0 });
+  db.write((tx) => {
+    for (let i = 0; i < 2000; i++) tx.put(key(i), enc(`old${i}`));
+  });
+  db.checkpoint();
+  const scoped = db.readScoped();
+  const plain = db.read();
+  assert.equal(db.stats().openSnapshots, 2);
+  db.write((tx) => {
+    for (let i = 0; i < 2000; i++) tx.put(key(i), enc(`new${i}`));
+  });
+  db.checkpoint();
+  db.compact();
+  // Both still read the old commit: the scoped one kept its blocks from reuse too.
+  for (const s of [scoped, plain]) assert.equal(s.get(key(1234))?.toString(), 'old1234');
+  scoped.close();
+  assert.equal(db.stats().openSnapshots, 1);
+  assert.throws(() => scoped.get(key(1)), /closed/);
+  plain.close();
+  assert.equal(db.stats().openSnapshots, 0);
+  assert.ok(db.verify().ok);
+  db.close();
+});

@@ -83,3 +83,24 @@ test('a view from a snapshot keeps its bytes at its step while commits and folds
     snap.close();
   }
 });
+
+test('a point read in view mode gives the bytes get returns, from the memtable or the tree, inline, out of line or deduplicated', (t) => {
+  const db = Database.open(tmpDir(t, 'get-views'), OPTIONS);
+  t.after(() => db.close());
+  db.write((tx) => {
+    for (let i = 0; i < 300; i++) tx.put(key(i), value(i, 0));
+  });
+  db.checkpoint();
+  db.write((tx) => {
+    for (let i = 0; i < 300; i += 3) tx.put(key(i), value(i, 1));
+    for (let i = 1; i < 300; i += 10) tx.remove(key(i));
+  });
+  const snap = db.read();
+  t.after(() => snap.close());
+  for (let i = 0; i < 310; i++) {
+    const copy = snap.get(key(i));
+    const view = snap.getView(key(i));
+    if (copy === undefined) assert.equal(view, undefined, `key ${i}`);
+    else assert.deepEqual(Buffer.from(view!), copy, `key ${i}`);
+  }
+});

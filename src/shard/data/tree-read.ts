@@ -79,6 +79,22 @@ export function readGet(view: ReadView, table: string, key: Uint8Array): Buffer 
   return i < 0 ? undefined : valueCopy(leaf, i, view.store, view.tables);
 }
 
+/**
+ * readGet in view mode (internal callers only, see the file header): the value's bytes where they
+ * are held, no copy. Valid only until the caller's next call into the database, read-only: for a
+ * caller that reads the value at once (the audit store parses an event it looked up by key).
+ */
+export function readGetView(view: ReadView, table: string, key: Uint8Array): Uint8Array | undefined {
+  const t = view.tables.get(table);
+  if (!t) return undefined;
+  const v = t.mem ? t.mem.find(key, view.txn) : undefined;
+  if (v !== undefined) return v === null ? undefined : memValueBytes(v, view);
+  if (!t.root) return undefined;
+  const leaf = findLeaf(t.root, key, view.store);
+  const i = leafSearch(leaf, key);
+  return i < 0 ? undefined : valueOf(leaf, i, view.store, view.tables);
+}
+
 /** Whether a table as `view` sees it holds `key`. */
 export function readHas(view: ReadView, table: string, key: Uint8Array): boolean {
   const t = view.tables.get(table);
