@@ -54,8 +54,8 @@ import type { ShardCore } from '../core.js';
  * its cost (the bytes it moves) grows with the gain, but three fdatasyncs and a walk of every branch
  * are paid whatever the gain, and a file a tenth free is within the slack a busy store refills soon.
  */
-export const TRIM_MIN_SHARE = 0.1;
-export const TRIM_MIN_BYTES = 1 << 20;
+const TRIM_MIN_SHARE = 0.1;
+const TRIM_MIN_BYTES = 1 << 20;
 
 /**
  * Room kept below the cut for the blocks the trim rewrites (branches, catalog, freelist) and for
