@@ -70,7 +70,10 @@ export interface RedbOptions {
    * is also fully verified when the store opens, and health() reports the result.
    */
   checksumVerification?: boolean;
-  /** Compact a shard on close when most of its page file is free space. Default true. */
+  /**
+   * On close, compact a shard whose page file is mostly free space, or trim one that is at least a
+   * tenth free (blocks past its live size move into holes, then the file is truncated). Default true.
+   */
   compactOnClose?: boolean;
   /**
    * Open an existing store for reading only, beside a process that may be writing it: no lock, no

@@ -43,16 +43,8 @@ export class ExtentAllocator {
   }
 
   allocate(length: number): number {
-    if (length <= 0 || length % BLOCK_ALIGN !== 0) throw new RangeError(`allocation of ${length} bytes is not aligned`);
-    const i = lowerBound(this.sizes, length);
-    if (i < this.sizes.length) {
-      const size = this.sizes[i]!;
-      const starts = this.bySize.get(size)!;
-      const offset = starts.values().next().value as number;
-      this.remove(offset, size);
-      if (size > length) this.insert(offset + length, size - length);
-      return offset;
-    }
+    const inHole = this.allocateInHole(length);
+    if (inHole !== null) return inHole;
     // Nothing fits: grow the file, starting inside a free extent that touches the end if there is one.
     const tailStart = this.byEnd.get(this.end);
     let offset = this.end;
@@ -61,6 +53,18 @@ export class ExtentAllocator {
       offset = tailStart;
     }
     this.end = offset + length;
+    return offset;
+  }
+
+  /** Allocates from the smallest free extent that holds `length`; null when none does (the end never moves). */
+  allocateInHole(length: number): number | null {
+    if (length <= 0 || length % BLOCK_ALIGN !== 0) throw new RangeError(`allocation of ${length} bytes is not aligned`);
+    const i = lowerBound(this.sizes, length);
+    if (i === this.sizes.length) return null;
+    const size = this.sizes[i]!;
+    const offset = this.bySize.get(size)!.values().next().value as number;
+    this.remove(offset, size);
+    if (size > length) this.insert(offset + length, size - length);
     return offset;
   }
 

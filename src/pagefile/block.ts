@@ -19,7 +19,7 @@
  * When encrypting, the authenticated data is the offset plus header bytes [0,12) and [16,24).
  */
 import { CorruptionError } from '../errors.js';
-import { CodecDecodeError, type PageCodec, type CompressedUnit, type SealPlan } from '../codec/page-codec.js';
+import { CodecDecodeError, CodecFlag, type PageCodec, type CompressedUnit, type SealPlan } from '../codec/page-codec.js';
 import { readU16, readU32, readU64, writeU16, writeU32, writeU64 } from '../util/binary.js';
 import { crc32 } from '../util/crc.js';
 import { isAllZero } from '../util/bytes.js';
@@ -160,4 +160,44 @@ export function openBlock(
     if (err instanceof CodecDecodeError) throw new CorruptionError(file, offset, err.message);
     throw err;
   }
+}
+
+/** A checked block, ready to be written at another offset; see {@link prepareMove}. */
+export interface PreparedMove {
+  /** Extent length the block needs at its new offset. */
+  extentLength: number;
+  /** Frames the block for `offset`, as written by the checkpoint of `txn`. Call once. */
+  seal(offset: number, txn: number): { bytes: Uint8Array; ref: BlockRef };
+}
+
+/**
+ * Checks the block read from `offset` (checksum, the parent's checksum `expectedCrc`, `kind`) and
+ * prepares writing it elsewhere. Unencrypted, the stored bytes move as they are, `extent` included
+ * (the caller hands it over): the offset is only in the checksum, which is computed afresh. Encrypted,
+ * the offset is authenticated, so the payload is opened and sealed again under the current key.
+ */
+export function prepareMove(
+  extent: Uint8Array,
+  offset: number,
+  file: string,
+  expectedCrc: number,
+  kind: BlockKindValue,
+  codec: PageCodec,
+): PreparedMove {
+  const header = checkBlock(extent, offset, file, expectedCrc);
+  if (header.kind !== kind) throw new CorruptionError(file, offset, `block kind ${header.kind} where kind ${kind} was expected`);
+  if ((header.flags & CodecFlag.Encrypted) === 0) {
+    return {
+      extentLength: extent.length,
+      seal: (to, txn) => {
+        writeU64(extent, 16, txn);
+        const crc = blockChecksum(extent, to);
+        writeU32(extent, 12, crc);
+        return { bytes: extent, ref: { offset: to, length: extent.length, crc } };
+      },
+    };
+  }
+  const { payload } = openBlock(extent, offset, file, expectedCrc, kind, codec);
+  const prepared = prepareBlock(kind, payload, codec);
+  return { extentLength: prepared.extentLength, seal: (to, txn) => sealBlock(prepared, to, txn, codec) };
 }

@@ -30,6 +30,7 @@ import type { KeyRing } from '../codec/key-ring.js';
 import { writeCheckpoint, type CheckpointInfo } from './durability/checkpoint.js';
 import { compactionHeadroom, compactShard, type CompactInfo } from './maintenance/compact.js';
 import { foldMemtables, memtableBytes } from './txn/fold.js';
+import { trimOnClose } from './maintenance/trim.js';
 import { txSettings, type ShardCore } from './core.js';
 import { DATA_FILE, openShard, type RecoveryReport } from './durability/open-shard.js';
 import { openShardReadOnly } from './durability/read-only-open.js';
@@ -83,6 +84,19 @@ function compactBeforeClose(core: ShardCore): void {
   if (!compactionHeadroom(core).ok) return;
   try {
     compactShard(core);
+  } catch (err) {
+    if (!(err instanceof RedbError) || err instanceof CorruptionError) throw err;
+  }
+}
+
+/**
+ * The close-time trim is maintenance like compaction: the clean checkpoint before it already holds
+ * everything, and a trim that fails leaves that checkpoint or its own whole (see trim.ts), so only
+ * damage it met is the close's failure.
+ */
+function trimBeforeClose(core: ShardCore, sessionTxn: number): void {
+  try {
+    trimOnClose(core, sessionTxn);
   } catch (err) {
     if (!(err instanceof RedbError) || err instanceof CorruptionError) throw err;
   }
@@ -453,6 +467,7 @@ export class Database {
         if (core.options.compactOnClose && mostlyFree(core)) compactBeforeClose(core);
         writeCheckpoint(core, true);
         clean = true;
+        if (core.options.compactOnClose) trimBeforeClose(core, this.recoveryReport.checkpointTxn);
       }
     } finally {
       this.core = null;

@@ -75,8 +75,9 @@ export interface DatabaseOptions {
   /** With durability `'group'`: how long `writeAsync` gathers commits before an fsync (0 to 1000 ms). Default 2. */
   groupCommitWindowMs?: number;
   /**
-   * On close, compact the page file if more than half of it (and over 1 MiB) is free space left by
-   * rewrites and deletes, so the disk gets it back. Default true.
+   * On close, give the page file's free space (left by rewrites and deletes) back to the disk: compact
+   * the file if more than half of it (and over 1 MiB) is free, else trim it if at least a tenth (and
+   * 1 MiB) is, by moving the blocks past its live size into holes and truncating. Default true.
    */
   compactOnClose?: boolean;
   /**

@@ -15,6 +15,17 @@ test('allocation takes the smallest free extent that fits, and grows the file wh
   assert.equal(a.end, HEADER_SIZE + 64 * 109);
 });
 
+test('allocating in a hole takes the best fit and never grows the file', () => {
+  const a = new ExtentAllocator(HEADER_SIZE + 64 * 100);
+  a.free(HEADER_SIZE, 64 * 4);
+  a.free(HEADER_SIZE + 64 * 20, 64 * 8);
+  assert.equal(a.allocateInHole(64 * 3), HEADER_SIZE);
+  assert.equal(a.allocateInHole(64 * 9), null);
+  assert.equal(a.allocateInHole(64 * 8), HEADER_SIZE + 64 * 20);
+  assert.equal(a.end, HEADER_SIZE + 64 * 100);
+  assert.deepEqual(a.extents(), [{ offset: HEADER_SIZE + 64 * 3, length: 64 }]);
+});
+
 test('freeing merges touching extents, and trimTail gives a free tail back', () => {
   const a = new ExtentAllocator(HEADER_SIZE + 64 * 10);
   a.free(HEADER_SIZE + 64 * 6, 64 * 2);

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StoreCodec } from '../../src/codec/store-codec.js';
 import { CorruptionError } from '../../src/errors.js';
-import { openBlock, prepareBlock, sealBlock } from '../../src/pagefile/block.js';
+import crypto from 'node:crypto';
+import { KeyRing } from '../../src/codec/key-ring.js';
+import { resolveKeySource } from '../../src/codec/key-source.js';
+import { openBlock, prepareBlock, prepareMove, sealBlock } from '../../src/pagefile/block.js';
 import { BlockKind } from '../../src/pagefile/layout.js';
 
 const codec = new StoreCodec('none', 1, null);
@@ -41,4 +44,32 @@ test('a flipped padding byte is corruption, since every byte of an extent is che
 test('a block of the wrong kind is refused', () => {
   const { bytes, ref } = sealed();
   assert.throws(() => openBlock(bytes, 8192, 'f', ref.crc, BlockKind.Branch, codec), /kind 1 where kind 2/);
+});
+
+test('a block moved to another offset keeps its stored bytes and checks only at its new offset', () => {
+  const { bytes, ref } = sealed(8192);
+  const original = Buffer.from(bytes);
+  const moved = prepareMove(bytes, 8192, 'f', ref.crc, BlockKind.Leaf, codec).seal(16384, 9);
+  assert.equal(moved.ref.length, ref.length);
+  assert.deepEqual(Buffer.from(moved.bytes.subarray(24)), original.subarray(24), 'the stored payload changed');
+  const { header, payload: got } = openBlock(moved.bytes, 16384, 'f', moved.ref.crc, BlockKind.Leaf, codec);
+  assert.deepEqual(Buffer.from(got), payload);
+  assert.equal(header.txn, 9);
+  assert.throws(() => openBlock(moved.bytes, 8192, 'f', moved.ref.crc, BlockKind.Leaf, codec), CorruptionError);
+});
+
+test('an encrypted block moves by being sealed again, since its offset is authenticated', () => {
+  const enc = new StoreCodec('zstd', 3, KeyRing.create(resolveKeySource(crypto.randomBytes(32))));
+  const { bytes, ref } = sealBlock(prepareBlock(BlockKind.Value, payload, enc), 8192, 7, enc);
+  const moved = prepareMove(bytes, 8192, 'f', ref.crc, BlockKind.Value, enc).seal(16384, 9);
+  assert.deepEqual(Buffer.from(openBlock(moved.bytes, 16384, 'f', moved.ref.crc, BlockKind.Value, enc).payload), payload);
+});
+
+test('a block is not moved unless it is intact and the one its parent names', () => {
+  const { bytes, ref } = sealed(8192);
+  bytes[30] = (bytes[30]! ^ 1) & 0xff;
+  assert.throws(() => prepareMove(bytes, 8192, 'f', ref.crc, BlockKind.Leaf, codec), CorruptionError);
+  const fresh = sealed(8192);
+  assert.throws(() => prepareMove(fresh.bytes, 8192, 'f', fresh.ref.crc ^ 1, BlockKind.Leaf, codec), CorruptionError);
+  assert.throws(() => prepareMove(fresh.bytes, 8192, 'f', fresh.ref.crc, BlockKind.Value, codec), CorruptionError);
 });

@@ -3,7 +3,9 @@
  * fsync) throws EIO or ENOSPC, or the Nth write is torn (a prefix lands, then EIO). Every other call
  * goes to the real file system, so after a fault the files are exactly what a real failure of that
  * call could leave behind. It can also play a full disk: `diskFull` makes every write and truncate
- * fail with ENOSPC, and `reportedFreeBytes` is what `freeBytes` (statfs) answers.
+ * fail with ENOSPC, and `reportedFreeBytes` is what `freeBytes` (statfs) answers. With
+ * `crashAfterFault`, every write, truncate and sync after the fault fails too: the files are then what
+ * a crash at the faulted call leaves (the process writes nothing more).
  */
 import type { FileHandle, FileIO, OpenMode } from '../../src/io/file-io.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
@@ -32,6 +34,8 @@ export class FaultyFileIO implements FileIO {
   diskFull = false;
   /** What freeBytes() reports; null asks the real file system. */
   reportedFreeBytes: number | null = null;
+  /** Once a fault fired, fail every later write, truncate and sync (EIO). */
+  crashAfterFault = false;
 
   constructor(private readonly inner: FileIO = nodeFileIO) {}
 
@@ -46,6 +50,7 @@ export class FaultyFileIO implements FileIO {
   /** Called before each write; returns how many bytes to let through before failing, or null. */
   beforeWrite(length: number, what: string): number | null {
     this.writes++;
+    if (this.crashAfterFault && this.fired > 0) throw osError('EIO', `${what} after a crash`);
     if (this.diskFull) {
       this.fired++;
       throw osError('ENOSPC', what);
@@ -59,6 +64,7 @@ export class FaultyFileIO implements FileIO {
 
   beforeSync(what: string): void {
     this.syncs++;
+    if (this.crashAfterFault && this.fired > 0) throw osError('EIO', `${what} after a crash`);
     const p = this.plan;
     if (!p || p.op !== 'sync' || p.nth !== this.syncs) return;
     this.fired++;
