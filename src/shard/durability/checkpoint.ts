@@ -251,8 +251,9 @@ export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo 
 
   core.space.checkpointSucceeded(txn);
   // The old catalog and freelist are retired as of the next transaction, not this one: a reader of
-  // the checkpoint they belong to (a backup pins it and reads them) holds back exactly that.
-  core.space.addFreed(txn + 1, retired);
+  // the checkpoint they belong to (a backup pins it and reads them) holds back exactly that. This
+  // checkpoint no longer reaches them.
+  core.space.addFreed(txn + 1, retired, txn);
   core.ringChanged = false;
   // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
   core.leafRatio.stored(w.leafRaw, w.leafPacked);

@@ -7,11 +7,20 @@
  *   2. no open snapshot is older than T.
  * Until then the block waits in `pending`. Blocks of transactions that were rolled back never get
  * here: the database hands frees over only once their transaction is durable.
+ *
+ * The two conditions can name different txns. A fold (or a checkpoint retiring the previous
+ * catalog and freelist) drops blocks without a new txn: the version it replaces has the same txn,
+ * so snapshots at that txn may still reach them (condition 2 waits for txn + 1), while the
+ * checkpoint written at that txn is written from the folded tree and does not (condition 1 is met
+ * by it). Waiting for a checkpoint past txn + 1 instead kept every fold's blocks pending through one
+ * more checkpoint: with random keys, where each fold replaces most of the tree, the page file grew
+ * to about three times the live data instead of two.
  */
 import { ExtentAllocator, type Extent } from '../../pagefile/allocator.js';
 
 export class FreeSpace {
-  private pending: { txn: number; extents: Extent[] }[] = [];
+  /** In order of `txn`, then of `checkpointTxn` (both rise along the list). */
+  private pending: { txn: number; checkpointTxn: number; extents: Extent[] }[] = [];
   private pendingTotal = 0;
   /**
    * Extents written by a checkpoint that failed after it may have written its header slot: that
@@ -21,23 +30,26 @@ export class FreeSpace {
 
   constructor(readonly allocator: ExtentAllocator) {}
 
-  /** Blocks that transaction `txn` stopped referencing. The list stays in txn order. */
-  addFreed(txn: number, extents: readonly Extent[]): void {
+  /**
+   * Blocks that transaction `txn` stopped referencing: snapshots older than `txn` may still read
+   * them, and so may header slots of checkpoints older than `checkpointTxn` (`txn` unless a fold or
+   * a checkpoint dropped them; see the top of the file).
+   */
+  addFreed(txn: number, extents: readonly Extent[], checkpointTxn = txn): void {
     if (extents.length === 0) return;
     const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
     let i = this.pending.length;
-    while (i > 0 && this.pending[i - 1]!.txn > txn) i--;
+    while (i > 0 && (this.pending[i - 1]!.txn > txn || (this.pending[i - 1]!.txn === txn && this.pending[i - 1]!.checkpointTxn > checkpointTxn))) i--;
     const at = this.pending[i - 1];
-    if (at && at.txn === txn) at.extents.push(...copy);
-    else this.pending.splice(i, 0, { txn, extents: copy });
+    if (at && at.txn === txn && at.checkpointTxn === checkpointTxn) at.extents.push(...copy);
+    else this.pending.splice(i, 0, { txn, checkpointTxn, extents: copy });
     for (const e of extents) this.pendingTotal += e.length;
   }
 
   /** Hands every pending block that is safe to overwrite to the allocator. */
   release(durableCheckpointTxn: number, oldestReaderTxn: number): void {
-    const limit = Math.min(durableCheckpointTxn, oldestReaderTxn);
     let i = 0;
-    while (i < this.pending.length && this.pending[i]!.txn <= limit) {
+    while (i < this.pending.length && this.pending[i]!.txn <= oldestReaderTxn && this.pending[i]!.checkpointTxn <= durableCheckpointTxn) {
       for (const e of this.pending[i]!.extents) {
         this.allocator.free(e.offset, e.length);
         this.pendingTotal -= e.length;

@@ -33,6 +33,7 @@ export function foldMemtables(core: ShardCore): void {
   const folded = tx.fold(core.readers.newest());
   core.latest = folded;
   core.durable = folded;
-  // Readers of the version before the fold (at the same txn) still reach the blocks it dropped.
-  core.space.addFreed(v.txn + 1, tx.freed);
+  // Readers of the version before the fold (at the same txn) still reach the blocks it dropped; a
+  // checkpoint at v.txn is written from the folded tree and does not.
+  core.space.addFreed(v.txn + 1, tx.freed, v.txn);
 }
