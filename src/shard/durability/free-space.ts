@@ -41,7 +41,7 @@ export class FreeSpace {
     let i = this.pending.length;
     while (i > 0 && (this.pending[i - 1]!.txn > txn || (this.pending[i - 1]!.txn === txn && this.pending[i - 1]!.checkpointTxn > checkpointTxn))) i--;
     const at = this.pending[i - 1];
-    if (at && at.txn === txn && at.checkpointTxn === checkpointTxn) at.extents.push(...copy);
+    if (at && at.txn === txn && at.checkpointTxn === checkpointTxn) appendAll(at.extents, copy);
     else this.pending.splice(i, 0, { txn, checkpointTxn, extents: copy });
     for (const e of extents) this.pendingTotal += e.length;
   }
@@ -85,9 +85,9 @@ export class FreeSpace {
    */
   persistedFreeList(extra: readonly Extent[]): Extent[] {
     const all = this.allocator.extents();
-    for (const p of this.pending) all.push(...p.extents);
-    all.push(...this.quarantined);
-    all.push(...extra);
+    for (const p of this.pending) appendAll(all, p.extents);
+    appendAll(all, this.quarantined);
+    appendAll(all, extra);
     all.sort((a, b) => a.offset - b.offset);
     const out: Extent[] = [];
     for (const e of all) {
@@ -97,4 +97,13 @@ export class FreeSpace {
     }
     return out;
   }
+}
+
+/**
+ * `to.push(...from)` without the spread: a spread passes every element as an argument, and a free
+ * list of a few hundred thousand extents (a large table rewritten by random keys) overflowed the
+ * stack, which failed every checkpoint from then on.
+ */
+function appendAll<T>(to: T[], from: readonly T[]): void {
+  for (const x of from) to.push(x);
 }

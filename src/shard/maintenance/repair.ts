@@ -334,7 +334,7 @@ class Copier {
     const blobTable = tables.find((t) => t.name === BLOB_TABLE);
     if (blobTable?.root) this.walkAndScan([blobTable], free);
     const lost = this.walkAndScan(tables.filter((t) => !isReservedTableName(t.name)), free);
-    this.report.lostRanges.push(...lost);
+    for (const range of lost) this.report.lostRanges.push(range);
     this.flush();
   }
 

@@ -71,3 +71,13 @@ test('rewriting random keys over many checkpoints keeps the page file under twic
   // (which the older header slot reaches), plus the space of partly filled extents.
   assert.ok(size < 2.5 * live, `page file ${size} bytes for ${live} live bytes`);
 });
+
+test('a free list of half a million extents is persisted (no argument spread over the stack)', () => {
+  const s = space();
+  const many = Array.from({ length: 500_000 }, (_, i) => ({ offset: 8192 + i * 8192, length: 4096 }));
+  s.addFreed(5, many.slice(0, 250_000));
+  s.addFreed(5, many.slice(250_000));
+  const list = s.persistedFreeList(many.slice(0, 1).map((e) => ({ offset: e.offset + 4096, length: 4096 })));
+  assert.equal(list.length, 499_999, 'the extra extent joins the first one, every other extent stays apart');
+  assert.equal(s.pendingBytes, 500_000 * 4096);
+});
