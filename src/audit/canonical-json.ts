@@ -48,7 +48,7 @@ function fast(v: unknown, depth: number): string {
       if (proto !== Object.prototype && proto !== null) throw REFUSED;
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
-      if (keys.length > 1) keys.sort();
+      if (keys.length > 1) sortNames(keys);
       let s = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
@@ -58,6 +58,27 @@ function fast(v: unknown, depth: number): string {
     }
     default:
       throw REFUSED;
+  }
+}
+
+/**
+ * Sorts member names in place by UTF-16 code units (JCS order, what the default sort and `<` on
+ * strings both compare). A details object has a handful of members: an insertion sort orders them
+ * without the scratch array Array.prototype.sort allocates, once per object of every event.
+ */
+function sortNames(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i]!;
+    let j = i - 1;
+    while (j >= 0 && keys[j]! > k) {
+      keys[j + 1] = keys[j]!;
+      j--;
+    }
+    keys[j + 1] = k;
   }
 }
 

@@ -23,12 +23,13 @@ import {
   eventKey,
   idKeyOf,
   idsKey,
-  indexKey,
+  indexKeyLength,
   readU64,
   seqKey,
   TAG_ULID,
   totalKey,
   valuePrefix,
+  writeIndexKey,
   writeU64,
 } from './keys.js';
 import { StatsDelta } from './stats.js';
@@ -112,7 +113,9 @@ export function insertPart(
   let feedBytes = 0;
   // Index entries are put after the loop, all together: nothing in the loop reads audit.index, and
   // puts that alternate between tables make the commit log switch tables (and say so) twice per event.
-  const indexKeys: Buffer[] = [];
+  // Their keys wait in one buffer (IndexKeys), not as a Buffer each: five objects per event
+  // that would live as long as the loop, long enough to leave the young generation.
+  const ix = new IndexKeys(events.length * 5);
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     let t = states.get(e.tenantId);
@@ -142,13 +145,11 @@ export function insertPart(
       idT.put(idk, idv);
     }
     evT.put(ek, storedEvent(e.json, e.id, e.idKey, e.ts));
-    indexKeys.push(
-      indexKey(prefixFor(t, KIND_ACTOR, e.actorId).key, e.ts, e.idKey),
-      indexKey(prefixFor(t, KIND_ACTION, e.action).key, e.ts, e.idKey),
-      indexKey(valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e.ts, e.idKey),
-      indexKey(prefixFor(t, KIND_OUTCOME, e.outcome).key, e.ts, e.idKey),
-      indexKey(prefixFor(t, KIND_CATEGORY, e.category).key, e.ts, e.idKey),
-    );
+    ix.add(prefixFor(t, KIND_ACTOR, e.actorId).key, e.ts, e.idKey);
+    ix.add(prefixFor(t, KIND_ACTION, e.action).key, e.ts, e.idKey);
+    ix.add(valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e.ts, e.idKey);
+    ix.add(prefixFor(t, KIND_OUTCOME, e.outcome).key, e.ts, e.idKey);
+    ix.add(prefixFor(t, KIND_CATEGORY, e.category).key, e.ts, e.idKey);
     feedKeys.push(ek);
     feedBytes += 2 + ek.length;
     t.count++;
@@ -159,7 +160,7 @@ export function insertPart(
     inserted[i] = 1;
     insertedCount++;
   }
-  for (let i = 0; i < indexKeys.length; i++) ixT.put(indexKeys[i]!, EMPTY);
+  for (let i = 0; i < ix.count; i++) ixT.put(ix.key(i), EMPTY);
   if (insertedCount > 0) {
     const delta = new StatsDelta();
     for (const t of states.values()) {
@@ -183,6 +184,37 @@ export function insertPart(
     for (const h of hooks) h(tx, t.inserted);
   }
   return { inserted, insertedCount, newTenants, tenants };
+}
+
+/** Index keys in one growing buffer, in the order added; each is read back as a short-lived view. */
+class IndexKeys {
+  private buf: Uint8Array;
+  private readonly ends: number[] = [];
+  private size = 0;
+
+  constructor(expected: number) {
+    this.buf = new Uint8Array(Math.max(256, expected * 48));
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  add(prefix: Uint8Array, ts: number, id: Uint8Array): void {
+    const n = indexKeyLength(prefix.length, id.length);
+    if (this.size + n > this.buf.length) {
+      const grown = new Uint8Array(Math.max(2 * this.buf.length, this.size + n));
+      grown.set(this.buf.subarray(0, this.size));
+      this.buf = grown;
+    }
+    this.size = writeIndexKey(this.buf, this.size, prefix, ts, id);
+    this.ends.push(this.size);
+  }
+
+  /** A view of key `i` (valid until the next add). */
+  key(i: number): Uint8Array {
+    return this.buf.subarray(i > 0 ? this.ends[i - 1]! : 0, this.ends[i]!);
+  }
 }
 
 /** A feed group's value: each key as a 2-byte length and its bytes, in commit order. */

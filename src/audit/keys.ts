@@ -236,6 +236,20 @@ export function indexKey(prefix: Uint8Array, ts: number, id: Uint8Array): Buffer
   return k;
 }
 
+/** Bytes of the index key of a prefix of `prefixLen` bytes and an id key of `idLen` bytes. */
+export function indexKeyLength(prefixLen: number, idLen: number): number {
+  return prefixLen + 8 + idLen;
+}
+
+/** Writes indexKey(prefix, ts, id) at b[off]; returns where it ends. */
+export function writeIndexKey(b: Uint8Array, off: number, prefix: Uint8Array, ts: number, id: Uint8Array): number {
+  b.set(prefix, off);
+  off += prefix.length;
+  writeU64(b, off, ts);
+  b.set(id, off + 8);
+  return off + 8 + id.length;
+}
+
 /** `prefix ts` with no id: the first index key at or after `ts` under `prefix`. */
 export function indexBound(prefix: Uint8Array, ts: number): Buffer {
   const k = Buffer.allocUnsafe(prefix.length + 8);

@@ -18,7 +18,7 @@
  * up a small remainder from an untouched sibling would rewrite that sibling for nothing.
  */
 import { branchSizeOf, compareSepAt, makeBranch, sepAt, sepList } from './branch.js';
-import { buildLeaf, compareKeyAt, keyAt, leafLowerBound, LeafPacker } from './leaf.js';
+import { buildLeaf, compareKeyAt, keyAt, LeafPacker } from './leaf.js';
 import { BRANCH_HEADER_SIZE, LEAF_HEADER_SIZE, LeafNode, type BranchNode, type LeafValue, type Node } from './node.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { childAt } from './search.js';
@@ -56,6 +56,36 @@ export function mergeSortedWrites(root: Node | null, writes: SortedWrites, ctx: 
   while (top && !top.isLeaf && top.kids.length === 1) top = top.kids[0] ?? ctx.store.load(top.refs[0]!);
   if (top && top.isLeaf && top.count === 0) top = null;
   return { root: top, delta: m.delta };
+}
+
+/**
+ * leafLowerBound(leaf, key, false) for a key whose lower bound is known to be at or past `from`:
+ * the writes arrive ascending, so each one's place in the leaf is at or after the last one's. It
+ * gallops from `from` (1, 2, 4... entries on) and then searches the span it lands in: a run of
+ * writes landing near each other, or appending past the leaf's keys, costs a comparison or two each
+ * instead of a search of the whole leaf.
+ */
+function lowerBoundFrom(leaf: LeafNode, key: Uint8Array, from: number): number {
+  const n = leaf.count;
+  let lo = from;
+  let step = 1;
+  let hi = n;
+  // Every entry before lo is below key.
+  while (lo < n) {
+    const probe = Math.min(lo + step - 1, n - 1);
+    if (compareKeyAt(leaf, probe, key) >= 0) {
+      hi = probe;
+      break;
+    }
+    lo = probe + 1;
+    step *= 2;
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareKeyAt(leaf, mid, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 class SortedMerge {
@@ -106,7 +136,7 @@ class SortedMerge {
     let i = 0;
     for (let k = lo; k < hi; k++) {
       const key = this.writes.key(k);
-      const at = leafLowerBound(leaf, key, false);
+      const at = lowerBoundFrom(leaf, key, i);
       if (at > i) packer.copyRun(leaf, i, at);
       i = at;
       const value = this.writes.value(k);

@@ -43,8 +43,9 @@ function nameBytes(table: string): Uint8Array {
 /**
  * Encodes a transaction's operations as they happen, into an arena the database hands from one
  * transaction to the next (one writer at a time): each log starts where the last one ended, so
- * logging a put allocates nothing, and views of logged bytes stay valid after the transaction (the
- * memtable keeps them). A log that does not fit moves to a fresh buffer; earlier views keep the old one.
+ * logging a put allocates nothing, and logged bytes stay where they are after the transaction (the
+ * memtable points at them). A log that does not fit moves to a fresh buffer; what was logged before
+ * stays in the old one, which whoever points into it keeps.
  */
 export class CommitLog {
   private buf: Uint8Array;
@@ -79,26 +80,26 @@ export class CommitLog {
     return this.size;
   }
 
-  /** A view of the value the last {@link put} logged. */
-  loggedValue: Uint8Array = new Uint8Array(0);
+  /** Where in {@link arena} the value the last {@link put} logged starts. */
+  loggedValueAt = 0;
 
   /**
-   * Logs a put. Returns a view of the key as logged, and leaves one of the value in
-   * {@link loggedValue} (no object per put: a bulk load logs millions). The arena never overwrites
-   * them, so the transaction and the memtable keep them instead of copying again.
+   * Logs a put. Returns where in {@link arena} the key as logged starts, and leaves where the value
+   * starts in {@link loggedValueAt} (no object per put: a bulk load logs millions). The arena never
+   * overwrites them, so the transaction and the memtable point at them instead of copying again.
    */
-  put(table: string, key: Uint8Array, value: Uint8Array): Uint8Array {
+  put(table: string, key: Uint8Array, value: Uint8Array): number {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length + 5 + value.length);
     this.buf[this.size++] = Op.Put;
     const k = this.bytes(key);
-    this.loggedValue = this.bytes(value);
+    this.loggedValueAt = this.bytes(value);
     this.ops++;
     return k;
   }
 
-  /** Logs a put of a value already in the blob table; returns a view of the key as logged. */
-  putBlob(table: string, key: Uint8Array, hash: Uint8Array, length: number): Uint8Array {
+  /** Logs a put of a value already in the blob table; returns where the key as logged starts (see {@link put}). */
+  putBlob(table: string, key: Uint8Array, hash: Uint8Array, length: number): number {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length + hash.length + 5);
     this.buf[this.size++] = Op.PutBlob;
@@ -110,8 +111,8 @@ export class CommitLog {
     return k;
   }
 
-  /** Logs a delete; returns a view of the key as logged (see {@link put}). */
-  delete(table: string, key: Uint8Array): Uint8Array {
+  /** Logs a delete; returns where the key as logged starts (see {@link put}). */
+  delete(table: string, key: Uint8Array): number {
     this.selectTable(table);
     this.reserve(1 + 5 + key.length);
     this.buf[this.size++] = Op.Delete;
@@ -148,11 +149,13 @@ export class CommitLog {
     this.table = table;
   }
 
-  private bytes(b: Uint8Array): Uint8Array {
+  /** Writes `b` with its length; returns where its bytes start. */
+  private bytes(b: Uint8Array): number {
     this.size = writeVarint(this.buf, this.size, b.length);
-    copyInto(this.buf, this.size, b);
-    this.size += b.length;
-    return this.buf.subarray(this.size - b.length, this.size);
+    const at = this.size;
+    copyInto(this.buf, at, b);
+    this.size = at + b.length;
+    return at;
   }
 
   private reserve(n: number): void {

@@ -191,6 +191,16 @@ test('canonical JSON sorts members by UTF-16 code units and serialises like JSON
   assert.throws(() => canonicalJson({ a: Infinity }), /value\.a is Infinity/);
 });
 
+test('canonical JSON orders objects of few and of many members alike', () => {
+  for (const n of [2, 3, 7, 16, 17, 40]) {
+    const names = Array.from({ length: n }, (_, i) => `${String.fromCharCode(0x7a - (i % 26))}${i % 3 === 0 ? '\u00e9' : 'K'}${i}`);
+    const o: Record<string, number> = {};
+    for (const [i, name] of names.entries()) o[name] = i;
+    const sorted = [...names].sort();
+    assert.equal(canonicalJson(o), '{' + sorted.map((k) => `${JSON.stringify(k)}:${o[k]}`).join(',') + '}', `${n} members`);
+  }
+});
+
 test('unknown store options and bad audit options are refused at open', async () => {
   await assert.rejects(RedbAuditStore.open({ baseDir: path.join(dir, 'x'), maxBatch: 0 }), /option maxBatch must be an integer from 1/);
   await assert.rejects(RedbAuditStore.open({ baseDir: path.join(dir, 'x'), colour: 1 } as never), /unknown option colour/);

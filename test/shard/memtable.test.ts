@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { MemTable, type MemValue } from '../../src/shard/data/memtable.js';
+import { WriteColumns } from '../../src/shard/data/write-columns.js';
 
 // ---------------------------------------------------------------------------------------------
 // The MemTable API, used only through these helpers (it is young and still changing shape: this is
@@ -25,12 +26,9 @@ interface Write {
 
 /** Adds one commit's writes, in the order made; superseded values (same key, same commit) go to the callback. */
 function addCommit(mem: MemTable, txn: number, writes: readonly Write[], superseded: (value: MemValue) => void): void {
-  mem.add(
-    txn,
-    writes.map((w) => w.key),
-    writes.map((w) => w.value),
-    superseded,
-  );
+  const columns = new WriteColumns();
+  for (const w of writes) columns.pushViews(w.key, w.value);
+  mem.add(txn, columns, superseded);
 }
 
 /** What a reader at `txn` sees of `key` in the memtable: a value, null (a deletion), or undefined (nothing). */

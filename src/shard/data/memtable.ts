@@ -27,11 +27,12 @@
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
 import { OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
+import { NO_BYTES, W_BUF, W_KEY_LEN, W_KEY_OFF, W_LOC, W_VALUE_LEN, W_VALUE_OFF, type WriteColumns } from './write-columns.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
 
-/** Bookkeeping per write (array slots, the views of its bytes), counted with the bytes it holds. */
+/** Bookkeeping per write (its column slots), counted with the bytes it holds. */
 const WRITE_OVERHEAD = 64;
 
 /** Memory a value held by the memtable takes: an out-of-line value's whole body, not its leaf ref. */
@@ -52,12 +53,17 @@ const WORDS_BYTES = 2 * WORD_BYTES;
  * an index kind and value prefix), so one word rarely decides; two usually do.
  */
 function wordAt(key: Uint8Array, at: number): number {
-  const n = key.length;
+  return wordIn(key, 0, key.length, at);
+}
+
+/** wordAt of the key `b[off, off + n)`. */
+function wordIn(b: Uint8Array, off: number, n: number, at: number): number {
   if (at + WORD_BYTES <= n) {
-    return (((key[at]! << 8) | key[at + 1]!) * 0x100000000) + ((key[at + 2]! << 24) >>> 0) + ((key[at + 3]! << 16) | (key[at + 4]! << 8) | key[at + 5]!);
+    const i = off + at;
+    return (((b[i]! << 8) | b[i + 1]!) * 0x100000000) + ((b[i + 2]! << 24) >>> 0) + ((b[i + 3]! << 16) | (b[i + 4]! << 8) | b[i + 5]!);
   }
   let w = 0;
-  for (let i = at; i < at + WORD_BYTES; i++) w = w * 256 + (i < n ? key[i]! : 0);
+  for (let i = at; i < at + WORD_BYTES; i++) w = w * 256 + (i < n ? b[off + i]! : 0);
   return w;
 }
 
@@ -82,32 +88,39 @@ function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: n
   return alen - blen;
 }
 
-/** Where an entry's bytes are, four numbers per entry in Entries.locs. */
-const KEY_OFF = 0;
-const KEY_LEN = 1;
-const VALUE_OFF = 2;
-const VALUE_LEN = 3;
-const LOC = 4;
+/** Where an entry's bytes are, five numbers per entry in Entries.locs. */
+const SRC = 0;
+const KEY_OFF = 1;
+const KEY_LEN = 2;
+const VALUE_OFF = 3;
+const VALUE_LEN = 4;
+/** INLINE, DELETED, or the index of the entry's value object in Entries.objects. */
+const OBJ = 5;
+const LOC = 6;
+const INLINE = -1;
+const DELETED = -2;
 
 /**
  * Every write a memtable was given, in arrival order, as columns (no object per write); an entry is
  * its index here. Runs are arrays of entry indexes, so a merge moves one 32-bit number per write
  * instead of every field of it (the fields are written once, here, and never copied). An entry's
- * key, and its value when stored inline, are bytes of `srcs[i]` (the commit log arena the commit was
- * written into, or a replayed record's payload) at the offsets in `locs`; `values[i]` is undefined
- * for such an inline value, null for a deletion, or the value object (out of line, deduplicated).
- * Append-only: a rollback leaves its entries in place (runs made before it may still be read by a
- * cursor), unreferenced by the runs made after it.
+ * key, and its value when stored inline, are bytes of `srcs[locs[SRC]]` (the commit log arena the
+ * commit was written into, or a replayed record's payload) at the offsets in `locs`; its OBJ slot
+ * says whether the value is inline, a deletion, or which of `objects` (values out of line or
+ * deduplicated: few) it is. No array slot per entry: a JS array of a million slots is copied as it
+ * grows and scanned by every old-generation collection. Append-only: a rollback leaves its entries in place (runs made before it may still
+ * be read by a cursor), unreferenced by the runs made after it.
  */
 class Entries {
   n = 0;
+  /** The buffers entries lie in: a few per commit at most (one per arena or payload it used). */
   srcs: Uint8Array[] = [];
   locs = new Int32Array(64 * LOC);
   words = new Float64Array(64);
   /** The second word of each key (bytes 6 to 11). */
   words2 = new Float64Array(64);
   txns = new Float64Array(64);
-  values: (MemValue | undefined)[] = [];
+  objects: LeafValue[] = [];
 
   /** Room for `more` entries past the current ones; columns grow by doubling. */
   reserve(more: number): void {
@@ -129,61 +142,94 @@ class Entries {
     this.txns = txns;
   }
 
-  /** Adds a write (room reserved): `key` and an inline `value` must be views into one buffer (`src`). */
-  add(src: Uint8Array, key: Uint8Array, value: MemValue, word: number, txn: number): number {
-    const n = this.n++;
-    const at = n * LOC;
-    this.srcs.push(src);
+  /**
+   * Adds every write of `w` (room reserved), in order; the buffers of `w` join `srcs`. Returns the
+   * entry of its first write (the rest follow).
+   */
+  addAll(w: WriteColumns, txn: number): number {
+    const base = this.n;
+    const srcBase = this.srcs.length;
+    for (const b of w.bufs) this.srcs.push(b);
+    const from = w.locs;
     const locs = this.locs;
-    locs[at + KEY_OFF] = key.byteOffset - src.byteOffset;
-    locs[at + KEY_LEN] = key.length;
-    this.words[n] = word;
-    this.words2[n] = wordAt(key, WORD_BYTES);
-    this.txns[n] = txn;
-    if (value instanceof Uint8Array && value.buffer === src.buffer) {
-      locs[at + VALUE_OFF] = value.byteOffset - src.byteOffset;
-      locs[at + VALUE_LEN] = value.length;
-      this.values.push(undefined);
-    } else {
-      this.values.push(value);
+    const words = this.words;
+    const words2 = this.words2;
+    const txns = this.txns;
+    const objects = this.objects;
+    const wvalues = w.values;
+    const bufs = w.bufs;
+    for (let i = 0; i < w.size; i++) {
+      const f = i * W_LOC;
+      const at = (base + i) * LOC;
+      const buf = from[f + W_BUF]!;
+      const ko = from[f + W_KEY_OFF]!;
+      const kl = from[f + W_KEY_LEN]!;
+      locs[at + SRC] = srcBase + buf;
+      locs[at + KEY_OFF] = ko;
+      locs[at + KEY_LEN] = kl;
+      locs[at + VALUE_OFF] = from[f + W_VALUE_OFF]!;
+      locs[at + VALUE_LEN] = from[f + W_VALUE_LEN]!;
+      const src = bufs[buf]!;
+      words[base + i] = wordIn(src, ko, kl, 0);
+      words2[base + i] = wordIn(src, ko, kl, WORD_BYTES);
+      txns[base + i] = txn;
+      const v = wvalues[i];
+      locs[at + OBJ] = v === undefined ? INLINE : v === null ? DELETED : objects.push(v) - 1;
     }
-    return n;
+    this.n = base + w.size;
+    return base;
+  }
+
+  /** The buffer entry `e` lies in. */
+  src(e: number): Uint8Array {
+    return this.srcs[this.locs[e * LOC + SRC]!]!;
   }
 
   /** A view of the key of entry `e`. */
   key(e: number): Uint8Array {
     const o = this.locs[e * LOC + KEY_OFF]!;
-    return this.srcs[e]!.subarray(o, o + this.locs[e * LOC + KEY_LEN]!);
+    return this.src(e).subarray(o, o + this.locs[e * LOC + KEY_LEN]!);
   }
 
-  /** The value of entry `e` (a view when inline). */
+  /** The value of entry `e` (a view when inline; the shared NO_BYTES when empty). */
   value(e: number): MemValue {
-    const v = this.values[e];
+    const v = this.valueObject(e);
     if (v !== undefined) return v;
+    const n = this.locs[e * LOC + VALUE_LEN]!;
+    if (n === 0) return NO_BYTES;
     const o = this.locs[e * LOC + VALUE_OFF]!;
-    return this.srcs[e]!.subarray(o, o + this.locs[e * LOC + VALUE_LEN]!);
+    return this.src(e).subarray(o, o + n);
+  }
+
+  /** The value object of entry `e`: undefined when inline, null for a deletion. */
+  valueObject(e: number): MemValue | undefined {
+    const k = this.locs[e * LOC + OBJ]!;
+    return k === INLINE ? undefined : k === DELETED ? null : this.objects[k]!;
   }
 
   /** Orders the key of entry `e` against `key` (whose words are `word` and `word2`). */
   compareKey(e: number, key: Uint8Array, word: number, word2: number): number {
+    // -1 or 1, not the words' difference: a 48-bit difference is a heap number when returned.
     const w = this.words[e]!;
-    if (w !== word) return w - word;
-    const w2 = this.words2[e]! - word2;
-    if (w2 !== 0) return w2;
+    if (w !== word) return w < word ? -1 : 1;
+    const w2 = this.words2[e]!;
+    if (w2 !== word2) return w2 < word2 ? -1 : 1;
     const len = this.locs[e * LOC + KEY_LEN]!;
-    return compareAt(this.srcs[e]!, this.locs[e * LOC + KEY_OFF]!, len, key, 0, key.length, pastWords(len, key.length));
+    return compareAt(this.src(e), this.locs[e * LOC + KEY_OFF]!, len, key, 0, key.length, pastWords(len, key.length));
   }
 
   /** Orders the keys of entries `a` and `b`. */
   compare(a: number, b: number): number {
-    const c = this.words[a]! - this.words[b]!;
-    if (c !== 0) return c;
-    const c2 = this.words2[a]! - this.words2[b]!;
-    if (c2 !== 0) return c2;
+    const wa = this.words[a]!;
+    const wb = this.words[b]!;
+    if (wa !== wb) return wa < wb ? -1 : 1;
+    const w2a = this.words2[a]!;
+    const w2b = this.words2[b]!;
+    if (w2a !== w2b) return w2a < w2b ? -1 : 1;
     const locs = this.locs;
     const la = locs[a * LOC + KEY_LEN]!;
     const lb = locs[b * LOC + KEY_LEN]!;
-    return compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, lb, pastWords(la, lb));
+    return compareAt(this.src(a), locs[a * LOC + KEY_OFF]!, la, this.src(b), locs[b * LOC + KEY_OFF]!, lb, pastWords(la, lb));
   }
 
   /** Whether entries `a` and `b` hold the same key. */
@@ -191,7 +237,7 @@ class Entries {
     if (this.words[a] !== this.words[b] || this.words2[a] !== this.words2[b]) return false;
     const locs = this.locs;
     const la = locs[a * LOC + KEY_LEN]!;
-    return la === locs[b * LOC + KEY_LEN] && compareAt(this.srcs[a]!, locs[a * LOC + KEY_OFF]!, la, this.srcs[b]!, locs[b * LOC + KEY_OFF]!, la, pastWords(la, la)) === 0;
+    return la === locs[b * LOC + KEY_LEN] && compareAt(this.src(a), locs[a * LOC + KEY_OFF]!, la, this.src(b), locs[b * LOC + KEY_OFF]!, la, pastWords(la, la)) === 0;
   }
 }
 
@@ -230,7 +276,7 @@ class Run {
 
   /** The value object at `i`: undefined when inline, null for a deletion. */
   valueObject(i: number): MemValue | undefined {
-    return this.e.values[this.ids[i]!];
+    return this.e.valueObject(this.ids[i]!);
   }
 
   /** Orders the key at `i` against `key` (whose words are `word` and `word2`). */
@@ -380,23 +426,21 @@ export class MemTable {
 
   /**
    * Adds one commit's writes, in the order made: a later write of a key replaces an earlier one of the
-   * same commit, whose value goes to `superseded` (it never reaches the tree).
+   * same commit, whose value goes to `superseded` (it never reaches the tree). The memtable keeps
+   * the bytes the writes point at (see WriteColumns), not the columns.
    */
-  add(txn: number, keys: readonly Uint8Array[], values: readonly MemValue[], superseded: (value: MemValue) => void): void {
-    const n = keys.length;
+  add(txn: number, writes: WriteColumns, superseded: (value: MemValue) => void): void {
+    const n = writes.size;
     const e = this.entries;
     e.reserve(n);
-    // One pass in write order, the order the views and bytes were made in (so memory is read in
-    // sequence): each write as an entry. The sorted pass then orders entry numbers only.
-    const base = e.n;
-    let src: Uint8Array | null = null;
+    // One pass in write order, the order the bytes were logged in (so memory is read in sequence):
+    // each write as an entry. The sorted pass then orders entry numbers only.
+    const base = e.addAll(writes, txn);
     let bytes = 0;
+    const wl = writes.locs;
     for (let i = 0; i < n; i++) {
-      const key = keys[i]!;
-      const value = values[i]!;
-      if (src === null || src.buffer !== key.buffer) src = new Uint8Array(key.buffer);
-      e.add(src, key, value, wordOf(key), txn);
-      bytes += key.length + heldBytes(value) + WRITE_OVERHEAD;
+      const v = writes.values[i];
+      bytes += wl[i * W_LOC + W_KEY_LEN]! + (v === undefined ? wl[i * W_LOC + W_VALUE_LEN]! : heldBytes(v)) + WRITE_OVERHEAD;
     }
     // Sorted by the entries' words first (most comparisons end there), equal keys in write order.
     const order = new Int32Array(n);
@@ -408,7 +452,7 @@ export class MemTable {
       const at = order[i]!;
       // Of equal keys, the last one written comes last and wins.
       if (i + 1 < n && e.sameKey(order[i + 1]!, at)) {
-        superseded(values[at - base]!);
+        superseded(writes.value(at - base));
         continue;
       }
       ids[kept++] = at;
@@ -524,9 +568,9 @@ export class MemTable {
 
   /** Every value object held (out of line, deduplicated), every version: for giving back references. */
   *valueObjects(): IterableIterator<LeafValue> {
-    const values = this.entries.values;
+    const e = this.entries;
     for (const run of this.runs) for (const id of run.ids) {
-      const v = values[id];
+      const v = e.valueObject(id);
       if (v !== undefined && v !== null) yield v;
     }
   }
@@ -544,7 +588,7 @@ export class MemTable {
       const key = this.entries.key(id);
       const before = this.find(key, txn - 1);
       const existed = before === undefined ? this.treeHas(key) : before !== null;
-      delta += (this.entries.values[id] === null ? 0 : 1) - (existed ? 1 : 0);
+      delta += (this.entries.valueObject(id) === null ? 0 : 1) - (existed ? 1 : 0);
     }
     return delta;
   }

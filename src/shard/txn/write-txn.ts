@@ -249,47 +249,60 @@ export class WriteTxn extends TxTable {
   // ---- writes: recorded, not applied ----
 
   /**
-   * @internal Records a validated put. The log copies the bytes once; the buffer keeps views of that
-   * copy, valid until the merge (a large value is copied again, to await its checkpoint).
+   * @internal Records a validated put. The log copies the bytes once; the buffer records where they
+   * are in the log (a large value is copied again, to await its checkpoint).
    */
   applyPut(name: string, key: Uint8Array, value: Uint8Array): void {
     const tb = this.buffer.table(name);
-    let stored: LeafValue;
-    let k = key;
+    const log = this.log;
     if (value.length >= this.settings.dedupThreshold) {
       const hash = blake3(value);
       const hs = keyString(hash);
       const known = this.blobBytes.has(hs) || hasInTable(this.base.tables, BLOB_TABLE, hash, this.store);
       if (!known) this.blobBytes.set(hs, copyBytes(value));
       this.bumpBlob(hash, 1);
-      stored = new BlobValue(hash, value.length);
+      const stored = new BlobValue(hash, value.length);
       // A blob the log already carries (or the store already holds) is named by its hash.
-      if (this.log) k = known ? this.log.putBlob(name, key, hash, value.length) : this.log.put(name, key, value);
-    } else {
-      let v = value;
-      if (this.log) {
-        k = this.log.put(name, key, value);
-        v = this.log.loggedValue;
+      if (log) {
+        // The arena is read after logging: logging may have moved it to a new buffer.
+        const k = known ? log.putBlob(name, key, hash, value.length) : log.put(name, key, value);
+        tb.setAt(log.arena, k, key.length, 0, 0, stored);
+      } else {
+        tb.set(key, stored);
       }
-      stored = value.length > this.settings.inlineMax ? new OutOfLineValue(copyBytes(value)) : v;
+    } else {
+      const stored = value.length > this.settings.inlineMax ? new OutOfLineValue(copyBytes(value)) : undefined;
+      if (log) {
+        const k = log.put(name, key, value);
+        tb.setAt(log.arena, k, key.length, log.loggedValueAt, value.length, stored);
+      } else {
+        tb.set(key, stored ?? value);
+      }
     }
-    tb.set(k, stored);
     this.modCount++;
   }
 
   /** @internal */
   applyDelete(name: string, key: Uint8Array): boolean {
     if (!this.exists(name, key)) return false;
-    const k = this.log ? this.log.delete(name, key) : key;
-    this.buffer.table(name).set(k, null);
-    this.modCount++;
+    this.bufferDelete(name, key);
     return true;
   }
 
   /** @internal Records a deletion without looking the key up. */
   applyRemove(name: string, key: Uint8Array): void {
-    const k = this.log ? this.log.delete(name, key) : key;
-    this.buffer.table(name).set(k, null);
+    this.bufferDelete(name, key);
+  }
+
+  private bufferDelete(name: string, key: Uint8Array): void {
+    const tb = this.buffer.table(name);
+    const log = this.log;
+    if (log) {
+      const k = log.delete(name, key);
+      tb.setAt(log.arena, k, key.length, 0, 0, null);
+    } else {
+      tb.set(key, null);
+    }
     this.modCount++;
   }
 
@@ -324,8 +337,14 @@ export class WriteTxn extends TxTable {
           throw new CorruptionError(this.store.file.path, 0, `a WAL record names blob ${Buffer.from(hash).toString('hex')}, which the blob table does not hold`);
         }
         this.bumpBlob(hash, 1);
-        const k = this.log ? this.log.putBlob(op.table, op.key!, hash, op.length) : op.key!;
-        this.buffer.table(op.table).set(k, new BlobValue(hash, op.length));
+        const tb = this.buffer.table(op.table);
+        const stored = new BlobValue(hash, op.length);
+        if (this.log) {
+          const k = this.log.putBlob(op.table, op.key!, hash, op.length);
+          tb.setAt(this.log.arena, k, op.key!.length, 0, 0, stored);
+        } else {
+          tb.set(op.key!, stored);
+        }
         this.modCount++;
         break;
       }
@@ -380,7 +399,7 @@ export class WriteTxn extends TxTable {
       } else if (tb.size > 0) {
         if (!mem) mem = memTableOver(root, this.store);
         // The memtable sorts the commit's writes into a run of its own, keeping each key's last write.
-        mem.add(this.txn, tb.writtenKeys(), tb.writtenValues(), (v) => this.dropValue(v));
+        mem.add(this.txn, tb.written(), (v) => this.dropValue(v));
       }
       tables.set(name, { name, root, count, mem });
     }
