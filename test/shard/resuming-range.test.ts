@@ -64,3 +64,21 @@ test('damage that persists over fresh snapshots is reported as corruption', () =
   const it = new ResumingRange({}, scan, () => {});
   assert.throws(() => [...it], CorruptionError);
 });
+
+test('a scan that returns entries between recycled blocks resumes as often as it needs', () => {
+  const { scan } = flakyScans([1, 1, 1, 1, 1]);
+  let refreshes = 0;
+  const it = new ResumingRange({}, scan, () => refreshes++);
+  assert.deepEqual([...it].map((e) => e.key.toString()), keys);
+  assert.equal(refreshes, 5);
+});
+
+test('failures with no entry returned in between count towards the limit even after progress', () => {
+  const { scan } = flakyScans([2, 0, 0, 0, 0]);
+  const it = new ResumingRange({}, scan, () => {});
+  const seen: string[] = [];
+  assert.throws(() => {
+    for (const e of it) seen.push(e.key.toString());
+  }, CorruptionError);
+  assert.deepEqual(seen, ['a', 'b']);
+});

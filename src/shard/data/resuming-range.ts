@@ -23,6 +23,8 @@ export class ResumingRange implements IterableIterator<Entry> {
   private last: Buffer | null = null;
   private returned = 0;
   private resumes = 0;
+  /** `returned` when the last resume happened: more since then is progress. */
+  private returnedAtResume = 0;
 
   constructor(
     private readonly opts: RangeOptions,
@@ -48,8 +50,11 @@ export class ResumingRange implements IterableIterator<Entry> {
         }
         return r;
       } catch (err) {
-        if (!(err instanceof CorruptionError) || this.resumes >= RESUMES) throw err;
+        if (!(err instanceof CorruptionError)) throw err;
+        if (this.returned > this.returnedAtResume) this.resumes = 0;
+        if (this.resumes >= RESUMES) throw err;
         this.resumes++;
+        this.returnedAtResume = this.returned;
         this.refresh();
         this.inner = this.scan(this.rest());
       }
