@@ -7,7 +7,7 @@
 //
 //   npx tsx bench/audit.ts [--events 200000] [--quick] [--rounds N] [--engines redb,lmdb,sqlite,level] [--seed N]
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { AuditEngineModule } from './audit-engines/types.js';
 import { AUDIT_WORKLOADS, EVENTS_PER_COMMIT, auditSizes, runAuditSuite, type AuditSizes, type AuditSuiteResult, type AuditWorkload } from './audit-suite.js';
 import { spread, type Spread } from './summary.js';
+import { liveChildren } from './live-children.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -83,16 +84,6 @@ function parseOptions(): Options {
   return { engines, rounds, events, seed };
 }
 
-const liveChildren = new Map<ChildProcess, string>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const [child, dir] of liveChildren) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-    process.exit(130);
-  });
-}
 
 function runChild(engine: EngineName, options: Options): Promise<ChildMessage> {
   const dir = mkdtempSync(join(tmpdir(), `redb-audit-bench-${engine}-`));

@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/run.ts [--quick] [--engines redb,lmdb,sqlite,level] [--rounds N] [--seed N]
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +16,7 @@ import { ENGINES, REFERENCE_ENGINE, isEngineName, type EngineName } from './engi
 import { crossCheck, summarise, summariseBaseline, type EngineRun, type EngineSummary } from './summary.js';
 import { baselineTable, footprintTable, throughputTable } from './table.js';
 import { WORKLOADS, expectedDigests, sizesFor, type Measure } from './workloads.js';
+import { liveChildren } from './live-children.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const CHILD = join(BENCH_DIR, 'child.ts');
@@ -79,18 +80,6 @@ function peerVersions(): Record<string, string> {
   return versions;
 }
 
-// On Ctrl-C or kill, stop the running child and remove its temp dir (a full bulk load leaves
-// ~130 MB there) instead of leaving both behind.
-const liveChildren = new Map<ChildProcess, string>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const [child, dir] of liveChildren) {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-    process.exit(130);
-  });
-}
 
 /** Run child.ts for one task in a fresh temp dir, which is removed afterwards whatever happens. */
 function runChild(task: EngineName | 'fsync', options: Options): Promise<ChildMessage> {

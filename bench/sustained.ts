@@ -31,7 +31,7 @@
 //   options: --puts N | --events N, --engines a,b, --keys random|ordered (kv), --durability immediate|none
 //            (audit: redb-audit's; the peers always fsync each commit), --seed N, --timeout-min N
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,7 @@ import { makeKeys, makeValues, streamRng, type Pair } from './data.js';
 import { ENGINES, isEngineName } from './engines/index.js';
 import { isPromise, type MaybePromise } from './engines/types.js';
 import { footprint } from './workloads.js';
+import { liveChildren } from './live-children.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS_DIR = join(dirname(SELF), 'results');
@@ -357,23 +358,13 @@ function parseOptions(): Options {
   };
 }
 
-const live = new Map<ChildProcess, string>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const [c, dir] of live) {
-      c.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-    process.exit(130);
-  });
-}
 
 function runChild(o: Options, engine: string): Promise<SustainedResult> {
   const dir = mkdtempSync(join(tmpdir(), `sustained-${o.workload}-${engine}-`));
   const args: ChildArgs = { workload: o.workload, engine, dir, ops: o.ops, seed: o.seed, ordered: o.ordered, durability: o.durability };
   return new Promise<SustainedResult>((resolve, reject) => {
     const c = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), SELF, '--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    live.set(c, dir);
+    liveChildren.set(c, dir);
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     let timedOut = false;
@@ -384,7 +375,7 @@ function runChild(o: Options, engine: string): Promise<SustainedResult> {
     c.on('error', (err) => reject(new Error(`could not start the ${engine} child: ${err.message}`)));
     c.on('exit', (code, signal) => {
       clearTimeout(timer);
-      live.delete(c);
+      liveChildren.delete(c);
       if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!) as SustainedResult);
       else reject(new Error(`${engine} failed (${timedOut ? `killed past --timeout-min ${o.timeoutMs / 60_000}` : signal ? `killed by ${signal}` : `exit ${code}`}); its error output is above`));
     });

@@ -88,15 +88,20 @@ export class FreeSpace {
     for (const p of this.pending) appendAll(all, p.extents);
     appendAll(all, this.quarantined);
     appendAll(all, extra);
-    all.sort((a, b) => a.offset - b.offset);
-    const out: Extent[] = [];
-    for (const e of all) {
-      const last = out[out.length - 1];
-      if (last && last.offset + last.length === e.offset) last.length += e.length;
-      else out.push({ offset: e.offset, length: e.length });
-    }
-    return out;
+    return mergedExtents(all);
   }
+}
+
+/** `extents` sorted by offset (in place), with touching ones merged into new extents. */
+export function mergedExtents(extents: Extent[]): Extent[] {
+  extents.sort((a, b) => a.offset - b.offset);
+  const out: Extent[] = [];
+  for (const e of extents) {
+    const last = out[out.length - 1];
+    if (last && last.offset + last.length === e.offset) last.length += e.length;
+    else out.push({ offset: e.offset, length: e.length });
+  }
+  return out;
 }
 
 /**

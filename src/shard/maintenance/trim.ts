@@ -46,7 +46,7 @@ import { alignUp, BLOCK_REF_SIZE, BlockKind, HEADER_SIZE, type BlockKindValue, t
 import { encodeCatalog, type StoredTable, type TableState } from '../data/catalog.js';
 import { Version } from '../data/version.js';
 import { SLOT_FLAG_CLEAN } from '../durability/checkpoint.js';
-import { FreeSpace } from '../durability/free-space.js';
+import { FreeSpace, mergedExtents } from '../durability/free-space.js';
 import type { ShardCore } from '../core.js';
 
 /**
@@ -115,17 +115,6 @@ function sameCheckpoint(a: HeaderSlot, b: HeaderSlot | null): boolean {
   );
 }
 
-/** Sorts extents and merges touching ones. */
-function merged(extents: Extent[]): Extent[] {
-  extents.sort((a, b) => a.offset - b.offset);
-  const out: Extent[] = [];
-  for (const e of extents) {
-    const last = out[out.length - 1];
-    if (last && last.offset + last.length === e.offset) last.length += e.length;
-    else out.push({ offset: e.offset, length: e.length });
-  }
-  return out;
-}
 
 /** Whether a block reaches past the cut (and so has to move for the file to end there). */
 function pastCut(ref: BlockRef, cut: number): boolean {
@@ -159,7 +148,7 @@ class HolesPastCut {
   }
 
   giveBack(offset: number, length: number): void {
-    const all = merged([...this.list, { offset, length }]);
+    const all = mergedExtents([...this.list, { offset, length }]);
     this.list.splice(0, this.list.length, ...all);
   }
 
@@ -354,7 +343,7 @@ function rewriteTree(core: ShardCore, w: TrimWriter, scan: Scan, moved: Map<numb
  * block, or at `end` when the last extent does not reach it.
  */
 function c2FreeList(free: Extent[], end: number): { list: Extent[]; fileEnd: number } {
-  const list = merged(free);
+  const list = mergedExtents(free);
   const last = list[list.length - 1];
   if (last && last.offset + last.length === end) return { list: list.slice(0, -1), fileEnd: last.offset };
   return { list, fileEnd: end };
@@ -401,7 +390,7 @@ export function trimOnClose(core: ShardCore, sessionTxn: number): TrimInfo | nul
 
   // Both slots hold C1 and nobody reads an older version: everything C1 does not reach is free.
   const end = active.fileEnd;
-  const free = merged(core.space.persistedFreeList([]));
+  const free = mergedExtents(core.space.persistedFreeList([]));
   const freeBytes = free.reduce((n, e) => n + e.length, 0);
   const bytesBefore = core.file.size();
   const liveEnd = end - freeBytes;
