@@ -106,6 +106,9 @@ function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/** Most commits an automatic checkpoint waits after failures in a row (see checkpointBackoff). */
+const MAX_CHECKPOINT_BACKOFF = 64;
+
 /** Fresh snapshots a read-only read tries after a checksum failure before reporting corruption. */
 const READ_ONLY_RETRIES = 3;
 
@@ -125,6 +128,14 @@ export class Database {
   private flushQueued = false;
   private flushing = false;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Commits to let pass before the next automatic checkpoint after one failed, doubling with each
+   * failure in a row (up to MAX_CHECKPOINT_BACKOFF) and reset by any checkpoint that succeeds. A
+   * failed checkpoint keeps what it wrote quarantined until a later one succeeds, so retrying at
+   * every commit on a failing disk (or after a bug) added a whole tree's worth of file per commit.
+   */
+  private checkpointBackoff = 0;
+  private commitsUntilCheckpoint = 0;
   private readonly tableHandles = new Map<string, Table>();
   /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
   private logArena: Uint8Array = new Uint8Array(64 * 1024);
@@ -326,6 +337,8 @@ export class Database {
     try {
       const info = writeCheckpoint(core);
       core.counters.lastCheckpointError = null;
+      this.checkpointBackoff = 0;
+      this.commitsUntilCheckpoint = 0;
       return info;
     } catch (err) {
       core.counters.lastCheckpointError = err as Error;
@@ -759,7 +772,8 @@ export class Database {
   private afterCommit(): void {
     const core = this.core!;
     if (core.wal.bytesWritten - core.walBytesAtCheckpoint >= core.options.checkpointWalBytes || memtableBytes(core.latest) >= core.options.memtableBytes) {
-      this.backgroundCheckpoint();
+      if (this.commitsUntilCheckpoint > 0) this.commitsUntilCheckpoint--;
+      else this.backgroundCheckpoint();
     }
   }
 
@@ -775,6 +789,8 @@ export class Database {
       this.checkpoint();
     } catch {
       // Recorded in counters.lastCheckpointError by checkpoint(); the WAL still holds every commit.
+      this.checkpointBackoff = Math.min(MAX_CHECKPOINT_BACKOFF, Math.max(1, 2 * this.checkpointBackoff));
+      this.commitsUntilCheckpoint = this.checkpointBackoff;
     }
   }
 }

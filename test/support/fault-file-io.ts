@@ -36,6 +36,8 @@ export class FaultyFileIO implements FileIO {
   reportedFreeBytes: number | null = null;
   /** Once a fault fired, fail every later write, truncate and sync (EIO). */
   crashAfterFault = false;
+  /** While set, every write to a file whose path matches fails (EIO): one failing file, the rest fine. */
+  failingPath: RegExp | null = null;
 
   constructor(private readonly inner: FileIO = nodeFileIO) {}
 
@@ -48,8 +50,12 @@ export class FaultyFileIO implements FileIO {
   }
 
   /** Called before each write; returns how many bytes to let through before failing, or null. */
-  beforeWrite(length: number, what: string): number | null {
+  beforeWrite(length: number, what: string, path = ''): number | null {
     this.writes++;
+    if (this.failingPath?.test(path)) {
+      this.fired++;
+      throw osError('EIO', what);
+    }
     if (this.crashAfterFault && this.fired > 0) throw osError('EIO', `${what} after a crash`);
     if (this.diskFull) {
       this.fired++;
@@ -129,7 +135,7 @@ class FaultyHandle implements FileHandle {
   }
 
   write(buf: Uint8Array, offset: number, length: number, position: number): void {
-    const allowed = this.io.beforeWrite(length, `write of ${this.path}`);
+    const allowed = this.io.beforeWrite(length, `write of ${this.path}`, this.path);
     if (allowed === null) {
       this.inner.write(buf, offset, length, position);
       return;
