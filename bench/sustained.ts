@@ -363,7 +363,7 @@ function runChild(o: Options, engine: string): Promise<SustainedResult> {
   const dir = mkdtempSync(join(tmpdir(), `sustained-${o.workload}-${engine}-`));
   const args: ChildArgs = { workload: o.workload, engine, dir, ops: o.ops, seed: o.seed, ordered: o.ordered, durability: o.durability };
   return new Promise<SustainedResult>((resolve, reject) => {
-    const c = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), SELF, '--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn(process.execPath, [...(process.env.BENCH_CHILD_FLAGS ? process.env.BENCH_CHILD_FLAGS.split(' ') : []), '--import', import.meta.resolve('tsx'), SELF, '--child', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
     liveChildren.set(c, dir);
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));

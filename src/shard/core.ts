@@ -35,6 +35,8 @@ export interface ShardCounters {
   lastCheckpointError: Error | null;
   blockBytesWritten: number;
   compactions: number;
+  /** The txn a checkpoint working between commits is storing; null when none is. */
+  checkpointRunningTxn: number | null;
 }
 
 /** Leaves may grow until they compress to about a page, up to this many pages uncompressed. */

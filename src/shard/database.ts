@@ -27,7 +27,7 @@ import type { PageFile } from '../pagefile/page-file.js';
 import type { NodeStore } from '../btree/node-store.js';
 import type { StoreCodec } from '../codec/store-codec.js';
 import type { KeyRing } from '../codec/key-ring.js';
-import { writeCheckpoint, type CheckpointInfo } from './durability/checkpoint.js';
+import { CheckpointRun, writeCheckpoint, type CheckpointInfo } from './durability/checkpoint.js';
 import { compactionHeadroom, compactShard, type CompactInfo } from './maintenance/compact.js';
 import { foldMemtables, memtableBytes } from './txn/fold.js';
 import { trimOnClose } from './maintenance/trim.js';
@@ -109,6 +109,18 @@ function isThenable(v: unknown): boolean {
 /** Most commits an automatic checkpoint waits after failures in a row (see checkpointBackoff). */
 const MAX_CHECKPOINT_BACKOFF = 64;
 
+/**
+ * A background checkpoint's share of the time after each commit, as a multiple of the commit's own
+ * time (a moving average): 1 while the commits since it began have filled little of the memtable
+ * budget, rising to 1 + CATCH_UP as they fill it; once they have filled it, the checkpoint finishes
+ * at once (memory stays within twice the budget).
+ */
+const CATCH_UP = 3;
+/** The least time a background checkpoint step gets, so that it moves on beside very fast commits. */
+const MIN_STEP_MS = 1;
+/** A step taken while the event loop is idle (no commit to give it time after). */
+const IDLE_STEP_MS = 4;
+
 /** Fresh snapshots a read-only read tries after a checksum failure before reporting corruption. */
 const READ_ONLY_RETRIES = 3;
 
@@ -136,6 +148,11 @@ export class Database {
    */
   private checkpointBackoff = 0;
   private commitsUntilCheckpoint = 0;
+  /** The background checkpoint in progress (see CheckpointRun), worked on between commits. */
+  private run: CheckpointRun | null = null;
+  private idleStep: NodeJS.Immediate | null = null;
+  /** Moving average of commit times, in ms: how much time a background checkpoint step may take. */
+  private commitMs = 0;
   private readonly tableHandles = new Map<string, Table>();
   /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
   private logArena: Uint8Array = new Uint8Array(64 * 1024);
@@ -237,6 +254,7 @@ export class Database {
    */
   write<T>(fn: (tx: WriteTxn) => T): T {
     if (!this.lock) throw new ReadOnlyError(this.path, 'write()');
+    const started = performance.now();
     const { tx, result } = this.runTransaction(fn);
     if (!tx.changed) return result;
     const core = this.live();
@@ -248,6 +266,7 @@ export class Database {
     core.latest = version;
     core.durable = version;
     core.space.addFreed(version.txn, tx.freed);
+    this.committed(version, started);
     this.afterCommit();
     return result;
   }
@@ -259,6 +278,7 @@ export class Database {
   writeAsync<T>(fn: (tx: WriteTxn) => T): Promise<T> {
     try {
       if (!this.lock) throw new ReadOnlyError(this.path, 'writeAsync()');
+      const started = performance.now();
       const { tx, result } = this.runTransaction(fn);
       if (!tx.changed) return Promise.resolve(result);
       const core = this.live();
@@ -267,6 +287,7 @@ export class Database {
       // durable first (or with the durable one readers see): only its own new nodes change in place.
       const version = this.mergeCommitted(tx, Math.max(core.readers.newest(), core.latest.txn));
       core.latest = version;
+      this.committed(version, started);
       return new Promise<T>((resolve, reject) => {
         this.unsynced.push({ version, freed: tx.freed, resolve: () => resolve(result), reject });
         if (core.options.durability === 'none') this.flushSync();
@@ -332,13 +353,11 @@ export class Database {
   checkpoint(): CheckpointInfo {
     this.assertNotWriting('checkpoint()');
     const core = this.writable('checkpoint()');
+    this.completeRun();
     this.flushSync();
-    this.fold();
     try {
       const info = writeCheckpoint(core);
-      core.counters.lastCheckpointError = null;
-      this.checkpointBackoff = 0;
-      this.commitsUntilCheckpoint = 0;
+      this.checkpointSucceeded(core);
       return info;
     } catch (err) {
       core.counters.lastCheckpointError = err as Error;
@@ -465,6 +484,8 @@ export class Database {
     this.assertNotWriting('close()');
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    if (this.idleStep) clearImmediate(this.idleStep);
+    this.idleStep = null;
     if (!this.lock) {
       this.core = null;
       core.file.retire();
@@ -643,6 +664,7 @@ export class Database {
    * until it is reopened, as after a failed merge.
    */
   private fold(): void {
+    this.completeRun();
     try {
       foldMemtables(this.live());
     } catch (err) {
@@ -769,28 +791,127 @@ export class Database {
     for (const u of lost) u.reject?.(err);
   }
 
+  /** After a commit's version is the newest: times it, and drops a checkpoint run it invalidates. */
+  private committed(version: Version, started: number): void {
+    const ms = performance.now() - started;
+    this.commitMs = this.commitMs === 0 ? ms : 0.9 * this.commitMs + 0.1 * ms;
+    if (this.run?.invalidatedBy(version)) {
+      const run = this.run;
+      this.endRun();
+      run.abort();
+    }
+  }
+
   private afterCommit(): void {
     const core = this.core!;
+    if (this.run) {
+      this.advanceRun(this.stepBudget(core, this.run));
+      return;
+    }
     if (core.wal.bytesWritten - core.walBytesAtCheckpoint >= core.options.checkpointWalBytes || memtableBytes(core.latest) >= core.options.memtableBytes) {
       if (this.commitsUntilCheckpoint > 0) this.commitsUntilCheckpoint--;
-      else this.backgroundCheckpoint();
+      else this.startRun();
     }
   }
 
   private intervalCheckpoint(): void {
     const core = this.core;
-    if (!core || this.writing || core.latest.txn === core.slots.active.checkpointTxn) return;
-    this.backgroundCheckpoint();
+    if (!core || this.writing) return;
+    if (this.run) this.advanceRun(IDLE_STEP_MS);
+    else if (core.latest.txn !== core.slots.active.checkpointTxn) this.startRun();
   }
 
-  /** A checkpoint nobody asked for: its failure is recorded for stats/health, not thrown. */
-  private backgroundCheckpoint(): void {
+  /**
+   * How long the background checkpoint may work after this commit: in proportion to commit times,
+   * more as the commits since it began fill the memtable or WAL budget, everything once they have.
+   */
+  private stepBudget(core: ShardCore, run: CheckpointRun): number {
+    const o = core.options;
+    const fill = Math.max((memtableBytes(core.latest) - run.memBytesAtStart) / o.memtableBytes, (core.wal.bytesWritten - run.walBytesAtStart) / o.checkpointWalBytes);
+    if (fill >= 1) return Infinity;
+    return Math.max(MIN_STEP_MS, this.commitMs) * (1 + CATCH_UP * fill * fill);
+  }
+
+  /** Begins a checkpoint nobody asked for, to run between commits; only once every commit is durable. */
+  private startRun(): void {
+    const core = this.core!;
+    if (this.unsynced.length > 0 || this.failure || !this.lock?.stillOurs()) return;
     try {
-      this.checkpoint();
-    } catch {
-      // Recorded in counters.lastCheckpointError by checkpoint(); the WAL still holds every commit.
-      this.checkpointBackoff = Math.min(MAX_CHECKPOINT_BACKOFF, Math.max(1, 2 * this.checkpointBackoff));
-      this.commitsUntilCheckpoint = this.checkpointBackoff;
+      this.run = new CheckpointRun(core);
+      core.counters.checkpointRunningTxn = this.run.txn;
+    } catch (err) {
+      this.checkpointFailed(core, err);
+      return;
     }
+    this.advanceRun(this.run.atOnce ? Infinity : Math.max(MIN_STEP_MS, this.commitMs));
+  }
+
+  /**
+   * Works on the background checkpoint for `budgetMs`, and finishes it when its writes are done and
+   * every commit is durable (it is installed over the newest version). Its failure is recorded for
+   * stats/health, not thrown: the WAL still holds every commit.
+   */
+  private advanceRun(budgetMs: number): void {
+    const core = this.core!;
+    const run = this.run!;
+    let ready: boolean;
+    try {
+      ready = run.step(performance.now() + budgetMs);
+      if (ready && this.unsynced.length === 0) {
+        this.endRun();
+        run.finish();
+        this.checkpointSucceeded(core);
+        return;
+      }
+    } catch (err) {
+      this.endRun();
+      run.abort();
+      this.checkpointFailed(core, err);
+      return;
+    }
+    // Idle turns of the event loop carry it on; a finished run waits for the next commit or flush.
+    if (!ready && !this.idleStep) {
+      this.idleStep = setImmediate(() => {
+        this.idleStep = null;
+        if (this.run && this.core && !this.writing) this.advanceRun(IDLE_STEP_MS);
+      });
+      this.idleStep.unref();
+    }
+  }
+
+  /** Finishes the background checkpoint now, for a call that needs it done (or the trees to itself). */
+  private completeRun(): void {
+    const run = this.run;
+    if (!run) return;
+    this.endRun();
+    const core = this.live();
+    try {
+      this.flushSync();
+      run.finish();
+    } catch (err) {
+      run.abort();
+      this.checkpointFailed(core, err);
+      throw err;
+    }
+    this.checkpointSucceeded(core);
+  }
+
+  /** The background checkpoint is over (finished, failed or abandoned). */
+  private endRun(): void {
+    this.run = null;
+    if (this.core) this.core.counters.checkpointRunningTxn = null;
+  }
+
+  private checkpointSucceeded(core: ShardCore): void {
+    core.counters.lastCheckpointError = null;
+    this.checkpointBackoff = 0;
+    this.commitsUntilCheckpoint = 0;
+  }
+
+  /** Recorded in counters.lastCheckpointError; later automatic attempts back off (see checkpointBackoff). */
+  private checkpointFailed(core: ShardCore, err: unknown): void {
+    core.counters.lastCheckpointError = err as Error;
+    this.checkpointBackoff = Math.min(MAX_CHECKPOINT_BACKOFF, Math.max(1, 2 * this.checkpointBackoff));
+    this.commitsUntilCheckpoint = this.checkpointBackoff;
   }
 }

@@ -29,7 +29,17 @@ export interface DatabaseStats {
   cache: { limitBytes: number; usedBytes: number; hits: number; misses: number; hitRatio: number };
   commits: number;
   checkpoints: number;
+  /**
+   * Time spent in checkpoints, from the start of each to its end: for one that works between
+   * commits (see `checkpointRunningTxn`), the commits in between count too.
+   */
   checkpointMsTotal: number;
+  /**
+   * The transaction a checkpoint in progress is storing, or null. Automatic checkpoints work in
+   * slices between commits, so that no commit waits for a whole one; until one finishes, the WAL
+   * holds everything since the previous one.
+   */
+  checkpointRunningTxn: number | null;
   lastCheckpointAt: number | null;
   lastCheckpointError: string | null;
   blockBytesWritten: number;
@@ -72,6 +82,7 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     commits: core.counters.commits,
     checkpoints: core.counters.checkpoints,
     checkpointMsTotal: core.counters.checkpointMsTotal,
+    checkpointRunningTxn: core.counters.checkpointRunningTxn,
     lastCheckpointAt: core.counters.lastCheckpointAt,
     lastCheckpointError: core.counters.lastCheckpointError?.message ?? null,
     blockBytesWritten: core.counters.blockBytesWritten,

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { OutOfLineValue } from '../../src/btree/node.js';
 import { MemTable, type MemValue } from '../../src/shard/data/memtable.js';
 import { WriteColumns } from '../../src/shard/data/write-columns.js';
 
@@ -539,6 +540,98 @@ function runOps(ops: Op[]): void {
   }
   checkAgainstModel(mem, model, 0, null, false);
 }
+
+/** A value as a string, an out-of-line one by its bytes. */
+const showAny = (v: MemValue | undefined): string | null => (v instanceof OutOfLineValue ? show(v.data) : show(v));
+
+/** Everything a fold source hands out, chunk by chunk of `chunk` keys, and the superseded value objects. */
+function drainFold(mem: MemTable, chunk: number): { rows: [string, string | null][]; chunks: number; superseded: string[] } {
+  const source = mem.foldSource();
+  const rows: [string, string | null][] = [];
+  const superseded: string[] = [];
+  let chunks = 0;
+  for (let w = source.next(chunk, (v) => superseded.push(showAny(v)!)); w !== null; w = source.next(chunk, (v) => superseded.push(showAny(v)!))) {
+    chunks++;
+    assert.ok(w.length <= chunk, `a chunk of ${w.length} keys, asked for ${chunk}`);
+    for (let i = 0; i < w.length; i++) rows.push([Buffer.from(w.key(i)).toString('latin1'), showAny(w.value(i))]);
+  }
+  return { rows, chunks, superseded };
+}
+
+test('a fold source hands out each key once, with its newest version, in key order and in chunks, and later commits do not disturb it', () => {
+  const mem = memOver();
+  // 12 commits over 600 keys: overwrites, deletions and re-puts across commits, so runs overlap.
+  const want = new Map<string, string | null>();
+  for (let txn = 1; txn <= 12; txn++) {
+    const writes: [string, string | null][] = [];
+    for (let i = 0; i < 120; i++) {
+      const k = `k${String((i * 37 + txn * 101) % 600).padStart(5, '0')}`;
+      const v = (i + txn) % 9 === 0 ? null : `v${txn}-${i}`;
+      writes.push([k, v]);
+      want.set(k, v);
+    }
+    commit(mem, txn, writes);
+  }
+  const source = mem.foldSource();
+  // Commits after the fold source was taken: it must not see them.
+  commit(mem, 13, [['k00001', 'late'], ['zzz', 'late']]);
+  const rows: [string, string | null][] = [];
+  for (let w = source.next(50, () => {}); w !== null; w = source.next(50, () => {})) {
+    for (let i = 0; i < w.length; i++) rows.push([Buffer.from(w.key(i)).toString('latin1'), show(w.value(i))]);
+  }
+  const expected = [...want.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  assert.deepEqual(rows, expected);
+  assert.equal(source.done, expected.length);
+  // The chunk size is respected, and the memtable's own readers still see the late commit.
+  const again = drainFold(mem, 64);
+  assert.equal(again.chunks, Math.ceil(again.rows.length / 64));
+  assert.equal(seen(mem, 'k00001', ALL), 'late');
+});
+
+test('a fold source reports every older version of a value object as superseded, and never the winning one', () => {
+  const mem = memOver();
+  const big = (s: string): OutOfLineValue => new OutOfLineValue(b(s));
+  const add = (txn: number, writes: [string, MemValue][]): void => addCommit(mem, txn, writes.map(([k, value]) => ({ key: b(k), value })), () => {});
+  add(1, [['a', big('a1')], ['b', big('b1')], ['c', b('c1')]]);
+  add(2, [['a', big('a2')], ['c', null]]);
+  add(3, [['a', big('a3')], ['b', b('b3')]]);
+  const { rows, superseded } = drainFold(mem, 2);
+  assert.deepEqual(rows, [['a', 'a3'], ['b', 'b3'], ['c', null]]);
+  assert.equal(show((mem.find(b('a'), ALL) as OutOfLineValue).data), 'a3');
+  // a1 and a2 lost to a3, b1 to the inline b3; inline values and deletions hold no reference to give back.
+  assert.deepEqual(superseded.sort(), ['a1', 'a2', 'b1']);
+});
+
+test('since(txn) keeps exactly the commits above txn, readable as before, with their count delta over the folded tree', () => {
+  const mem = memOver(['k00000', 'k00001']);
+  commit(mem, 1, [['k00002', 'one'], ['k00003', 'one']]);
+  commit(mem, 2, [['k00000', null], ['k00004', 'two']]);
+  commit(mem, 3, [['k00002', 'three'], ['k00005', 'three'], ['k00001', null]]);
+  commit(mem, 4, [['k00006', 'four'], ['k00003', null]]);
+  // The tree after folding commits 1 and 2 into the one holding k00000 and k00001.
+  const folded = new Set(['k00001', 'k00002', 'k00003', 'k00004']);
+  assert.equal(mem.since(4, (k) => folded.has(Buffer.from(k).toString('latin1'))), null, 'nothing above the newest commit');
+  const later = mem.since(2, (k) => folded.has(Buffer.from(k).toString('latin1')))!;
+  assert.equal(later.size, 5);
+  assert.equal(seen(later, 'k00002', ALL), 'three');
+  assert.equal(seen(later, 'k00003', ALL), 'DELETED');
+  assert.equal(seen(later, 'k00004', ALL), undefined, 'commit 2 is in the tree now, not the memtable');
+  assert.equal(seen(later, 'k00002', 2), undefined, 'a reader at 2 finds nothing of its own in the new memtable');
+  // Over the folded tree: commit 3 adds k00005 and deletes k00001; commit 4 adds k00006 and deletes k00003.
+  assert.equal(later.countDelta(3), 0);
+  assert.equal(later.countDelta(ALL), 0);
+  assert.deepEqual(walk(later, ALL, false), [
+    ['k00001', null],
+    ['k00002', 'three'],
+    ['k00003', null],
+    ['k00005', 'three'],
+    ['k00006', 'four'],
+  ]);
+  // The new memtable takes commits of its own like any other.
+  commit(later, 5, [['k00007', 'five']]);
+  assert.equal(later.countDelta(ALL), 1);
+  assert.equal(seen(mem, 'k00007', ALL), undefined, 'the old memtable is left as it was');
+});
 
 test('random commits, rollbacks, reads and cursors running across commits agree with a sorted-array model', () => {
   const seed = Number(process.env.MEMTABLE_SEED ?? Date.now() % 2 ** 31);

@@ -26,7 +26,7 @@
  *   started with: later commits cannot disturb it.
  * - Commits arrive in increasing txn order; a rollback removes the newest ones.
  */
-import { OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
+import { BlobValue, OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
 import { NO_BYTES, W_BUF, W_KEY_LEN, W_KEY_OFF, W_LOC, W_VALUE_LEN, W_VALUE_OFF, type WriteColumns } from './write-columns.js';
 
 /** A value, or null for a deletion. */
@@ -178,6 +178,30 @@ class Entries {
     }
     this.n = base + w.size;
     return base;
+  }
+
+  /**
+   * Appends entry `id` of `from` (room reserved) and returns its number here; `srcMap` maps the
+   * buffers of `from` to their index in `srcs`, filled as they are first met.
+   */
+  copyFrom(from: Entries, id: number, srcMap: Map<number, number>): number {
+    const at = this.n++;
+    const f = id * LOC;
+    const t = at * LOC;
+    const src = from.locs[f + SRC]!;
+    let mapped = srcMap.get(src);
+    if (mapped === undefined) {
+      mapped = this.srcs.push(from.srcs[src]!) - 1;
+      srcMap.set(src, mapped);
+    }
+    this.locs[t + SRC] = mapped;
+    for (let k = KEY_OFF; k <= VALUE_LEN; k++) this.locs[t + k] = from.locs[f + k]!;
+    const obj = from.locs[f + OBJ]!;
+    this.locs[t + OBJ] = obj < 0 ? obj : this.objects.push(from.objects[obj]!) - 1;
+    this.words[at] = from.words[id]!;
+    this.words2[at] = from.words2[id]!;
+    this.txns[at] = from.txns[id]!;
+    return at;
   }
 
   /** The buffer entry `e` lies in. */
@@ -398,6 +422,63 @@ export class NewestVersions {
   }
 }
 
+/**
+ * The newest version of every key of a set of runs, in key order, a chunk at a time: a checkpoint
+ * folds a memtable into its tree slice by slice while commits go on (the memtable meanwhile gains
+ * runs of its own; these stay as they were). Every version in the runs is visible (the checkpoint
+ * holds them all), so a key's newest version is the first of its group in the newest run holding it.
+ */
+export class FoldSource {
+  private readonly pos: Int32Array;
+  /** Keys handed out so far. */
+  done = 0;
+
+  constructor(private readonly runs: readonly Run[]) {
+    this.pos = new Int32Array(runs.length);
+  }
+
+  /**
+   * The next (up to) `max` keys with their newest values, or null when every key has been handed out;
+   * the value objects of older versions (which never reach the tree) go to `superseded`.
+   */
+  next(max: number, superseded: (value: LeafValue) => void): NewestVersions | null {
+    const runs = this.runs;
+    if (runs.length === 0) return null;
+    const e = runs[0]!.e;
+    const firsts = new Int32Array(max);
+    let n = 0;
+    let deletions = false;
+    while (n < max) {
+      // The smallest key at the head of any run.
+      let least = -1;
+      for (let r = 0; r < runs.length; r++) {
+        const i = this.pos[r]!;
+        const run = runs[r]!;
+        if (i < run.length && (least < 0 || e.compare(run.ids[i]!, least) < 0)) least = run.ids[i]!;
+      }
+      if (least < 0) break;
+      // Newest run first: its first version of the key wins, every other version is superseded.
+      let winner = -1;
+      for (let r = runs.length - 1; r >= 0; r--) {
+        const run = runs[r]!;
+        let i = this.pos[r]!;
+        if (i >= run.length || !e.sameKey(run.ids[i]!, least)) continue;
+        if (winner < 0) winner = run.ids[i++]!;
+        while (i < run.length && e.sameKey(run.ids[i]!, least)) {
+          const v = e.valueObject(run.ids[i++]!);
+          if (v !== undefined && v !== null) superseded(v);
+        }
+        this.pos[r] = i;
+      }
+      firsts[n++] = winner;
+      if (e.valueObject(winner) === null) deletions = true;
+    }
+    if (n === 0) return null;
+    this.done += n;
+    return new NewestVersions(e, firsts.subarray(0, n), deletions);
+  }
+}
+
 export class MemTable {
   /** Every write given, in arrival order; runs index into it. */
   private readonly entries = new Entries();
@@ -420,6 +501,8 @@ export class MemTable {
   size = 0;
   /** Bytes of keys and values held, plus bookkeeping: what folding it would free. */
   bytes = 0;
+  /** Whether any write held is a deduplicated value (folding it changes the blob tables). */
+  holdsBlobs = false;
 
   /** `treeHas` answers whether the tree under this memtable holds a key. */
   constructor(private readonly treeHas: (key: Uint8Array) => boolean) {}
@@ -441,6 +524,7 @@ export class MemTable {
     for (let i = 0; i < n; i++) {
       const v = writes.values[i];
       bytes += wl[i * W_LOC + W_KEY_LEN]! + (v === undefined ? wl[i * W_LOC + W_VALUE_LEN]! : heldBytes(v)) + WRITE_OVERHEAD;
+      if (v instanceof BlobValue) this.holdsBlobs = true;
     }
     // Sorted by the entries' words first (most comparisons end there), equal keys in write order.
     const order = new Int32Array(n);
@@ -457,7 +541,12 @@ export class MemTable {
       }
       ids[kept++] = at;
     }
-    const run = new Run(e, kept === n ? ids : ids.slice(0, kept));
+    this.pushCommit(txn, new Run(e, kept === n ? ids : ids.slice(0, kept)), bytes);
+  }
+
+  /** Records a commit whose kept writes are `run`, and stacks the run. */
+  private pushCommit(txn: number, run: Run, bytes: number): void {
+    const kept = run.length;
     if (this.writeCount + kept > this.writes.length) {
       let cap = this.writes.length * 2;
       while (cap < this.writeCount + kept) cap *= 2;
@@ -564,6 +653,41 @@ export class MemTable {
       }
     }
     return { newest: new NewestVersions(this.entries, firsts.subarray(0, n), deletions), superseded };
+  }
+
+  /**
+   * For a checkpoint that folds this memtable a slice at a time while commits go on: the newest
+   * version of every key written so far, in key order, handed out in chunks. Later commits do not
+   * disturb it (it keeps the runs of now, which never change).
+   */
+  foldSource(): FoldSource {
+    return new FoldSource(this.runs.slice());
+  }
+
+  /**
+   * A new memtable holding only the commits above `txn`, over the tree `treeHas` asks: the one a
+   * checkpoint at `txn` built by folding this memtable's commits up to `txn` into its tree. Those
+   * commits' entries are copied out (so that everything older can be collected once no reader
+   * holds this memtable). Null when no commit is above `txn`.
+   */
+  since(txn: number, treeHas: (key: Uint8Array) => boolean): MemTable | null {
+    let first = this.commitTxns.length;
+    while (first > 0 && this.commitTxns[first - 1]! > txn) first--;
+    if (first === this.commitTxns.length) return null;
+    const out = new MemTable(treeHas);
+    out.holdsBlobs = this.holdsBlobs;
+    const srcMap = new Map<number, number>();
+    const from = first > 0 ? this.commitEnds[first - 1]! : 0;
+    out.entries.reserve(this.writeCount - from);
+    for (let k = first; k < this.commitTxns.length; k++) {
+      const start = k > first ? this.commitEnds[k - 1]! : from;
+      const end = this.commitEnds[k]!;
+      // A commit's kept writes were logged in its run's order: by key.
+      const ids = new Int32Array(end - start);
+      for (let j = start; j < end; j++) ids[j - start] = out.entries.copyFrom(this.entries, this.writes[j]!, srcMap);
+      out.pushCommit(this.commitTxns[k]!, new Run(out.entries, ids), this.commitBytes[k]!);
+    }
+    return out;
   }
 
   /** Every value object held (out of line, deduplicated), every version: for giving back references. */

@@ -1,5 +1,7 @@
 /**
- * Checkpoint: store every dirty node of the durable version copy-on-write, then flip the header slot.
+ * Checkpoint: fold the memtables of the durable version into its trees, store every dirty node
+ * copy-on-write, then flip the header slot. Done start to end (writeCheckpoint) or in slices between
+ * commits (CheckpointRun; see there for what holds while commits go on).
  *
  * Order, and why it is crash safe:
  *   1. Blocks that neither the newest durable slot nor any snapshot can reach are handed to the
@@ -10,8 +12,9 @@
  *   3. fdatasync, then the slot that is not the newest is written with seq + 1, then fdatasync. Open
  *      picks the newest valid slot: before this write completes that is the old checkpoint (plus the
  *      WAL, which still holds every commit since), after it the new one.
- *   4. Only then does the in-memory state change: nodes learn their block refs, the old catalog and
- *      freelist blocks join the pending frees, and WAL segments neither slot needs are deleted.
+ *   4. Only then does the in-memory state change: the folded trees are installed, nodes learn their
+ *      block refs, the blocks the fold dropped and the old catalog and freelist join the pending
+ *      frees, and WAL segments neither slot needs are deleted.
  * A failure before step 4 undoes every in-memory change; the extents it wrote are quarantined, since
  * its slot write may have reached the disk.
  */
@@ -27,9 +30,14 @@ import type { HeaderSlot } from '../../pagefile/header-slot.js';
 import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName } from '../../wal/segment-format.js';
 import { listSegments } from '../../wal/wal-scan.js';
-import { encodeCatalog, type StoredTable } from '../data/catalog.js';
-import { keyFields, type ShardCore } from '../core.js';
-import { foldMemtables } from '../txn/fold.js';
+import { encodeCatalog, type StoredTable, type TableState } from '../data/catalog.js';
+import type { FoldSource, MemTable } from '../data/memtable.js';
+import { treeHas } from '../data/tree-read.js';
+import { isReservedTableName } from '../validate.js';
+import { Version } from '../data/version.js';
+import { keyFields, txSettings, type ShardCore } from '../core.js';
+import { memtableBytes, nextFoldId } from '../txn/fold.js';
+import { WriteTxn } from '../txn/write-txn.js';
 
 /** Slot flag: written by a clean close; the WAL is not needed. */
 export const SLOT_FLAG_CLEAN = 1;
@@ -44,7 +52,8 @@ const STAGED_MAX = 1 << 20;
  * Where checkpoints frame their extents, reused from one flush and one checkpoint to the next: an
  * array per block (and another per run of neighbouring blocks, to write them in one call) made a
  * checkpoint allocate three times the bytes it wrote, every one of them fresh memory to fault in.
- * One per thread: a checkpoint runs start to end without yielding, so two never share it.
+ * One per thread: a checkpoint writes out what it queued here before it yields (CheckpointRun.step),
+ * so two never share it.
  */
 let staging = new Uint8Array(0);
 
@@ -141,14 +150,15 @@ class CheckpointWriter {
     this.core.file.writeExtents(joinAdjacent(batch));
   }
 
-  /** Stores a dirty node (and its dirty descendants and values); returns its ref. */
-  persist(node: Node): BlockRef {
-    if (node.ref) return node.ref;
+  /**
+   * Stores one dirty node whose dirty children are stored already (see {@link dirtyNodes}), with
+   * its pending out-of-line values.
+   */
+  store(node: Node): void {
     if (node instanceof BranchNode) {
       for (let i = 0; i < node.kids.length; i++) {
         if (node.refs[i]) continue;
-        const ref = this.persist(node.kids[i]!);
-        node.refs[i] = ref;
+        node.refs[i] = node.kids[i]!.ref;
         this.undo.push(() => (node.refs[i] = null));
       }
     } else if (node.pending) {
@@ -165,113 +175,348 @@ class CheckpointWriter {
       node.pending = null;
       this.undo.push(() => (node.pending = pending));
     }
-    const ref = this.write(node.isLeaf ? BlockKind.Leaf : BlockKind.Branch, node.isLeaf ? encodeLeaf(node) : encodeBranch(node));
-    node.ref = ref;
+    node.ref = this.write(node.isLeaf ? BlockKind.Leaf : BlockKind.Branch, node.isLeaf ? encodeLeaf(node) : encodeBranch(node));
     this.persisted.push(node);
     this.undo.push(() => (node.ref = null));
-    return ref;
   }
 
   rollback(): void {
     for (let i = this.undo.length - 1; i >= 0; i--) this.undo[i]!();
+    this.undo.length = 0;
   }
 }
 
+/** The nodes under `root` not stored yet, children before their parent. */
+function dirtyNodes(root: Node, out: Node[]): void {
+  if (root.ref) return;
+  const stack: { node: Node; next: number }[] = [{ node: root, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const node = top.node;
+    if (node instanceof BranchNode) {
+      while (top.next < node.kids.length && node.refs[top.next]) top.next++;
+      if (top.next < node.kids.length) {
+        stack.push({ node: node.kids[top.next++]!, next: 0 });
+        continue;
+      }
+    }
+    out.push(node);
+    stack.pop();
+  }
+}
+
+/** Keys of a memtable folded per slice: a slice takes about a millisecond. */
+const FOLD_SLICE_KEYS = 2048;
+/** Nodes stored between two looks at the clock. */
+const STORE_SLICE_NODES = 8;
+
+/** A memtable being folded into its table's tree. */
+interface FoldTask {
+  name: string;
+  mem: MemTable;
+  source: FoldSource;
+  /** The tree so far: the table's root with the slices folded into it. */
+  root: Node | null;
+  count: number;
+}
+
 /**
- * Writes a checkpoint of `core.durable`, which must equal `core.latest` (the caller flushed the WAL).
- * With `clean`, both slots end up describing it and the WAL is deleted (close).
+ * One checkpoint, done in steps so that it can run between commits: the commit path then only
+ * appends to the WAL and the memtables while the checkpoint folds, encodes, compresses and writes
+ * (Database gives it a slice of time after each commit, and the event loop's idle turns).
+ *
+ * It stores the version that was newest and durable when it began (txn T). Commits after T go on
+ * into the same memtables; a memtable's versions up to T are folded, a slice of keys at a time,
+ * into a tree of the checkpoint's own (no reader sees it until the end, so the slices build on
+ * each other's nodes), then the dirty nodes are stored, children first, a few per look at the
+ * clock. Nothing the database reads changes until `finish`, which writes the catalog, the freelist
+ * and the header slot, and then installs the folded trees in the newest version, under memtables
+ * holding only the commits after T. So a checkpoint that fails, or is abandoned (a commit cleared
+ * or dropped a table it folds), leaves memory as it was; what it wrote is quarantined as before.
+ *
+ * While it runs, T is held like a snapshot: commits copy rather than edit the nodes T reaches (the
+ * internal blob tables' trees, which commits change directly), and no block T reaches is reused.
+ * Blocks that commits after T free stay out of the stored freelist (T's tree still reaches them).
  */
-export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo {
-  const started = performance.now();
-  foldMemtables(core);
-  const version = core.durable;
-  const txn = version.txn;
-  const active = core.slots.active;
-  const sync = core.options.durability !== 'none';
-  // A checkpoint also rewrites a damaged (torn) other slot, so it runs even with no changes then.
-  const unchanged =
-    txn === active.checkpointTxn && version.store === core.store && core.space.pendingBytes === 0 && core.slots.other !== null && !core.ringChanged;
-  if (unchanged && (!clean || (active.flags & SLOT_FLAG_CLEAN) !== 0)) {
-    if (clean) deleteWalSegments(core, Infinity);
-    return { txn, wrote: false, blocksWritten: 0, bytesWritten: 0, durationMs: performance.now() - started };
+export class CheckpointRun {
+  /** The transaction stored: every commit up to it. */
+  readonly txn: number;
+  /** Memtable bytes when the run began: what the memtables gain beyond that came after T. */
+  readonly memBytesAtStart: number;
+  /** WAL bytes written when the run began. */
+  readonly walBytesAtStart: number;
+  private readonly started = performance.now();
+  private readonly version: Version;
+  private readonly unchanged: boolean;
+  private readonly clean: boolean;
+  private readonly walPos: { segment: number; offset: number };
+  private readonly tx: WriteTxn | null;
+  private readonly folds: FoldTask[] = [];
+  private foldIndex = 0;
+  /** The tables as stored, once folded. */
+  private stored: Map<string, TableState> | null = null;
+  /** Blocks the blob-table changes dropped from the stored tables (see applyFoldBlobDeltas). */
+  private storedFrees: BlockRef[] = [];
+  private order: Node[] = [];
+  private nextNode = 0;
+  private readonly writer: CheckpointWriter;
+  private ended = false;
+  /**
+   * Whether the run must be done start to end without commits in between (Database then does so):
+   * when the store holds deduplicated values. Folding then changes the blob tables, which commits
+   * change too (directly in their trees, not through memtables): T's blob trees and the newest
+   * ones would share nodes this run stores, and which of the two frees a node's block would depend
+   * on the order commits and steps came in.
+   */
+  readonly atOnce: boolean;
+
+  /** `core.latest` must be durable (the caller flushed the WAL). */
+  constructor(
+    private readonly core: ShardCore,
+    clean = false,
+  ) {
+    if (core.latest !== core.durable) throw new Error('internal: a checkpoint starts from a durable version');
+    const version = core.durable;
+    this.version = version;
+    this.txn = version.txn;
+    this.clean = clean;
+    this.memBytesAtStart = memtableBytes(version);
+    this.walBytesAtStart = core.wal.bytesWritten;
+    this.walPos = core.wal.position;
+    this.writer = new CheckpointWriter(core, this.txn);
+    const active = core.slots.active;
+    // A checkpoint also rewrites a damaged (torn) other slot, so it runs even with no changes then.
+    // A close's checkpoint must also leave the clean flag in the slots.
+    this.unchanged =
+      this.txn === active.checkpointTxn &&
+      version.store === core.store &&
+      core.space.pendingBytes === 0 &&
+      core.slots.other !== null &&
+      !core.ringChanged &&
+      (!clean || (active.flags & SLOT_FLAG_CLEAN) !== 0);
+    this.tx = null;
+    let blobs = false;
+    for (const t of version.tables.values()) {
+      if (isReservedTableName(t.name) ? t.count > 0 || (t.root !== null && !t.root.ref) : t.mem?.holdsBlobs === true) blobs = true;
+    }
+    this.atOnce = blobs;
+    if (this.unchanged) return;
+    // From the first block written, the older slot's blocks may be overwritten.
+    core.fallbackIntact = false;
+    core.space.release(active.checkpointTxn, core.readers.oldest());
+    core.space.allocator.trimTail();
+    core.readers.add(this.txn);
+    for (const t of version.tables.values()) {
+      if (t.mem) this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count });
+    }
+    if (this.folds.length > 0) {
+      this.tx = new WriteTxn(version, nextFoldId(), txSettings(core), null);
+      this.tx.beginSlicedFold(Math.max(core.readers.newest(), this.txn));
+    }
   }
 
-  // From the first block written, the older slot's blocks may be overwritten.
-  core.fallbackIntact = false;
-  core.space.release(active.checkpointTxn, core.readers.oldest());
-  core.space.allocator.trimTail();
-  const w = new CheckpointWriter(core, txn);
-  let slot: HeaderSlot;
-  let retired: Extent[];
-  try {
-    const stored: StoredTable[] = [];
-    for (const t of version.tables.values()) stored.push({ name: t.name, count: t.count, root: t.root ? w.persist(t.root) : null });
-    stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const catalog = w.write(BlockKind.Catalog, encodeCatalog(stored));
-    retired = [];
-    if (active.catalog) retired.push(active.catalog);
-    if (active.freelist) retired.push(active.freelist);
-    // The freelist goes at the end of the file so that allocating it changes no free extent.
-    const freelist = w.write(BlockKind.Freelist, encodeFreelist(core.space.persistedFreeList(retired)), true);
-    w.flush();
-    const fileEnd = core.space.allocator.end;
-    if (core.file.size() > fileEnd) core.file.truncate(fileEnd);
-    if (sync) core.file.sync();
-    const walPos = clean ? { segment: core.wal.segment + 1, offset: SEGMENT_HEADER_SIZE } : core.wal.position;
-    slot = {
-      pageSize: core.options.pageSize,
-      databaseId: core.databaseId,
-      seq: active.seq + 1,
-      checkpointTxn: txn,
-      fileEnd,
-      catalog,
-      freelist,
-      walSegment: walPos.segment,
-      walOffset: walPos.offset,
-      flags: clean ? SLOT_FLAG_CLEAN : 0,
-      ...keyFields(core),
-    };
-    const target = (1 - core.slots.activeIndex) as 0 | 1;
-    core.file.writeSlot(target, slot);
-    if (sync) core.file.sync();
-    if (clean) {
-      // Both slots must describe the clean state before the WAL may go: either may be the fallback.
-      const second = { ...slot, seq: slot.seq + 1 };
-      core.file.writeSlot(core.slots.activeIndex, second);
-      if (sync) core.file.sync();
-      core.slots = { activeIndex: core.slots.activeIndex, active: second, other: slot };
-    } else {
-      core.slots = { activeIndex: target, active: slot, other: active };
+  /**
+   * Works until `deadline` (a performance.now() time) has passed, at least one slice; true once
+   * everything is written but the header slot (then {@link finish}).
+   */
+  step(deadline: number): boolean {
+    if (this.ended) throw new Error('internal: a checkpoint run was stepped after it ended');
+    if (this.unchanged) return true;
+    do {
+      if (this.stored === null) this.foldSlice();
+      else if (this.nextNode < this.order.length) this.storeSlice();
+      else break;
+    } while (performance.now() < deadline);
+    // Queued blocks lie in the staging buffer every writer of this thread shares (another shard's
+    // checkpoint may run before this one's next step): write them out before yielding.
+    this.writer.flush();
+    return this.stored !== null && this.nextNode === this.order.length;
+  }
+
+  /**
+   * Whether `latest` no longer builds on what this run folds (a commit cleared or dropped one of
+   * its tables): the run must then be abandoned.
+   */
+  invalidatedBy(latest: Version): boolean {
+    for (const f of this.folds) if (latest.tables.get(f.name)?.mem !== f.mem) return true;
+    return false;
+  }
+
+  private foldSlice(): void {
+    const task = this.folds[this.foldIndex];
+    if (!task) {
+      this.endFold();
+      return;
     }
+    const tx = this.tx!;
+    const writes = task.source.next(FOLD_SLICE_KEYS, (v) => tx.supersede(v));
+    if (!writes) {
+      this.foldIndex++;
+      return;
+    }
+    const r = tx.foldSlice(task.root, writes);
+    task.root = r.root;
+    task.count += r.delta;
+  }
+
+  private endFold(): void {
+    const tables = new Map(this.version.tables);
+    for (const f of this.folds) tables.set(f.name, { name: f.name, root: f.root, count: f.count, mem: null });
+    if (this.tx) {
+      this.storedFrees = this.tx.applyFoldBlobDeltas(tables, Math.max(this.core.readers.newest(), this.txn));
+      this.tx.endSlicedFold();
+    }
+    for (const t of tables.values()) if (t.root) dirtyNodes(t.root, this.order);
+    this.stored = tables;
+  }
+
+  private storeSlice(): void {
+    const end = Math.min(this.order.length, this.nextNode + STORE_SLICE_NODES);
+    while (this.nextNode < end) this.writer.store(this.order[this.nextNode++]!);
+  }
+
+  /**
+   * Writes the catalog, the freelist and the header slot, then installs the folded trees in the
+   * newest version, which must be durable. With `clean` (close), both slots end up describing the
+   * checkpoint and the WAL is deleted. On failure the run is abandoned and the error thrown.
+   */
+  finish(): CheckpointInfo {
+    const core = this.core;
+    if (!this.step(Infinity)) throw new Error('internal: a checkpoint run finished before its steps');
+    if (core.latest !== core.durable) throw new Error('internal: a checkpoint is installed only over a durable version');
+    const txn = this.txn;
+    const active = core.slots.active;
+    if (this.unchanged) {
+      this.ended = true;
+      if (this.clean) deleteWalSegments(core, Infinity);
+      return { txn, wrote: false, blocksWritten: 0, bytesWritten: 0, durationMs: performance.now() - this.started };
+    }
+    const w = this.writer;
+    const sync = core.options.durability !== 'none';
+    let retired: Extent[];
+    try {
+      const stored: StoredTable[] = [];
+      for (const t of this.stored!.values()) stored.push({ name: t.name, count: t.count, root: t.root ? t.root.ref! : null });
+      stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const catalog = w.write(BlockKind.Catalog, encodeCatalog(stored));
+      retired = [];
+      if (active.catalog) retired.push(active.catalog);
+      if (active.freelist) retired.push(active.freelist);
+      // The freelist goes at the end of the file so that allocating it changes no free extent.
+      // What the fold dropped is free as of this checkpoint (in memory it waits for readers; see install).
+      const dropped: Extent[] = [...retired];
+      if (this.tx) for (const refs of [this.tx.freed, this.storedFrees]) for (const r of refs) dropped.push(r);
+      const freelist = w.write(BlockKind.Freelist, encodeFreelist(core.space.persistedFreeList(dropped, txn)), true);
+      w.flush();
+      const fileEnd = core.space.allocator.end;
+      if (core.file.size() > fileEnd) core.file.truncate(fileEnd);
+      if (sync) core.file.sync();
+      const walPos = this.clean ? { segment: core.wal.segment + 1, offset: SEGMENT_HEADER_SIZE } : this.walPos;
+      const slot: HeaderSlot = {
+        pageSize: core.options.pageSize,
+        databaseId: core.databaseId,
+        seq: active.seq + 1,
+        checkpointTxn: txn,
+        fileEnd,
+        catalog,
+        freelist,
+        walSegment: walPos.segment,
+        walOffset: walPos.offset,
+        flags: this.clean ? SLOT_FLAG_CLEAN : 0,
+        ...keyFields(core),
+      };
+      const target = (1 - core.slots.activeIndex) as 0 | 1;
+      core.file.writeSlot(target, slot);
+      if (sync) core.file.sync();
+      if (this.clean) {
+        // Both slots must describe the clean state before the WAL may go: either may be the fallback.
+        const second = { ...slot, seq: slot.seq + 1 };
+        core.file.writeSlot(core.slots.activeIndex, second);
+        if (sync) core.file.sync();
+        core.slots = { activeIndex: core.slots.activeIndex, active: second, other: slot };
+      } else {
+        core.slots = { activeIndex: target, active: slot, other: active };
+      }
+    } catch (err) {
+      this.abort();
+      throw err;
+    }
+    this.ended = true;
+    this.install();
+    core.readers.remove(txn);
+    core.space.checkpointSucceeded(txn);
+    // The old catalog and freelist are retired as of the next transaction, not this one: a reader of
+    // the checkpoint they belong to (a backup pins it and reads them) holds back exactly that. This
+    // checkpoint no longer reaches them.
+    core.space.addFreed(txn + 1, retired, txn);
+    core.ringChanged = false;
+    // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
+    core.leafRatio.stored(w.leafRaw, w.leafPacked);
+    const cache = this.version.store.cache;
+    for (const node of w.persisted) {
+      if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;
+      else trimLeaf(node, true);
+      cache.put(node.ref!.offset, node);
+    }
+    core.walBytesAtCheckpoint = this.walBytesAtStart;
+    core.counters.checkpoints++;
+    core.fallbackIntact = true;
+    core.counters.blockBytesWritten += w.bytes;
+    core.counters.lastCheckpointAt = Date.now();
+    const durationMs = performance.now() - this.started;
+    core.counters.checkpointMsTotal += durationMs;
+    deleteWalSegments(core, this.clean ? Infinity : Math.min(core.slots.active.walSegment, core.slots.other?.walSegment ?? Infinity));
+    return { txn, wrote: true, blocksWritten: w.blocks, bytesWritten: w.bytes, durationMs };
+  }
+
+  /**
+   * Makes the newest version read the folded trees: each folded table gets its stored tree under a
+   * memtable of the commits after T (none when the version is T's own).
+   */
+  private install(): void {
+    const core = this.core;
+    const latest = core.latest;
+    const tx = this.tx;
+    if (!tx) return;
+    let tables: Map<string, TableState>;
+    if (latest === this.version) {
+      tables = this.stored!;
+    } else {
+      // Commits came after T: only a run without deduplicated values (see atOnce) gets here, and
+      // its fold changed no blob table, so the newest version's blob tables stay as they are.
+      if (this.storedFrees.length > 0 || this.atOnce) throw new Error('internal: a checkpoint that changed blob tables is installed over later commits');
+      tables = new Map(latest.tables);
+      for (const f of this.folds) {
+        const root = f.root;
+        tables.set(f.name, { name: f.name, root, count: f.count, mem: f.mem.since(this.txn, (key) => treeHas(root, key, latest.store)) });
+      }
+    }
+    core.latest = core.durable = new Version(latest.txn, tables, latest.store);
+    // What the fold dropped stays readable for every reader of a version before this one, T's or later.
+    core.space.addFreed(latest.txn + 1, tx.freed, this.txn);
+    core.space.addFreed(latest.txn + 1, this.storedFrees, this.txn);
+  }
+
+  /** Abandons the run: memory stays as it was, and what it wrote waits in quarantine. */
+  abort(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.writer.rollback();
+    this.core.space.quarantine(this.writer.allocated);
+    if (!this.unchanged) this.core.readers.remove(this.txn);
+  }
+}
+
+/** Writes a checkpoint of `core.durable`, which must equal `core.latest` (the caller flushed the WAL), start to end. */
+export function writeCheckpoint(core: ShardCore, clean = false): CheckpointInfo {
+  const run = new CheckpointRun(core, clean);
+  try {
+    run.step(Infinity);
   } catch (err) {
-    w.rollback();
-    core.space.quarantine(w.allocated);
+    run.abort();
     throw err;
   }
-
-  core.space.checkpointSucceeded(txn);
-  // The old catalog and freelist are retired as of the next transaction, not this one: a reader of
-  // the checkpoint they belong to (a backup pins it and reads them) holds back exactly that. This
-  // checkpoint no longer reaches them.
-  core.space.addFreed(txn + 1, retired, txn);
-  core.ringChanged = false;
-  // Enough leaves to say how well they compress: leaves may then grow to fill a page compressed.
-  core.leafRatio.stored(w.leafRaw, w.leafPacked);
-  const cache = version.store.cache;
-  for (const node of w.persisted) {
-    if (node instanceof BranchNode) for (let i = 0; i < node.kids.length; i++) node.kids[i] = null;
-    else trimLeaf(node, true);
-    cache.put(node.ref!.offset, node);
-  }
-  core.walBytesAtCheckpoint = core.wal.bytesWritten;
-  core.counters.checkpoints++;
-  core.fallbackIntact = true;
-  core.counters.blockBytesWritten += w.bytes;
-  core.counters.lastCheckpointAt = Date.now();
-  const durationMs = performance.now() - started;
-  core.counters.checkpointMsTotal += durationMs;
-  deleteWalSegments(core, clean ? Infinity : Math.min(core.slots.active.walSegment, core.slots.other?.walSegment ?? Infinity));
-  return { txn, wrote: true, blocksWritten: w.blocks, bytesWritten: w.bytes, durationMs };
+  return run.finish();
 }
 
 /** Deletes WAL segments numbered below `below`, except the one being written. */

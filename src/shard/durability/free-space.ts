@@ -79,13 +79,15 @@ export class FreeSpace {
   }
 
   /**
-   * The free list a checkpoint persists: every extent the next checkpoint may overwrite after a
-   * reopen (no snapshots survive a reopen), i.e. the allocator's free extents, all pending ones,
-   * and `extra`; sorted and with touching extents merged.
+   * The free list a checkpoint at `checkpointTxn` persists: every extent the next checkpoint may
+   * overwrite after a reopen (no snapshots survive a reopen), i.e. the allocator's free extents, the
+   * pending ones that checkpoint no longer reaches, and `extra`; sorted and with touching extents
+   * merged. Pending extents that commits after `checkpointTxn` freed are left out: a checkpoint
+   * written while commits go on (see checkpoint.ts) stores a tree that still reaches them.
    */
-  persistedFreeList(extra: readonly Extent[]): Extent[] {
+  persistedFreeList(extra: readonly Extent[], checkpointTxn = Infinity): Extent[] {
     const all = this.allocator.extents();
-    for (const p of this.pending) appendAll(all, p.extents);
+    for (const p of this.pending) if (p.checkpointTxn <= checkpointTxn) appendAll(all, p.extents);
     appendAll(all, this.quarantined);
     appendAll(all, extra);
     return mergedExtents(all);

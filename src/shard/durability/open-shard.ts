@@ -297,6 +297,7 @@ export function openShard(dir: string, options: ResolvedDatabaseOptions): { core
         lastCheckpointError: null,
         blockBytesWritten: 0,
         compactions: 0,
+        checkpointRunningTxn: null,
       },
     };
     deleteWalSegments(core, Math.min(slot.walSegment, core.slots.other?.walSegment ?? Infinity));

@@ -90,7 +90,7 @@ function openOnce(dir: string, options: ResolvedDatabaseOptions): { core: ShardC
       fallbackIntact: false,
       readers: new ReaderRegistry(),
       walBytesAtCheckpoint: 0,
-      counters: { commits: 0, checkpoints: 0, checkpointMsTotal: 0, lastCheckpointAt: null, lastCheckpointError: null, blockBytesWritten: 0, compactions: 0 },
+      counters: { commits: 0, checkpoints: 0, checkpointMsTotal: 0, lastCheckpointAt: null, lastCheckpointError: null, blockBytesWritten: 0, compactions: 0, checkpointRunningTxn: null },
     };
     const recovery: RecoveryReport = {
       created: false,

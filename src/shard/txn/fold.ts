@@ -11,6 +11,11 @@ import { WriteTxn } from './write-txn.js';
 /** Fold ids: negative and never reused, so no fold takes another's nodes for its own. */
 let folds = 0;
 
+/** A new fold id (see {@link WriteTxn.fold}). */
+export function nextFoldId(): number {
+  return -++folds;
+}
+
 /** Whether any table of `v` has a memtable. */
 export function hasMemtables(v: Version): boolean {
   for (const t of v.tables.values()) if (t.mem) return true;
@@ -29,7 +34,7 @@ export function foldMemtables(core: ShardCore): void {
   const v = core.latest;
   if (!hasMemtables(v)) return;
   if (v !== core.durable) throw new Error('internal: memtables are folded only when every commit is durable');
-  const tx = new WriteTxn(v, -++folds, txSettings(core), null);
+  const tx = new WriteTxn(v, nextFoldId(), txSettings(core), null);
   const folded = tx.fold(core.readers.newest());
   core.latest = folded;
   core.durable = folded;

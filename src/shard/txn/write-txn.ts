@@ -17,7 +17,7 @@ import type { NodeStore } from '../../btree/node-store.js';
 import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
 import { childAt } from '../../btree/search.js';
-import { mergeSortedWrites } from '../../btree/sorted-merge.js';
+import { mergeSortedWrites, type SortedWrites } from '../../btree/sorted-merge.js';
 import { treeDelete, treePut } from '../../btree/tree-write.js';
 import type { BlockRef } from '../../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../../util/bytes.js';
@@ -434,6 +434,44 @@ export class WriteTxn extends TxTable {
     this.applyBlobDeltas(tables);
     this.trimCreated();
     return new Version(this.base.txn, tables, this.store);
+  }
+
+  /**
+   * @internal A fold done a slice at a time, for a checkpoint that runs between commits (see
+   * durability/checkpoint.ts): the transaction becomes the context the slices merge with. Nodes of
+   * versions up to `mutableAfter` are copied, never changed in place. The txn must be a fold id, as
+   * for {@link fold}.
+   */
+  beginSlicedFold(mutableAfter: number): void {
+    this.active = false;
+    this.mutableAfter = mutableAfter;
+  }
+
+  /** @internal Merges one slice of a memtable's newest versions into `root`. */
+  foldSlice(root: Node | null, writes: SortedWrites): { root: Node | null; delta: number } {
+    return mergeSortedWrites(root, writes, this);
+  }
+
+  /** @internal A memtable version that never reaches the tree gives back its blob reference. */
+  supersede(value: LeafValue): void {
+    this.dropValue(value);
+  }
+
+  /**
+   * @internal Applies the blob reference changes the sliced fold made to `tables` (a version's
+   * tables, copied), and returns the stored blocks that dropped out of them: the checkpoint lists
+   * them free and frees them once it is installed.
+   */
+  applyFoldBlobDeltas(tables: Map<string, TableState>, mutableAfter: number): BlockRef[] {
+    this.mutableAfter = mutableAfter;
+    const mark = this.freed.length;
+    this.applyBlobDeltas(tables);
+    return this.freed.splice(mark);
+  }
+
+  /** @internal The nodes the sliced fold built become shared and immutable. */
+  endSlicedFold(): void {
+    this.trimCreated();
   }
 
   private applyToTree(root: Node | null, count: number, key: Uint8Array, value: MemValue): [Node | null, number] {
