@@ -42,11 +42,18 @@ export interface SortedWrites {
 
 /**
  * Applies every write of `writes` to the tree at `root`; returns the new root (null when nothing is
- * left) and the change in the number of entries.
+ * left) and the change in the number of entries. Merges that follow one another over one tree (a
+ * fold done in slices) pass one `packer`, so that the leaves they build share its slabs: a packer
+ * per slice left a mostly empty 1 MiB slab behind each, held by the leaves in it.
  */
-export function mergeSortedWrites(root: Node | null, writes: SortedWrites, ctx: WriteContext): { root: Node | null; delta: number } {
+export function mergeSortedWrites(
+  root: Node | null,
+  writes: SortedWrites,
+  ctx: WriteContext,
+  packer = new LeafPacker(ctx.maxLeafSize, ctx.txn),
+): { root: Node | null; delta: number } {
   if (writes.length === 0) return { root, delta: 0 };
-  const m = new SortedMerge(writes, ctx);
+  const m = new SortedMerge(writes, ctx, packer);
   let level = m.node(root ?? LeafNode.empty(ctx.txn), 0, writes.length);
   // The nodes that replace the root are all rebuilt, and have no parent to rebalance them yet.
   if (writes.deletions && level.nodes.length > 1) m.rebalance(level.nodes, level.refs, level.seps, level.nodes.map((_, i) => i));
@@ -91,14 +98,11 @@ function lowerBoundFrom(leaf: LeafNode, key: Uint8Array, from: number): number {
 class SortedMerge {
   /** Entries added less entries removed. */
   delta = 0;
-  private readonly packer: LeafPacker;
-
   constructor(
     private readonly writes: SortedWrites,
     private readonly ctx: WriteContext,
-  ) {
-    this.packer = new LeafPacker(ctx.maxLeafSize, ctx.txn);
-  }
+    private readonly packer: LeafPacker,
+  ) {}
 
   /** The nodes replacing `node` once keys [lo, hi) (all within its range) are written into it. */
   node(node: Node, lo: number, hi: number): Level {

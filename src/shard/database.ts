@@ -110,12 +110,14 @@ function isThenable(v: unknown): boolean {
 const MAX_CHECKPOINT_BACKOFF = 64;
 
 /**
- * A background checkpoint's share of the time after each commit, as a multiple of the commit's own
- * time (a moving average): 1 while the commits since it began have filled little of the memtable
- * budget, rising to 1 + CATCH_UP as they fill it; once they have filled it, the checkpoint finishes
- * at once (memory stays within twice the budget).
+ * A background checkpoint gets at least a commit's time (a moving average) after each commit, and
+ * more when what it has left, spread over the commits left before the memtable or WAL budget is
+ * used again, needs more: CATCH_UP is the margin on that estimate. Once the budget is used, it
+ * finishes at once (memtables stay within twice their budget).
  */
-const CATCH_UP = 3;
+const CATCH_UP = 1.5;
+/** Progress below which a run's pace says too little to plan by. */
+const MIN_PROGRESS = 0.02;
 /** The least time a background checkpoint step gets, so that it moves on beside very fast commits. */
 const MIN_STEP_MS = 1;
 /** A step taken while the event loop is idle (no commit to give it time after). */
@@ -153,6 +155,8 @@ export class Database {
   private idleStep: NodeJS.Immediate | null = null;
   /** Moving average of commit times, in ms: how much time a background checkpoint step may take. */
   private commitMs = 0;
+  /** Commits since the background checkpoint began. */
+  private runCommits = 0;
   private readonly tableHandles = new Map<string, Table>();
   /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
   private logArena: Uint8Array = new Uint8Array(64 * 1024);
@@ -829,7 +833,16 @@ export class Database {
     const o = core.options;
     const fill = Math.max((memtableBytes(core.latest) - run.memBytesAtStart) / o.memtableBytes, (core.wal.bytesWritten - run.walBytesAtStart) / o.checkpointWalBytes);
     if (fill >= 1) return Infinity;
-    return Math.max(MIN_STEP_MS, this.commitMs) * (1 + CATCH_UP * fill * fill);
+    this.runCommits++;
+    const least = Math.max(MIN_STEP_MS, this.commitMs);
+    // Spread what is left over the commits left before the budget is used again, so that the run
+    // ends before it has to finish inside one commit: time per unit of progress so far, times the
+    // progress left, over the commits the fill rate says remain (with a margin).
+    const p = run.progress();
+    if (p < MIN_PROGRESS || fill <= 0) return least;
+    const remainingMs = (run.workMs * (1 - p)) / p;
+    const commitsLeft = Math.max(1, ((1 - fill) * this.runCommits) / fill);
+    return Math.max(least, (CATCH_UP * remainingMs) / commitsLeft);
   }
 
   /** Begins a checkpoint nobody asked for, to run between commits; only once every commit is durable. */
@@ -838,6 +851,7 @@ export class Database {
     if (this.unsynced.length > 0 || this.failure || !this.lock?.stillOurs()) return;
     try {
       this.run = new CheckpointRun(core);
+      this.runCommits = 0;
       core.counters.checkpointRunningTxn = this.run.txn;
     } catch (err) {
       this.checkpointFailed(core, err);

@@ -261,6 +261,10 @@ export class CheckpointRun {
   private nextNode = 0;
   private readonly writer: CheckpointWriter;
   private ended = false;
+  /** Time spent in steps so far, in ms. */
+  workMs = 0;
+  /** Versions held by the memtables folded (at least their keys): what folding goes through. */
+  private foldKeys = 0;
   /**
    * Whether the run must be done start to end without commits in between (Database then does so):
    * when the store holds deduplicated values. Folding then changes the blob tables, which commits
@@ -307,7 +311,9 @@ export class CheckpointRun {
     core.space.allocator.trimTail();
     core.readers.add(this.txn);
     for (const t of version.tables.values()) {
-      if (t.mem) this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count });
+      if (!t.mem) continue;
+      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count });
+      this.foldKeys += t.mem.size;
     }
     if (this.folds.length > 0) {
       this.tx = new WriteTxn(version, nextFoldId(), txSettings(core), null);
@@ -322,6 +328,7 @@ export class CheckpointRun {
   step(deadline: number): boolean {
     if (this.ended) throw new Error('internal: a checkpoint run was stepped after it ended');
     if (this.unchanged) return true;
+    const began = performance.now();
     do {
       if (this.stored === null) this.foldSlice();
       else if (this.nextNode < this.order.length) this.storeSlice();
@@ -330,7 +337,19 @@ export class CheckpointRun {
     // Queued blocks lie in the staging buffer every writer of this thread shares (another shard's
     // checkpoint may run before this one's next step): write them out before yielding.
     this.writer.flush();
+    this.workMs += performance.now() - began;
     return this.stored !== null && this.nextNode === this.order.length;
+  }
+
+  /**
+   * How much of the work is done, 0 to 1: folding counts as the first half (by keys handed out),
+   * storing as the second (by nodes stored). A guess at first; it steadies as the run goes on.
+   */
+  progress(): number {
+    if (this.stored !== null) return this.order.length === 0 ? 1 : 0.5 + (0.5 * this.nextNode) / this.order.length;
+    let done = 0;
+    for (const f of this.folds) done += f.source.done;
+    return this.foldKeys === 0 ? 0.5 : (0.5 * Math.min(done, this.foldKeys)) / this.foldKeys;
   }
 
   /**
@@ -486,9 +505,12 @@ export class CheckpointRun {
       // its fold changed no blob table, so the newest version's blob tables stay as they are.
       if (this.storedFrees.length > 0 || this.atOnce) throw new Error('internal: a checkpoint that changed blob tables is installed over later commits');
       tables = new Map(latest.tables);
+      // The new memtables' lookups must hold the store and their root only: holding `latest` would
+      // chain every older version, and its memtables, to the newest one.
+      const store = latest.store;
       for (const f of this.folds) {
         const root = f.root;
-        tables.set(f.name, { name: f.name, root, count: f.count, mem: f.mem.since(this.txn, (key) => treeHas(root, key, latest.store)) });
+        tables.set(f.name, { name: f.name, root, count: f.count, mem: f.mem.since(this.txn, (key) => treeHas(root, key, store)) });
       }
     }
     core.latest = core.durable = new Version(latest.txn, tables, latest.store);

@@ -14,7 +14,7 @@
 import { ValidationError, TransactionClosedError, CorruptionError } from '../../errors.js';
 import { blake3 } from '../../blob/blake3.js';
 import type { NodeStore } from '../../btree/node-store.js';
-import { blobHashAt, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.js';
+import { blobHashAt, LeafPacker, trimLeaf, valueRefAt, valueTagAt } from '../../btree/leaf.js';
 import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, type Node } from '../../btree/node.js';
 import { childAt } from '../../btree/search.js';
 import { mergeSortedWrites, type SortedWrites } from '../../btree/sorted-merge.js';
@@ -113,6 +113,8 @@ export class WriteTxn extends TxTable {
   /** @internal */ readonly store: NodeStore;
   /** @internal */ readonly maxNodeSize: number;
   /** @internal */ readonly maxLeafSize: number;
+  /** The packer every slice of a sliced fold builds its leaves with (see mergeSortedWrites). */
+  private slicePacker: LeafPacker | null = null;
   /** @internal Set by merge(): nodes above it that no reader sees may be changed in place. */
   mutableAfter = Infinity;
   /** @internal Operations for the WAL record; null while replaying the WAL itself. */
@@ -449,7 +451,8 @@ export class WriteTxn extends TxTable {
 
   /** @internal Merges one slice of a memtable's newest versions into `root`. */
   foldSlice(root: Node | null, writes: SortedWrites): { root: Node | null; delta: number } {
-    return mergeSortedWrites(root, writes, this);
+    this.slicePacker ??= new LeafPacker(this.maxLeafSize, this.txn);
+    return mergeSortedWrites(root, writes, this, this.slicePacker);
   }
 
   /** @internal A memtable version that never reaches the tree gives back its blob reference. */
