@@ -633,6 +633,25 @@ test('since(txn) keeps exactly the commits above txn, readable as before, with t
   assert.equal(seen(mem, 'k00007', ALL), undefined, 'the old memtable is left as it was');
 });
 
+test('since(txn) after a rollback keeps the later commits only, value objects included, and none of the rolled-back writes', () => {
+  const mem = memOver();
+  const big = (s: string): OutOfLineValue => new OutOfLineValue(b(s));
+  const add = (txn: number, writes: [string, MemValue][]): void => addCommit(mem, txn, writes.map(([k, value]) => ({ key: b(k), value })), () => {});
+  add(1, [['a', big('a1')], ['b', b('b1')]]);
+  add(2, [['c', big('c2')], ['a', b('a2')]]);
+  add(3, [['d', big('d3')], ['b', null]]);
+  mem.rollback(2);
+  add(3, [['e', big('e3')], ['b', b('b3')]]);
+  const later = mem.since(1, () => false)!;
+  const c = openCursor(later, ALL, false);
+  const rows: [string, string | null][] = [];
+  for (let r = c.seek(null, false); r !== null; r = c.next()) rows.push([Buffer.from(r.key).toString('latin1'), showAny(r.value)]);
+  assert.deepEqual(rows, [['a', 'a2'], ['b', 'b3'], ['c', 'c2'], ['e', 'e3']]);
+  assert.equal(later.find(b('d'), ALL), undefined, 'a rolled-back write came back');
+  assert.equal(later.size, 4);
+  assert.equal(later.countDelta(ALL), 4);
+});
+
 test('random commits, rollbacks, reads and cursors running across commits agree with a sorted-array model', () => {
   const seed = Number(process.env.MEMTABLE_SEED ?? Date.now() % 2 ** 31);
   const numRuns = Number(process.env.MEMTABLE_RUNS ?? 75);

@@ -181,27 +181,30 @@ class Entries {
   }
 
   /**
-   * Appends entry `id` of `from` (room reserved) and returns its number here; `srcMap` maps the
-   * buffers of `from` to their index in `srcs`, filled as they are first met.
+   * Makes this (empty) set hold entries [first, from.n) of `from`, entry `first + i` becoming entry
+   * `i`: their columns are copied in bulk, and their buffers and value objects (suffixes of
+   * `from`'s, since entries are numbered in arrival order) renumbered.
    */
-  copyFrom(from: Entries, id: number, srcMap: Map<number, number>): number {
-    const at = this.n++;
-    const f = id * LOC;
-    const t = at * LOC;
-    const src = from.locs[f + SRC]!;
-    let mapped = srcMap.get(src);
-    if (mapped === undefined) {
-      mapped = this.srcs.push(from.srcs[src]!) - 1;
-      srcMap.set(src, mapped);
+  copyTail(from: Entries, first: number): void {
+    const n = from.n - first;
+    this.reserve(n);
+    this.locs.set(from.locs.subarray(first * LOC, from.n * LOC));
+    this.words.set(from.words.subarray(first, from.n));
+    this.words2.set(from.words2.subarray(first, from.n));
+    this.txns.set(from.txns.subarray(first, from.n));
+    this.n = n;
+    const srcBase = n > 0 ? from.locs[first * LOC + SRC]! : 0;
+    let objBase = -1;
+    const locs = this.locs;
+    for (let i = 0; i < n; i++) {
+      locs[i * LOC + SRC]! -= srcBase;
+      const obj = locs[i * LOC + OBJ]!;
+      if (obj < 0) continue;
+      if (objBase < 0) objBase = obj;
+      locs[i * LOC + OBJ] = obj - objBase;
     }
-    this.locs[t + SRC] = mapped;
-    for (let k = KEY_OFF; k <= VALUE_LEN; k++) this.locs[t + k] = from.locs[f + k]!;
-    const obj = from.locs[f + OBJ]!;
-    this.locs[t + OBJ] = obj < 0 ? obj : this.objects.push(from.objects[obj]!) - 1;
-    this.words[at] = from.words[id]!;
-    this.words2[at] = from.words2[id]!;
-    this.txns[at] = from.txns[id]!;
-    return at;
+    this.srcs = from.srcs.slice(srcBase);
+    this.objects = objBase < 0 ? [] : from.objects.slice(objBase);
   }
 
   /** The buffer entry `e` lies in. */
@@ -674,19 +677,35 @@ export class MemTable {
     let first = this.commitTxns.length;
     while (first > 0 && this.commitTxns[first - 1]! > txn) first--;
     if (first === this.commitTxns.length) return null;
+    const from = first > 0 ? this.commitEnds[first - 1]! : 0;
+    // Entries are numbered in arrival order, so the commits kept hold every entry from the first one
+    // of theirs on (and perhaps entries of rolled-back commits, which no run refers to).
+    let firstEntry = this.entries.n;
+    for (let j = from; j < this.commitEnds[first]!; j++) if (this.writes[j]! < firstEntry) firstEntry = this.writes[j]!;
     const out = new MemTable(treeHas);
     out.holdsBlobs = this.holdsBlobs;
-    const srcMap = new Map<number, number>();
-    const from = first > 0 ? this.commitEnds[first - 1]! : 0;
-    out.entries.reserve(this.writeCount - from);
-    for (let k = first; k < this.commitTxns.length; k++) {
-      const start = k > first ? this.commitEnds[k - 1]! : from;
-      const end = this.commitEnds[k]!;
-      // A commit's kept writes were logged in its run's order: by key.
-      const ids = new Int32Array(end - start);
-      for (let j = start; j < end; j++) ids[j - start] = out.entries.copyFrom(this.entries, this.writes[j]!, srcMap);
-      out.pushCommit(this.commitTxns[k]!, new Run(out.entries, ids), this.commitBytes[k]!);
+    out.entries.copyTail(this.entries, firstEntry);
+    // Each run keeps its entries of those commits, in order: no key is compared again.
+    for (const run of this.runs) {
+      let kept = 0;
+      for (let i = 0; i < run.ids.length; i++) if (run.ids[i]! >= firstEntry) kept++;
+      if (kept === 0) continue;
+      const ids = new Int32Array(kept);
+      let k = 0;
+      for (let i = 0; i < run.ids.length; i++) if (run.ids[i]! >= firstEntry) ids[k++] = run.ids[i]! - firstEntry;
+      out.runs.push(new Run(out.entries, ids));
     }
+    const count = this.writeCount - from;
+    out.writes = new Int32Array(Math.max(64, count));
+    for (let j = 0; j < count; j++) out.writes[j] = this.writes[from + j]! - firstEntry;
+    out.writeCount = count;
+    for (let k = first; k < this.commitTxns.length; k++) {
+      out.commitTxns.push(this.commitTxns[k]!);
+      out.commitEnds.push(this.commitEnds[k]! - from);
+      out.commitBytes.push(this.commitBytes[k]!);
+      out.bytes += this.commitBytes[k]!;
+    }
+    out.size = count;
     return out;
   }
 
