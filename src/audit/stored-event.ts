@@ -187,7 +187,10 @@ export function eventTextAt(ts: number, idKey: Uint8Array, value: Uint8Array): s
 /** Digits of the largest timestamp (MAX_TIMESTAMP, 8.64e15). */
 const MAX_TS_DIGITS = 16;
 
-/** Where eventTextAt assembles an event's JSON (read synchronously, never handed out); grown on need. */
+/**
+ * Where eventTextAt assembles an event's JSON (read synchronously, never handed out); grown on need,
+ * so it holds as much as the largest event read, which the validation limits bound.
+ */
 let scratch = Buffer.allocUnsafe(4096);
 
 /** Writes the decimal digits of the non-negative integer `v` at b[o]; returns where they end. Matches String(v) below 1e21. */
