@@ -28,7 +28,7 @@
  * with it; timestamps are non-negative integers below 2^53 so their big-endian bytes sort like them;
  * an id key is only ever read back with the ts it was built for.
  */
-import { isCanonicalUlid, ulidToBytes, ulidToString } from './ulid.js';
+import { isCanonicalUlid, ulidToBytes, ulidToString, writeUlidChars } from './ulid.js';
 
 /** Index kinds; 0 is the tenant total in audit.stats. */
 export const KIND_TOTAL = 0;
@@ -118,18 +118,28 @@ export function isSelfKeyed(idKey: Uint8Array): boolean {
 export function idFromKey(b: Uint8Array, off: number, end: number, ts: number): string {
   const tag = b[off];
   if (tag === TAG_TEXT) return Buffer.from(b.buffer, b.byteOffset + off + 1, end - off - 1).toString('utf8');
-  if (tag === TAG_ULID_SELF) {
-    // The ULID's 16 bytes in a reused array: every returned event of a query passes here.
-    SELF_ULID[0] = Math.floor(ts / 1099511627776) & 255;
-    SELF_ULID[1] = Math.floor(ts / 4294967296) & 255;
-    writeU32(SELF_ULID, 2, ts >>> 0);
-    for (let i = 0; i < ULID_RANDOM; i++) SELF_ULID[6 + i] = b[off + 1 + i]!;
-    return ulidToString(SELF_ULID, 0);
-  }
+  if (tag === TAG_ULID_SELF) return ulidToString(selfUlid(b, off, ts), 0);
   return ulidToString(b, off + 1);
 }
 
-/** Scratch bytes of idFromKey (read synchronously, never handed out). */
+/**
+ * Writes the characters of the id of the self-keyed id key at b[off] (an event at `ts`) as ASCII
+ * bytes into `out[o..]`; returns where they end.
+ */
+export function writeSelfIdChars(b: Uint8Array, off: number, ts: number, out: Uint8Array, o: number): number {
+  return writeUlidChars(selfUlid(b, off, ts), 0, out, o);
+}
+
+/** The 16 bytes of the ULID of the self-keyed id key at b[off], in a reused array: every returned event of a query passes here. */
+function selfUlid(b: Uint8Array, off: number, ts: number): Uint8Array {
+  SELF_ULID[0] = Math.floor(ts / 1099511627776) & 255;
+  SELF_ULID[1] = Math.floor(ts / 4294967296) & 255;
+  writeU32(SELF_ULID, 2, ts >>> 0);
+  for (let i = 0; i < ULID_RANDOM; i++) SELF_ULID[6 + i] = b[off + 1 + i]!;
+  return SELF_ULID;
+}
+
+/** Scratch bytes of selfUlid (read synchronously, never handed out). */
 const SELF_ULID = new Uint8Array(16);
 
 /** The event id of id bytes (idBytes form). */

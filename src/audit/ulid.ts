@@ -67,6 +67,25 @@ export function ulidToString(b: Uint8Array, off = 0): string {
   return String.fromCharCode.apply(null, CODES as unknown as number[]);
 }
 
+/**
+ * Writes the 26 characters of the ULID whose 16 bytes are at `b[off..]` as ASCII bytes into
+ * `out[o..]` and returns where they end: for readers that build text as bytes, with no string
+ * made for the id alone.
+ */
+export function writeUlidChars(b: Uint8Array, off: number, out: Uint8Array, o: number): number {
+  let acc = 0;
+  let bits = 2; // as in ulidToString
+  for (let i = 0; i < 16; i++) {
+    acc = ((acc << 8) | b[off + i]!) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out[o++] = ALPHABET_CODES[(acc >>> bits) & 31]!;
+    }
+  }
+  return o;
+}
+
 const ALPHABET_CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
 const CODES = new Array<number>(26).fill(0);
 

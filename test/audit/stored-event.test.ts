@@ -9,8 +9,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { CorruptionError, RedbAuditStore } from '../../src/index.js';
 import { DEFAULT_LIMITS, prepareEvent } from '../../src/audit/event-model.js';
-import { eventKey, tenantLenAt } from '../../src/audit/keys.js';
-import { eventJson, eventTextAt, storedEvent } from '../../src/audit/stored-event.js';
+import { eventKey, idBytes, idKeyOf, tenantLenAt } from '../../src/audit/keys.js';
+import { eventJson, eventJsonAt, eventTextAt, storedEvent } from '../../src/audit/stored-event.js';
 import { newUlid } from '../../src/audit/ulid.js';
 
 const textArb = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(',"id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"', ',"timestamp":5', 'é', '\u{1F600}', '"\\'));
@@ -73,9 +73,24 @@ test('a nested member that repeats the id or the timestamp, or JSON rewritten af
   const stored = storedEvent(rewritten, e.id, e.idKey, e.ts);
   assert.equal(stored[0], 1);
   assert.deepEqual(eventJson(key, stored), rewritten);
+  assert.equal(eventTextAt(e.ts, e.idKey, stored), rewritten.toString('utf8'));
   // JSON without the members (not an event of this key) is stored whole rather than cut wrongly.
   const other = Buffer.from('{"a":1}');
   assert.equal(storedEvent(other, e.id, e.idKey, e.ts), other);
+});
+
+test('the text of a split value read under an id key that is not self-keyed is that key\'s JSON, decoded', () => {
+  // storedEvent splits only self-keyed events; a split value met under another key (a damaged or
+  // foreign store) still reads as eventJson's bytes, never as the scratch path's guess.
+  for (const ts of [0, 9, 1_759_373_697_440, 2 ** 48 - 1]) {
+    const e = prepareEvent({ id: newUlid(ts), tenantId: 't', timestamp: ts, actor: { id: 'ü' }, action: 'a.b', resource: { type: 'r', id: '1' } }, DEFAULT_LIMITS, 'event');
+    const stored = storedEvent(e.json, e.id, e.idKey, e.ts);
+    assert.equal(stored[0], 1);
+    assert.equal(eventTextAt(e.ts, e.idKey, stored), e.json.toString('utf8'));
+    const otherKey = idKeyOf(idBytes(newUlid(ts === 0 ? 1 : ts - 1)), ts);
+    assert.notEqual(otherKey[0], e.idKey[0]);
+    assert.equal(eventTextAt(ts, otherKey, stored), eventJsonAt(ts, otherKey, stored).toString('utf8'));
+  }
 });
 
 test('a stored event with a malformed header is a CorruptionError, not garbage', () => {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isCanonicalUlid, newUlid, ulidTime, ulidToBytes, ulidToString } from '../../src/audit/ulid.js';
+import { isCanonicalUlid, newUlid, ulidTime, ulidToBytes, ulidToString, writeUlidChars } from '../../src/audit/ulid.js';
 
 test('binary and string forms of a ULID round-trip and sort alike', () => {
   fc.assert(
@@ -15,6 +15,19 @@ test('binary and string forms of a ULID round-trip and sort alike', () => {
       ulidToBytes(sa, back);
       assert.deepEqual(back, a);
       assert.equal(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), sa < sb ? -1 : sa > sb ? 1 : 0);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('the characters of a ULID written as bytes are exactly its string form', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 6 }), (b, off, o) => {
+      const out = Buffer.alloc(40, 0x2e);
+      assert.equal(writeUlidChars(b, off, out, o), o + 26);
+      assert.equal(out.toString('latin1', o, o + 26), ulidToString(b, off));
+      // Nothing outside its 26 bytes is touched.
+      assert.equal(out.toString('latin1', 0, o) + out.toString('latin1', o + 26), '.'.repeat(14));
     }),
     { numRuns: 500 },
   );
