@@ -126,6 +126,12 @@ export interface PreparedEvent {
   category: string;
   /** Canonical JSON of the stored event (UTF-8). */
   json: Buffer;
+  /**
+   * Byte offsets in `json` of the members `,"id":...` and `,"timestamp":...` as built, -1 when not
+   * known (the text before them was not all ASCII): storedEvent checks them before use.
+   */
+  idMemberAt: number;
+  tsMemberAt: number;
 }
 
 const EVENT_FIELDS = new Set([
@@ -302,15 +308,21 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   let s = '{"action":' + JSON.stringify(action) + ',"actor":' + actorJson + ',"category":' + JSON.stringify(category);
   if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, where, 'correlationId', max));
   if (details !== undefined) s += ',"details":' + details;
+  const idMemberAt = s.length;
   s += ',"id":' + JSON.stringify(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
   if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, where, 'sessionId', max));
   s += ',"severity":"' + severity + '"';
   if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
-  s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
+  s += ',"tenantId":' + JSON.stringify(tenantId);
+  const tsMemberAt = s.length;
+  s += ',"timestamp":' + ts;
   if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
   const ib = idBytes(id);
   const idKey = idKeyOf(ib, ts);
+  const json = Buffer.from(s, 'utf8');
+  // Character offsets are byte offsets when every character is ASCII (one byte each).
+  const ascii = json.length === s.length;
   return {
     id,
     idBytes: ib,
@@ -326,7 +338,9 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     outcome,
     severity,
     category,
-    json: Buffer.from(s, 'utf8'),
+    json,
+    idMemberAt: ascii ? idMemberAt : -1,
+    tsMemberAt: ascii ? tsMemberAt : -1,
   };
 }
 

@@ -144,7 +144,7 @@ export function insertPart(
       writeU64(idv, 0, e.ts);
       idT.put(idk, idv);
     }
-    evT.put(ek, storedEvent(e.json, e.id, e.idKey, e.ts));
+    evT.put(ek, storedEvent(e.json, e.id, e.idKey, e.ts, e.idMemberAt, e.tsMemberAt));
     ix.add(prefixFor(t, KIND_ACTOR, e.actorId).key, e.ts, e.idKey);
     ix.add(prefixFor(t, KIND_ACTION, e.action).key, e.ts, e.idKey);
     ix.add(valuePrefix(t.no, KIND_RESOURCE, e.resourceType + '\u0000' + e.resourceId, true), e.ts, e.idKey);

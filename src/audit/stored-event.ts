@@ -57,19 +57,29 @@ function findIdMember(json: Buffer, id: string): number {
   return -1;
 }
 
+/** True when `json` holds exactly the ASCII text `text` at `at`. */
+function holdsAt(json: Buffer, at: number, text: string): boolean {
+  if (at < 0 || at + text.length > json.length) return false;
+  for (let i = 0; i < text.length; i++) if (json[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
 /**
  * The audit.events value of an event: `json` is its canonical JSON, `id` its id, `idKey` its id
- * key at `ts`. The two members are found by search rather than taken from where the JSON was
- * built, so whatever rewrote the JSON since (the personal-data vault seals fields) cannot make
- * them wrong: the bytes cut out are exactly the bytes eventJson puts back at the same places, so
- * the round trip is exact even if a string inside the event happened to contain the same text.
+ * key at `ts`. `idAt` and `tsAt` are where the JSON was built with the members `,"id":"<id>"` and
+ * `,"timestamp":<ts>` (byte offsets, -1 when not known): each is used only when those bytes are
+ * exactly that member there, and otherwise the member is found by search, so whatever rewrote the
+ * JSON since (the personal-data vault seals fields) cannot make them wrong. Either way the bytes
+ * cut out are exactly the bytes eventJson puts back at the same places, so the round trip is exact
+ * even if a string inside the event happened to contain the same text.
  */
-export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number): Buffer {
+export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number, idAt = -1, tsAt = -1): Buffer {
   if (!isSelfKeyed(idKey)) return json;
-  const idAt = findIdMember(json, id);
-  const tsMember = TS_OPEN.toString('latin1') + String(ts);
-  const tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
-  if (tsAt < idAt + ID_MEMBER) return json;
+  const tsMember = ',"timestamp":' + ts;
+  // The hint is the member itself: `,"id":"` + id + `"` (a ULID: ASCII).
+  if (!(holdsAt(json, idAt, ',"id":"') && holdsAt(json, idAt + ID_OPEN.length, id) && json[idAt + ID_MEMBER - 1] === 0x22)) idAt = findIdMember(json, id);
+  if (!holdsAt(json, tsAt, tsMember)) tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
+  if (idAt < 0 || tsAt < idAt + ID_MEMBER) return json;
   const a = idAt;
   const b = tsAt - ID_MEMBER;
   const h = 1 + varintLength(a) + varintLength(b);
