@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedbAuditStore, type AuditEventInput } from '../../src/index.js';
+import { idBytes, idKeyOf, indexKey, KIND_RESOURCE, prefixEnd, valuePrefix } from '../../src/audit/keys.js';
+import { T_INDEX, T_TENANTS } from '../../src/audit/tables.js';
+import { lookupTenant } from '../../src/audit/tenants.js';
 import { newUlid } from '../../src/audit/ulid.js';
 
 const T0 = Date.UTC(2026, 5, 1);
@@ -44,6 +47,34 @@ test('caller ULIDs are duplicates whether their key lies below, at or above the 
     assert.equal(store.countEvents({ tenantId: 'a' }), 5);
     assert.equal(store.countEvents({ tenantId: 'b' }), 3);
     assert.equal(store.verify().ok, true);
+    store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('resource index entries are the keys of valuePrefix(type NUL id), ASCII or not, so queries by resource find them', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-insert-'));
+  try {
+    const store = await RedbAuditStore.open({ baseDir: dir, durability: 'none' });
+    const resources = [{ type: 'doc', id: 'd1' }, { type: 'döc', id: 'd2' }, { type: 'doc', id: '文書-\u{1F600}' }, { type: 'x'.repeat(300), id: 'é'.repeat(200) }];
+    const r = store.insertEvents(resources.map((resource, i) => ({ tenantId: 'r', timestamp: T0 + i, actor: { id: 'u1' }, action: 'record.read', resource })));
+    assert.equal(r.inserted, resources.length);
+    const snap = store.manager.shardAt(0).read();
+    try {
+      const no = lookupTenant(snap.table(T_TENANTS), 'r')!;
+      const ix = snap.table(T_INDEX);
+      resources.forEach((res, i) => {
+        const id = store.queryEvents({ tenantId: 'r', resourceType: res.type, resourceId: res.id }).events.map((e) => e.id);
+        assert.deepEqual(id, [r.ids[i]]);
+        const prefix = valuePrefix(no, KIND_RESOURCE, `${res.type}\u0000${res.id}`, true);
+        const keys = [...ix.range({ gte: prefix, lt: prefixEnd(prefix)! })].map((en) => Buffer.from(en.key));
+        assert.equal(keys.length, 1);
+        assert.deepEqual(keys[0], indexKey(prefix, T0 + i, idKeyOf(idBytes(r.ids[i]!), T0 + i)));
+      });
+    } finally {
+      snap.close();
+    }
     store.close();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
