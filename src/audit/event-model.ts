@@ -13,7 +13,7 @@ import { ValidationError } from '../errors.js';
 import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integrity/integrity-options.js';
 import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, jsonString } from './canonical-json.js';
 import { idBytes, idKeyOf, isSelfKeyed } from './keys.js';
 import { newUlid } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
@@ -190,6 +190,10 @@ function indexed(v: unknown, where: string, name: string, max: number): string {
   return s;
 }
 
+function jsonNullable(s: string | null): string {
+  return s === null ? 'null' : jsonString(s);
+}
+
 function optStrOrNull(v: unknown, where: string, name: string, max: number): string | null {
   if (v === null) return null;
   return str(v, where, name, max);
@@ -215,11 +219,11 @@ function entity(v: unknown, where: string, field: string, known: Record<string, 
     if (val === undefined) continue; // an optional field set to undefined is absent
     const kind = known[k];
     let text: string;
-    if (kind === 'indexed') text = JSON.stringify(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'string') text = JSON.stringify(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    if (kind === 'indexed') text = jsonString(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'string') text = jsonString(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'nullable') text = jsonNullable(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
     else text = canonicalJson(val, `${where}.${field}.${k}`);
-    s += (first ? '' : ',') + (extra ? JSON.stringify(k) : '"' + k + '"') + ':' + text;
+    s += (first ? '' : ',') + (extra ? jsonString(k) : '"' + k + '"') + ':' + text;
     first = false;
   }
   s += '}';
@@ -305,18 +309,18 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   }
   // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
   // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
-  let s = '{"action":' + JSON.stringify(action) + ',"actor":' + actorJson + ',"category":' + JSON.stringify(category);
-  if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, where, 'correlationId', max));
+  let s = '{"action":' + jsonString(action) + ',"actor":' + actorJson + ',"category":' + jsonString(category);
+  if (e.correlationId !== undefined) s += ',"correlationId":' + jsonString(str(e.correlationId, where, 'correlationId', max));
   if (details !== undefined) s += ',"details":' + details;
   const idMemberAt = s.length;
-  s += ',"id":' + JSON.stringify(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
-  if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, where, 'sessionId', max));
+  s += ',"id":' + jsonString(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
+  if (e.sessionId !== undefined) s += ',"sessionId":' + jsonString(str(e.sessionId, where, 'sessionId', max));
   s += ',"severity":"' + severity + '"';
-  if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
-  s += ',"tenantId":' + JSON.stringify(tenantId);
+  if (e.sourceIp !== undefined) s += ',"sourceIp":' + jsonNullable(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
+  s += ',"tenantId":' + jsonString(tenantId);
   const tsMemberAt = s.length;
   s += ',"timestamp":' + ts;
-  if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
+  if (e.userAgent !== undefined) s += ',"userAgent":' + jsonNullable(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
   const ib = idBytes(id);
   const idKey = idKeyOf(ib, ts);
