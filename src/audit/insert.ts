@@ -36,7 +36,7 @@ import {
   writeU64,
 } from './keys.js';
 import { compareBytes } from '../util/bytes.js';
-import { StatsDelta } from './stats.js';
+import { addCount, addTotals } from './stats.js';
 import { storedEvent } from './stored-event.js';
 import { ulidTime } from './ulid.js';
 import { META_SEQ, T_EVENTS, T_FEED, T_IDS, T_INDEX, T_META, T_STATS, T_TENANTS } from './tables.js';
@@ -178,16 +178,13 @@ export function insertPart(
   }
   for (let i = 0; i < ix.count; i++) ixT.put(ix.key(i), EMPTY);
   if (insertedCount > 0) {
-    const delta = new StatsDelta();
+    // Straight into audit.stats: each (tenant, kind, value) has one prefix entry here already.
+    const statsT = tx.table(T_STATS);
     for (const t of states.values()) {
       if (t.count === 0) continue;
-      for (let kind = 0; kind < t.prefixes.length; kind++) {
-        for (const [value, p] of t.prefixes[kind]!) delta.add(`${t.no}:${kind}:${value}`, p.key, p.delta);
-      }
-      delta.addTotal(t.no, totalKey(t.no), t.count, t.minTs);
-      delta.addTotal(t.no, totalKey(t.no), 0, t.maxTs);
+      for (let kind = 0; kind < t.prefixes.length; kind++) for (const p of t.prefixes[kind]!.values()) addCount(statsT, p.key, p.delta);
     }
-    delta.apply(tx.table(T_STATS));
+    for (const t of states.values()) if (t.count > 0) addTotals(statsT, totalKey(t.no), t.count, t.minTs, t.maxTs);
     feedT.put(seqKey(seq + 1), packKeys(feedKeys, feedBytes));
     const sv = Buffer.allocUnsafe(8);
     writeU64(sv, 0, seq + insertedCount);
