@@ -77,8 +77,12 @@ interface TenantState {
   count: number;
   minTs: number;
   maxTs: number;
-  /** The tenant's greatest audit.events key this transaction sees (its own puts included), null when it has none. */
+  /**
+   * The tenant's greatest audit.events key this transaction sees (its own puts included), null
+   * when it has none; read only when lastKeyRead (looked up for caller-supplied self-keyed ids).
+   */
   lastKey: Buffer | null;
+  lastKeyRead: boolean;
 }
 
 function prefixFor(t: TenantState, kind: number, value: string): { key: Buffer; delta: number } {
@@ -122,23 +126,34 @@ export function insertPart(
   // Their keys wait in one buffer (IndexKeys), not as a Buffer each: five objects per event
   // that would live as long as the loop, long enough to leave the young generation.
   const ix = new IndexKeys(events.length * 5);
-  // Tenants first, with the last events key of each, read before this transaction puts any events
-  // (a range read re-sorts a table's pending writes). An event whose key lies above it cannot be
-  // stored yet: events mostly arrive in time order, so most need no lookup for duplicates.
+  // Tenants first, with the last events key of each that has caller-supplied self-keyed ids, read
+  // before this transaction puts any events (a range read re-sorts a table's pending writes). Such
+  // an event whose key lies above it cannot be stored yet: events mostly arrive in time order, so
+  // most need no lookup for duplicates.
+  const lastKeyWanted: TenantState[] = [];
   for (let i = 0; i < events.length; i++) {
-    const tenantId = events[i]!.tenantId;
-    if (states.has(tenantId)) continue;
-    let no = tenantCache.get(tenantId) ?? lookupTenant(tenantsT, tenantId);
-    let lastKey: Buffer | null = null;
-    if (no === undefined) {
-      no = assignTenant(tenantsT, metaT, tenantId);
-      newTenants.push([tenantId, no]);
-    } else {
-      const gte = tenantPrefix(no);
-      const lt = prefixEnd(gte);
-      for (const { key } of evT.range({ gte, ...(lt === undefined ? {} : { lt }), reverse: true, limit: 1 })) lastKey = Buffer.from(key);
+    const e = events[i]!;
+    let t = states.get(e.tenantId);
+    if (t === undefined) {
+      let no = tenantCache.get(e.tenantId) ?? lookupTenant(tenantsT, e.tenantId);
+      const isNew = no === undefined;
+      if (no === undefined) {
+        no = assignTenant(tenantsT, metaT, e.tenantId);
+        newTenants.push([e.tenantId, no]);
+      }
+      // A tenant numbered just now has no events: null is its last key already.
+      t = { no, prefixes: [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()], inserted: { tenantNo: no, tenantId: e.tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity, lastKey: null, lastKeyRead: isNew };
+      states.set(e.tenantId, t);
     }
-    states.set(tenantId, { no, prefixes: [new Map(), new Map(), new Map(), new Map(), new Map(), new Map()], inserted: { tenantNo: no, tenantId, events: [], keys: [] }, count: 0, minTs: Infinity, maxTs: -Infinity, lastKey });
+    if (!t.lastKeyRead && e.selfKeyed && !e.generated) {
+      t.lastKeyRead = true;
+      lastKeyWanted.push(t);
+    }
+  }
+  for (const t of lastKeyWanted) {
+    const gte = tenantPrefix(t.no);
+    const lt = prefixEnd(gte);
+    for (const { key } of evT.range({ gte, ...(lt === undefined ? {} : { lt }), reverse: true, limit: 1 })) t.lastKey = Buffer.from(key);
   }
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
