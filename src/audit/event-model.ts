@@ -14,7 +14,7 @@ import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integ
 import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
 import { canonicalJson, jsonString } from './canonical-json.js';
-import { idBytes, idKeyOf, isSelfKeyed } from './keys.js';
+import { idBytes, idKeyOf, isSelfKeyed, tsText } from './keys.js';
 import { newUlid } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
 
@@ -319,7 +319,7 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   if (e.sourceIp !== undefined) s += ',"sourceIp":' + jsonNullable(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
   s += ',"tenantId":' + jsonString(tenantId);
   const tsMemberAt = s.length;
-  s += ',"timestamp":' + ts;
+  s += ',"timestamp":' + tsText(ts);
   if (e.userAgent !== undefined) s += ',"userAgent":' + jsonNullable(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
   const ib = idBytes(id);

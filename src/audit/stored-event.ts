@@ -14,7 +14,7 @@
  * so hashes (the integrity log), ndjson exports and the change feed see the same bytes as before.
  */
 import { CorruptionError } from '../errors.js';
-import { idFromKey, isSelfKeyed, readU64, tenantLenAt } from './keys.js';
+import { idFromKey, isSelfKeyed, readU64, tenantLenAt, tsText } from './keys.js';
 import { T_EVENTS } from './tables.js';
 
 const WHOLE = 0x7b;
@@ -75,7 +75,7 @@ function holdsAt(json: Buffer, at: number, text: string): boolean {
  */
 export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number, idAt = -1, tsAt = -1): Buffer {
   if (!isSelfKeyed(idKey)) return json;
-  const tsMember = ',"timestamp":' + ts;
+  const tsMember = ',"timestamp":' + tsText(ts);
   // The hint is the member itself: `,"id":"` + id + `"` (a ULID: ASCII).
   if (!(holdsAt(json, idAt, ',"id":"') && holdsAt(json, idAt + ID_OPEN.length, id) && json[idAt + ID_MEMBER - 1] === 0x22)) idAt = findIdMember(json, id);
   if (!holdsAt(json, tsAt, tsMember)) tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
@@ -149,8 +149,8 @@ export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): B
   const b = tsAtBody;
   const body = value.length - h;
   const id = idFromKey(idKey, 0, idKey.length, ts);
-  const tsText = String(ts);
-  const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + tsText.length);
+  const text = tsText(ts);
+  const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + text.length);
   out.set(value.subarray(h, h + a), 0);
   let o = a + ID_OPEN.copy(out, a);
   o += out.write(id, o, 'latin1');
@@ -158,7 +158,7 @@ export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): B
   out.set(value.subarray(h + a, h + b), o);
   o += b - a;
   o += TS_OPEN.copy(out, o);
-  o += out.write(tsText, o, 'latin1');
+  o += out.write(text, o, 'latin1');
   out.set(value.subarray(h + b), o);
   return out;
 }
@@ -176,5 +176,5 @@ export function eventTextAt(ts: number, idKey: Uint8Array, value: Uint8Array): s
   const h = headLen;
   const a = h + idAtBody;
   const b = h + tsAtBody;
-  return `${v.toString('utf8', h, a)},"id":"${idFromKey(idKey, 0, idKey.length, ts)}"${v.toString('utf8', a, b)},"timestamp":${ts}${v.toString('utf8', b, v.length)}`;
+  return `${v.toString('utf8', h, a)},"id":"${idFromKey(idKey, 0, idKey.length, ts)}"${v.toString('utf8', a, b)},"timestamp":${tsText(ts)}${v.toString('utf8', b, v.length)}`;
 }
