@@ -24,13 +24,24 @@ export function canonicalJson(value: unknown, path = 'value'): string {
   }
 }
 
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * JSON.stringify(s) for a string: most strings of an event need no escape, and quoting them
+ * directly costs half of JSON.stringify's call. A quote, a backslash, a control character or any
+ * surrogate (JSON.stringify escapes the unpaired ones) goes through JSON.stringify.
+ */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
+}
+
 /** Thrown by the fast walk, which tracks no path; the checked walk then reports where. */
 const REFUSED = new Error('not canonical JSON');
 
 function fast(v: unknown, depth: number): string {
   switch (typeof v) {
     case 'string':
-      return JSON.stringify(v);
+      return jsonString(v);
     case 'number':
       if (!Number.isFinite(v)) throw REFUSED;
       return JSON.stringify(v);
@@ -52,7 +63,7 @@ function fast(v: unknown, depth: number): string {
       let s = '{';
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
-        s += (i > 0 ? ',' : '') + JSON.stringify(k) + ':' + fast(o[k], depth + 1);
+        s += (i > 0 ? ',' : '') + jsonString(k) + ':' + fast(o[k], depth + 1);
       }
       return s + '}';
     }

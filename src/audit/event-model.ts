@@ -13,8 +13,8 @@ import { ValidationError } from '../errors.js';
 import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integrity/integrity-options.js';
 import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
-import { canonicalJson } from './canonical-json.js';
-import { idBytes, idKeyOf, isSelfKeyed } from './keys.js';
+import { canonicalJson, jsonString } from './canonical-json.js';
+import { idBytes, idKeyOf, isSelfKeyed, tsText } from './keys.js';
 import { newUlid } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
 
@@ -130,6 +130,12 @@ export interface PreparedEvent {
   category: string;
   /** Canonical JSON of the stored event (UTF-8). */
   json: Buffer;
+  /**
+   * Byte offsets in `json` of the members `,"id":...` and `,"timestamp":...` as built, -1 when not
+   * known (the text before them was not all ASCII): storedEvent checks them before use.
+   */
+  idMemberAt: number;
+  tsMemberAt: number;
 }
 
 const EVENT_FIELDS = new Set([
@@ -188,6 +194,10 @@ function indexed(v: unknown, where: string, name: string, max: number): string {
   return s;
 }
 
+function jsonNullable(s: string | null): string {
+  return s === null ? 'null' : jsonString(s);
+}
+
 function optStrOrNull(v: unknown, where: string, name: string, max: number): string | null {
   if (v === null) return null;
   return str(v, where, name, max);
@@ -213,11 +223,11 @@ function entity(v: unknown, where: string, field: string, known: Record<string, 
     if (val === undefined) continue; // an optional field set to undefined is absent
     const kind = known[k];
     let text: string;
-    if (kind === 'indexed') text = JSON.stringify(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'string') text = JSON.stringify(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'nullable') text = JSON.stringify(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    if (kind === 'indexed') text = jsonString(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'string') text = jsonString(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
+    else if (kind === 'nullable') text = jsonNullable(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
     else text = canonicalJson(val, `${where}.${field}.${k}`);
-    s += (first ? '' : ',') + (extra ? JSON.stringify(k) : '"' + k + '"') + ':' + text;
+    s += (first ? '' : ',') + (extra ? jsonString(k) : '"' + k + '"') + ':' + text;
     first = false;
   }
   s += '}';
@@ -303,18 +313,24 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   }
   // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
   // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
-  let s = '{"action":' + JSON.stringify(action) + ',"actor":' + actorJson + ',"category":' + JSON.stringify(category);
-  if (e.correlationId !== undefined) s += ',"correlationId":' + JSON.stringify(str(e.correlationId, where, 'correlationId', max));
+  let s = '{"action":' + jsonString(action) + ',"actor":' + actorJson + ',"category":' + jsonString(category);
+  if (e.correlationId !== undefined) s += ',"correlationId":' + jsonString(str(e.correlationId, where, 'correlationId', max));
   if (details !== undefined) s += ',"details":' + details;
-  s += ',"id":' + JSON.stringify(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
-  if (e.sessionId !== undefined) s += ',"sessionId":' + JSON.stringify(str(e.sessionId, where, 'sessionId', max));
+  const idMemberAt = s.length;
+  s += ',"id":' + jsonString(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
+  if (e.sessionId !== undefined) s += ',"sessionId":' + jsonString(str(e.sessionId, where, 'sessionId', max));
   s += ',"severity":"' + severity + '"';
-  if (e.sourceIp !== undefined) s += ',"sourceIp":' + JSON.stringify(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
-  s += ',"tenantId":' + JSON.stringify(tenantId) + ',"timestamp":' + ts;
-  if (e.userAgent !== undefined) s += ',"userAgent":' + JSON.stringify(optStrOrNull(e.userAgent, where, 'userAgent', max));
+  if (e.sourceIp !== undefined) s += ',"sourceIp":' + jsonNullable(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
+  s += ',"tenantId":' + jsonString(tenantId);
+  const tsMemberAt = s.length;
+  s += ',"timestamp":' + tsText(ts);
+  if (e.userAgent !== undefined) s += ',"userAgent":' + jsonNullable(optStrOrNull(e.userAgent, where, 'userAgent', max));
   s += '}';
   const ib = idBytes(id);
   const idKey = idKeyOf(ib, ts);
+  const json = Buffer.from(s, 'utf8');
+  // Character offsets are byte offsets when every character is ASCII (one byte each).
+  const ascii = json.length === s.length;
   return {
     id,
     idBytes: ib,
@@ -330,7 +346,9 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     outcome,
     severity,
     category,
-    json: Buffer.from(s, 'utf8'),
+    json,
+    idMemberAt: ascii ? idMemberAt : -1,
+    tsMemberAt: ascii ? tsMemberAt : -1,
   };
 }
 

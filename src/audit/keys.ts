@@ -169,6 +169,20 @@ export function readU64(b: Uint8Array, off: number): number {
   return readU32(b, off) * 4294967296 + readU32(b, off + 4);
 }
 
+const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
+
+/**
+ * String(ts) for a timestamp (an integer from 0 to 2^53): a millisecond timestamp is above 2^31,
+ * so V8 converts it as a double (about 200 ns when, as with every event's, the value is new); as two
+ * small integers it takes about 40. Every stored event's JSON carries its timestamp.
+ */
+export function tsText(ts: number): string {
+  if (ts < 1e8) return '' + ts;
+  const hi = Math.floor(ts / 1e8);
+  const lo = '' + (ts - hi * 1e8);
+  return hi + ZEROS[8 - lo.length]! + lo;
+}
+
 /** Largest tenant number. */
 export const MAX_TENANT_NO = 0x7fffffff;
 

@@ -66,22 +66,28 @@ export class StatsDelta {
 
   /** Applies every change to the transaction's audit.stats; counts that reach zero are removed. */
   apply(stats: TxTable): void {
-    for (const { key, delta } of this.counts.values()) {
-      if (delta === 0) continue;
-      const n = readCount(stats.get(key)) + delta;
-      if (n <= 0) stats.remove(key);
-      else stats.put(key, encodeCount(n));
-    }
-    for (const { key, delta, minTs, maxTs } of this.totals.values()) {
-      const cur = stats.get(key);
-      const t = readTotals(cur);
-      const next: TenantTotals = cur
-        ? { count: t.count + delta, minTs: Math.min(t.minTs, minTs), maxTs: Math.max(t.maxTs, maxTs) }
-        : { count: delta, minTs, maxTs };
-      if (next.count < 0) next.count = 0;
-      stats.put(key, encodeTotals(next));
-    }
+    for (const { key, delta } of this.counts.values()) addCount(stats, key, delta);
+    for (const { key, delta, minTs, maxTs } of this.totals.values()) addTotals(stats, key, delta, minTs, maxTs);
   }
+}
+
+/** Adds `delta` to the count under `key` (one read-modify-write); a count that reaches zero is removed. */
+export function addCount(stats: TxTable, key: Uint8Array, delta: number): void {
+  if (delta === 0) return;
+  const n = readCount(stats.get(key)) + delta;
+  if (n <= 0) stats.remove(key);
+  else stats.put(key, encodeCount(n));
+}
+
+/** Adds `delta` to the tenant total under `key` and widens its timestamps to [minTs, maxTs]. */
+export function addTotals(stats: TxTable, key: Uint8Array, delta: number, minTs: number, maxTs: number): void {
+  const cur = stats.get(key);
+  const t = readTotals(cur);
+  const next: TenantTotals = cur
+    ? { count: t.count + delta, minTs: Math.min(t.minTs, minTs), maxTs: Math.max(t.maxTs, maxTs) }
+    : { count: delta, minTs, maxTs };
+  if (next.count < 0) next.count = 0;
+  stats.put(key, encodeTotals(next));
 }
 
 /** Count stored for a stats key in a snapshot. */

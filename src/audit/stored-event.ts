@@ -14,7 +14,7 @@
  * so hashes (the integrity log), ndjson exports and the change feed see the same bytes as before.
  */
 import { CorruptionError } from '../errors.js';
-import { idFromKey, isSelfKeyed, readU64, tenantLenAt, writeSelfIdChars } from './keys.js';
+import { idFromKey, isSelfKeyed, readU64, tenantLenAt, tsText, writeSelfIdChars } from './keys.js';
 import { T_EVENTS } from './tables.js';
 
 const WHOLE = 0x7b;
@@ -57,19 +57,29 @@ function findIdMember(json: Buffer, id: string): number {
   return -1;
 }
 
+/** True when `json` holds exactly the ASCII text `text` at `at`. */
+function holdsAt(json: Buffer, at: number, text: string): boolean {
+  if (at < 0 || at + text.length > json.length) return false;
+  for (let i = 0; i < text.length; i++) if (json[at + i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
 /**
  * The audit.events value of an event: `json` is its canonical JSON, `id` its id, `idKey` its id
- * key at `ts`. The two members are found by search rather than taken from where the JSON was
- * built, so whatever rewrote the JSON since (the personal-data vault seals fields) cannot make
- * them wrong: the bytes cut out are exactly the bytes eventJson puts back at the same places, so
- * the round trip is exact even if a string inside the event happened to contain the same text.
+ * key at `ts`. `idAt` and `tsAt` are where the JSON was built with the members `,"id":"<id>"` and
+ * `,"timestamp":<ts>` (byte offsets, -1 when not known): each is used only when those bytes are
+ * exactly that member there, and otherwise the member is found by search, so whatever rewrote the
+ * JSON since (the personal-data vault seals fields) cannot make them wrong. Either way the bytes
+ * cut out are exactly the bytes eventJson puts back at the same places, so the round trip is exact
+ * even if a string inside the event happened to contain the same text.
  */
-export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number): Buffer {
+export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number, idAt = -1, tsAt = -1): Buffer {
   if (!isSelfKeyed(idKey)) return json;
-  const idAt = findIdMember(json, id);
-  const tsMember = TS_OPEN.toString('latin1') + String(ts);
-  const tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
-  if (tsAt < idAt + ID_MEMBER) return json;
+  const tsMember = ',"timestamp":' + tsText(ts);
+  // The hint is the member itself: `,"id":"` + id + `"` (a ULID: ASCII).
+  if (!(holdsAt(json, idAt, ',"id":"') && holdsAt(json, idAt + ID_OPEN.length, id) && json[idAt + ID_MEMBER - 1] === 0x22)) idAt = findIdMember(json, id);
+  if (!holdsAt(json, tsAt, tsMember)) tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
+  if (idAt < 0 || tsAt < idAt + ID_MEMBER) return json;
   const a = idAt;
   const b = tsAt - ID_MEMBER;
   const h = 1 + varintLength(a) + varintLength(b);
@@ -139,8 +149,8 @@ export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): B
   const b = tsAtBody;
   const body = value.length - h;
   const id = idFromKey(idKey, 0, idKey.length, ts);
-  const tsText = String(ts);
-  const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + tsText.length);
+  const text = tsText(ts);
+  const out = Buffer.allocUnsafe(body + ID_MEMBER + TS_OPEN.length + text.length);
   out.set(value.subarray(h, h + a), 0);
   let o = a + ID_OPEN.copy(out, a);
   o += out.write(id, o, 'latin1');
@@ -148,7 +158,7 @@ export function eventJsonAt(ts: number, idKey: Uint8Array, value: Uint8Array): B
   out.set(value.subarray(h + a, h + b), o);
   o += b - a;
   o += TS_OPEN.copy(out, o);
-  o += out.write(tsText, o, 'latin1');
+  o += out.write(text, o, 'latin1');
   out.set(value.subarray(h + b), o);
   return out;
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { eventKey, idBytes, idBytesOfKey, idFromKey, idKeyOf, indexKey, isSelfKeyed, TAG_ULID_SELF, valuePrefix } from '../../src/audit/keys.js';
+import { eventKey, idBytes, idBytesOfKey, idFromKey, idKeyOf, indexKey, isSelfKeyed, TAG_ULID_SELF, tsText, valuePrefix } from '../../src/audit/keys.js';
 import { MAX_ULID_TIME, ulidToString } from '../../src/audit/ulid.js';
 
 const ULID_TIME_MAX = MAX_ULID_TIME;
@@ -105,4 +105,9 @@ test('the events key example of docs/audit.md is byte for byte what the store wr
   const ts = 1759373697440;
   assert.equal(eventKey(3, ts, idKeyOf(idBytes(id), ts)).toString('hex'), '000300000199a2d821a002a8a48bf2e8f51d0e1d2b');
   assert.equal(eventKey(3, ts + 1, idKeyOf(idBytes(id), ts + 1)).toString('hex'), '000300000199a2d821a1010199a2d821a0a8a48bf2e8f51d0e1d2b');
+});
+
+test('tsText writes every timestamp exactly as String does, across the 10^8 split and up to 2^53', () => {
+  for (const ts of [0, 1, 9, 10, 99_999_999, 100_000_000, 100_000_001, 1_000_000_007, 1_790_838_984_219, 8.64e15, 2 ** 53 - 1]) assert.equal(tsText(ts), String(ts));
+  fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 2 ** 31 }), fc.maxSafeNat()), (ts) => tsText(ts) === String(ts)), { numRuns: 10000 });
 });

@@ -47,9 +47,11 @@ test('every event reads back from its stored form as exactly its canonical JSON'
       } catch {
         return; // an input the validator refuses (e.g. a surrogate half) is not stored at all
       }
-      const stored = storedEvent(e.json, e.id, e.idKey, e.ts);
+      const stored = storedEvent(e.json, e.id, e.idKey, e.ts, e.idMemberAt, e.tsMemberAt);
       const key = eventKey(7, e.ts, e.idKey);
       assert.deepEqual(eventJson(key, stored), e.json);
+      // Where prepareEvent built the members is where a search finds them.
+      assert.deepEqual(stored, storedEvent(e.json, e.id, e.idKey, e.ts));
       // The text queries parse is the same JSON decoded, also from a view that is not a Buffer.
       const view = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
       assert.equal(eventTextAt(e.ts, key.subarray(tenantLenAt(key) + 8), view), e.json.toString('utf8'));
@@ -90,6 +92,26 @@ test('the text of a split value read under an id key that is not self-keyed is t
     const otherKey = idKeyOf(idBytes(newUlid(ts === 0 ? 1 : ts - 1)), ts);
     assert.notEqual(otherKey[0], e.idKey[0]);
     assert.equal(eventTextAt(ts, otherKey, stored), eventJsonAt(ts, otherKey, stored).toString('utf8'));
+  }
+});
+
+test('member offsets from preparation are used only where the JSON holds those members (stale ones after a rewrite are not)', () => {
+  const ts = 1_759_373_697_440;
+  const id = newUlid(ts);
+  const ascii = prepareEvent({ id, tenantId: 't', timestamp: ts, actor: { id: 'u' }, action: 'a.b', resource: { type: 'r', id: '1' } }, DEFAULT_LIMITS, 'event');
+  assert.equal(ascii.json.toString('latin1', ascii.idMemberAt, ascii.idMemberAt + 34), `,"id":"${id}"`);
+  assert.equal(ascii.json.toString('latin1', ascii.tsMemberAt), `,"timestamp":${ts}}`);
+  // Text before the members that is not ASCII: character offsets are not byte offsets, none are given.
+  const wide = prepareEvent({ id, tenantId: 't', timestamp: ts, actor: { id: 'ü' }, action: 'a.b', resource: { type: 'r', id: '1' } }, DEFAULT_LIMITS, 'event');
+  assert.deepEqual([wide.idMemberAt, wide.tsMemberAt], [-1, -1]);
+  const key = eventKey(1, ts, ascii.idKey);
+  // The JSON rewritten after preparation (as the personal-data vault does), members shifted either way.
+  for (const rewritten of [ascii.json.toString('utf8').replace('"u"', '"sealed:0123456789"'), ascii.json.toString('utf8').replace('"u"', '"é"'), ascii.json.toString('utf8').replace('"a.b"', '"a"')]) {
+    const bytes = Buffer.from(rewritten);
+    const stored = storedEvent(bytes, ascii.id, ascii.idKey, ts, ascii.idMemberAt, ascii.tsMemberAt);
+    assert.equal(stored[0], 1);
+    assert.deepEqual(stored, storedEvent(bytes, ascii.id, ascii.idKey, ts));
+    assert.deepEqual(eventJson(key, stored), bytes);
   }
 });
 

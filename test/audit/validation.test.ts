@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedbAuditStore, ValidationError, createAuditEvent, type AuditEventInput } from '../../src/index.js';
-import { canonicalJson } from '../../src/audit/canonical-json.js';
+import fc from 'fast-check';
+import { canonicalJson, jsonString } from '../../src/audit/canonical-json.js';
 
 let dir: string;
 let store: RedbAuditStore;
@@ -183,6 +184,12 @@ test('a ULID id re-sent with another timestamp is still a duplicate', () => {
   assert.equal(store.insertEvents([e as never]).inserted, 1);
   assert.equal(store.insertEvents([{ ...e, timestamp: e.timestamp + 5 } as never]).duplicates, 1);
   assert.equal(store.countEvents({ tenantId: 'dup' }), 1);
+});
+
+test('jsonString quotes every string exactly as JSON.stringify does (escapes, control characters, lone and paired surrogates)', () => {
+  for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f\u007f', '\u2028', '\ud800', 'x\udfff', '\u{1F600}', 'é文']) assert.equal(jsonString(s), JSON.stringify(s));
+  fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => jsonString(s) === JSON.stringify(s)), { numRuns: 5000 });
+  fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) }), (s) => jsonString(s) === JSON.stringify(s)), { numRuns: 5000 });
 });
 
 test('canonical JSON sorts members by UTF-16 code units and serialises like JSON.stringify', () => {
