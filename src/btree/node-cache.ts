@@ -3,11 +3,22 @@
  * (second chance): a lookup sets the node's `hot` flag; the sweep clears it once and evicts nodes
  * that are still cold at the next pass. The byte budget is shared by every file of a shard.
  *
+ * The budget counts what cached nodes keep alive: a leaf a fold packed into a shared slab (leaf.ts)
+ * keeps the whole slab, so the slab is charged once, whole, from the first of its leaves cached until
+ * the last one leaves (LeafSlab). A node's slab never changes while it is cached (cached nodes are
+ * stored, so no transaction edits them).
+ *
  * Correctness does not depend on this cache: a node evicted here is re-read from its block. A block
  * is only rewritten after no snapshot can reach it, and the checkpoint that rewrites it replaces the
  * entry, so a cached node never stands for different bytes than its offset holds.
  */
 import { nodeMemorySize, type Node } from './node.js';
+
+/** Bytes caching `node` would add to the budget: its slab too when no leaf of that is cached yet. */
+function chargeFor(node: Node): number {
+  const slab = node.isLeaf ? node.slab : null;
+  return nodeMemorySize(node) + (slab !== null && slab.cached === 0 ? slab.bytes : 0);
+}
 
 /** Bytes allowed for decoded nodes, and hit statistics, shared across a shard's files. */
 export class CacheBudget {
@@ -46,11 +57,11 @@ export class NodeCache {
   put(offset: number, node: Node): void {
     const old = this.map.get(offset);
     if (old) {
-      this.budget.used -= nodeMemorySize(old);
+      this.release(old);
       this.map.delete(offset);
     }
     this.map.set(offset, node);
-    this.budget.used += nodeMemorySize(node);
+    this.charge(node);
     if (this.budget.used > this.budget.limit) this.sweep();
   }
 
@@ -61,17 +72,16 @@ export class NodeCache {
    */
   offer(offset: number, node: Node): void {
     if (this.map.has(offset)) return;
-    const size = nodeMemorySize(node);
-    if (this.budget.used + size > this.budget.limit * 0.9) return;
+    if (this.budget.used + chargeFor(node) > this.budget.limit * 0.9) return;
     node.hot = false;
     this.map.set(offset, node);
-    this.budget.used += size;
+    this.charge(node);
   }
 
   delete(offset: number): void {
     const old = this.map.get(offset);
     if (old) {
-      this.budget.used -= nodeMemorySize(old);
+      this.release(old);
       this.map.delete(offset);
     }
   }
@@ -81,7 +91,7 @@ export class NodeCache {
   }
 
   clear(): void {
-    for (const node of this.map.values()) this.budget.used -= nodeMemorySize(node);
+    for (const node of this.map.values()) this.release(node);
     this.map.clear();
   }
 
@@ -96,8 +106,27 @@ export class NodeCache {
         node.hot = false;
         this.map.set(offset, node);
       } else {
-        this.budget.used -= nodeMemorySize(node);
+        this.release(node);
       }
+    }
+  }
+
+  private charge(node: Node): void {
+    this.budget.used += nodeMemorySize(node);
+    const slab = node.isLeaf ? node.slab : null;
+    if (slab !== null && slab.cached++ === 0) {
+      slab.chargedTo = this.budget;
+      this.budget.used += slab.bytes;
+    }
+  }
+
+  private release(node: Node): void {
+    this.budget.used -= nodeMemorySize(node);
+    const slab = node.isLeaf ? node.slab : null;
+    if (slab !== null && --slab.cached === 0) {
+      // The budget that charged the slab: a detached cache's nodes may share a slab with this one's.
+      slab.chargedTo!.used -= slab.bytes;
+      slab.chargedTo = null;
     }
   }
 }

@@ -60,8 +60,23 @@ export function leafEntrySize(keyLength: number, value: LeafValue): number {
   return 2 + keyLength + 5 + valueBodySize(value);
 }
 
+/**
+ * A buffer that a leaf packer carves many leaves out of (leaf.ts). It stays alive as long as any of
+ * its leaves does, so the node cache charges it whole, once, while it caches any of them.
+ */
+export class LeafSlab {
+  /** Leaves of this slab in a node cache. */
+  cached = 0;
+  /** The budget charged for the slab while `cached` > 0. */
+  chargedTo: { used: number } | null = null;
+
+  constructor(readonly bytes: number) {}
+}
+
 export class LeafNode {
   readonly isLeaf = true as const;
+  /** The packer slab holding `data` and `offs`, or null when they have a backing store of their own. */
+  slab: LeafSlab | null = null;
   /** Set by the cache when the node is used; cleared by its eviction sweep. */
   hot = true;
   /**
@@ -131,7 +146,14 @@ export class BranchNode {
 
 export type Node = LeafNode | BranchNode;
 
-/** Rough bytes a decoded node holds in memory, for the cache budget. */
+/** Bytes of a leaf's object and bookkeeping besides its buffers. */
+export const LEAF_OBJECT_BYTES = 128;
+
+/**
+ * Rough bytes a decoded node holds in memory, for the cache budget: for a slab leaf, the object
+ * alone (the cache charges its slab separately).
+ */
 export function nodeMemorySize(node: Node): number {
-  return node.isLeaf ? node.data.length + node.offs.length * 8 + 128 : node.seps.length + node.kids.length * 52 + 160;
+  if (!node.isLeaf) return node.seps.length + node.kids.length * 52 + 160;
+  return node.slab ? LEAF_OBJECT_BYTES : node.data.length + node.offs.length * 8 + LEAF_OBJECT_BYTES;
 }
