@@ -147,7 +147,7 @@ export class BranchNode {
 export type Node = LeafNode | BranchNode;
 
 /** Bytes of a leaf's object and bookkeeping besides its buffers. */
-export const LEAF_OBJECT_BYTES = 128;
+const LEAF_OBJECT_BYTES = 128;
 
 /**
  * Rough bytes a decoded node holds in memory, for the cache budget: for a slab leaf, the object
