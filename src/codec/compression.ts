@@ -25,7 +25,7 @@ export interface Compressor {
 }
 
 /** Payloads shorter than this are stored as they are: the frame overhead eats any saving. */
-const MIN_COMPRESS = 64;
+export const MIN_COMPRESS = 64;
 
 interface ZstdBinding {
   CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };

@@ -54,6 +54,17 @@ export interface PageCodec {
    * 1 whatever the configured level (on record-sized inputs level 3 took 3x as long for the same size).
    */
   compressRecord(payload: Uint8Array, minLength?: number): CompressedUnit;
+  /**
+   * {@link compress} for many payloads at once, with worker threads helping when the codec has any
+   * (see compression-pool.ts). Every unit is transient: its data may be shared memory that the codec's
+   * next compress call overwrites.
+   */
+  compressAll(payloads: readonly Uint8Array[]): CompressedUnit[];
+  /**
+   * {@link compressAll}, started now and taken later: the workers compress while the caller does other
+   * work. Nothing else may be compressed in between through compressAll or startCompressAll.
+   */
+  startCompressAll(payloads: readonly Uint8Array[]): { take(): CompressedUnit[] };
   /** Flags, key id and stored length that {@link seal} will produce for `unit`. */
   planSeal(unit: CompressedUnit): SealPlan;
   /**

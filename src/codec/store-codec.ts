@@ -6,7 +6,8 @@
 import { EncryptionKeyError } from '../errors.js';
 import { plainBytes } from '../util/bytes.js';
 import { gcmOpen, gcmSeal, SEAL_OVERHEAD } from './aes-gcm.js';
-import { createCompressor, Decompressors, type CompressionKind, type Compressor } from './compression.js';
+import { createCompressor, Decompressors, MIN_COMPRESS, type CompressionKind, type Compressor } from './compression.js';
+import { compressionPool } from './compression-pool.js';
 import type { KeyRing } from './key-ring.js';
 import { RecordCompressionGate } from './record-gate.js';
 import { CodecDecodeError, CodecFlag, type CompressedUnit, type PageCodec, type SealedUnit, type SealPlan } from './page-codec.js';
@@ -24,14 +25,21 @@ export class StoreCodec implements PageCodec {
   private readonly recordCompressor: Compressor | null;
   private readonly recordGate = new RecordCompressionGate();
   private readonly decompressors = new Decompressors();
+  /** The zstd level compressAll hands to the pool; null when it compresses here alone. */
+  private readonly parallelLevel: number | null;
+  private readonly threads: number;
 
   constructor(
     compression: CompressionKind,
     level: number,
     /** The store's keys; null for an unencrypted store. */
     readonly keyRing: KeyRing | null,
+    /** Worker threads that help {@link compressAll} (zstd only); 0 compresses on the calling thread. */
+    threads = 0,
   ) {
     this.compressor = createCompressor(compression, level);
+    this.parallelLevel = compression === 'zstd' && threads > 0 ? level : null;
+    this.threads = threads;
     this.recordCompressor = compression === 'zstd' && level !== RECORD_LEVEL ? createCompressor(compression, RECORD_LEVEL) : this.compressor;
   }
 
@@ -44,6 +52,33 @@ export class StoreCodec implements PageCodec {
     const unit = compressWith(this.recordCompressor, payload, minLength);
     this.recordGate.observe(payload.length, unit.flags === 0 ? null : unit.data.length);
     return unit;
+  }
+
+  compressAll(payloads: readonly Uint8Array[]): CompressedUnit[] {
+    return this.startCompressAll(payloads).take();
+  }
+
+  startCompressAll(payloads: readonly Uint8Array[]): { take(): CompressedUnit[] } {
+    if (this.parallelLevel === null || payloads.length < 2) {
+      const done = payloads.map((p) => this.compress(p));
+      return { take: () => done };
+    }
+    const flag = this.compressor!.flag;
+    // Short payloads stay as they are, as compress() leaves them (MIN_COMPRESS).
+    const long = payloads.filter((p) => p.length >= MIN_COMPRESS);
+    const started = compressionPool(this.threads).start(long, this.parallelLevel);
+    return {
+      take: () => {
+        const packed = started.take();
+        const units = new Array<CompressedUnit>(payloads.length);
+        for (let i = 0, j = 0; i < payloads.length; i++) {
+          const p = payloads[i]!;
+          const data = p.length >= MIN_COMPRESS ? packed[j++] : null;
+          units[i] = data ? { flags: flag, data } : { flags: 0, data: p };
+        }
+        return units;
+      },
+    };
   }
 
   planSeal(unit: CompressedUnit): SealPlan {

@@ -28,6 +28,12 @@ export interface RedbOptions {
   compression?: CompressionKind;
   /** zstd level of pages and blobs, 1 to 19. Default 3. WAL records always use zstd's fast level -1. */
   compressionLevel?: number;
+  /**
+   * Worker threads that compress checkpoint leaves beside the committing thread (zstd only; one pool
+   * per process). 0 compresses on the committing thread alone. Default: one per CPU core beyond the
+   * first, at most 2.
+   */
+  compressionThreads?: number;
   /** Encrypt everything at rest with AES-256-GCM. Needs `encryptionKey`. Default false. */
   encryptionEnabled?: boolean;
   /** The key (raw 32 bytes, `{ file }`, `{ env }` or `{ passphrase }`). */
@@ -92,6 +98,7 @@ export interface ResolvedRedbOptions {
   shardCount: number;
   compression: CompressionKind;
   compressionLevel: number;
+  compressionThreads: number;
   encryptionEnabled: boolean;
   encryptionKey: KeySource | null;
   previousEncryptionKeys: KeySource[];
@@ -117,6 +124,7 @@ const KNOWN = [
   'shardCount',
   'compression',
   'compressionLevel',
+  'compressionThreads',
   'encryptionEnabled',
   'encryptionKey',
   'previousEncryptionKeys',
@@ -166,6 +174,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
   const shard = resolveSettings({
     compression: o.compression,
     compressionLevel: o.compressionLevel,
+    compressionThreads: o.compressionThreads,
     encryptionEnabled: o.encryptionEnabled,
     encryptionKey: o.encryptionKey,
     previousEncryptionKeys: o.previousEncryptionKeys,
@@ -187,6 +196,7 @@ export function resolveRedbOptions(options: RedbOptions | undefined): ResolvedRe
     shardCount,
     compression: shard.compression,
     compressionLevel: shard.compressionLevel,
+    compressionThreads: shard.compressionThreads,
     encryptionEnabled: shard.encryption !== null,
     encryptionKey: shard.encryption?.key ?? null,
     previousEncryptionKeys: (o.previousEncryptionKeys as KeySource[] | undefined) ?? [],
@@ -214,6 +224,7 @@ export function shardOptions(o: ResolvedRedbOptions): ResolvedDatabaseOptions {
     ...shared,
     compression: o.compression,
     compressionLevel: o.compressionLevel,
+    compressionThreads: o.compressionThreads,
     encryption: o.encryptionEnabled ? { key: o.encryptionKey!, previousKeys: o.previousEncryptionKeys } : null,
     dedupEnabled: o.dedupEnabled,
     dedupThreshold: o.dedupThreshold,

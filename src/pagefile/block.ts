@@ -63,7 +63,11 @@ export interface PreparedBlock {
  * the codec compresses anything else.
  */
 export function prepareBlock(kind: BlockKindValue, payload: Uint8Array, codec: PageCodec, transient = false): PreparedBlock {
-  const unit = codec.compress(payload, 0, transient);
+  return prepareCompressed(kind, payload, codec.compress(payload, 0, transient), codec);
+}
+
+/** {@link prepareBlock} for a payload compressed already (`unit`, as PageCodec.compress makes it). */
+export function prepareCompressed(kind: BlockKindValue, payload: Uint8Array, unit: CompressedUnit, codec: PageCodec): PreparedBlock {
   const plan = codec.planSeal(unit);
   return { kind, rawLength: payload.length, unit, plan, extentLength: alignUp(BLOCK_HEADER_SIZE + plan.storedLength) };
 }

@@ -11,6 +11,7 @@
  */
 import { ValidationError } from '../errors.js';
 import type { CompressionKind } from '../codec/compression.js';
+import { defaultCompressionThreads, MAX_COMPRESSION_THREADS } from '../codec/compression-pool.js';
 import type { KeySource } from '../codec/key-source.js';
 import type { FileIO } from '../io/file-io.js';
 import { nodeFileIO } from '../io/node-file-io.js';
@@ -41,6 +42,12 @@ export interface DatabaseOptions {
   compression?: CompressionKind;
   /** zstd level of pages and blobs, 1 (fastest) to 19 (smallest). Default 3. WAL records, kept only until the next checkpoint, always use zstd's fast level -1. */
   compressionLevel?: number;
+  /**
+   * Worker threads that compress checkpoint leaves beside the committing thread (zstd only; one pool
+   * per process, shared by every store in it). 0 compresses on the committing thread alone. Default:
+   * one per CPU core beyond the first, at most 2.
+   */
+  compressionThreads?: number;
   /** Encrypt everything the store writes (AES-256-GCM). Needs `encryptionKey`. Chosen when the store is created. Default false. */
   encryptionEnabled?: boolean;
   /** The key: 32 raw bytes, `{ file }`, `{ env }` or `{ passphrase }` (docs/security.md). Only with `encryptionEnabled`. */
@@ -102,6 +109,7 @@ export interface ResolvedDatabaseOptions {
   readonly [RESOLVED]: true;
   compression: CompressionKind;
   compressionLevel: number;
+  compressionThreads: number;
   encryption: EncryptionOptions | null;
   dedupEnabled: boolean;
   dedupThreshold: number;
@@ -140,6 +148,7 @@ function integerOption(
 const KNOWN = new Set([
   'compression',
   'compressionLevel',
+  'compressionThreads',
   'encryptionEnabled',
   'encryptionKey',
   'previousEncryptionKeys',
@@ -242,6 +251,7 @@ export function resolveSettings(o: Record<string, unknown>): ResolvedDatabaseOpt
     [RESOLVED]: true,
     compression,
     compressionLevel: integerOption(o, 'compressionLevel', 3, 1, 19),
+    compressionThreads: integerOption(o, 'compressionThreads', defaultCompressionThreads(), 0, MAX_COMPRESSION_THREADS),
     encryption: resolveEncryption(o),
     dedupEnabled,
     dedupThreshold: integerOption(o, 'dedupThreshold', 1024, 64, 64 * MIB, ' bytes'),

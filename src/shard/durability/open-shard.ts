@@ -132,12 +132,12 @@ export function codecFor(dir: string, slot: HeaderSlot, options: ResolvedDatabas
     if (enc) {
       throw new EncryptionKeyError(`the store in ${dir} was created without encryption, so it cannot be opened with a key; copy its data into a new encrypted store instead`);
     }
-    return { codec: new StoreCodec(options.compression, options.compressionLevel, null), ringChanged: false };
+    return { codec: new StoreCodec(options.compression, options.compressionLevel, null, options.compressionThreads), ringChanged: false };
   }
   if (!enc) throw new EncryptionKeyError(`the store in ${dir} is encrypted; pass its key as encryptionKey (with encryptionEnabled: true)`);
   const ring = KeyRing.open(slot.keyRing, resolveKeySource(enc.key), (enc.previousKeys ?? []).map((k, i) => resolveKeySource(k, `previous key ${i}`)));
   const ringChanged = ring.currentId !== slot.keyId || ring.entries.length !== slot.keyRing.length;
-  return { codec: new StoreCodec(options.compression, options.compressionLevel, ring), ringChanged };
+  return { codec: new StoreCodec(options.compression, options.compressionLevel, ring, options.compressionThreads), ringChanged };
 }
 
 export interface LoadedCheckpoint {
