@@ -38,7 +38,7 @@ const JOBS_AT = 8;
 const JOB_WORDS = 6;
 const CLOSED = 0xffff;
 /** Jobs per round. */
-const MAX_JOBS = 512;
+export const MAX_COMPRESSION_ROUND = 512;
 /** Bytes of input per round; a larger payload is compressed by the caller alone. */
 const INPUT_BYTES = 4 << 20;
 /** Result: compressing did not make the payload smaller. */
@@ -100,9 +100,9 @@ export function defaultCompressionThreads(): number {
 class CompressionPool {
   private readonly binding = require('zstd-napi/binding') as ZstdBinding;
   private readonly cctx = new this.binding.CCtx();
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer((JOBS_AT + MAX_JOBS * JOB_WORDS) * 4));
+  private readonly ctrl = new Int32Array(new SharedArrayBuffer((JOBS_AT + MAX_COMPRESSION_ROUND * JOB_WORDS) * 4));
   private readonly input = new Uint8Array(new SharedArrayBuffer(INPUT_BYTES));
-  private readonly output = new Uint8Array(new SharedArrayBuffer(this.binding.compressBound(INPUT_BYTES) + MAX_JOBS * 64));
+  private readonly output = new Uint8Array(new SharedArrayBuffer(this.binding.compressBound(INPUT_BYTES) + MAX_COMPRESSION_ROUND * 64));
   private readonly workers: Worker[] = [];
   private round = 0;
   /** Whether a round was started and not taken yet. */
@@ -193,7 +193,7 @@ class CompressionPool {
     }
     let inAt = 0;
     let outAt = 0;
-    for (let i = from; i < payloads.length && this.jobs.length < MAX_JOBS; i++) {
+    for (let i = from; i < payloads.length && this.jobs.length < MAX_COMPRESSION_ROUND; i++) {
       const p = payloads[i]!;
       const bound = this.binding.compressBound(p.length);
       if (inAt + p.length > INPUT_BYTES || outAt + bound > this.output.length) break;

@@ -54,6 +54,8 @@ export interface PageCodec {
    * 1 whatever the configured level (on record-sized inputs level 3 took 3x as long for the same size).
    */
   compressRecord(payload: Uint8Array, minLength?: number): CompressedUnit;
+  /** Whether {@link compressAll} has worker threads to help it (else it compresses one payload after another). */
+  readonly compressesInParallel: boolean;
   /**
    * {@link compress} for many payloads at once, with worker threads helping when the codec has any
    * (see compression-pool.ts). Every unit is transient: its data may be shared memory that the codec's

@@ -27,6 +27,7 @@ export class StoreCodec implements PageCodec {
   private readonly decompressors = new Decompressors();
   /** The zstd level compressAll hands to the pool; null when it compresses here alone. */
   private readonly parallelLevel: number | null;
+  readonly compressesInParallel: boolean;
   private readonly threads: number;
 
   constructor(
@@ -39,6 +40,7 @@ export class StoreCodec implements PageCodec {
   ) {
     this.compressor = createCompressor(compression, level);
     this.parallelLevel = compression === 'zstd' && threads > 0 ? level : null;
+    this.compressesInParallel = this.parallelLevel !== null;
     this.threads = threads;
     this.recordCompressor = compression === 'zstd' && level !== RECORD_LEVEL ? createCompressor(compression, RECORD_LEVEL) : this.compressor;
   }

@@ -26,6 +26,7 @@ import { BranchNode, type LeafNode, type Node } from '../../btree/node.js';
 import { writeBlockRef } from '../../pagefile/block-ref-codec.js';
 import type { Extent } from '../../pagefile/allocator.js';
 import { prepareBlock, prepareCompressed, sealBlock, type PreparedBlock } from '../../pagefile/block.js';
+import { MAX_COMPRESSION_ROUND } from '../../codec/compression-pool.js';
 import { encodeFreelist } from '../../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
 import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
@@ -131,6 +132,8 @@ class CheckpointWriter {
    */
   private startAll(kind: BlockKindValue, payloads: readonly Uint8Array[]): { take(): BlockRef[] } {
     const codec = this.core.codec;
+    // Alone, one at a time through the codec's scratch: no copy of each compressed block.
+    if (!codec.compressesInParallel) return { take: () => payloads.map((p) => this.write(kind, p)) };
     const started = codec.startCompressAll(payloads);
     return {
       take: () => {
@@ -288,8 +291,13 @@ function dirtyNodes(root: Node, out: Node[]): void {
   }
 }
 
-/** Keys of a memtable folded per slice: a slice takes about a millisecond. */
+/**
+ * Keys of a memtable folded per slice, at most and at first. A slice then takes about a millisecond
+ * over a small tree; over a large one, random keys rebuild a leaf each, so the slice size follows the
+ * leaves each slice finished to hand the compression pool about FINISHED_ROUND_LEAVES at a time.
+ */
 const FOLD_SLICE_KEYS = 2048;
+const MIN_FOLD_SLICE_KEYS = 64;
 /**
  * The share of a run's work done while folding, for its progress: the fold stores most leaves as
  * it goes (findFinishedLeaves), leaving the branches and the leaves near the last keys of each
@@ -305,8 +313,9 @@ const FOLD_SHARE = 0.9;
 const STORE_SLICE_NODES = 16;
 
 /**
- * Finished leaves compressed in one round (about 4 ms of zstd on one thread for 128 leaves of 4 KiB;
- * more per round: longer commits while a checkpoint runs).
+ * Finished leaves a fold slice aims to hand over, compressed in one round while the next slice folds
+ * (about 4 ms of zstd on one thread for 128 leaves of 4 KiB; more per round: longer commits while a
+ * checkpoint runs). A round takes every queued leaf up to the pool's capacity.
  */
 const FINISHED_ROUND_LEAVES = 128;
 
@@ -320,6 +329,8 @@ interface FoldTask {
   count: number;
   /** The last key of the slice before: leaves below it whose parent lay below it are stored. */
   finishedBelow: Uint8Array | null;
+  /** Keys the next slice folds (see FOLD_SLICE_KEYS). */
+  sliceKeys: number;
 }
 
 /**
@@ -424,7 +435,7 @@ export class CheckpointRun {
     core.readers.add(this.txn);
     for (const t of version.tables.values()) {
       if (!t.mem) continue;
-      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count, finishedBelow: null });
+      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count, finishedBelow: null, sliceKeys: FOLD_SLICE_KEYS });
       this.foldKeys += t.mem.size;
     }
     if (this.folds.length > 0) {
@@ -492,7 +503,7 @@ export class CheckpointRun {
       return;
     }
     const tx = this.tx!;
-    const writes = task.source.next(FOLD_SLICE_KEYS, (v) => tx.supersede(v));
+    const writes = task.source.next(task.sliceKeys, (v) => tx.supersede(v));
     if (!writes) {
       this.foldIndex++;
       return;
@@ -506,8 +517,14 @@ export class CheckpointRun {
     // Leaves in flight have no ref yet: stored before the search below, which skips stored ones.
     this.completeFinished();
     const last = writes.key(writes.length - 1);
+    const queued = this.finishedLeaves.length;
     if (task.root && !task.root.isLeaf) this.findFinishedLeaves(task.root, task.finishedBelow, last, false);
     task.finishedBelow = last.slice();
+    if (!this.core.codec.compressesInParallel) return;
+    // Halfway to the size that would have finished FINISHED_ROUND_LEAVES, to damp the swings.
+    const found = this.finishedLeaves.length - queued;
+    const aim = found === 0 ? FOLD_SLICE_KEYS : (writes.length * FINISHED_ROUND_LEAVES) / found;
+    task.sliceKeys = Math.round(Math.min(FOLD_SLICE_KEYS, Math.max(MIN_FOLD_SLICE_KEYS, (task.sliceKeys + aim) / 2)));
   }
 
   /**
@@ -542,7 +559,7 @@ export class CheckpointRun {
    * round or fold slice. Every queued leaf is in flight or stored before the next slice folds.
    */
   private startFinished(): void {
-    const end = Math.min(this.finishedLeaves.length, this.finishedNext + FINISHED_ROUND_LEAVES);
+    const end = Math.min(this.finishedLeaves.length, this.finishedNext + MAX_COMPRESSION_ROUND);
     const slice = this.finishedLeaves.slice(this.finishedNext, end);
     this.finishedNext = end;
     if (end === this.finishedLeaves.length) {
