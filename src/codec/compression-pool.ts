@@ -105,6 +105,8 @@ class CompressionPool {
   private readonly output = new Uint8Array(new SharedArrayBuffer(this.binding.compressBound(INPUT_BYTES) + MAX_COMPRESSION_ROUND * 64));
   private readonly workers: Worker[] = [];
   private round = 0;
+  /** Whether starting a worker failed once (then none is tried again). */
+  private cannotStart = false;
   /** Whether a round was started and not taken yet. */
   private busy = false;
   /** The payload index of each job of the open round. */
@@ -116,13 +118,21 @@ class CompressionPool {
 
   /** Starts workers until there are `n` (at most MAX_COMPRESSION_THREADS). */
   grow(n: number): void {
-    while (this.workers.length < Math.min(n, MAX_COMPRESSION_THREADS)) {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { binding: require.resolve('zstd-napi/binding'), ctrl: this.ctrl.buffer, input: this.input.buffer, output: this.output.buffer },
-        stdout: false,
-        stderr: false,
-      });
+    while (!this.cannotStart && this.workers.length < Math.min(n, MAX_COMPRESSION_THREADS)) {
+      let worker: Worker;
+      try {
+        worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { binding: require.resolve('zstd-napi/binding'), ctrl: this.ctrl.buffer, input: this.input.buffer, output: this.output.buffer },
+          stdout: false,
+          stderr: false,
+        });
+      } catch {
+        // Workers refused (a permission model without --allow-worker, a thread limit): the caller
+        // compresses everything itself, as with compressionThreads 0.
+        this.cannotStart = true;
+        return;
+      }
       worker.unref();
       // A worker that fails to start or dies only leaves its share of the work to the caller (see
       // compressAll); a failure here must not become an unhandled 'error' event.
