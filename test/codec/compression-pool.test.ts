@@ -76,12 +76,15 @@ test('a round started now and taken later gives its results, and no second round
   assert.equal(pool.compressAll([payloads[0]!], 3).length, 1);
 });
 
-test('a store checkpointed with compression threads reads back what one without them does, and verifies clean', async (t) => {
+test('a store checkpointed with compression threads, encrypted or not, reads back what one without them does, and verifies clean', async (t) => {
   await poolWithReadyWorker();
   const contents: string[][] = [];
-  for (const compressionThreads of [0, 2]) {
+  const key = randomBytes(32);
+  // Encrypted too: sealing reads the compressed bytes from the pool's shared memory.
+  for (const [compressionThreads, encrypted] of [[0, false], [2, false], [2, true]] as const) {
     const dir = tmpDir(t);
-    let db = Database.open(dir, { compressionThreads, checkpointIntervalMs: 0, durability: 'none' });
+    const keyed = encrypted ? { encryptionEnabled: true, encryptionKey: key } : {};
+    let db = Database.open(dir, { compressionThreads, checkpointIntervalMs: 0, durability: 'none', ...keyed });
     for (let c = 0; c < 20; c++) {
       db.write((tx) => {
         for (let i = 0; i < 2000; i++) {
@@ -93,8 +96,8 @@ test('a store checkpointed with compression threads reads back what one without 
       if (c % 5 === 4) db.checkpoint();
     }
     db.close();
-    db = Database.open(dir, { compressionThreads });
-    assert.ok(db.verify().ok, `the store written with ${compressionThreads} threads verifies clean`);
+    db = Database.open(dir, { compressionThreads, ...keyed });
+    assert.ok(db.verify().ok, `the store written with ${compressionThreads} threads${encrypted ? ', encrypted,' : ''} verifies clean`);
     const rows: string[] = [];
     for (const { key, value } of db.range()) rows.push(`${Buffer.from(key).toString()}=${Buffer.from(value).toString('base64')}`);
     db.close();
@@ -103,6 +106,7 @@ test('a store checkpointed with compression threads reads back what one without 
   }
   assert.ok(contents[0]!.length > 30_000);
   assert.deepEqual(contents[1], contents[0]);
+  assert.deepEqual(contents[2], contents[0]);
 });
 
 test('compressionThreads is checked like every option', () => {
