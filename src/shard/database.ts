@@ -21,7 +21,7 @@ import { resolveKeySource, type KeySource } from '../codec/key-source.js';
 import { DirLock } from '../io/dir-lock.js';
 import { prepareStoreDir } from '../io/store-dir.js';
 import { segmentFileName } from '../wal/segment-format.js';
-import type { BlockRef } from '../pagefile/layout.js';
+import type { ExtentList } from '../pagefile/extent-list.js';
 import type { HeaderSlot } from '../pagefile/header-slot.js';
 import type { PageFile } from '../pagefile/page-file.js';
 import type { NodeStore } from '../btree/node-store.js';
@@ -59,7 +59,7 @@ export interface PinnedCheckpoint {
 /** A commit appended to the WAL and waiting for an fsync. */
 interface Unsynced {
   version: Version;
-  freed: BlockRef[];
+  freed: ExtentList;
   resolve: (() => void) | null;
   reject: ((err: unknown) => void) | null;
 }

@@ -29,6 +29,7 @@ import { prepareBlock, prepareCompressed, sealBlock, type PreparedBlock } from '
 import { MAX_COMPRESSION_ROUND } from '../../codec/compression-pool.js';
 import { encodeFreelist } from '../../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
+import { ExtentList } from '../../pagefile/extent-list.js';
 import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName } from '../../wal/segment-format.js';
 import { listSegments } from '../../wal/wal-scan.js';
@@ -99,7 +100,7 @@ class CheckpointWriter {
   private queued = 0;
   /** Bytes of `staging` holding queued extents. */
   private staged = 0;
-  readonly allocated: Extent[] = [];
+  readonly allocated = new ExtentList();
   private readonly undo: (() => void)[] = [];
   readonly persisted: Node[] = [];
   blocks = 0;
@@ -154,7 +155,7 @@ class CheckpointWriter {
       this.leafPacked += prepared.unit.data.length;
     }
     const offset = atEnd ? space.allocator.allocateAtEnd(length) : space.allocator.allocate(length);
-    this.allocated.push({ offset, length });
+    this.allocated.push(offset, length);
     let into: Uint8Array | undefined;
     if (length <= STAGED_MAX) {
       if (this.staged + length > staging.length) {
@@ -369,7 +370,7 @@ export class CheckpointRun {
   /** The tables as stored, once folded. */
   private stored: Map<string, TableState> | null = null;
   /** Blocks the blob-table changes dropped from the stored tables (see applyFoldBlobDeltas). */
-  private storedFrees: BlockRef[] = [];
+  private storedFrees = new ExtentList();
   private order: Node[] = [];
   /**
    * Leaves the fold has finished with, to store before the next slice (each as its parent and index
@@ -637,8 +638,12 @@ export class CheckpointRun {
       if (active.freelist) retired.push(active.freelist);
       // The freelist goes at the end of the file so that allocating it changes no free extent.
       // What the fold dropped is free as of this checkpoint (in memory it waits for readers; see install).
-      const dropped: Extent[] = [...retired];
-      if (this.tx) for (const refs of [this.tx.freed, this.storedFrees]) for (const r of refs) dropped.push(r);
+      const dropped = new ExtentList();
+      dropped.append(retired);
+      if (this.tx) {
+        dropped.append(this.tx.freed);
+        dropped.append(this.storedFrees);
+      }
       const freelist = w.write(BlockKind.Freelist, encodeFreelist(core.space.persistedFreeList(dropped, txn)), true);
       w.flush();
       const fileEnd = core.space.allocator.end;

@@ -17,16 +17,17 @@
  * to about three times the live data instead of two.
  */
 import { ExtentAllocator, type Extent } from '../../pagefile/allocator.js';
+import { ExtentList } from '../../pagefile/extent-list.js';
 
 export class FreeSpace {
   /** In order of `txn`, then of `checkpointTxn` (both rise along the list). */
-  private pending: { txn: number; checkpointTxn: number; extents: Extent[] }[] = [];
+  private pending: { txn: number; checkpointTxn: number; extents: ExtentList }[] = [];
   private pendingTotal = 0;
   /**
    * Extents written by a checkpoint that failed after it may have written its header slot: that
    * slot could be valid on disk, so they stay untouched until a later checkpoint has overwritten it.
    */
-  private quarantined: Extent[] = [];
+  private quarantined = new ExtentList();
 
   constructor(readonly allocator: ExtentAllocator) {}
 
@@ -35,42 +36,44 @@ export class FreeSpace {
    * them, and so may header slots of checkpoints older than `checkpointTxn` (`txn` unless a fold or
    * a checkpoint dropped them; see the top of the file).
    */
-  addFreed(txn: number, extents: readonly Extent[], checkpointTxn = txn): void {
+  addFreed(txn: number, extents: ExtentList | readonly Extent[], checkpointTxn = txn): void {
     if (extents.length === 0) return;
-    const copy = extents.map((e) => ({ offset: e.offset, length: e.length }));
     let i = this.pending.length;
     while (i > 0 && (this.pending[i - 1]!.txn > txn || (this.pending[i - 1]!.txn === txn && this.pending[i - 1]!.checkpointTxn > checkpointTxn))) i--;
-    const at = this.pending[i - 1];
-    if (at && at.txn === txn && at.checkpointTxn === checkpointTxn) appendAll(at.extents, copy);
-    else this.pending.splice(i, 0, { txn, checkpointTxn, extents: copy });
-    for (const e of extents) this.pendingTotal += e.length;
+    let at = this.pending[i - 1];
+    if (!at || at.txn !== txn || at.checkpointTxn !== checkpointTxn) {
+      at = { txn, checkpointTxn, extents: new ExtentList() };
+      this.pending.splice(i, 0, at);
+    }
+    const from = at.extents.length;
+    at.extents.append(extents);
+    for (let j = from; j < at.extents.length; j++) this.pendingTotal += at.extents.lengthAt(j);
   }
 
   /** Hands every pending block that is safe to overwrite to the allocator. */
   release(durableCheckpointTxn: number, oldestReaderTxn: number): void {
     let i = 0;
     while (i < this.pending.length && this.pending[i]!.txn <= oldestReaderTxn && this.pending[i]!.checkpointTxn <= durableCheckpointTxn) {
-      for (const e of this.pending[i]!.extents) {
-        this.allocator.free(e.offset, e.length);
-        this.pendingTotal -= e.length;
+      const extents = this.pending[i]!.extents;
+      for (let j = 0; j < extents.length; j++) {
+        this.allocator.free(extents.offsetAt(j), extents.lengthAt(j));
+        this.pendingTotal -= extents.lengthAt(j);
       }
       i++;
     }
     if (i > 0) this.pending = this.pending.slice(i);
   }
 
-  quarantine(extents: readonly Extent[]): void {
-    for (const e of extents) {
-      this.quarantined.push({ offset: e.offset, length: e.length });
-      this.pendingTotal += e.length;
-    }
+  quarantine(extents: ExtentList): void {
+    this.quarantined.append(extents);
+    this.pendingTotal += extents.bytes();
   }
 
   /** A checkpoint at `txn` succeeded: quarantined extents wait like any other block it freed. */
   checkpointSucceeded(txn: number): void {
     const q = this.quarantined;
-    this.quarantined = [];
-    for (const e of q) this.pendingTotal -= e.length;
+    this.quarantined = new ExtentList();
+    this.pendingTotal -= q.bytes();
     this.addFreed(txn, q);
   }
 
@@ -85,7 +88,7 @@ export class FreeSpace {
    * merged. Pending extents that commits after `checkpointTxn` freed are left out: a checkpoint
    * written while commits go on (see checkpoint.ts) stores a tree that still reaches them.
    */
-  persistedFreeList(extra: readonly Extent[], checkpointTxn = Infinity): Extent[] {
+  persistedFreeList(extra: ExtentList | readonly Extent[], checkpointTxn = Infinity): Extent[] {
     const all = this.allocator.extents();
     for (const p of this.pending) if (p.checkpointTxn <= checkpointTxn) appendAll(all, p.extents);
     appendAll(all, this.quarantined);
@@ -111,6 +114,7 @@ export function mergedExtents(extents: Extent[]): Extent[] {
  * list of a few hundred thousand extents (a large table rewritten by random keys) overflowed the
  * stack, which failed every checkpoint from then on.
  */
-function appendAll<T>(to: T[], from: readonly T[]): void {
-  for (const x of from) to.push(x);
+function appendAll(to: Extent[], from: ExtentList | readonly Extent[]): void {
+  if (from instanceof ExtentList) for (let i = 0; i < from.length; i++) to.push({ offset: from.offsetAt(i), length: from.lengthAt(i) });
+  else for (const x of from) to.push(x);
 }

@@ -19,6 +19,7 @@ import { BlobValue, OutOfLineValue, ValueTag, type LeafNode, type LeafValue, typ
 import { childAt } from '../../btree/search.js';
 import { mergeSortedWrites, type SortedWrites } from '../../btree/sorted-merge.js';
 import { treeDelete, treePut } from '../../btree/tree-write.js';
+import { ExtentList } from '../../pagefile/extent-list.js';
 import type { BlockRef } from '../../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../../util/bytes.js';
 import { CommitLog, Op, type DecodedOp } from '../../wal/commit-payload.js';
@@ -120,7 +121,7 @@ export class WriteTxn extends TxTable {
   /** @internal Operations for the WAL record; null while replaying the WAL itself. */
   readonly log: CommitLog | null;
   /** @internal Stored blocks the merge dropped. */
-  readonly freed: BlockRef[] = [];
+  readonly freed = new ExtentList();
   /** @internal Bumped by every change, so open ranges can notice. */
   modCount = 0;
   private active = true;
@@ -465,7 +466,7 @@ export class WriteTxn extends TxTable {
    * tables, copied), and returns the stored blocks that dropped out of them: the checkpoint lists
    * them free and frees them once it is installed.
    */
-  applyFoldBlobDeltas(tables: Map<string, TableState>, mutableAfter: number): BlockRef[] {
+  applyFoldBlobDeltas(tables: Map<string, TableState>, mutableAfter: number): ExtentList {
     this.mutableAfter = mutableAfter;
     const mark = this.freed.length;
     this.applyBlobDeltas(tables);
@@ -495,7 +496,7 @@ export class WriteTxn extends TxTable {
   // WriteContext
   /** @internal */
   freeBlock(ref: BlockRef): void {
-    this.freed.push(ref);
+    this.freed.push(ref.offset, ref.length);
   }
 
   /** @internal */
@@ -503,7 +504,7 @@ export class WriteTxn extends TxTable {
     const tag = valueTagAt(leaf, i);
     if (tag === ValueTag.OutOfLine) {
       const ref = valueRefAt(leaf, i);
-      if (ref) this.freed.push(ref);
+      if (ref) this.freed.push(ref.offset, ref.length);
     } else if (tag === ValueTag.Blob) {
       this.bumpBlob(copyBytes(blobHashAt(leaf, i)), -1);
     }
@@ -570,7 +571,7 @@ export class WriteTxn extends TxTable {
     const stack: Node[] = [root];
     while (stack.length > 0) {
       const node = stack.pop()!;
-      if (node.ref) this.freed.push(node.ref);
+      if (node.ref) this.freed.push(node.ref.offset, node.ref.length);
       if (node.isLeaf) {
         for (let i = 0; i < node.count; i++) this.releaseValue(node, i);
       } else {
