@@ -510,8 +510,12 @@ export class CheckpointRun {
       return;
     }
     // A slice of puts only adds keys above the last slice's, never reaching a finished leaf; a
-    // deletion's rebalancing may join nodes under a branch holding them, so they are stored first.
-    if (writes.deletions) this.completeFinished();
+    // deletion's rebalancing may join nodes under a branch holding them, so they are stored first,
+    // and written out: the node cache may have dropped one it then reads back from the file.
+    if (writes.deletions) {
+      this.completeFinished();
+      this.writer.flush();
+    }
     const r = tx.foldSlice(task.root, writes);
     task.root = r.root;
     task.count += r.delta;
