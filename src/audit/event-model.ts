@@ -13,8 +13,8 @@ import { ValidationError } from '../errors.js';
 import { resolveIntegrityOptions, type ResolvedIntegrityOptions } from '../integrity/integrity-options.js';
 import { resolvePersonalDataOptions } from '../integrity/personal-data.js';
 import type { RedbOptions } from '../manager/options.js';
-import { canonicalJson, jsonString } from './canonical-json.js';
-import { idBytes, idKeyOf, isSelfKeyed, tsText } from './keys.js';
+import { JsonWriter } from './canonical-json.js';
+import { idBytes, idKeyOf, isSelfKeyed } from './keys.js';
 import { newUlid } from './ulid.js';
 import { OUTCOMES, SEVERITIES, SYSTEM_TENANT, type AuditEvent, type AuditEventInput, type AuditStoreOptions, type Outcome, type RetentionPolicy, type Severity } from './types.js';
 
@@ -131,8 +131,8 @@ export interface PreparedEvent {
   /** Canonical JSON of the stored event (UTF-8). */
   json: Buffer;
   /**
-   * Byte offsets in `json` of the members `,"id":...` and `,"timestamp":...` as built, -1 when not
-   * known (the text before them was not all ASCII): storedEvent checks them before use.
+   * Byte offsets in `json` of the members `,"id":...` and `,"timestamp":...` as built (-1 when not
+   * known, as after the personal-data vault rewrote the JSON): storedEvent checks them before use.
    */
   idMemberAt: number;
   tsMemberAt: number;
@@ -194,17 +194,19 @@ function indexed(v: unknown, where: string, name: string, max: number): string {
   return s;
 }
 
-function jsonNullable(s: string | null): string {
-  return s === null ? 'null' : jsonString(s);
-}
-
 function optStrOrNull(v: unknown, where: string, name: string, max: number): string | null {
   if (v === null) return null;
   return str(v, where, name, max);
 }
 
-/** Actor or resource: known fields checked, any other JSON field kept as given. */
-function entity(v: unknown, where: string, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): string {
+/** Appends a string or null. */
+function nullable(w: JsonWriter, s: string | null): void {
+  if (s === null) w.raw('null');
+  else w.string(s);
+}
+
+/** Actor or resource appended to `w`: known fields checked, any other JSON field kept as given. */
+function entity(w: JsonWriter, v: unknown, where: string, field: string, known: Record<string, 'indexed' | 'string' | 'nullable'>, order: readonly string[], limits: AuditLimits): void {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ValidationError(`${where}.${field} must be an object, got ${describe(v)}`);
   const o = v as Record<string, unknown>;
   let extra = false;
@@ -216,27 +218,35 @@ function entity(v: unknown, where: string, field: string, known: Record<string, 
   }
   // The usual case has only the known fields, whose sorted order is fixed: no sort needed.
   const keys = extra ? Object.keys(o).sort() : order;
-  let s = '{';
+  const names = field === 'actor' ? ACTOR_NAMES : RESOURCE_NAMES;
+  const start = w.length;
+  w.raw('{');
   let first = true;
   for (const k of keys) {
     const val = o[k];
     if (val === undefined) continue; // an optional field set to undefined is absent
-    const kind = known[k];
-    let text: string;
-    if (kind === 'indexed') text = jsonString(indexed(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'string') text = jsonString(str(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else if (kind === 'nullable') text = jsonNullable(optStrOrNull(val, where, field === 'actor' ? ACTOR_NAMES[k]! : RESOURCE_NAMES[k]!, limits.maxStringLength));
-    else text = canonicalJson(val, `${where}.${field}.${k}`);
-    s += (first ? '' : ',') + (extra ? jsonString(k) : '"' + k + '"') + ':' + text;
+    if (!first) w.raw(',');
     first = false;
+    const kind = known[k];
+    if (kind === undefined) {
+      w.string(k);
+      w.raw(':');
+      w.value(val, `${where}.${field}`, k);
+      continue;
+    }
+    w.raw(MEMBER_OPEN[k]!);
+    if (kind === 'indexed') w.string(indexed(val, where, names[k]!, limits.maxStringLength));
+    else if (kind === 'string') w.string(str(val, where, names[k]!, limits.maxStringLength));
+    else nullable(w, optStrOrNull(val, where, names[k]!, limits.maxStringLength));
   }
-  s += '}';
-  if (s.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(s, 'utf8') > limits.maxDetailsBytes) {
+  w.raw('}');
+  if (w.length - start > limits.maxDetailsBytes) {
     throw new ValidationError(`${where}.${field} is larger than ${limits.maxDetailsBytes} bytes as JSON (option maxDetailsBytes)`);
   }
-  return s;
 }
 
+/** `"name":` of the known entity members. */
+const MEMBER_OPEN: Record<string, string> = { id: '"id":', name: '"name":', type: '"type":' };
 const ACTOR_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { id: 'indexed', type: 'string', name: 'nullable' };
 const RESOURCE_FIELDS: Record<string, 'indexed' | 'string' | 'nullable'> = { type: 'indexed', id: 'indexed', name: 'string' };
 const ENTITY_ORDER = ['id', 'name', 'type'] as const;
@@ -252,6 +262,9 @@ function checkAction(v: unknown, where: string, max: number): string {
   }
   return a;
 }
+
+/** Where prepareEvent writes an event's JSON (synchronous: copied out before it returns). */
+const writer = new JsonWriter();
 
 /**
  * Validates and normalises one event. `where` prefixes field names in errors (such as "event 3");
@@ -271,7 +284,9 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     throw new ValidationError(`${where}.tenantId ${JSON.stringify(SYSTEM_TENANT)} is reserved for the store's own operations; use another tenant id`);
   }
   if (!wellFormed(tenantId)) throw new ValidationError(`${where}.tenantId contains an unpaired surrogate; use well-formed Unicode`);
-  const ts = e.timestamp === undefined ? Date.now() : toEpochMs(e.timestamp, `${where}.timestamp`);
+  const t = e.timestamp;
+  // Epoch ms in range is the usual form: checked here, without building the field's name.
+  const ts = t === undefined ? Date.now() : typeof t === 'number' && Number.isInteger(t) && t >= 0 && t <= MAX_TIMESTAMP ? t : toEpochMs(t, `${where}.timestamp`);
   let id: string;
   const generated = e.id === undefined;
   if (generated) id = newUlid(ts);
@@ -279,14 +294,7 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     id = str(e.id, where, 'id', MAX_ID_LENGTH);
     if (!wellFormed(id)) throw new ValidationError(`${where}.id contains an unpaired surrogate; use well-formed Unicode`);
   }
-  const actorJson = entity(e.actor, where, 'actor', ACTOR_FIELDS, ENTITY_ORDER, limits);
-  const actorId = (e.actor as Record<string, unknown>).id;
-  if (actorId === undefined) throw new ValidationError(`${where}.actor.id is required`);
   const action = checkAction(e.action, where, max);
-  const resourceJson = entity(e.resource, where, 'resource', RESOURCE_FIELDS, ENTITY_ORDER, limits);
-  const res = e.resource as Record<string, unknown>;
-  if (res.type === undefined) throw new ValidationError(`${where}.resource.type is required`);
-  if (res.id === undefined) throw new ValidationError(`${where}.resource.id is required`);
   let outcome: Outcome = 'unknown';
   if (e.outcome !== undefined) {
     if (!OUTCOMES.includes(e.outcome as Outcome)) throw new ValidationError(`${where}.outcome must be one of ${OUTCOMES.join(', ')}, got ${describe(e.outcome)}`);
@@ -302,35 +310,68 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   if (e.schemaVersion !== undefined && e.schemaVersion !== SCHEMA_VERSION) {
     throw new ValidationError(`${where}.schemaVersion must be ${SCHEMA_VERSION} (the version this store writes), got ${describe(e.schemaVersion)}`);
   }
-  let details: string | undefined;
+  // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
+  // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
+  const w = writer;
+  w.reset();
+  w.raw('{"action":');
+  w.string(action);
+  w.raw(',"actor":');
+  entity(w, e.actor, where, 'actor', ACTOR_FIELDS, ENTITY_ORDER, limits);
+  const actorId = (e.actor as Record<string, unknown>).id;
+  if (actorId === undefined) throw new ValidationError(`${where}.actor.id is required`);
+  w.raw(',"category":');
+  w.string(category);
+  if (e.correlationId !== undefined) {
+    w.raw(',"correlationId":');
+    w.string(str(e.correlationId, where, 'correlationId', max));
+  }
   if (e.details !== undefined) {
     const d = e.details;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ValidationError(`${where}.details must be a JSON object, got ${describe(d)}`);
-    details = canonicalJson(d, `${where}.details`);
-    if (details.length > limits.maxDetailsBytes / 3 && Buffer.byteLength(details, 'utf8') > limits.maxDetailsBytes) {
-      throw new ValidationError(`${where}.details is ${Buffer.byteLength(details, 'utf8')} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
+    w.raw(',"details":');
+    const at = w.length;
+    w.value(d, where, 'details');
+    if (w.length - at > limits.maxDetailsBytes) {
+      throw new ValidationError(`${where}.details is ${w.length - at} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
     }
   }
-  // Members in JCS order: action, actor, category, correlationId, details, id, outcome, resource,
-  // schemaVersion, sessionId, severity, sourceIp, tenantId, timestamp, userAgent.
-  let s = '{"action":' + jsonString(action) + ',"actor":' + actorJson + ',"category":' + jsonString(category);
-  if (e.correlationId !== undefined) s += ',"correlationId":' + jsonString(str(e.correlationId, where, 'correlationId', max));
-  if (details !== undefined) s += ',"details":' + details;
-  const idMemberAt = s.length;
-  s += ',"id":' + jsonString(id) + ',"outcome":"' + outcome + '","resource":' + resourceJson + ',"schemaVersion":' + SCHEMA_VERSION;
-  if (e.sessionId !== undefined) s += ',"sessionId":' + jsonString(str(e.sessionId, where, 'sessionId', max));
-  s += ',"severity":"' + severity + '"';
-  if (e.sourceIp !== undefined) s += ',"sourceIp":' + jsonNullable(optStrOrNull(e.sourceIp, where, 'sourceIp', max));
-  s += ',"tenantId":' + jsonString(tenantId);
-  const tsMemberAt = s.length;
-  s += ',"timestamp":' + tsText(ts);
-  if (e.userAgent !== undefined) s += ',"userAgent":' + jsonNullable(optStrOrNull(e.userAgent, where, 'userAgent', max));
-  s += '}';
+  const idMemberAt = w.length;
+  w.raw(',"id":');
+  w.string(id);
+  w.raw(',"outcome":"');
+  w.raw(outcome);
+  w.raw('","resource":');
+  entity(w, e.resource, where, 'resource', RESOURCE_FIELDS, ENTITY_ORDER, limits);
+  const res = e.resource as Record<string, unknown>;
+  if (res.type === undefined) throw new ValidationError(`${where}.resource.type is required`);
+  if (res.id === undefined) throw new ValidationError(`${where}.resource.id is required`);
+  w.raw(',"schemaVersion":');
+  w.digits(SCHEMA_VERSION);
+  if (e.sessionId !== undefined) {
+    w.raw(',"sessionId":');
+    w.string(str(e.sessionId, where, 'sessionId', max));
+  }
+  w.raw(',"severity":"');
+  w.raw(severity);
+  w.raw('"');
+  if (e.sourceIp !== undefined) {
+    w.raw(',"sourceIp":');
+    nullable(w, optStrOrNull(e.sourceIp, where, 'sourceIp', max));
+  }
+  w.raw(',"tenantId":');
+  w.string(tenantId);
+  const tsMemberAt = w.length;
+  w.raw(',"timestamp":');
+  w.digits(ts);
+  if (e.userAgent !== undefined) {
+    w.raw(',"userAgent":');
+    nullable(w, optStrOrNull(e.userAgent, where, 'userAgent', max));
+  }
+  w.raw('}');
+  const json = w.copy();
   const ib = idBytes(id);
   const idKey = idKeyOf(ib, ts);
-  const json = Buffer.from(s, 'utf8');
-  // Character offsets are byte offsets when every character is ASCII (one byte each).
-  const ascii = json.length === s.length;
   return {
     id,
     idBytes: ib,
@@ -347,8 +388,8 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     severity,
     category,
     json,
-    idMemberAt: ascii ? idMemberAt : -1,
-    tsMemberAt: ascii ? tsMemberAt : -1,
+    idMemberAt,
+    tsMemberAt,
   };
 }
 

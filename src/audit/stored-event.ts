@@ -210,7 +210,7 @@ function writeDigits(v: number, b: Uint8Array, o: number): number {
   let x = v;
   for (let i = o + n - 1; i >= o; i--) {
     const q = Math.floor(x / 10);
-    b[i] = 48 + x - q * 10;
+    b[i] = 48 + (x - q * 10);
     x = q;
   }
   return o + n;

@@ -7,7 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { RedbAuditStore, ValidationError, createAuditEvent, type AuditEventInput } from '../../src/index.js';
 import fc from 'fast-check';
-import { canonicalJson, jsonString } from '../../src/audit/canonical-json.js';
+import { canonicalJson, JsonWriter } from '../../src/audit/canonical-json.js';
+
+/** A string as JsonWriter encodes it, decoded back. */
+function jsonString(s: string): string {
+  const w = new JsonWriter();
+  w.string(s);
+  return w.text();
+}
 
 let dir: string;
 let store: RedbAuditStore;
@@ -186,7 +193,7 @@ test('a ULID id re-sent with another timestamp is still a duplicate', () => {
   assert.equal(store.countEvents({ tenantId: 'dup' }), 1);
 });
 
-test('jsonString quotes every string exactly as JSON.stringify does (escapes, control characters, lone and paired surrogates)', () => {
+test('strings are written as UTF-8 of exactly what JSON.stringify gives (escapes, control characters, lone and paired surrogates)', () => {
   for (const s of ['', 'plain', 'a"b', 'a\\b', '\u0000', '\u001f\u007f', '\u2028', '\ud800', 'x\udfff', '\u{1F600}', 'é文']) assert.equal(jsonString(s), JSON.stringify(s));
   fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => jsonString(s) === JSON.stringify(s)), { numRuns: 5000 });
   fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) }), (s) => jsonString(s) === JSON.stringify(s)), { numRuns: 5000 });
@@ -196,6 +203,8 @@ test('canonical JSON sorts members by UTF-16 code units and serialises like JSON
   assert.equal(canonicalJson({ b: 1, a: [true, null, 'x'], '\u00e9': 1, A: { d: 1e30, c: -0.5 } }), '{"A":{"c":-0.5,"d":1e+30},"a":[true,null,"x"],"b":1,"é":1}');
   assert.equal(canonicalJson({ '\ufb33': 2, '\ud83d\ude00': 1 }), '{"\ud83d\ude00":1,"\ufb33":2}');
   assert.throws(() => canonicalJson({ a: Infinity }), /value\.a is Infinity/);
+  for (const n of [0, -0, 7, -7, 9007199254740991, 9007199254740992, 1e21, 123.5e-9, -1e-7]) assert.equal(canonicalJson(n), JSON.stringify(n));
+  fc.assert(fc.property(fc.oneof(fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true })), (n) => canonicalJson(n) === JSON.stringify(n)), { numRuns: 5000 });
 });
 
 test('canonical JSON orders objects of few and of many members alike', () => {
