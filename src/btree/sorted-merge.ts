@@ -176,9 +176,7 @@ class SortedMerge {
       const sepPushed = j > 0 && kids.length > 0;
       if (sepPushed) seps.push(sepAt(branch, j - 1));
       // Child j holds the keys below separator j.
-      let end = k;
-      if (j === n) end = hi;
-      else while (end < hi && compareSepAt(branch, j, this.writes.key(end)) > 0) end++;
+      const end = j === n ? hi : this.firstAtOrAbove(branch, j, k, hi);
       if (end === k) {
         kids.push(branch.kids[j] ?? null);
         refs.push(branch.refs[j] ?? null);
@@ -202,6 +200,42 @@ class SortedMerge {
     if (rebuilt && rebuilt.length > 0) this.rebalance(kids, refs, seps, rebuilt);
     return this.branches(kids, refs, seps);
   }
+
+  /**
+   * The first write in [lo, hi) whose key is at or above separator j of `branch` (hi when none). It
+   * gallops from lo like lowerBoundFrom: most children of a branch get no key or a short run, and a
+   * branch of a few hundred children used to compare (and make a view of) every key it passed.
+   */
+  private firstAtOrAbove(branch: BranchNode, j: number, lo: number, hi: number): number {
+    let step = 1;
+    while (lo < hi) {
+      const probe = Math.min(lo + step - 1, hi - 1);
+      if (compareSepAt(branch, j, this.key(probe)) <= 0) {
+        hi = probe;
+        break;
+      }
+      lo = probe + 1;
+      step *= 2;
+    }
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareSepAt(branch, j, this.key(mid)) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The key of write i; the last one asked for is kept (each child's search starts at the same write). */
+  private key(i: number): Uint8Array {
+    if (i !== this.lastKeyAt) {
+      this.lastKey = this.writes.key(i);
+      this.lastKeyAt = i;
+    }
+    return this.lastKey!;
+  }
+
+  private lastKeyAt = -1;
+  private lastKey: Uint8Array | null = null;
 
   private isUnderfull(node: Node): boolean {
     if (node.isLeaf) return node.size < this.ctx.maxLeafSize / 4;
