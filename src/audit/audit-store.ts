@@ -42,7 +42,7 @@ import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
 import { TotalsCache } from './totals-cache.js';
 import { checkShard, type ConsistencyReport } from './consistency.js';
-import { countPlan, matchesResidual, mergedRows, openView, type Row, type ShardView } from './query-exec.js';
+import { countPlan, matchesResidual, MergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
 import { holdKey, isHeld, purgeTenant } from './retention.js';
 import { systemEvent } from './system-events.js';
@@ -490,7 +490,7 @@ export class RedbAuditStore {
       const cursor = q.position;
       let left = q.limit ?? Infinity;
       if (left <= 0) return;
-      for (const row of mergedRows(run.plans, run.views, q, cursor, { scanned: 0 })) {
+      for (const row of new MergedRows(run.plans, run.views, q, cursor, { scanned: 0 })) {
         if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
         yield row;
         if (--left <= 0) return;
@@ -508,14 +508,19 @@ export class RedbAuditStore {
       const events: AuditEvent[] = [];
       let last: Row | null = null;
       let more = false;
-      for (const row of mergedRows(run.plans, run.views, q, cursor, counter)) {
-        if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
-        if (events.length === limit) {
-          more = true;
-          break;
+      const rows = new MergedRows(run.plans, run.views, q, cursor, counter);
+      try {
+        for (let row = rows.next(); row !== null; row = rows.next()) {
+          if (row.residual !== 0 && !matchesResidual(row.event(), q, row.residual)) continue;
+          if (events.length === limit) {
+            more = true;
+            break;
+          }
+          events.push(this.revealed(row.event()));
+          last = row;
         }
-        events.push(this.revealed(row.event()));
-        last = row;
+      } finally {
+        rows.close();
       }
       const result: QueryResult = { events };
       // The fingerprint only when a cursor is returned: hashing the filters cost 5% of a warm query.

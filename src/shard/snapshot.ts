@@ -64,7 +64,7 @@ export class SnapshotTable {
    * be handed to user code uncopied (tree-read.ts, view mode). For scans inside the engine's layers
    * that read each entry once (the audit store's queries, counts and exports).
    */
-  rangeViews(options?: RangeOptions): IterableIterator<Entry> {
+  rangeViews(options?: RangeOptions): RangeIterator {
     const v = this.snap.liveVersion();
     const opts = checkRange(options);
     return new RangeIterator(v, this.name, opts, () => this.snap.liveVersion(), undefined, true);

@@ -172,7 +172,16 @@ export class RangeIterator implements IterableIterator<Entry> {
   }
 
   next(): IteratorResult<Entry> {
-    if (this.done) return { done: true, value: undefined };
+    const e = this.step();
+    return e === null ? { done: true, value: undefined } : { done: false, value: e };
+  }
+
+  /**
+   * The next entry, or null once the scan has ended: next() without its result object, for the
+   * engine's own scans (a time-window query steps about fifteen times).
+   */
+  step(): Entry | null {
+    if (this.done) return null;
     try {
       this.check();
       if (this.remaining <= 0) return this.end();
@@ -189,7 +198,7 @@ export class RangeIterator implements IterableIterator<Entry> {
           const value = valueCopy(this.cursor.leafNode, this.cursor.leafIndex, this.view.store, this.view.tables);
           this.stepTree();
           this.remaining--;
-          return { done: false, value: { key, value } };
+          return { key, value };
         }
         if (c === 0) this.stepTree();
         const memKey = m!.key;
@@ -199,7 +208,7 @@ export class RangeIterator implements IterableIterator<Entry> {
         if (value === null) continue;
         this.remaining--;
         if (this.shared !== null) return this.viewEntry(memKey, memValueBytes(value, this.view));
-        return { done: false, value: { key: bufferCopy(memKey), value: bufferCopy(memValueBytes(value, this.view)) } };
+        return { key: bufferCopy(memKey), value: bufferCopy(memValueBytes(value, this.view)) };
       }
     } catch (err) {
       this.end();
@@ -208,11 +217,12 @@ export class RangeIterator implements IterableIterator<Entry> {
   }
 
   return(): IteratorResult<Entry> {
-    return this.end();
+    this.end();
+    return { done: true, value: undefined };
   }
 
   /** View mode: the tree cursor's entry as views, then a step of the cursor (leaves stay alive). */
-  private viewOfTree(key: Uint8Array): IteratorResult<Entry> {
+  private viewOfTree(key: Uint8Array): Entry {
     const leaf = this.cursor.leafNode;
     const i = this.cursor.leafIndex;
     const value = valueTagAt(leaf, i) === ValueTag.Inline && valueLengthAt(leaf, i) === 0 ? EMPTY : valueOf(leaf, i, this.view.store, this.view.tables);
@@ -221,12 +231,12 @@ export class RangeIterator implements IterableIterator<Entry> {
     return this.viewEntry(key, value);
   }
 
-  private viewEntry(key: Uint8Array, value: Uint8Array): IteratorResult<Entry> {
+  private viewEntry(key: Uint8Array, value: Uint8Array): Entry {
     const e = this.shared!;
     // Views typed as Buffer for the shared Entry shape; callers in view mode only read them.
     e.key = key as Buffer;
     e.value = value as Buffer;
-    return { done: false, value: e };
+    return e;
   }
 
   private start(): void {
@@ -242,11 +252,11 @@ export class RangeIterator implements IterableIterator<Entry> {
     this.treeOn = this.reverse ? this.cursor.prev() : this.cursor.next();
   }
 
-  private end(): IteratorResult<Entry> {
+  private end(): null {
     if (!this.done) {
       this.done = true;
       this.onEnd();
     }
-    return { done: true, value: undefined };
+    return null;
   }
 }
