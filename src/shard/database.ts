@@ -163,6 +163,11 @@ export class Database {
   private logStart = 0;
   /** Payload size of the last transaction's log. */
   private logSize = 0;
+  /**
+   * Whether the next log's buffers are retained memory (CommitLog): while the last commit kept at
+   * least three quarters of its writes in the memtable.
+   */
+  private logRetained = true;
   private readonly host: SnapshotHost;
 
   private constructor(dir: string, core: ShardCore, lock: DirLock | null, recovery: RecoveryReport) {
@@ -639,7 +644,7 @@ export class Database {
       throw new ValidationError('write() was called inside another write transaction; a shard has one writer, so do all the work in one callback');
     }
     this.writing = true;
-    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logArena, this.logStart, this.logSize);
+    const tx = new WriteTxn(core.latest, core.latest.txn + 1, txSettings(core), this.logArena, this.logStart, this.logSize, this.logRetained);
     try {
       const result = fn(tx);
       this.logArena = tx.log!.arena;
@@ -690,7 +695,9 @@ export class Database {
    */
   private mergeCommitted(tx: WriteTxn, mutableAfter: number): Version {
     try {
-      return tx.merge(mutableAfter);
+      const version = tx.merge(mutableAfter);
+      if (tx.log) this.logRetained = tx.supersededWrites * 4 <= tx.log.length;
+      return version;
     } catch (err) {
       this.failure = err as Error;
       throw err;

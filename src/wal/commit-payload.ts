@@ -14,6 +14,7 @@
  * state reproduces the commit exactly.
  */
 import { copyInto, uninitializedBytes } from '../util/bytes.js';
+import { retainedBytes } from '../util/retained-memory.js';
 import { readVarint, writeVarint } from '../util/varint.js';
 
 export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5, PutBlob: 6 } as const;
@@ -59,6 +60,13 @@ export class CommitLog {
     start = 0,
     /** The expected size of this log (the last one's): a log that moves to a new buffer asks at least this much. */
     private readonly sizeHint = 0,
+    /**
+     * Whether a buffer this log moves to is retained memory (util/retained-memory.ts): right when the
+     * memtable will keep what is logged. A commit that mostly overwrites its own writes leaves most
+     * of its log unread, and an ordinary buffer costs less then: retained memory is zeroed when
+     * allocated and waits longer for a collection.
+     */
+    private readonly retained = false,
   ) {
     this.buf = arena;
     this.start = start;
@@ -162,8 +170,9 @@ export class CommitLog {
     if (this.size + n <= this.buf.length) return;
     const used = this.size - this.start;
     // Sized for the whole log at once when its size can be guessed: a bulk commit's log then moves once,
-    // not once per doubling. Not zeroed: only bytes written are ever read.
-    const grown = uninitializedBytes(Math.max(used + n, 2 * used, MIN_GROWTH, Math.ceil(this.sizeHint * 1.25)));
+    // not once per doubling. An ordinary buffer is not zeroed: only bytes written are ever read.
+    const length = Math.max(used + n, 2 * used, MIN_GROWTH, Math.ceil(this.sizeHint * 1.25));
+    const grown = this.retained ? retainedBytes(length) : uninitializedBytes(length);
     grown.set(this.buf.subarray(this.start, this.size));
     this.buf = grown;
     this.start = 0;

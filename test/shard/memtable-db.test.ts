@@ -712,3 +712,47 @@ test('a commit whose log outgrows its buffer many times keeps every write: its o
     replayed.close();
   }
 });
+
+test('a commit that keeps its writes logs the next commit into retained memory, one that overwrites most of its own writes into ordinary buffers, and both read back', (t) => {
+  const dir = tmpDir(t);
+  const db = Database.open(dir, OPTS);
+  // The arena a commit logged into (private: which kind of memory it is has no other sign).
+  const arena = (): ArrayBufferLike => (db as unknown as { logArena: Uint8Array }).logArena.buffer;
+  const big = (tag: number): Buffer => Buffer.alloc(100_000, tag);
+  try {
+    // Distinct keys, each kept: the next log that outgrows its buffer moves to retained memory.
+    db.write((tx) => {
+      for (let i = 0; i < 100; i++) tx.put(key(i), enc(`v${i}`));
+    });
+    db.write((tx) => {
+      for (let i = 0; i < 20; i++) tx.put(key(1000 + i), big(i));
+    });
+    assert.ok(arena() instanceof SharedArrayBuffer, 'after a commit that kept all its writes');
+    // 2,000 puts of 10 keys: 1,990 of them overwritten within the commit.
+    db.write((tx) => {
+      for (let i = 0; i < 2000; i++) tx.put(key(2000 + (i % 10)), enc(`o${i}`));
+    });
+    db.write((tx) => {
+      for (let i = 0; i < 20; i++) tx.put(key(3000 + i), big(100 + i));
+    });
+    assert.ok(arena() instanceof ArrayBuffer, 'after a commit that overwrote most of its writes');
+    db.write((tx) => {
+      for (let i = 0; i < 20; i++) tx.put(key(4000 + i), big(200 + i));
+    });
+    assert.ok(arena() instanceof SharedArrayBuffer, 'after a commit that kept all its writes again');
+    const check = (where: string): void => {
+      for (let i = 0; i < 100; i++) assert.deepEqual(db.get(key(i)), enc(`v${i}`), `${where}: ${i}`);
+      for (let i = 0; i < 10; i++) assert.deepEqual(db.get(key(2000 + i)), enc(`o${1990 + i}`), `${where}: overwritten ${i}`);
+      for (let i = 0; i < 20; i++) {
+        assert.deepEqual(db.get(key(1000 + i)), big(i), `${where}: large ${i}`);
+        assert.deepEqual(db.get(key(3000 + i)), big(100 + i), `${where}: large ${3000 + i}`);
+        assert.deepEqual(db.get(key(4000 + i)), big(200 + i), `${where}: large ${4000 + i}`);
+      }
+    };
+    check('in the memtable');
+    db.checkpoint();
+    check('after a checkpoint');
+  } finally {
+    db.close();
+  }
+});

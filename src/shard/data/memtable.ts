@@ -28,6 +28,7 @@
  */
 import { BlobValue, OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
 import { NO_BYTES, W_BUF, W_KEY_LEN, W_KEY_OFF, W_LOC, W_VALUE_LEN, W_VALUE_OFF, type WriteColumns } from './write-columns.js';
+import { retainedFloat64, retainedInt32 } from '../../util/retained-memory.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
@@ -109,17 +110,18 @@ const DELETED = -2;
  * says whether the value is inline, a deletion, or which of `objects` (values out of line or
  * deduplicated: few) it is. No array slot per entry: a JS array of a million slots is copied as it
  * grows and scanned by every old-generation collection. Append-only: a rollback leaves its entries in place (runs made before it may still
- * be read by a cursor), unreferenced by the runs made after it.
+ * be read by a cursor), unreferenced by the runs made after it. The columns and the runs' arrays are
+ * retained memory (util/retained-memory.ts): the memtable budget bounds them, not V8's count.
  */
 class Entries {
   n = 0;
   /** The buffers entries lie in: a few per commit at most (one per arena or payload it used). */
   srcs: Uint8Array[] = [];
-  locs = new Int32Array(64 * LOC);
-  words = new Float64Array(64);
+  locs: Int32Array = new Int32Array(64 * LOC);
+  words: Float64Array = new Float64Array(64);
   /** The second word of each key (bytes 6 to 11). */
-  words2 = new Float64Array(64);
-  txns = new Float64Array(64);
+  words2: Float64Array = new Float64Array(64);
+  txns: Float64Array = new Float64Array(64);
   objects: LeafValue[] = [];
 
   /** Room for `more` entries past the current ones; columns grow by doubling. */
@@ -128,14 +130,14 @@ class Entries {
     if (need <= this.words.length) return;
     let cap = this.words.length * 2;
     while (cap < need) cap *= 2;
-    const locs = new Int32Array(cap * LOC);
+    const locs = retainedInt32(cap * LOC);
     locs.set(this.locs.subarray(0, this.n * LOC));
-    const words = new Float64Array(cap);
+    const words = retainedFloat64(cap);
     words.set(this.words.subarray(0, this.n));
-    const words2 = new Float64Array(cap);
+    const words2 = retainedFloat64(cap);
     words2.set(this.words2.subarray(0, this.n));
     this.words2 = words2;
-    const txns = new Float64Array(cap);
+    const txns = retainedFloat64(cap);
     txns.set(this.txns.subarray(0, this.n));
     this.locs = locs;
     this.words = words;
@@ -358,7 +360,7 @@ function mergeRuns(newer: Run, older: Run): Run {
   const nb = older.length;
   const as = newer.ids;
   const bs = older.ids;
-  const out = new Int32Array(na + nb);
+  const out = retainedInt32(na + nb);
   if (na === 0 || nb === 0) {
     out.set(as);
     out.set(bs, na);
@@ -529,7 +531,7 @@ export class MemTable {
   private commitEnds: number[] = [];
   private commitBytes: number[] = [];
   /** The entry of every kept write of every commit, in commit order (writeCount of them). */
-  private writes = new Int32Array(64);
+  private writes: Int32Array = new Int32Array(64);
   private writeCount = 0;
   /** sums[i]: the change in entry count made by commits[0..i], computed as far as asked. */
   private sums: number[] = [];
@@ -566,7 +568,7 @@ export class MemTable {
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = base + i;
     if (n > 1) order.sort((a, b) => e.compare(a, b) || a - b);
-    const ids = new Int32Array(n);
+    const ids = retainedInt32(n);
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const at = order[i]!;
@@ -586,7 +588,7 @@ export class MemTable {
     if (this.writeCount + kept > this.writes.length) {
       let cap = this.writes.length * 2;
       while (cap < this.writeCount + kept) cap *= 2;
-      const w = new Int32Array(cap);
+      const w = retainedInt32(cap);
       w.set(this.writes.subarray(0, this.writeCount));
       this.writes = w;
     }
@@ -723,13 +725,13 @@ export class MemTable {
       let kept = 0;
       for (let i = 0; i < run.ids.length; i++) if (run.ids[i]! >= firstEntry) kept++;
       if (kept === 0) continue;
-      const ids = new Int32Array(kept);
+      const ids = retainedInt32(kept);
       let k = 0;
       for (let i = 0; i < run.ids.length; i++) if (run.ids[i]! >= firstEntry) ids[k++] = run.ids[i]! - firstEntry;
       out.runs.push(new Run(out.entries, ids));
     }
     const count = this.writeCount - from;
-    out.writes = new Int32Array(Math.max(64, count));
+    out.writes = retainedInt32(Math.max(64, count));
     for (let j = 0; j < count; j++) out.writes[j] = this.writes[from + j]! - firstEntry;
     out.writeCount = count;
     for (let k = first; k < this.commitTxns.length; k++) {

@@ -120,6 +120,8 @@ export class WriteTxn extends TxTable {
   mutableAfter = Infinity;
   /** @internal Operations for the WAL record; null while replaying the WAL itself. */
   readonly log: CommitLog | null;
+  /** @internal Writes that a later write of the same key in this transaction replaced (counted by merge). */
+  supersededWrites = 0;
   /** @internal Stored blocks the merge dropped. */
   readonly freed = new ExtentList();
   /** @internal Bumped by every change, so open ranges can notice. */
@@ -143,13 +145,15 @@ export class WriteTxn extends TxTable {
     logStart = 0,
     /** How large the last transaction's log was (to size the arena's next buffer). */
     logSizeHint = 0,
+    /** Whether the log's next buffer is retained memory (see CommitLog). */
+    logRetained = false,
   ) {
     super(null, DEFAULT_TABLE);
     this.txn = txn;
     this.store = base.store;
     this.maxNodeSize = settings.maxNodeSize;
     this.maxLeafSize = settings.maxLeafSize;
-    this.log = logArena ? new CommitLog(logArena, logStart, logSizeHint) : null;
+    this.log = logArena ? new CommitLog(logArena, logStart, logSizeHint, logRetained) : null;
   }
 
   /** Write access to the named table, created on first write. Names starting with "__" are reserved. */
@@ -402,7 +406,10 @@ export class WriteTxn extends TxTable {
       } else if (tb.size > 0) {
         if (!mem) mem = memTableOver(root, this.store);
         // The memtable sorts the commit's writes into a run of its own, keeping each key's last write.
-        mem.add(this.txn, tb.written(), (v) => this.dropValue(v));
+        mem.add(this.txn, tb.written(), (v) => {
+          this.supersededWrites++;
+          this.dropValue(v);
+        });
       }
       tables.set(name, { name, root, count, mem });
     }

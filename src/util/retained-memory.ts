@@ -1,0 +1,78 @@
+/**
+ * Buffers that the store keeps alive under a budget of its own: the commit logs' arenas and the
+ * memtable's columns, held until a checkpoint folds them (`memtableBytes` bounds them), then dropped
+ * together. They are allocated so that V8 does not start a full garbage collection for every 64 MB
+ * of them.
+ *
+ * V8 counts the bytes of every ArrayBuffer as external memory and starts a full (mark-compact)
+ * collection whenever that count has grown 64 MB since the last one: a guard for memory that nothing
+ * else bounds. A full collection marks the whole JS heap, so its cost is set by the host's heap, not
+ * by the store: in a process holding 200 MB of objects (the audit benchmark's events), each one
+ * paused ingest for 100-190 ms, and these buffers started one every 15,000-20,000 audit events,
+ * 15-20% of the ingest time.
+ *
+ * V8 leaves SharedArrayBuffers out of that count (no one isolate owns one), so the buffers made here
+ * are backed by SharedArrayBuffers, used by one thread like any other. They are still reported to V8,
+ * in larger steps: after every {@link REPORT_STEP} bytes allocated here, one ArrayBuffer of
+ * {@link REPORT_BYTES} is allocated and dropped at once. It is never written, so its pages are never
+ * resident; only its count reaches V8, which then starts a full collection as it would have for
+ * that much growth. So a collection starts at least once per REPORT_STEP allocated here, whatever
+ * else the process allocates or not, and buffers dropped here wait about that long for it (plus
+ * the collection's own marking time). Memory is the price: see docs/design.md, "Retained memory".
+ *
+ * Small buffers are ordinary ones: most die young, in a minor collection, which is cheap and counts
+ * them back out.
+ */
+
+/** Bytes allocated here between two reports to V8. */
+export const REPORT_STEP = 256 << 20;
+/** Bytes of the dropped ArrayBuffer a report allocates: more than V8's 64 MB trigger, with margin. */
+const REPORT_BYTES = 128 << 20;
+/** Below this a buffer is an ordinary one. */
+const SHARED_FROM_BYTES = 16 << 10;
+
+let sinceReport = 0;
+let step = REPORT_STEP;
+let reports = 0;
+
+function backing(bytes: number): ArrayBufferLike {
+  if (bytes < SHARED_FROM_BYTES) return new ArrayBuffer(bytes);
+  sinceReport += bytes;
+  if (sinceReport >= step) {
+    sinceReport = 0;
+    reports++;
+    try {
+      // Dropped at once: a minor collection frees it and counts it back out.
+      Buffer.allocUnsafeSlow(REPORT_BYTES);
+    } catch {
+      // No address space for it: memory is short, and V8 collects on its own then.
+    }
+  }
+  return new SharedArrayBuffer(bytes);
+}
+
+/** `length` zeroed bytes kept under the store's own budget (see the file header). */
+export function retainedBytes(length: number): Uint8Array {
+  return new Uint8Array(backing(length));
+}
+
+/** `length` zeroed 32-bit integers kept under the store's own budget. */
+export function retainedInt32(length: number): Int32Array {
+  return new Int32Array(backing(4 * length));
+}
+
+/** `length` zeroed 64-bit floats kept under the store's own budget. */
+export function retainedFloat64(length: number): Float64Array {
+  return new Float64Array(backing(8 * length));
+}
+
+/** @internal For tests: how many reports were made so far. */
+export function retainedMemoryReports(): number {
+  return reports;
+}
+
+/** @internal For tests: sets the bytes between reports (REPORT_STEP to restore it). */
+export function setRetainedReportStep(bytes: number): void {
+  step = bytes;
+  sinceReport = 0;
+}
