@@ -16,9 +16,16 @@ export class TreeCursor {
   private index = 0;
 
   constructor(
-    private readonly root: Node | null,
+    private root: Node | null,
     private readonly store: NodeStore,
   ) {}
+
+  /** Lets go of the tree: the cursor is at no key and never moves again (it held the version's root). */
+  release(): void {
+    this.root = null;
+    this.path.length = 0;
+    this.leaf = null;
+  }
 
   /** The leaf and entry index the cursor is on (valid after a move returned true). */
   get leafNode(): LeafNode {

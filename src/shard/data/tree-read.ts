@@ -45,6 +45,9 @@ function nothing(): void {}
 /** Every empty value read: zero bytes, so nothing a caller could change in it. */
 const EMPTY = Buffer.alloc(0);
 
+/** What an ended scan reads from (it never reads again): no tables, and the store it had. */
+const RELEASED: ReadView = { txn: -1, tables: new Map(), store: null as unknown as NodeStore };
+
 /** A Buffer copy the caller owns. allocUnsafe then set skips Buffer.from's array-like dispatch: a fifth off a 128-byte copy. */
 function bufferCopy(bytes: Uint8Array): Buffer {
   if (bytes.length === 0) return EMPTY;
@@ -138,7 +141,7 @@ export function treeHas(root: Node | null, key: Uint8Array, store: NodeStore): b
  */
 export class RangeIterator implements IterableIterator<Entry> {
   private readonly cursor: TreeCursor;
-  private readonly mem: MemCursor | null;
+  private mem: MemCursor | null;
   private started = false;
   private done = false;
   private remaining: number;
@@ -151,7 +154,7 @@ export class RangeIterator implements IterableIterator<Entry> {
   private readonly shared: { key: Buffer; value: Buffer } | null;
 
   constructor(
-    private readonly view: ReadView,
+    private view: ReadView,
     table: string,
     private readonly opts: RangeOptions,
     private readonly check: () => void = nothing,
@@ -252,9 +255,17 @@ export class RangeIterator implements IterableIterator<Entry> {
     this.treeOn = this.reverse ? this.cursor.prev() : this.cursor.next();
   }
 
+  /**
+   * Ends the scan and lets go of what it read: the version (its trees and memtables), the cursor's
+   * path and the views handed out, so that an ended scan someone still holds pins none of them.
+   */
   private end(): null {
     if (!this.done) {
       this.done = true;
+      this.cursor.release();
+      this.mem = null;
+      this.view = RELEASED;
+      if (this.shared !== null) this.shared.key = this.shared.value = EMPTY;
       this.onEnd();
     }
     return null;
