@@ -130,12 +130,6 @@ export interface PreparedEvent {
   category: string;
   /** Canonical JSON of the stored event (UTF-8). */
   json: Buffer;
-  /**
-   * Byte offsets in `json` of the members `,"id":...` and `,"timestamp":...` as built (-1 when not
-   * known, as after the personal-data vault rewrote the JSON): storedEvent checks them before use.
-   */
-  idMemberAt: number;
-  tsMemberAt: number;
 }
 
 const EVENT_FIELDS = new Set([
@@ -336,7 +330,6 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
       throw new ValidationError(`${where}.details is ${w.length - at} bytes as JSON; the limit is ${limits.maxDetailsBytes} (option maxDetailsBytes)`);
     }
   }
-  const idMemberAt = w.length;
   w.raw(',"id":');
   w.string(id);
   w.raw(',"outcome":"');
@@ -361,7 +354,6 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
   }
   w.raw(',"tenantId":');
   w.string(tenantId);
-  const tsMemberAt = w.length;
   w.raw(',"timestamp":');
   w.digits(ts);
   if (e.userAgent !== undefined) {
@@ -388,8 +380,6 @@ export function prepareEvent(input: unknown, limits: AuditLimits, where: string,
     severity,
     category,
     json,
-    idMemberAt,
-    tsMemberAt,
   };
 }
 

@@ -37,7 +37,6 @@ import {
 } from './keys.js';
 import { compareBytes } from '../util/bytes.js';
 import { addCount, addTotals } from './stats.js';
-import { storedEvent } from './stored-event.js';
 import { ulidTime } from './ulid.js';
 import { META_SEQ, T_EVENTS, T_FEED, T_IDS, T_INDEX, T_META, T_STATS, T_TENANTS } from './tables.js';
 import { assignTenant, lookupTenant } from './tenants.js';
@@ -175,7 +174,7 @@ export function insertPart(
       idT.put(idk, idv);
     }
     if (t.lastKey === null || compareBytes(ek, t.lastKey) > 0) t.lastKey = ek;
-    evT.put(ek, storedEvent(e.json, e.id, e.idKey, e.ts, e.idMemberAt, e.tsMemberAt));
+    evT.put(ek, e.json);
     ix.add(prefixFor(t, KIND_ACTOR, e.actorId).key, e.ts, e.idKey);
     ix.add(prefixFor(t, KIND_ACTION, e.action).key, e.ts, e.idKey);
     ix.addResource(t.no, e.resourceType, e.resourceId, e.ts, e.idKey);

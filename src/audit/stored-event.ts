@@ -1,17 +1,19 @@
 /**
- * The value of an audit.events row (byte by byte in docs/audit.md, "Stored bytes"). An event's
- * canonical JSON carries its id and its timestamp, and so does its events key (keys.ts); a ULID of
- * the event's own time costs about 22 bytes per event after compression inside the JSON and the
- * timestamp's digits about 8 more, so an event keyed by its own ULID is stored without those two
- * members and they are put back, byte for byte, from the key on every read:
+ * The value of an audit.events row (byte by byte in docs/audit.md, "Stored bytes"):
  *
- *   0x7B ...                            the whole canonical JSON (its first byte is '{')
- *   0x01 varint(a) varint(b) stripped   the canonical JSON without `,"id":"<ULID>"` (which goes back
- *                                       at byte a of `stripped`) and without `,"timestamp":<ts>`
- *                                       (which goes back at byte b, a <= b)
+ *   0x7B ...                            the whole canonical JSON (its first byte is '{'); every
+ *                                       event is written so
+ *   0x01 varint(a) varint(b) stripped   an event keyed by its own ULID, as earlier stores wrote
+ *                                       it: the canonical JSON without `,"id":"<ULID>"`
+ *                                       (which goes back at byte a of `stripped`) and without
+ *                                       `,"timestamp":<ts>` (which goes back at byte b, a <= b)
  *
- * Invariant: eventJson(key, storedEvent(json, ...)) is exactly the canonical JSON that was stored,
- * so hashes (the integrity log), ndjson exports and the change feed see the same bytes as before.
+ * The split form saved about 30 bytes an event after compression, and cost every read the JSON's
+ * reassembly (a time-window query ~11% and an export a quarter of its time), so it is read but no
+ * longer written.
+ *
+ * Invariant: eventJson(key, value) is exactly the canonical JSON that was stored, so hashes (the
+ * integrity log), ndjson exports and the change feed see the same bytes whichever form holds it.
  */
 import { CorruptionError } from '../errors.js';
 import { idFromKey, isSelfKeyed, readU64, tenantLenAt, tsText, writeSelfIdChars } from './keys.js';
@@ -24,72 +26,8 @@ const TS_OPEN = Buffer.from(',"timestamp":', 'latin1');
 /** `,"id":"` + 26 characters + `"`. */
 const ID_MEMBER = ID_OPEN.length + 26 + 1;
 
-function varintLength(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(b: Buffer, o: number, v: number): number {
-  while (v >= 0x80) {
-    b[o++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  b[o++] = v;
-  return o;
-}
-
 function bad(what: string): CorruptionError {
   return new CorruptionError(T_EVENTS, 0, `a stored event ${what}`);
-}
-
-/** Offset of the member `,"id":"<id>"` in `json`, or -1. */
-function findIdMember(json: Buffer, id: string): number {
-  let at = json.indexOf(id, 0, 'latin1');
-  while (at >= 0) {
-    const start = at - ID_OPEN.length;
-    if (start >= 0 && json[at + 26] === 0x22 && json.compare(ID_OPEN, 0, ID_OPEN.length, start, at) === 0) return start;
-    at = json.indexOf(id, at + 1, 'latin1');
-  }
-  return -1;
-}
-
-/** True when `json` holds exactly the ASCII text `text` at `at`. */
-function holdsAt(json: Buffer, at: number, text: string): boolean {
-  if (at < 0 || at + text.length > json.length) return false;
-  for (let i = 0; i < text.length; i++) if (json[at + i] !== text.charCodeAt(i)) return false;
-  return true;
-}
-
-/**
- * The audit.events value of an event: `json` is its canonical JSON, `id` its id, `idKey` its id
- * key at `ts`. `idAt` and `tsAt` are where the JSON was built with the members `,"id":"<id>"` and
- * `,"timestamp":<ts>` (byte offsets, -1 when not known): each is used only when those bytes are
- * exactly that member there, and otherwise the member is found by search, so whatever rewrote the
- * JSON since (the personal-data vault seals fields) cannot make them wrong. Either way the bytes
- * cut out are exactly the bytes eventJson puts back at the same places, so the round trip is exact
- * even if a string inside the event happened to contain the same text.
- */
-export function storedEvent(json: Buffer, id: string, idKey: Uint8Array, ts: number, idAt = -1, tsAt = -1): Buffer {
-  if (!isSelfKeyed(idKey)) return json;
-  const tsMember = ',"timestamp":' + tsText(ts);
-  // The hint is the member itself: `,"id":"` + id + `"` (a ULID: ASCII).
-  if (!(holdsAt(json, idAt, ',"id":"') && holdsAt(json, idAt + ID_OPEN.length, id) && json[idAt + ID_MEMBER - 1] === 0x22)) idAt = findIdMember(json, id);
-  if (!holdsAt(json, tsAt, tsMember)) tsAt = idAt < 0 ? -1 : json.lastIndexOf(tsMember, json.length, 'latin1');
-  if (idAt < 0 || tsAt < idAt + ID_MEMBER) return json;
-  const a = idAt;
-  const b = tsAt - ID_MEMBER;
-  const h = 1 + varintLength(a) + varintLength(b);
-  const out = Buffer.allocUnsafe(h + json.length - ID_MEMBER - tsMember.length);
-  out[0] = SPLIT;
-  writeVarint(out, writeVarint(out, 1, a), b);
-  let o = h + json.copy(out, h, 0, idAt);
-  o += json.copy(out, o, idAt + ID_MEMBER, tsAt);
-  json.copy(out, o, tsAt + tsMember.length);
-  return out;
 }
 
 /** Where the varint readVarint read last ends. */
@@ -176,7 +114,7 @@ export function eventTextAt(ts: number, idKey: Uint8Array, value: Uint8Array): s
   const h = headLen;
   const a = h + idAtBody;
   const b = h + tsAtBody;
-  // Only a self-keyed event is stored split (storedEvent); anything else takes the general path.
+  // Only a self-keyed event was stored split; anything else takes the general path.
   if (!isSelfKeyed(idKey)) return eventJsonAt(ts, idKey, value).toString('utf8');
   const need = value.length - h + ID_MEMBER + TS_OPEN.length + MAX_TS_DIGITS;
   if (scratch.length < need) scratch = Buffer.allocUnsafe(Math.max(need, 2 * scratch.length));
