@@ -45,7 +45,7 @@ function nothing(): void {}
 /** Every empty value read: zero bytes, so nothing a caller could change in it. */
 const EMPTY = Buffer.alloc(0);
 
-/** What an ended scan reads from (it never reads again): no tables, and the store it had. */
+/** What an ended scan points at instead of its version (it never reads again): no tables, no store. */
 const RELEASED: ReadView = { txn: -1, tables: new Map(), store: null as unknown as NodeStore };
 
 /** A Buffer copy the caller owns. allocUnsafe then set skips Buffer.from's array-like dispatch: a fifth off a 128-byte copy. */
