@@ -57,7 +57,7 @@ export { BackupCorruptionError } from './backup/backup-error.js';
 export type { ShardRepairReport, LostRange } from './shard/maintenance/repair.js';
 export { listBackups, cleanupBackups, type BackupEntry, type BackupList, type BackupCleanupReport, type UnreadableBackup } from './backup/backup-catalog.js';
 export { PartialCommitError } from './errors.js';
-export type { FileIO, FileHandle, OpenMode } from './io/file-io.js';
+export type { FileIO, FileHandle, OpenMode, PendingDatasync } from './io/file-io.js';
 export { NodeFileIO } from './io/node-file-io.js';
 export { RedbAuditStore, initAuditRedb, type AuditStore } from './audit/audit-store.js';
 export { createAuditEvent } from './audit/event-model.js';

@@ -5,13 +5,20 @@
  *
  * Contract for every implementation:
  * - Calls are synchronous, except `datasyncAsync`, which lets group commit wait for the disk without
- *   blocking the event loop.
+ *   blocking the event loop, and `startDatasync`, whose flush runs while the caller goes on until it
+ *   calls `finish()`.
  * - `write` writes all `length` bytes at `position` or throws; a throw may leave any prefix written
  *   (a torn write), never bytes outside the range.
  * - `datasync` makes every byte written before the call durable, including a changed file size.
  * - Failures throw the operating system's error (with `code` such as `EIO` or `ENOSPC`); the layers
  *   above wrap them into typed errors.
  */
+
+/** A flush begun by {@link FileHandle.startDatasync}. */
+export interface PendingDatasync {
+  /** Waits for the flush; throws what fdatasync threw. Calling it again does nothing. */
+  finish(): void;
+}
 
 /** How a file is opened. */
 export type OpenMode =
@@ -35,6 +42,13 @@ export interface FileHandle {
   datasync(): void;
   /** The same as {@link datasync}, off the event loop. */
   datasyncAsync(): Promise<void>;
+  /**
+   * The same as {@link datasync}, begun now (on another thread where it can be) and completed by
+   * `finish()`, which waits for it and throws its error. Nothing else may be called on the handle
+   * in between, and `finish()` must be called. Optional: without it, the flush is a `datasync()`
+   * when the caller waits.
+   */
+  startDatasync?(): PendingDatasync;
   /** Current size in bytes. */
   size(): number;
   /** Sets the size, cutting or zero-extending. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import type { FileHandle, FileIO, OpenMode } from './file-io.js';
+import type { FileHandle, FileIO, OpenMode, PendingDatasync } from './file-io.js';
+import { startDatasync } from './sync-thread.js';
 
 const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', create: 'a+', createNew: 'wx+' };
 
@@ -36,6 +37,10 @@ class NodeFileHandle implements FileHandle {
 
   datasyncAsync(): Promise<void> {
     return new Promise((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
+  }
+
+  startDatasync(): PendingDatasync {
+    return startDatasync(this.fd);
   }
 
   size(): number {

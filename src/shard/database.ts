@@ -64,6 +64,13 @@ interface Unsynced {
   reject: ((err: unknown) => void) | null;
 }
 
+/**
+ * A commit whose WAL payload is at least this large is flushed on the sync thread while it is
+ * applied to memory. Handing a flush to the thread and back costs 40-150 µs on a two-core machine,
+ * more than a small commit takes to apply: a single-put commit ran 20-50% slower through it.
+ */
+const OVERLAPPED_FLUSH_BYTES = 64 << 10;
+
 /** Entries a shard directory may hold before its page file exists (left by a crash while creating it). */
 function isShardEntry(name: string): boolean {
   return name === 'wal' || name === 'lock' || name.startsWith('lock.owner') || name.startsWith(`${DATA_FILE}.`);
@@ -267,15 +274,18 @@ export class Database {
     const { tx, result } = this.runTransaction(fn);
     if (!tx.changed) return result;
     const core = this.live();
-    this.appendRecord(tx);
     // Everything appended so far becomes durable together, earlier group commits included.
-    this.flushSync();
-    // Readers never see the tree until this returns, so only registered snapshots limit in-place edits.
-    const version = this.mergeCommitted(tx, core.readers.newest());
-    core.latest = version;
-    core.durable = version;
-    core.space.addFreed(version.txn, tx.freed);
-    this.committed(version, started);
+    if (this.appendRecord(tx) >= OVERLAPPED_FLUSH_BYTES) {
+      this.applyWhileFlushing(tx, started);
+    } else {
+      this.flushSync();
+      // Readers never see the tree until this returns, so only registered snapshots limit in-place edits.
+      const version = this.mergeCommitted(tx, core.readers.newest());
+      core.latest = version;
+      core.durable = version;
+      core.space.addFreed(version.txn, tx.freed);
+      this.committed(version, started);
+    }
     this.afterCommit();
     return result;
   }
@@ -660,17 +670,21 @@ export class Database {
     }
   }
 
-  /** Writes a transaction's WAL record; after a failure, rolls back what the WAL no longer holds. */
-  private appendRecord(tx: WriteTxn): void {
+  /**
+   * Writes a transaction's WAL record and returns its payload's length; after a failure, rolls back
+   * what the WAL no longer holds.
+   */
+  private appendRecord(tx: WriteTxn): number {
     const core = this.writable('a commit');
+    const payload = tx.log!.payload();
     try {
-      const payload = tx.log!.payload();
       core.leafRatio.logged(payload.length, core.wal.append(tx.txn, payload));
     } catch (err) {
       this.afterWalFailure(err);
       throw err;
     }
     core.counters.commits++;
+    return payload.length;
   }
 
   /**
@@ -704,11 +718,48 @@ export class Database {
     }
   }
 
+  /**
+   * The end of a large commit in write(): the sync thread flushes its record while it is applied to
+   * memory, as an unsynced commit that a failed flush rolls back (so it shares no edited node with
+   * the durable version, as under writeAsync). It is published to readers only once the flush
+   * succeeded.
+   */
+  private applyWhileFlushing(tx: WriteTxn, started: number): void {
+    const core = this.live();
+    let flush: { finish(): void };
+    try {
+      flush = core.wal.startSync();
+    } catch (err) {
+      this.afterWalFailure(err);
+      throw err;
+    }
+    let version: Version;
+    try {
+      version = this.mergeCommitted(tx, Math.max(core.readers.newest(), core.latest.txn));
+    } catch (err) {
+      try {
+        flush.finish();
+      } catch {
+        // The merge's failure is the one reported; the database takes no more work either way.
+      }
+      throw err;
+    }
+    core.latest = version;
+    this.unsynced.push({ version, freed: tx.freed, resolve: null, reject: null });
+    this.committed(version, started);
+    this.finishFlush(flush);
+  }
+
   /** Makes every appended commit durable now; throws (after rolling back) if the fsync fails. */
   private flushSync(): void {
+    this.finishFlush({ finish: () => this.live().wal.sync() });
+  }
+
+  /** Waits for a flush of the WAL; publishes what it made durable, or rolls back and throws. */
+  private finishFlush(flush: { finish(): void }): void {
     const core = this.live();
     try {
-      core.wal.sync();
+      flush.finish();
     } catch (err) {
       this.afterWalFailure(err);
       throw err;

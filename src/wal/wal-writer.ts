@@ -13,7 +13,7 @@
  */
 import path from 'node:path';
 import { ioError } from '../errors.js';
-import type { FileHandle, FileIO } from '../io/file-io.js';
+import type { FileHandle, FileIO, PendingDatasync } from '../io/file-io.js';
 import type { PageCodec } from '../codec/page-codec.js';
 import { uninitializedBytes } from '../util/bytes.js';
 import { encodeRecord, RECORD_HEADER_SIZE, RecordKind, recordAad } from './record-format.js';
@@ -166,6 +166,38 @@ export class WalWriter {
     }
     this.syncedPos = this.pos;
     this.durableTxn = this.appendedTxn;
+  }
+
+  /**
+   * {@link sync} in two halves: the flush begins now, and `finish()` waits for it and does what
+   * sync() does after it (or, on failure, drops the un-synced records and throws). Nothing may be
+   * appended in between, and `finish()` must be called.
+   */
+  startSync(): { finish(): void } {
+    if (!this.syncEnabled || this.syncedPos === this.pos) return { finish: () => this.sync() };
+    const seg = this.current;
+    let pending: PendingDatasync;
+    try {
+      pending = seg.handle.startDatasync?.() ?? { finish: () => seg.handle.datasync() };
+    } catch (err) {
+      this.failSync();
+      throw ioError('WAL fdatasync', seg.path, err);
+    }
+    let finished = false;
+    return {
+      finish: () => {
+        if (finished) return;
+        finished = true;
+        try {
+          pending.finish();
+        } catch (err) {
+          this.failSync();
+          throw ioError('WAL fdatasync', seg.path, err);
+        }
+        this.syncedPos = this.pos;
+        this.durableTxn = this.appendedTxn;
+      },
+    };
   }
 
   /**

@@ -28,6 +28,7 @@ const io: FileIO = {
       write: (buf, offset, length, position) => h.write(buf, offset, length, position),
       datasync: () => h.datasync(),
       datasyncAsync: () => h.datasyncAsync(),
+      startDatasync: () => h.startDatasync!(),
       size: () => h.size(),
       truncate: (length) => {
         h.truncate(length);

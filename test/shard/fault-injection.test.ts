@@ -67,6 +67,7 @@ class NoSyncFileIO implements FileIO {
       write: (buf, offset, length, position) => h.write(buf, offset, length, position),
       datasync: () => {},
       datasyncAsync: () => Promise.resolve(),
+      startDatasync: () => ({ finish: () => {} }),
       size: () => h.size(),
       truncate: (length) => h.truncate(length),
       close: () => h.close(),
@@ -179,9 +180,11 @@ function buildScript(): Step[] {
     const commits = [0, 1, 2, 3].map((i) => commit(g === 2 && i === 2 ? 'sync' : 'async', { events: 3, blob: i === 1 ? blob() : 0, deletes: 1 }));
     steps.push({ kind: 'group', commits, checkpointBeforeAwait: g === 4 });
   }
-  // C: overwrites of out-of-line values (frees their blocks), more deletes, one value of 40 KiB.
+  // C: overwrites of out-of-line values (frees their blocks), more deletes, one value of 40 KiB and
+  // one of 80 KiB (a commit large enough that write() applies it while the sync thread flushes it).
   for (let i = 0; i < 20; i++) {
-    steps.push({ kind: 'commit', commit: commit('sync', { events: 2, blob: i === 7 ? 40_000 : i % 2 === 0 ? blob() : 0, deletes: 3 }) });
+    const size = i === 7 ? 40_000 : i === 13 ? 80_000 : i % 2 === 0 ? blob() : 0;
+    steps.push({ kind: 'commit', commit: commit('sync', { events: 2, blob: size, deletes: 3 }) });
   }
   steps.push({ kind: 'compact' });
   // D: after the compaction, more groups and single commits, and a final explicit checkpoint.

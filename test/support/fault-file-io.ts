@@ -7,7 +7,7 @@
  * `crashAfterFault`, every write, truncate and sync after the fault fails too: the files are then what
  * a crash at the faulted call leaves (the process writes nothing more).
  */
-import type { FileHandle, FileIO, OpenMode } from '../../src/io/file-io.js';
+import type { FileHandle, FileIO, OpenMode, PendingDatasync } from '../../src/io/file-io.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
 
 export type FaultKind = 'EIO' | 'ENOSPC' | 'torn';
@@ -152,6 +152,18 @@ class FaultyHandle implements FileHandle {
   async datasyncAsync(): Promise<void> {
     this.io.beforeSync(`fdatasync of ${this.path}`);
     await this.inner.datasyncAsync();
+  }
+
+  startDatasync(): PendingDatasync {
+    // The fault (or the sync) happens when the caller waits, as a flush on another thread would report it.
+    let finished = false;
+    return {
+      finish: () => {
+        if (finished) return;
+        finished = true;
+        this.datasync();
+      },
+    };
   }
 
   size(): number {
