@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { FileHandle, FileIO, OpenMode, PendingDatasync } from './file-io.js';
-import { startDatasync } from './sync-thread.js';
+import { prepareSyncThread, startDatasync } from './sync-thread.js';
 
 const FLAGS: Record<OpenMode, string> = { read: 'r', readWrite: 'r+', create: 'a+', createNew: 'wx+' };
 
@@ -14,6 +14,7 @@ class NodeFileHandle implements FileHandle {
     // 'a+' would force appends on Linux; open with O_CREAT through 'a' then reopen as 'r+' instead.
     if (mode === 'create') fs.closeSync(fs.openSync(path, 'a'));
     this.fd = fs.openSync(path, mode === 'create' ? 'r+' : FLAGS[mode]);
+    if (mode !== 'read') prepareSyncThread();
   }
 
   read(buf: Uint8Array, offset: number, length: number, position: number): number {

@@ -4,7 +4,8 @@
  * waits afterwards (Database.write). What is acknowledged, and when, does not change: only the two
  * jobs overlap.
  *
- * One thread per process, started on first use, holding no event loop open. One flush at a time:
+ * One thread per process, started when a file is first opened for writing (prepareSyncThread),
+ * holding no event loop open. One flush at a time:
  * a request made while another is running, or before the thread is up, or where threads cannot start
  * at all, is done by the caller when it waits, exactly as `fs.fdatasyncSync` would.
  *
@@ -96,7 +97,7 @@ class SyncThread {
     };
   }
 
-  private ensureStarted(): void {
+  ensureStarted(): void {
     if (this.worker || this.cannotStart) return;
     try {
       this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ctrl: this.ctrl.buffer }, stdout: false, stderr: false });
@@ -133,6 +134,16 @@ function syncError(errno: number): NodeJS.ErrnoException {
 }
 
 let thread: SyncThread | null = null;
+
+/**
+ * Starts the thread if it is not running yet. A thread takes tens of milliseconds to come up, and
+ * flushes asked for before it runs are the caller's own: a store opened for writing starts it then,
+ * so that its first large commits already find it running.
+ */
+export function prepareSyncThread(): void {
+  thread ??= new SyncThread();
+  thread.ensureStarted();
+}
 
 /** Starts flushing `fd` (see the module comment); call `finish()` before using `fd` again. */
 export function startDatasync(fd: number): PendingDatasync {
