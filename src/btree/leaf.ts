@@ -9,6 +9,7 @@
 import { readBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { copyInto, uninitializedBytes } from '../util/bytes.js';
+import { retainedSlab } from '../util/retained-memory.js';
 import { comparePackedKey, comparePrefix, probeWord, sharedPrefix } from './packed-key.js';
 import { BLOB_HASH_SIZE, BlobValue, LEAF_HEADER_SIZE, leafEntrySize, LeafNode, LeafSlab, OutOfLineValue, valueBodySize, ValueTag, type LeafValue } from './node.js';
 
@@ -361,7 +362,7 @@ export class LeafPacker {
   private pending: (OutOfLineValue | undefined)[] | null = null;
   private size = LEAF_HEADER_SIZE;
   private leaves: LeafNode[] = [];
-  private slab: ArrayBuffer | null = null;
+  private slab: SharedArrayBuffer | null = null;
   private slabInfo: LeafSlab | null = null;
   private slabUsed = 0;
 
@@ -441,7 +442,8 @@ export class LeafPacker {
     const offsBytes = (entries + 1) * 4;
     const need = offsBytes + dataBytes;
     if (this.slab === null || this.slabUsed + need > this.slab.byteLength) {
-      this.slab = uninitializedBytes(Math.max(SLAB_BYTES, need)).buffer as ArrayBuffer;
+      // Retained memory (util/retained-memory.ts): the node cache reports the slab's end.
+      this.slab = retainedSlab(Math.max(SLAB_BYTES, need));
       this.slabInfo = new LeafSlab(this.slab.byteLength);
       this.slabUsed = 0;
     }

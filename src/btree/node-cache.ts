@@ -13,6 +13,7 @@
  * entry, so a cached node never stands for different bytes than its offset holds.
  */
 import { nodeMemorySize, type Node } from './node.js';
+import { retainedDropped } from '../util/retained-memory.js';
 
 /** Bytes caching `node` would add to the budget: its slab too when no leaf of that is cached yet. */
 function chargeFor(node: Node): number {
@@ -127,6 +128,7 @@ export class NodeCache {
       // The budget that charged the slab: a detached cache's nodes may share a slab with this one's.
       slab.chargedTo!.used -= slab.bytes;
       slab.chargedTo = null;
+      retainedDropped(slab.bytes);
     }
   }
 }

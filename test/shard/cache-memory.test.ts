@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Database } from '../../src/index.js';
-import type { Node } from '../../src/btree/node.js';
+import type { LeafNode, Node } from '../../src/btree/node.js';
+import { retainedSlabBytesDropped } from '../../src/util/retained-memory.js';
 import { tmpDir } from '../support/tmp.js';
 
 interface CacheInternals {
@@ -48,6 +49,32 @@ test('leaves a checkpoint stores keep no more memory alive in the node cache tha
     assert.ok(leaves > 50, `the cache holds stored leaves (${leaves})`);
     assert.ok(kept <= charged, `cached leaves keep ${kept} bytes alive but the cache charges ${charged}`);
     assert.ok(charged <= 4 << 20, `the cache charges ${charged} bytes, over its 4 MiB budget`);
+  } finally {
+    db.close();
+  }
+});
+
+test('the slabs of leaves the node cache lets go of are reported dropped, and cached fold leaves live in shared memory', (t) => {
+  const dir = tmpDir(t, 'cache-slabs');
+  const db = Database.open(dir, { durability: 'none', cacheSizeBytes: 4 << 20, compression: 'none' });
+  try {
+    const before = retainedSlabBytesDropped();
+    let seed = 11;
+    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    for (let round = 0; round < 12; round++) {
+      db.write((tx) => {
+        for (let i = 0; i < 4000; i++) tx.put(Buffer.from(`k${next().toString(16).padStart(8, '0')}`), Buffer.from(`v${round}-${i}`));
+      });
+      db.checkpoint();
+    }
+    const core = (db as unknown as CacheInternals).core;
+    const slabLeaves = [...core.store.cache.map.values()].filter((n): n is LeafNode => n.isLeaf && n.slab !== null);
+    assert.ok(slabLeaves.length > 0, 'the cache holds leaves a fold packed');
+    assert.ok(slabLeaves.every((n) => n.data.buffer instanceof SharedArrayBuffer));
+    // Twelve folds of random keys through a 4 MiB cache: most slabs came and went.
+    const dropped = retainedSlabBytesDropped() - before;
+    assert.ok(dropped >= 8 << 20, `only ${dropped} bytes of slabs were reported dropped`);
+    assert.equal(dropped % (1 << 20), 0, 'slabs are reported whole (1 MiB each here)');
   } finally {
     db.close();
   }
