@@ -19,6 +19,7 @@
 import { getSystemErrorName } from 'node:util';
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { once } from '../util/once.js';
 import type { PendingDatasync } from './file-io.js';
 
 const REQUEST = 0;
@@ -64,16 +65,7 @@ class SyncThread {
   /** Flushes `fd` on the thread when it is free and running, else when the caller waits. */
   start(fd: number): PendingDatasync {
     this.ensureStarted();
-    if (this.busy || Atomics.load(this.ctrl, READY) === 0) {
-      let finished = false;
-      return {
-        finish: () => {
-          if (finished) return;
-          finished = true;
-          fs.fdatasyncSync(fd);
-        },
-      };
-    }
+    if (this.busy || Atomics.load(this.ctrl, READY) === 0) return { finish: once(() => fs.fdatasyncSync(fd)) };
     this.busy = true;
     this.handedOver++;
     const ctrl = this.ctrl;
@@ -81,11 +73,8 @@ class SyncThread {
     const request = (Atomics.load(ctrl, REQUEST) + 1) | 0;
     Atomics.store(ctrl, REQUEST, request);
     Atomics.notify(ctrl, REQUEST);
-    let finished = false;
     return {
-      finish: () => {
-        if (finished) return;
-        finished = true;
+      finish: once(() => {
         try {
           for (let done = Atomics.load(ctrl, DONE); done !== request; done = Atomics.load(ctrl, DONE)) Atomics.wait(ctrl, DONE, done);
         } finally {
@@ -93,7 +82,7 @@ class SyncThread {
         }
         const errno = Atomics.load(ctrl, RESULT);
         if (errno !== 0) throw syncError(errno);
-      },
+      }),
     };
   }
 

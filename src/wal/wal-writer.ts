@@ -16,6 +16,7 @@ import { ioError } from '../errors.js';
 import type { FileHandle, FileIO, PendingDatasync } from '../io/file-io.js';
 import type { PageCodec } from '../codec/page-codec.js';
 import { uninitializedBytes } from '../util/bytes.js';
+import { once } from '../util/once.js';
 import { encodeRecord, RECORD_HEADER_SIZE, RecordKind, recordAad } from './record-format.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, segmentFileName } from './segment-format.js';
 
@@ -183,11 +184,8 @@ export class WalWriter {
       this.failSync();
       throw ioError('WAL fdatasync', seg.path, err);
     }
-    let finished = false;
     return {
-      finish: () => {
-        if (finished) return;
-        finished = true;
+      finish: once(() => {
         try {
           pending.finish();
         } catch (err) {
@@ -196,7 +194,7 @@ export class WalWriter {
         }
         this.syncedPos = this.pos;
         this.durableTxn = this.appendedTxn;
-      },
+      }),
     };
   }
 

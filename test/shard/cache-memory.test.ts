@@ -31,20 +31,26 @@ function bytesKeptAlive(db: Database): { kept: number; charged: number; leaves: 
   return { kept, charged: core.budget.used, leaves };
 }
 
+/**
+ * Twelve commits of 4,000 random keys, each checkpointed: every checkpoint rewrites leaves all over
+ * the tree, so the cache ends up holding leaves from many different folds, as in a long ingest with
+ * secondary indexes.
+ */
+function foldRandomKeys(db: Database, seed: number): void {
+  const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  for (let round = 0; round < 12; round++) {
+    db.write((tx) => {
+      for (let i = 0; i < 4000; i++) tx.put(Buffer.from(`k${next().toString(16).padStart(8, '0')}`), Buffer.from(`v${round}-${i}`));
+    });
+    db.checkpoint();
+  }
+}
+
 test('leaves a checkpoint stores keep no more memory alive in the node cache than the cache charges for them', (t) => {
   const dir = tmpDir(t, 'cache-memory');
   const db = Database.open(dir, { durability: 'none', cacheSizeBytes: 4 << 20, compression: 'none' });
   try {
-    // Random keys: every checkpoint rewrites leaves all over the tree, so the cache ends up holding
-    // leaves from many different folds, as in a long ingest with secondary indexes.
-    let seed = 7;
-    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
-    for (let round = 0; round < 12; round++) {
-      db.write((tx) => {
-        for (let i = 0; i < 4000; i++) tx.put(Buffer.from(`k${next().toString(16).padStart(8, '0')}`), Buffer.from(`v${round}-${i}`));
-      });
-      db.checkpoint();
-    }
+    foldRandomKeys(db, 7);
     const { kept, charged, leaves } = bytesKeptAlive(db);
     assert.ok(leaves > 50, `the cache holds stored leaves (${leaves})`);
     assert.ok(kept <= charged, `cached leaves keep ${kept} bytes alive but the cache charges ${charged}`);
@@ -59,14 +65,7 @@ test('the slabs of leaves the node cache lets go of are reported dropped, and ca
   const db = Database.open(dir, { durability: 'none', cacheSizeBytes: 4 << 20, compression: 'none' });
   try {
     const before = retainedSlabBytesDropped();
-    let seed = 11;
-    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
-    for (let round = 0; round < 12; round++) {
-      db.write((tx) => {
-        for (let i = 0; i < 4000; i++) tx.put(Buffer.from(`k${next().toString(16).padStart(8, '0')}`), Buffer.from(`v${round}-${i}`));
-      });
-      db.checkpoint();
-    }
+    foldRandomKeys(db, 11);
     const core = (db as unknown as CacheInternals).core;
     const slabLeaves = [...core.store.cache.map.values()].filter((n): n is LeafNode => n.isLeaf && n.slab !== null);
     assert.ok(slabLeaves.length > 0, 'the cache holds leaves a fold packed');

@@ -9,6 +9,7 @@
  */
 import type { FileHandle, FileIO, OpenMode, PendingDatasync } from '../../src/io/file-io.js';
 import { nodeFileIO } from '../../src/io/node-file-io.js';
+import { once } from '../../src/util/once.js';
 
 export type FaultKind = 'EIO' | 'ENOSPC' | 'torn';
 export interface FaultPlan {
@@ -156,14 +157,7 @@ class FaultyHandle implements FileHandle {
 
   startDatasync(): PendingDatasync {
     // The fault (or the sync) happens when the caller waits, as a flush on another thread would report it.
-    let finished = false;
-    return {
-      finish: () => {
-        if (finished) return;
-        finished = true;
-        this.datasync();
-      },
-    };
+    return { finish: once(() => this.datasync()) };
   }
 
   size(): number {
