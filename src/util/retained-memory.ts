@@ -59,8 +59,8 @@ let slabsDroppedTotal = 0;
  * A SharedArrayBuffer of `bytes` for memory whose owner reports its end ({@link retainedDropped})
  * instead of its allocation: the leaf slabs a fold packs, which the node cache keeps while any of
  * their leaves is cached. Counted as ArrayBuffers, the slabs of a growing tree started a full
- * collection for every 64 MB the cache grew by although none of it was garbage: five of an audit
- * ingest's 200,000 events, 130-200 ms each in a process holding 200 MB of objects.
+ * collection for every 64 MB the cache grew by although none of it was garbage: five or more in an
+ * ingest of 200,000 audit events, 130-200 ms each in a process holding 200 MB of objects.
  */
 export function retainedSlab(bytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(bytes);
