@@ -23,10 +23,7 @@ import fs from 'node:fs';
 import { Database } from '../../src/shard/database.js';
 import type { WriteTxn } from '../../src/shard/txn/write-txn.js';
 import { applyTransaction, CRASH_DB_OPTIONS, mix32, parseLast, Rng } from './workload.js';
-
-function line(s: string): void {
-  fs.writeSync(1, `${s}\n`);
-}
+import { writeLine as line } from '../support/protocol-line.js';
 
 function die(err: unknown): never {
   try {

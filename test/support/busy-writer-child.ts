@@ -6,9 +6,10 @@
  */
 import fs from 'node:fs';
 import { Database } from '../../src/shard/database.js';
+import { writeLine } from './protocol-line.js';
 
 const db = Database.open(process.argv[2]!, { pageSize: 1024, walSegmentBytes: 64 * 1024, checkpointWalBytes: 64 * 1024, checkpointIntervalMs: 20 });
-fs.writeSync(1, 'ready\n');
+writeLine('ready');
 const pad = Buffer.alloc(300, 7);
 
 async function main(): Promise<void> {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     };
     if (i % 3 === 0) db.write(write);
     else await db.writeAsync(write);
-    fs.writeSync(1, `ack ${i}\n`);
+    writeLine(`ack ${i}`);
     if (i % 25 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
   }
 }

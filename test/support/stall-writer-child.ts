@@ -7,10 +7,8 @@
  */
 import fs from 'node:fs';
 import { Database } from '../../src/shard/database.js';
+import { writeLine as line } from './protocol-line.js';
 
-const line = (s: string): void => {
-  fs.writeSync(1, `${s}\n`);
-};
 const [dir, stallAfterArg, stallMsArg, totalArg] = process.argv.slice(2);
 const stallAfter = Number(stallAfterArg);
 const stallMs = Number(stallMsArg);
