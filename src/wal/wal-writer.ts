@@ -155,31 +155,30 @@ export class WalWriter {
 
   /** Makes every appended record durable. On failure, un-synced records are dropped and it throws. */
   sync(): void {
-    if (!this.syncEnabled || this.syncedPos === this.pos) {
-      this.durableTxn = this.appendedTxn;
-      return;
-    }
-    try {
-      this.current.handle.datasync();
-    } catch (err) {
-      this.failSync();
-      throw ioError('WAL fdatasync', this.current.path, err);
-    }
-    this.syncedPos = this.pos;
-    this.durableTxn = this.appendedTxn;
+    this.flush(false).finish();
   }
 
   /**
-   * {@link sync} in two halves: the flush begins now, and `finish()` waits for it and does what
-   * sync() does after it (or, on failure, drops the un-synced records and throws). Nothing may be
-   * appended in between, and `finish()` must be called.
+   * {@link sync} in two halves: the flush begins now (on the file's other thread where it has one),
+   * and `finish()` waits for it and does what sync() does after it (or, on failure, drops the
+   * un-synced records and throws). Nothing may be appended in between, and `finish()` must be called.
    */
   startSync(): { finish(): void } {
-    if (!this.syncEnabled || this.syncedPos === this.pos) return { finish: () => this.sync() };
+    return this.flush(true);
+  }
+
+  private flush(elsewhere: boolean): { finish(): void } {
+    if (!this.syncEnabled || this.syncedPos === this.pos) {
+      return {
+        finish: () => {
+          this.durableTxn = this.appendedTxn;
+        },
+      };
+    }
     const seg = this.current;
     let pending: PendingDatasync;
     try {
-      pending = seg.handle.startDatasync?.() ?? { finish: () => seg.handle.datasync() };
+      pending = (elsewhere ? seg.handle.startDatasync?.() : undefined) ?? { finish: () => seg.handle.datasync() };
     } catch (err) {
       this.failSync();
       throw ioError('WAL fdatasync', seg.path, err);
