@@ -189,7 +189,9 @@ class Entries {
    */
   copyTail(from: Entries, first: number): void {
     const n = from.n - first;
-    this.reserve(n);
+    // As large as `from` grew: the commits that follow a fold fill the next memtable about as far
+    // as the last one, and growing to that by doubling allocates (and faults in) twice the memory.
+    this.reserve(Math.max(n, from.words.length) - this.n);
     this.locs.set(from.locs.subarray(first * LOC, from.n * LOC));
     this.words.set(from.words.subarray(first, from.n));
     this.words2.set(from.words2.subarray(first, from.n));
@@ -731,7 +733,7 @@ export class MemTable {
       out.runs.push(new Run(out.entries, ids));
     }
     const count = this.writeCount - from;
-    out.writes = retainedInt32(Math.max(64, count));
+    out.writes = retainedInt32(Math.max(64, count, this.writes.length));
     for (let j = 0; j < count; j++) out.writes[j] = this.writes[from + j]! - firstEntry;
     out.writeCount = count;
     for (let k = first; k < this.commitTxns.length; k++) {
