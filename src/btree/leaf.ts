@@ -443,7 +443,7 @@ export class LeafPacker {
     const need = offsBytes + dataBytes;
     if (this.slab === null || this.slabUsed + need > this.slab.byteLength) {
       // Retained memory (util/retained-memory.ts): the node cache reports the slab's end.
-      this.slab = retainedSlab(Math.max(SLAB_BYTES, need));
+      this.slab = need <= SLAB_BYTES ? retainedSlab(SLAB_BYTES, true) : retainedSlab(need);
       this.slabInfo = new LeafSlab(this.slab.byteLength);
       this.slabUsed = 0;
     }

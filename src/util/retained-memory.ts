@@ -25,6 +25,8 @@
  * them back out.
  */
 
+import { prefaultedShared } from './prefaulted-memory.js';
+
 /** Bytes allocated here between two reports to V8. */
 export const REPORT_STEP = 256 << 20;
 /** Bytes of the dropped ArrayBuffer a report allocates: more than V8's 64 MB trigger, with margin. */
@@ -36,14 +38,17 @@ let sinceReport = 0;
 let step = REPORT_STEP;
 let reports = 0;
 
-/** A SharedArrayBuffer of `bytes` (at least SHARED_FROM_BYTES), counted towards the next report. */
-function shared(bytes: number): SharedArrayBuffer {
+/**
+ * A SharedArrayBuffer of `bytes` (at least SHARED_FROM_BYTES), counted towards the next report;
+ * `steady` for a size the caller allocates over and over (util/prefaulted-memory.ts).
+ */
+function shared(bytes: number, steady: boolean): SharedArrayBuffer {
   sinceReport += bytes;
   if (sinceReport >= step) {
     sinceReport = 0;
     report();
   }
-  return new SharedArrayBuffer(bytes);
+  return steady ? prefaultedShared(bytes) : new SharedArrayBuffer(bytes);
 }
 
 /**
@@ -62,8 +67,8 @@ let slabsDroppedTotal = 0;
  * collection for every 64 MB the cache grew by although none of it was garbage: five or more in an
  * ingest of 200,000 audit events, 130-200 ms each in a process holding 200 MB of objects.
  */
-export function retainedSlab(bytes: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(bytes);
+export function retainedSlab(bytes: number, steady = false): SharedArrayBuffer {
+  return steady ? prefaultedShared(bytes) : new SharedArrayBuffer(bytes);
 }
 
 /** Reports that `bytes` of slabs are no longer held (they become garbage unless something else still holds them). */
@@ -91,19 +96,22 @@ function report(): void {
 // to 64 bytes inside its heap, 20 times cheaper to make than an ArrayBuffer of their own (a memtable
 // run of a single-put commit is 4 bytes).
 
-/** `length` zeroed bytes kept under the store's own budget (see the file header). */
-export function retainedBytes(length: number): Uint8Array {
-  return length < SHARED_FROM_BYTES ? new Uint8Array(length) : new Uint8Array(shared(length));
+/**
+ * `length` zeroed bytes kept under the store's own budget (see the file header); `steady` for a
+ * length the caller allocates over and over.
+ */
+export function retainedBytes(length: number, steady = false): Uint8Array {
+  return length < SHARED_FROM_BYTES ? new Uint8Array(length) : new Uint8Array(shared(length, steady));
 }
 
 /** `length` zeroed 32-bit integers kept under the store's own budget. */
 export function retainedInt32(length: number): Int32Array {
-  return 4 * length < SHARED_FROM_BYTES ? new Int32Array(length) : new Int32Array(shared(4 * length));
+  return 4 * length < SHARED_FROM_BYTES ? new Int32Array(length) : new Int32Array(shared(4 * length, false));
 }
 
 /** `length` zeroed 64-bit floats kept under the store's own budget. */
 export function retainedFloat64(length: number): Float64Array {
-  return 8 * length < SHARED_FROM_BYTES ? new Float64Array(length) : new Float64Array(shared(8 * length));
+  return 8 * length < SHARED_FROM_BYTES ? new Float64Array(length) : new Float64Array(shared(8 * length, false));
 }
 
 /** @internal For tests: how many reports were made so far. */

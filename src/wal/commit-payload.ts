@@ -26,6 +26,9 @@ export const INITIAL_TABLE = 'default';
 /** Smallest buffer a log grows into. */
 const MIN_GROWTH = 64 * 1024;
 
+/** Size of a retained arena, unless one log needs more. */
+const RETAINED_ARENA_BYTES = 4 << 20;
+
 /** UTF-8 bytes of table names logged lately: a transaction writing two tables in turn switches often. */
 const nameCache = new Map<string, Uint8Array>();
 /** Table names cached at most (a store has a few; one with many only pays the encoding again). */
@@ -172,7 +175,9 @@ export class CommitLog {
     // Sized for the whole log at once when its size can be guessed: a bulk commit's log then moves once,
     // not once per doubling. An ordinary buffer is not zeroed: only bytes written are ever read.
     const length = Math.max(used + n, 2 * used, MIN_GROWTH, Math.ceil(this.sizeHint * 1.25));
-    const grown = this.retained ? retainedBytes(length) : uninitializedBytes(length);
+    // Retained arenas come in one size when they can, which a helper thread prepares ahead
+    // (util/prefaulted-memory.ts); later logs continue in the same arena while it has room.
+    const grown = !this.retained ? uninitializedBytes(length) : length <= RETAINED_ARENA_BYTES ? retainedBytes(RETAINED_ARENA_BYTES, true) : retainedBytes(length);
     grown.set(this.buf.subarray(this.start, this.size));
     this.buf = grown;
     this.start = 0;

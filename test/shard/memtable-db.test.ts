@@ -718,7 +718,7 @@ test('a commit that keeps its writes logs the next commit into retained memory, 
   const db = Database.open(dir, OPTS);
   // The arena a commit logged into (private: which kind of memory it is has no other sign).
   const arena = (): ArrayBufferLike => (db as unknown as { logArena: Uint8Array }).logArena.buffer;
-  const big = (tag: number): Buffer => Buffer.alloc(100_000, tag);
+  const big = (tag: number): Buffer => Buffer.alloc(150_000, tag);
   try {
     // Distinct keys, each kept: the next log that outgrows its buffer moves to retained memory.
     db.write((tx) => {
