@@ -23,7 +23,7 @@ export { MAX_KEY_SIZE, MAX_VALUE_SIZE, DEFAULT_TABLE } from './shard/validate.js
 export type { CheckpointInfo } from './shard/durability/checkpoint.js';
 export type { CompactInfo } from './shard/maintenance/compact.js';
 export type { VerifyReport, VerifyIssue } from './shard/maintenance/verify.js';
-export type { DatabaseStats } from './shard/stats.js';
+export type { DatabaseStats, StatsOptions } from './shard/stats.js';
 export type { RecoveryReport, TxnRange } from './shard/durability/open-shard.js';
 export {
   RedbError,

@@ -38,7 +38,7 @@ import { resolveDatabaseOptions, type DatabaseOptions, type Durability, type Res
 import { ResumingRange } from './data/resuming-range.js';
 import { Snapshot, type SnapshotHost } from './snapshot.js';
 import { verifySnapshotDir, writeSnapshot, type SnapshotInfo, type SnapshotReport } from './maintenance/snapshot-copy.js';
-import { shardStats, type DatabaseStats } from './stats.js';
+import { checkStatsOptions, shardStats, type DatabaseStats, type StatsOptions } from './stats.js';
 import { Table } from './table.js';
 import { RangeIterator, readCount, readGet, readHas, type Entry } from './data/tree-read.js';
 import { checkKey, checkRange, checkTableName, DEFAULT_TABLE, type RangeOptions, isReservedTableName } from './validate.js';
@@ -488,9 +488,13 @@ export class Database {
     return verifySnapshotDir(path.resolve(dir));
   }
 
-  /** Sizes, counts, cache and checkpoint figures. */
-  stats(): DatabaseStats {
-    return shardStats(this.live(), this.recoveryReport);
+  /**
+   * Sizes, counts, cache and checkpoint figures. `{ tables: false }` skips counting each table's
+   * entries, the one part whose cost grows with the commits since the last count.
+   */
+  stats(options?: StatsOptions): DatabaseStats {
+    const countTables = checkStatsOptions(options);
+    return shardStats(this.live(), this.recoveryReport, countTables);
   }
 
   /**

@@ -6,6 +6,17 @@ import { listSegments } from '../wal/wal-scan.js';
 import path from 'node:path';
 import { segmentFileName } from '../wal/segment-format.js';
 import { isReservedTableName } from './validate.js';
+import { ValidationError } from '../errors.js';
+
+/** What `Database.stats()` counts. */
+export interface StatsOptions {
+  /**
+   * Count each table's entries (default true). Counting commits not yet checkpointed takes a tree
+   * lookup per key they wrote since the last count (seconds after a few hundred thousand audit
+   * events); `false` leaves `tables` empty and costs nothing that grows with the data.
+   */
+  tables?: boolean;
+}
 
 /** Sizes, counts and activity of one shard. */
 export interface DatabaseStats {
@@ -16,6 +27,7 @@ export interface DatabaseStats {
   durableTxn: number;
   /** Transaction id held by the newest checkpoint. */
   checkpointTxn: number;
+  /** Entries per user table, by name; empty when asked not to count (StatsOptions.tables). */
   tables: { name: string; entries: number }[];
   /** Size of the page file, in bytes. */
   pageFileBytes: number;
@@ -53,7 +65,7 @@ export interface DatabaseStats {
   recovery: RecoveryReport;
 }
 
-export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseStats {
+export function shardStats(core: ShardCore, recovery: RecoveryReport, countTables: boolean): DatabaseStats {
   const segments = listSegments(core.io, core.walDir);
   let walFileBytes = 0;
   for (const s of segments) {
@@ -69,10 +81,12 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     txn: core.latest.txn,
     durableTxn: core.durable.txn,
     checkpointTxn: core.slots.active.checkpointTxn,
-    tables: [...core.durable.tables.values()]
-      .filter((t) => !isReservedTableName(t.name))
-      .map((t) => ({ name: t.name, entries: readCount(core.durable, t.name) }))
-      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    tables: countTables
+      ? [...core.durable.tables.values()]
+          .filter((t) => !isReservedTableName(t.name))
+          .map((t) => ({ name: t.name, entries: readCount(core.durable, t.name) }))
+          .sort((a, b) => (a.name < b.name ? -1 : 1))
+      : [],
     pageFileBytes: core.file.size(),
     freeBytes: core.space.allocator.freeBytes + core.space.pendingBytes,
     walSegments: segments.length,
@@ -93,4 +107,16 @@ export function shardStats(core: ShardCore, recovery: RecoveryReport): DatabaseS
     openSnapshots: core.readers.size,
     recovery,
   };
+}
+
+/** Checks the options of `Database.stats()`; returns whether to count tables. */
+export function checkStatsOptions(options: unknown): boolean {
+  if (options === undefined) return true;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new ValidationError('stats options must be an object such as { tables: false }');
+  for (const k in options) {
+    if (Object.hasOwn(options, k) && k !== 'tables') throw new ValidationError(`unknown stats option ${k}; the only one is tables`);
+  }
+  const tables = (options as StatsOptions).tables;
+  if (tables !== undefined && typeof tables !== 'boolean') throw new ValidationError(`stats option tables must be a boolean, got ${JSON.stringify(tables)}`);
+  return tables ?? true;
 }

@@ -219,3 +219,27 @@ test('health is healthy, then unhealthy with a named problem once verify finds d
   assert.match(after.shards[1]!.problems.join(' '), /verify found \d+ problem/);
   m.close();
 });
+
+test('health() leaves the entry counts of commits not yet checkpointed uncounted; stats() counts them, unless asked not to', (t) => {
+  const m = RedbManager.open({ baseDir: tmpDir(t), checkpointIntervalMs: 0 });
+  t.after(() => m.close());
+  const db = m.shardAt(0);
+  for (let c = 0; c < 20; c++) {
+    db.write((tx) => {
+      for (let i = 0; i < 50; i++) tx.put(enc(`k${c}-${i}`), enc(`v${i}`));
+    });
+  }
+  // How far the memtable has counted its commits (private: counting has no other sign but time).
+  const counted = (): number => (db as unknown as { core: { latest: { tables: Map<string, { mem: { sums: number[] } | null }> } } }).core.latest.tables.get('default')!.mem!.sums.length;
+  assert.equal(counted(), 0);
+  assert.equal(m.health().status, 'healthy');
+  assert.equal(counted(), 0, 'health() counted the memtable');
+  const cheap = db.stats({ tables: false });
+  assert.deepEqual(cheap.tables, []);
+  assert.equal(cheap.txn, db.stats().txn);
+  assert.equal(counted(), 20, 'stats() counts every commit');
+  assert.deepEqual(db.stats().tables, [{ name: 'default', entries: 1000 }]);
+  for (const bad of [{ tables: 'no' }, { table: false }, 'tables', null]) {
+    assert.throws(() => db.stats(bad as never), (e: unknown) => e instanceof ValidationError && /stats option|stats options/.test(e.message), JSON.stringify(bad));
+  }
+});
