@@ -661,3 +661,43 @@ test('random commits, rollbacks, reads and cursors running across commits agree 
     { seed, numRuns, includeErrorInReport: true },
   );
 });
+
+test('runs that interleave in long stretches (index keys: one prefix at a time, newer commits after older) merge into key order, newer versions first', () => {
+  let state = 12345;
+  const rand = (n: number): number => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % n;
+  };
+  const mem = memOver();
+  // Every version written, by key: [txn, value | null], oldest first.
+  const model = new Map<string, [number, string | null][]>();
+  const written: string[] = [];
+  for (let txn = 1; txn <= 64; txn++) {
+    const writes: [string, string | null][] = [];
+    for (let p = 0; p < 40; p++) {
+      if (rand(3) === 0) continue;
+      // A stretch of keys under one prefix, all after this prefix's keys from earlier commits.
+      for (let i = 0; i < 1 + rand(30); i++) writes.push([`p${String(p).padStart(2, '0')}|${String(txn * 100 + i).padStart(6, '0')}`, `v${txn}.${p}.${i}`]);
+    }
+    // Keys of earlier commits again: equal keys in two runs, where the newer version must come first.
+    for (let j = 0; j < 5 && written.length > 0; j++) writes.push([written[rand(written.length)]!, rand(4) === 0 ? null : `again${txn}.${j}`]);
+    const kept = new Map(writes);
+    commit(mem, txn, [...kept]);
+    for (const [k, v] of kept) {
+      if (!model.has(k)) {
+        model.set(k, []);
+        written.push(k);
+      }
+      model.get(k)!.push([txn, v]);
+    }
+  }
+  for (const txn of [1, 7, 32, 63, 64]) {
+    const want: [string, string | null][] = [];
+    for (const k of [...model.keys()].sort()) {
+      const versions = model.get(k)!.filter(([t]) => t <= txn);
+      if (versions.length > 0) want.push([k, versions[versions.length - 1]![1]]);
+    }
+    assert.deepEqual(walk(mem, txn, false), want, `ascending at txn ${txn}`);
+    assert.deepEqual(walk(mem, txn, true), [...want].reverse(), `descending at txn ${txn}`);
+  }
+});

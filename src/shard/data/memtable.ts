@@ -385,21 +385,79 @@ function mergeRuns(newer: Run, older: Run): Run {
   let o = 0;
   let ea = as[0]!;
   let eb = bs[0]!;
+  // How many entries in a row each run has given: after GALLOP_AFTER, the rest of its stretch is
+  // found by galloping and copied at once.
+  let winsA = 0;
+  let winsB = 0;
   for (;;) {
     // Equal keys: the newer run's versions go first (newest first within a key).
     if (e.compare(ea, eb) <= 0) {
       out[o++] = ea;
+      winsB = 0;
       if (++a === na) break;
+      if (++winsA >= GALLOP_AFTER) {
+        const end = stretchEnd(e, as, a, na, eb, true);
+        out.set(as.subarray(a, end), o);
+        o += end - a;
+        a = end;
+        winsA = 0;
+        if (a === na) break;
+      }
       ea = as[a]!;
     } else {
       out[o++] = eb;
+      winsA = 0;
       if (++b === nb) break;
+      if (++winsB >= GALLOP_AFTER) {
+        const end = stretchEnd(e, bs, b, nb, ea, false);
+        out.set(bs.subarray(b, end), o);
+        o += end - b;
+        b = end;
+        winsB = 0;
+        if (b === nb) break;
+      }
       eb = bs[b]!;
     }
   }
   if (a < na) out.set(as.subarray(a), o);
   else out.set(bs.subarray(b), o);
   return new Run(e, out);
+}
+
+/**
+ * Entries one run gives in a row before a merge switches to galloping. Runs of audit index keys
+ * interleave in long stretches (one actor's, one tenant's keys, older commits' before newer ones'):
+ * merged one comparison per entry, those merges were 9% of a 200,000-event ingest. Random keys
+ * rarely give seven in a row, so they merge as before.
+ */
+const GALLOP_AFTER = 7;
+
+function goesBefore(c: number, orEqual: boolean): boolean {
+  return c < 0 || (orEqual && c === 0);
+}
+
+/**
+ * The end of the stretch of `ids` from `from` (to `n`) that goes before entry `pivot` of the other
+ * run: keys below the pivot's, and equal ones too when `orEqual` (the newer run's). Exponential
+ * steps, then a binary search: about 2 log2(stretch) comparisons instead of one per entry.
+ */
+function stretchEnd(e: Entries, ids: Int32Array, from: number, n: number, pivot: number, orEqual: boolean): number {
+  let lo = from;
+  let hi = from;
+  let step = 1;
+  while (hi < n && goesBefore(e.compare(ids[hi]!, pivot), orEqual)) {
+    lo = hi + 1;
+    hi = from + step;
+    step *= 2;
+  }
+  if (hi > n) hi = n;
+  // Every entry in [from, lo) goes; the one at hi (if any) does not.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (goesBefore(e.compare(ids[mid]!, pivot), orEqual)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
