@@ -346,7 +346,7 @@ interface FoldTask {
  * clock. Nothing the database reads changes until `finish`, which writes the catalog, the freelist
  * and the header slot, and then installs the folded trees in the newest version, under memtables
  * holding only the commits after T. So a checkpoint that fails, or is abandoned (a commit cleared
- * or dropped a table it folds), leaves memory as it was; what it wrote is quarantined as before.
+ * or dropped a table it folds or stores), leaves memory as it was; what it wrote is quarantined as before.
  *
  * While it runs, T is held like a snapshot: commits copy rather than edit the nodes T reaches (the
  * internal blob tables' trees, which commits change directly), and no block T reaches is reused.
@@ -488,11 +488,19 @@ export class CheckpointRun {
   }
 
   /**
-   * Whether `latest` no longer builds on what this run folds (a commit cleared or dropped one of
-   * its tables): the run must then be abandoned.
+   * Whether `latest` no longer builds on what this run stores (a commit cleared or dropped one of
+   * its tables): the run must then be abandoned. That is a table it folds, or one it stores without
+   * folding: a user table with no memtable at T whose tree T holds unstored (an in-memory fold, as
+   * `verify()` makes, leaves one). The run writes that tree's nodes, but the commit that cleared the
+   * table found no blocks to free in it, and once installed over that commit nothing would reach
+   * the blocks: they would leak.
    */
   invalidatedBy(latest: Version): boolean {
     for (const f of this.folds) if (latest.tables.get(f.name)?.mem !== f.mem) return true;
+    for (const [name, t] of this.version.tables) {
+      if (t.root === null || t.root.ref || isReservedTableName(name)) continue;
+      if (latest.tables.get(name)?.root !== t.root) return true;
+    }
     return false;
   }
 
