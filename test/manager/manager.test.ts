@@ -191,8 +191,9 @@ test('metrics are valid Prometheus text exposition with per-shard series', (t) =
   const touched = new Set(Array.from({ length: 30 }, (_, i) => m.shardFor(`t${i}`))).size;
   assert.equal(families.get('redb_commits_total')!.samples.reduce((n, s) => n + s.value, 0), touched);
   assert.ok(families.get('redb_checkpoints_total')!.samples.every((s) => s.value >= 1));
-  const entries = families.get('redb_entries')!.samples.filter((s) => s.labels.table === 'events').reduce((n, s) => n + s.value, 0);
-  assert.equal(entries, 30);
+  const tableSum = (family: string): number => families.get(family)!.samples.filter((s) => s.labels.table === 'events').reduce((n, s) => n + s.value, 0);
+  assert.equal(tableSum('redb_folded_entries'), 30);
+  assert.equal(tableSum('redb_pending_writes'), 0);
   m.close();
 });
 
@@ -239,7 +240,36 @@ test('health() leaves the entry counts of commits not yet checkpointed uncounted
   assert.equal(cheap.txn, db.stats().txn);
   assert.equal(counted(), 20, 'stats() counts every commit');
   assert.deepEqual(db.stats().tables, [{ name: 'default', entries: 1000 }]);
+  // The cheap per-table figures: nothing folded yet, every write pending.
+  assert.deepEqual(cheap.trees, [{ name: 'default', foldedEntries: 0, pendingWrites: 1000 }]);
   for (const bad of [{ tables: 'no' }, { table: false }, 'tables', null]) {
     assert.throws(() => db.stats(bad as never), (e: unknown) => e instanceof ValidationError && /stats option|stats options/.test(e.message), JSON.stringify(bad));
   }
+});
+
+test('a metrics scrape counts no entries: it reports the writes pending since the last checkpoint, then the entries a checkpoint folded', (t) => {
+  const m = RedbManager.open({ baseDir: tmpDir(t), checkpointIntervalMs: 0 });
+  t.after(() => m.close());
+  const db = m.shardAt(0);
+  for (let c = 0; c < 10; c++) {
+    db.write((tx) => {
+      // Half the keys of each commit are rewritten by the next: pending writes count versions.
+      for (let i = 0; i < 40; i++) tx.put(enc(`k${c * 20 + i}`), enc(`v${c}`));
+    });
+  }
+  const counted = (): number => (db as unknown as { core: { latest: { tables: Map<string, { mem: { sums: number[] } | null }> } } }).core.latest.tables.get('default')!.mem!.sums.length;
+  const sample = (text: string, family: string): number => {
+    const f = parseExposition(text).get(family);
+    assert.ok(f, `${family} is missing`);
+    return f.samples.filter((s) => s.labels.table === 'default').reduce((n, s) => n + s.value, 0);
+  };
+  const before = m.metrics();
+  assert.equal(counted(), 0, 'metrics() counted the memtable');
+  assert.equal(sample(before, 'redb_pending_writes'), 400);
+  assert.equal(sample(before, 'redb_folded_entries'), 0);
+  m.checkpoint();
+  const after = m.metrics();
+  assert.equal(sample(after, 'redb_pending_writes'), 0);
+  assert.equal(sample(after, 'redb_folded_entries'), 220);
+  assert.equal(db.count(), 220);
 });
