@@ -918,7 +918,7 @@ export class Database {
     const core = this.core!;
     if (this.unsynced.length > 0 || this.failure || !this.lock?.stillOurs()) return;
     try {
-      this.run = new CheckpointRun(core);
+      this.run = new CheckpointRun(core, false, true);
       this.runCommits = 0;
       core.counters.checkpointRunningTxn = this.run.txn;
     } catch (err) {

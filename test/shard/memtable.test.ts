@@ -9,8 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { OutOfLineValue } from '../../src/btree/node.js';
+import { backgroundMergesDone } from '../../src/shard/data/background-merge.js';
 import { MemTable, type MemValue } from '../../src/shard/data/memtable.js';
 import { WriteColumns } from '../../src/shard/data/write-columns.js';
 
@@ -700,4 +702,135 @@ test('runs that interleave in long stretches (index keys: one prefix at a time, 
     assert.deepEqual(walk(mem, txn, false), want, `ascending at txn ${txn}`);
     assert.deepEqual(walk(mem, txn, true), [...want].reverse(), `descending at txn ${txn}`);
   }
+});
+
+/**
+ * One commit's [key, value | null] writes with their bytes in one SharedArrayBuffer, as a commit
+ * log lays them out (key, then value): memory the helper thread that merges large runs can read.
+ */
+function sharedWrites(writes: [string, string | null][]): Write[] {
+  let size = 0;
+  for (const [k, v] of writes) size += k.length + (v?.length ?? 0);
+  const arena = Buffer.from(new SharedArrayBuffer(Math.max(1, size)));
+  let at = 0;
+  return writes.map(([k, v]) => {
+    const key = arena.subarray(at, (at += arena.write(k, at, 'latin1')));
+    if (v === null) return { key, value: null };
+    return { key, value: arena.subarray(at, (at += arena.write(v, at, 'latin1'))) };
+  });
+}
+
+test('runs merged on the helper thread read exactly as runs merged in place, while commits, rollbacks and cursors go on', async () => {
+  // mulberry32: the low bits of a power-of-two LCG repeat too soon for keys drawn from thousands.
+  let state = 4242;
+  const rand = (n: number): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  const doneBefore = backgroundMergesDone();
+  const mem = memOver();
+  // Every version written, by key: [txn, value | null], oldest first.
+  const model = new Map<string, [number, string | null][]>();
+  const expect = (txn: number): [string, string | null][] => {
+    const out: [string, string | null][] = [];
+    for (const k of [...model.keys()].sort()) {
+      const versions = model.get(k)!.filter(([t]) => t <= txn);
+      if (versions.length > 0) out.push([k, versions[versions.length - 1]![1]]);
+    }
+    return out;
+  };
+  let txn = 0;
+  for (let round = 0; round < 48; round++) {
+    txn++;
+    // Runs of 1,500 writes: their merges (3,000 entries and up) go to the thread from the second on.
+    const writes: [string, string | null][] = [];
+    for (let i = 0; i < 1500; i++) writes.push([`k${String(rand(6000)).padStart(5, '0')}`, rand(10) === 0 ? null : `v${txn}.${i}`]);
+    addCommit(mem, txn, sharedWrites(writes), () => {});
+    for (const [k, v] of new Map(writes)) {
+      if (!model.has(k)) model.set(k, []);
+      model.get(k)!.push([txn, v]);
+    }
+    if (rand(6) === 0) {
+      // A lost commit: its run goes, whether or not a merge of it is under way.
+      mem.rollback(txn - 1);
+      for (const versions of model.values()) if (versions[versions.length - 1]?.[0] === txn) versions.pop();
+      txn--;
+    }
+    // Merges finish at different points of the commits: sometimes at once, sometimes later.
+    if (rand(3) === 0) await sleep(rand(20));
+    for (let j = 0; j < 40; j++) {
+      const key = `k${String(rand(6000)).padStart(5, '0')}`;
+      const at = 1 + rand(txn);
+      const versions = (model.get(key) ?? []).filter(([t]) => t <= at);
+      const want = versions.length === 0 ? undefined : (versions[versions.length - 1]![1] ?? 'DELETED');
+      assert.equal(seen(mem, key, at), want, `${key} at txn ${at} after commit ${txn}`);
+    }
+    if (round % 12 === 11) assert.deepEqual(walk(mem, txn, false), expect(txn), `ascending after commit ${txn}`);
+  }
+  for (let waited = 0; backgroundMergesDone() === doneBefore && waited < 10_000; waited += 20) await sleep(20);
+  assert.ok(backgroundMergesDone() > doneBefore, 'no merge ran on the helper thread');
+  // One more commit takes in the merges finished meanwhile.
+  txn++;
+  addCommit(mem, txn, sharedWrites([['k99999', 'last']]), () => {});
+  model.set('k99999', [[txn, 'last']]);
+  for (const at of [1, Math.ceil(txn / 2), txn]) {
+    assert.deepEqual(walk(mem, at, false), expect(at), `ascending at txn ${at}`);
+    assert.deepEqual(walk(mem, at, true), expect(at).reverse(), `descending at txn ${at}`);
+  }
+});
+
+test('a fold source over runs the helper thread merged into one hands out what one over the runs does: each key once, newest version first, every older value object superseded', async () => {
+  let state = 99;
+  const rand = (n: number): number => {
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  const mem = memOver();
+  const want = new Map<string, string | null>();
+  const objects: string[] = [];
+  // Value objects a later write of the same commit replaced: reported by add, never by the fold.
+  const replacedInCommit = new Set<string | null>();
+  for (let txn = 1; txn <= 9; txn++) {
+    const writes: Write[] = [];
+    const inline: [string, string | null][] = [];
+    for (let i = 0; i < 1200; i++) inline.push([`k${String(rand(4000)).padStart(5, '0')}`, rand(8) === 0 ? null : `v${txn}.${i}`]);
+    // A few values as objects (out of line): the ones a later version replaces must be reported.
+    const shared = sharedWrites(inline);
+    for (let i = 0; i < shared.length; i++) {
+      const obj = i % 50 === 0 && inline[i]![1] !== null;
+      writes.push(obj ? { key: shared[i]!.key, value: new OutOfLineValue(b(`o${txn}.${i}`)) } : shared[i]!);
+      if (obj) objects.push(`o${txn}.${i}`);
+      want.set(inline[i]![0], obj ? `o${txn}.${i}` : inline[i]![1]);
+    }
+    addCommit(mem, txn, writes, (v) => replacedInCommit.add(showAny(v)));
+  }
+  const drain = (source: ReturnType<MemTable['foldSource']>): { rows: [string, string | null][]; superseded: string[] } => {
+    const rows: [string, string | null][] = [];
+    const superseded: string[] = [];
+    for (let w = source.next(700, (v) => superseded.push(showAny(v)!)); w !== null; w = source.next(700, (v) => superseded.push(showAny(v)!))) {
+      assert.ok(w.length <= 700);
+      for (let i = 0; i < w.length; i++) rows.push([Buffer.from(w.key(i)).toString('latin1'), showAny(w.value(i))]);
+    }
+    return { rows, superseded: superseded.sort() };
+  };
+  const before = backgroundMergesDone();
+  const premerged = mem.foldSource(true);
+  for (let waited = 0; premerged.merging() && waited < 10_000; waited += 10) await sleep(10);
+  assert.ok(backgroundMergesDone() > before, 'the helper thread merged nothing');
+  const fromRuns = mem.foldSource();
+  fromRuns.stopMerging();
+  const a = drain(premerged);
+  const b2 = drain(fromRuns);
+  const expected = [...want.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  assert.deepEqual(a.rows, expected);
+  assert.deepEqual(b2.rows, expected);
+  assert.deepEqual(a.superseded, b2.superseded);
+  // Every value object a later commit's version of its key replaced, and only those.
+  const winning = new Set(expected.map(([, v]) => v));
+  assert.deepEqual(a.superseded, objects.filter((o) => !winning.has(o) && !replacedInCommit.has(o)).sort());
+  assert.equal(premerged.done, expected.length);
 });

@@ -9,7 +9,8 @@
  * own and pushes it; while the run below is no larger, the two merge into one (a binary counter: each
  * write is merged about log2(n / commit size) times, in sequential passes, and there are that many
  * runs at most). Merging also when the run below is up to twice as large kept fewer runs but merged
- * each write 60% more often: bulk loads ran 20-40% slower.
+ * each write 60% more often: bulk loads ran 20-40% slower. Large merges run on a helper thread
+ * (background-merge.ts) while commits go on; until one is done, its two runs stay in the stack.
  * Each write is stored once, as an entry of column arrays (no object per write): where its key and
  * value are, its key's first twelve bytes as two numbers ("words", which comparisons check before
  * loading a key), its txn and its value object (null for a deletion). A run is an array of entry
@@ -29,6 +30,8 @@
 import { BlobValue, OutOfLineValue, valueBodySize, type LeafValue } from '../../btree/node.js';
 import { NO_BYTES, W_BUF, W_KEY_LEN, W_KEY_OFF, W_LOC, W_VALUE_LEN, W_VALUE_OFF, type WriteColumns } from './write-columns.js';
 import { retainedFloat64, retainedInt32 } from '../../util/retained-memory.js';
+import { startBackgroundMerge, type BackgroundMerge } from './background-merge.js';
+import { compareAt, compareEntries, sameKeyEntries, KEY_LEN, KEY_OFF, LOC, mergeIds, OBJ, pastWords, SRC, VALUE_LEN, VALUE_OFF, WORD_BYTES, wordAt, wordIn } from './run-merge.js';
 
 /** A value, or null for a deletion. */
 export type MemValue = LeafValue | null;
@@ -43,61 +46,12 @@ function heldBytes(value: MemValue): number {
   return value instanceof OutOfLineValue ? value.data.length : valueBodySize(value);
 }
 
-/** Bytes per word: six bytes are 48 bits, exact in a float64. */
-const WORD_BYTES = 6;
-/** Bytes the two words cover: a comparison of keys whose words are equal starts past them. */
-const WORDS_BYTES = 2 * WORD_BYTES;
-
-/**
- * The six bytes of `key` from `at`, big-endian, zero-padded, as a number: comparing words orders
- * keys unless equal. Audit keys share their first bytes (a tenant, then a timestamp's high bytes or
- * an index kind and value prefix), so one word rarely decides; two usually do.
- */
-function wordAt(key: Uint8Array, at: number): number {
-  return wordIn(key, 0, key.length, at);
-}
-
-/** wordAt of the key `b[off, off + n)`. */
-function wordIn(b: Uint8Array, off: number, n: number, at: number): number {
-  if (at + WORD_BYTES <= n) {
-    const i = off + at;
-    return (((b[i]! << 8) | b[i + 1]!) * 0x100000000) + ((b[i + 2]! << 24) >>> 0) + ((b[i + 3]! << 16) | (b[i + 4]! << 8) | b[i + 5]!);
-  }
-  let w = 0;
-  for (let i = at; i < at + WORD_BYTES; i++) w = w * 256 + (i < n ? b[off + i]! : 0);
-  return w;
-}
-
 /** The first word of a key. */
 function wordOf(key: Uint8Array): number {
   return wordAt(key, 0);
 }
 
-/** Where a byte comparison of keys of these lengths starts when both their words are equal. */
-function pastWords(alen: number, blen: number): number {
-  const m = alen < blen ? alen : blen;
-  return m < WORDS_BYTES ? m : WORDS_BYTES;
-}
-
-/** Orders the `alen` bytes of `a` at `ao` against the `blen` bytes of `b` at `bo`, the first `from` being equal. */
-function compareAt(a: Uint8Array, ao: number, alen: number, b: Uint8Array, bo: number, blen: number, from: number): number {
-  const n = alen < blen ? alen : blen;
-  for (let i = from; i < n; i++) {
-    const d = a[ao + i]! - b[bo + i]!;
-    if (d !== 0) return d;
-  }
-  return alen - blen;
-}
-
-/** Where an entry's bytes are, five numbers per entry in Entries.locs. */
-const SRC = 0;
-const KEY_OFF = 1;
-const KEY_LEN = 2;
-const VALUE_OFF = 3;
-const VALUE_LEN = 4;
-/** INLINE, DELETED, or the index of the entry's value object in Entries.objects. */
-const OBJ = 5;
-const LOC = 6;
+/** What an entry's OBJ slot (run-merge.ts) holds when it has no value object: its value lies inline, or it is a deletion. */
 const INLINE = -1;
 const DELETED = -2;
 
@@ -251,24 +205,12 @@ class Entries {
 
   /** Orders the keys of entries `a` and `b`. */
   compare(a: number, b: number): number {
-    const wa = this.words[a]!;
-    const wb = this.words[b]!;
-    if (wa !== wb) return wa < wb ? -1 : 1;
-    const w2a = this.words2[a]!;
-    const w2b = this.words2[b]!;
-    if (w2a !== w2b) return w2a < w2b ? -1 : 1;
-    const locs = this.locs;
-    const la = locs[a * LOC + KEY_LEN]!;
-    const lb = locs[b * LOC + KEY_LEN]!;
-    return compareAt(this.src(a), locs[a * LOC + KEY_OFF]!, la, this.src(b), locs[b * LOC + KEY_OFF]!, lb, pastWords(la, lb));
+    return compareEntries(this, a, b);
   }
 
   /** Whether entries `a` and `b` hold the same key. */
   sameKey(a: number, b: number): boolean {
-    if (this.words[a] !== this.words[b] || this.words2[a] !== this.words2[b]) return false;
-    const locs = this.locs;
-    const la = locs[a * LOC + KEY_LEN]!;
-    return la === locs[b * LOC + KEY_LEN] && compareAt(this.src(a), locs[a * LOC + KEY_OFF]!, la, this.src(b), locs[b * LOC + KEY_OFF]!, la, pastWords(la, la)) === 0;
+    return sameKeyEntries(this, a, b);
   }
 }
 
@@ -355,110 +297,17 @@ class Run {
   }
 }
 
+/**
+ * Entries two runs hold together from which their merge goes to the helper thread, when it is free.
+ * Below, the thread would save little: a merge of 32,768 entries takes about a millisecond here.
+ */
+const BACKGROUND_MERGE_ENTRIES = 4096;
+
 /** Merges two runs of the same entries; every txn of `newer` is above every txn of `older`. */
 function mergeRuns(newer: Run, older: Run): Run {
-  const e = newer.e;
-  const na = newer.length;
-  const nb = older.length;
-  const as = newer.ids;
-  const bs = older.ids;
-  const out = retainedInt32(na + nb);
-  if (na === 0 || nb === 0) {
-    out.set(as);
-    out.set(bs, na);
-    return new Run(e, out);
-  }
-  // Runs whose key ranges do not overlap (ascending keys: a feed, one tenant's events) are joined,
-  // not merged. Equal keys at the seam must merge: the newer version goes first.
-  if (e.compare(as[na - 1]!, bs[0]!) < 0) {
-    out.set(as);
-    out.set(bs, na);
-    return new Run(e, out);
-  }
-  if (e.compare(bs[nb - 1]!, as[0]!) < 0) {
-    out.set(bs);
-    out.set(as, nb);
-    return new Run(e, out);
-  }
-  let a = 0;
-  let b = 0;
-  let o = 0;
-  let ea = as[0]!;
-  let eb = bs[0]!;
-  // How many entries in a row each run has given: after GALLOP_AFTER, the rest of its stretch is
-  // found by galloping and copied at once.
-  let winsA = 0;
-  let winsB = 0;
-  for (;;) {
-    // Equal keys: the newer run's versions go first (newest first within a key).
-    if (e.compare(ea, eb) <= 0) {
-      out[o++] = ea;
-      winsB = 0;
-      if (++a === na) break;
-      if (++winsA >= GALLOP_AFTER) {
-        const end = stretchEnd(e, as, a, na, eb, true);
-        out.set(as.subarray(a, end), o);
-        o += end - a;
-        a = end;
-        winsA = 0;
-        if (a === na) break;
-      }
-      ea = as[a]!;
-    } else {
-      out[o++] = eb;
-      winsA = 0;
-      if (++b === nb) break;
-      if (++winsB >= GALLOP_AFTER) {
-        const end = stretchEnd(e, bs, b, nb, ea, false);
-        out.set(bs.subarray(b, end), o);
-        o += end - b;
-        b = end;
-        winsB = 0;
-        if (b === nb) break;
-      }
-      eb = bs[b]!;
-    }
-  }
-  if (a < na) out.set(as.subarray(a), o);
-  else out.set(bs.subarray(b), o);
-  return new Run(e, out);
-}
-
-/**
- * Entries one run gives in a row before a merge switches to galloping. Runs of audit index keys
- * interleave in long stretches (one actor's, one tenant's keys, older commits' before newer ones'):
- * merged one comparison per entry, those merges were 9% of a 200,000-event ingest. After 3 the
- * ingest took 45-50 µs of CPU an event against 52-63 after 7 (three pairs; 1 and 2 were no better
- * than 3); random keys give three in a row one time in eight and the key-value rows did not move.
- */
-const GALLOP_AFTER = 3;
-
-function goesBefore(c: number, orEqual: boolean): boolean {
-  return c < 0 || (orEqual && c === 0);
-}
-
-/**
- * The end of the stretch of `ids` from `from` (to `n`) that goes before entry `pivot` of the other
- * run: keys below the pivot's, and equal ones too when `orEqual` (the newer run's). Exponential
- * steps, then a binary search: about 2 log2(stretch) comparisons instead of one per entry.
- */
-function stretchEnd(e: Entries, ids: Int32Array, from: number, n: number, pivot: number, orEqual: boolean): number {
-  let lo = from;
-  let hi = from;
-  let step = 1;
-  while (hi < n && goesBefore(e.compare(ids[hi]!, pivot), orEqual)) {
-    lo = hi + 1;
-    hi = from + step;
-    step *= 2;
-  }
-  if (hi > n) hi = n;
-  // Every entry in [from, lo) goes; the one at hi (if any) does not.
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (goesBefore(e.compare(ids[mid]!, pivot), orEqual)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  const out = retainedInt32(newer.length + older.length);
+  mergeIds(newer.e, newer.ids, older.ids, out);
+  return new Run(newer.e, out);
 }
 
 /**
@@ -493,6 +342,10 @@ export class NewestVersions {
  * folds a memtable into its tree slice by slice while commits go on (the memtable meanwhile gains
  * runs of its own; these stay as they were). Every version in the runs is visible (the checkpoint
  * holds them all), so a key's newest version is the first of its group in the newest run holding it.
+ *
+ * Keys come from the runs merged into one by the helper thread when that was started with the source
+ * (MemTable.foldSource) and is done before the first key is asked for: one run is walked with a
+ * comparison per entry. Otherwise from the runs themselves, through a heap.
  */
 export class FoldSource {
   private readonly pos: Int32Array;
@@ -502,14 +355,41 @@ export class FoldSource {
    */
   private readonly heap: Int32Array;
   private heapSize = 0;
+  /** The helper thread's merge of the runs, until it is taken or given up. */
+  private premerge: BackgroundMerge | null;
+  /** The runs merged into one, once taken, and the next entry of it to hand out. */
+  private merged: Int32Array | null = null;
+  private at = 0;
   /** Keys handed out so far. */
   done = 0;
 
-  constructor(private readonly runs: readonly Run[]) {
+  constructor(
+    private readonly runs: readonly Run[],
+    premerge: BackgroundMerge | null = null,
+  ) {
+    this.premerge = premerge;
     this.pos = new Int32Array(runs.length);
     this.heap = new Int32Array(runs.length);
     for (let r = 0; r < runs.length; r++) if (runs[r]!.length > 0) this.heap[this.heapSize++] = r;
     for (let i = (this.heapSize >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  /**
+   * Whether the helper thread is still merging the runs into one: a key asked for now would come
+   * from the runs themselves (and so would every later one).
+   */
+  merging(): boolean {
+    const m = this.premerge;
+    if (m === null) return false;
+    if (!m.settled()) return true;
+    this.premerge = null;
+    if (m.done() && this.done === 0) this.merged = m.out;
+    return false;
+  }
+
+  /** Hands out keys from the runs themselves, whatever the helper thread does. */
+  stopMerging(): void {
+    this.premerge = null;
   }
 
   /** Whether run `r`'s next key goes before run `s`'s. */
@@ -546,6 +426,8 @@ export class FoldSource {
    * the value objects of older versions (which never reach the tree) go to `superseded`.
    */
   next(max: number, superseded: (value: LeafValue) => void): NewestVersions | null {
+    if (this.merging()) this.stopMerging();
+    if (this.merged !== null) return this.nextMerged(max, superseded);
     const runs = this.runs;
     if (this.heapSize === 0) return null;
     const e = runs[0]!.e;
@@ -576,6 +458,32 @@ export class FoldSource {
     this.done += n;
     return new NewestVersions(e, firsts.subarray(0, n), deletions);
   }
+
+  /**
+   * next() from the merged run, where each key's first entry is its newest version and the older
+   * ones are marked (stored as ~entry: run-merge.ts, markRepeats).
+   */
+  private nextMerged(max: number, superseded: (value: LeafValue) => void): NewestVersions | null {
+    const ids = this.merged!;
+    if (this.at === ids.length) return null;
+    const e = this.runs[0]!.e;
+    const firsts = new Int32Array(max);
+    let n = 0;
+    let deletions = false;
+    let i = this.at;
+    while (n < max && i < ids.length) {
+      const winner = ids[i++]!;
+      for (; i < ids.length && ids[i]! < 0; i++) {
+        const v = e.valueObject(~ids[i]!);
+        if (v !== undefined && v !== null) superseded(v);
+      }
+      firsts[n++] = winner;
+      if (e.valueObject(winner) === null) deletions = true;
+    }
+    this.at = i;
+    this.done += n;
+    return new NewestVersions(e, firsts.subarray(0, n), deletions);
+  }
 }
 
 export class MemTable {
@@ -602,6 +510,8 @@ export class MemTable {
   bytes = 0;
   /** Whether any write held is a deduplicated value (folding it changes the blob tables). */
   holdsBlobs = false;
+  /** Pairs of neighbouring runs the helper thread is merging (see compact). */
+  private merging: { newer: Run; older: Run; job: BackgroundMerge }[] = [];
 
   /** `treeHas` answers whether the tree under this memtable holds a key. */
   constructor(private readonly treeHas: (key: Uint8Array) => boolean) {}
@@ -664,15 +574,54 @@ export class MemTable {
     this.compact();
   }
 
-  /** Merges the top two runs while the lower one is no larger (the binary counter). */
+  /**
+   * Merges the top two runs while the lower one is no larger (the binary counter). A merge of
+   * BACKGROUND_MERGE_ENTRIES or more goes to the helper thread when it takes it (background-merge.ts):
+   * the two runs stay in the stack until the merged run replaces them (takeMerged), and the runs
+   * pushed above them meanwhile merge among themselves.
+   */
   private compact(): void {
-    while (this.runs.length >= 2 && this.runs[this.runs.length - 2]!.length <= this.runs[this.runs.length - 1]!.length) {
-      const newer = this.runs.pop()!;
-      const older = this.runs.pop()!;
+    if (this.merging.length > 0) this.takeMerged();
+    for (;;) {
+      const n = this.runs.length;
+      if (n < 2) return;
+      const newer = this.runs[n - 1]!;
+      const older = this.runs[n - 2]!;
+      if (older.length > newer.length || this.isMerging(newer) || this.isMerging(older)) return;
+      if (newer.length + older.length >= BACKGROUND_MERGE_ENTRIES) {
+        const job = startBackgroundMerge(this.entries, [older.ids, newer.ids], retainedInt32(newer.length + older.length));
+        if (job) {
+          this.merging.push({ newer, older, job });
+          return;
+        }
+      }
+      this.runs.length = n - 2;
       this.runs.push(mergeRuns(newer, older));
     }
   }
 
+  private isMerging(run: Run): boolean {
+    for (const m of this.merging) if (m.newer === run || m.older === run) return true;
+    return false;
+  }
+
+  /**
+   * Puts each merged run the helper thread has finished in place of the two it merged, if they are
+   * still neighbours in the stack (a rollback may have replaced one).
+   */
+  private takeMerged(): void {
+    let kept = 0;
+    for (const m of this.merging) {
+      if (!m.job.settled()) {
+        this.merging[kept++] = m;
+        continue;
+      }
+      if (!m.job.done()) continue;
+      const i = this.runs.indexOf(m.older);
+      if (i >= 0 && this.runs[i + 1] === m.newer) this.runs.splice(i, 2, new Run(this.entries, m.job.out));
+    }
+    this.merging.length = kept;
+  }
 
   /** Removes every commit above `txn` (their WAL records were lost). */
   rollback(txn: number): void {
@@ -759,8 +708,14 @@ export class MemTable {
    * version of every key written so far, in key order, handed out in chunks. Later commits do not
    * disturb it (it keeps the runs of now, which never change).
    */
-  foldSource(): FoldSource {
-    return new FoldSource(this.runs.slice());
+  foldSource(premerge = false): FoldSource {
+    const runs = this.runs.slice();
+    let total = 0;
+    for (const run of runs) total += run.length;
+    // With `premerge`, the helper thread merges the runs into one while the checkpoint waits a
+    // little (see CheckpointRun): the fold then walks one run instead of keeping a heap over them all.
+    const job = premerge && runs.length >= 2 && total >= BACKGROUND_MERGE_ENTRIES ? startBackgroundMerge(this.entries, runs.map((r) => r.ids), retainedInt32(total), true) : null;
+    return new FoldSource(runs, job);
   }
 
   /**

@@ -320,6 +320,13 @@ const STORE_SLICE_NODES = 16;
  */
 const FINISHED_ROUND_LEAVES = 128;
 
+/**
+ * How long after it began a checkpoint run waits at most for the helper thread to merge a
+ * memtable's runs into one (see waitsForMerge). The merges of all its memtables start with the run
+ * and take tens of milliseconds on the other core: about one or two commits of an ingest.
+ */
+const MAX_MERGE_WAIT_MS = 250;
+
 /** A memtable being folded into its table's tree. */
 interface FoldTask {
   name: string;
@@ -398,10 +405,15 @@ export class CheckpointRun {
    */
   readonly atOnce: boolean;
 
-  /** `core.latest` must be durable (the caller flushed the WAL). */
+  /**
+   * `core.latest` must be durable (the caller flushed the WAL). `between` for a run stepped between
+   * commits: its memtables' runs are merged into one on the helper thread first (waitsForMerge),
+   * which a run done at once would not wait for.
+   */
   constructor(
     private readonly core: ShardCore,
     clean = false,
+    between = false,
   ) {
     if (core.latest !== core.durable) throw new Error('internal: a checkpoint starts from a durable version');
     const version = core.durable;
@@ -436,7 +448,7 @@ export class CheckpointRun {
     core.readers.add(this.txn);
     for (const t of version.tables.values()) {
       if (!t.mem) continue;
-      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(), root: t.root, count: t.count, finishedBelow: null, sliceKeys: FOLD_SLICE_KEYS });
+      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(between && !blobs), root: t.root, count: t.count, finishedBelow: null, sliceKeys: FOLD_SLICE_KEYS });
       this.foldKeys += t.mem.size;
     }
     if (this.folds.length > 0) {
@@ -459,6 +471,7 @@ export class CheckpointRun {
         this.completeFinished();
         this.startFinished();
       } else if (this.stored === null) {
+        if (this.waitsForMerge(deadline)) break;
         this.foldSlice();
       } else if (this.nextNode < this.order.length) {
         this.storeSlice();
@@ -501,6 +514,20 @@ export class CheckpointRun {
       if (t.root === null || t.root.ref || isReservedTableName(name)) continue;
       if (latest.tables.get(name)?.root !== t.root) return true;
     }
+    return false;
+  }
+
+  /**
+   * Whether to leave the rest of this step to the commits because the helper thread is still
+   * merging the runs of the memtable to fold next into one (MemTable.foldSource): folding from one
+   * run costs the committing thread a comparison per entry, from the runs a heap's worth. A step
+   * that must finish (no deadline), or a run that has waited MAX_MERGE_WAIT_MS, folds from the runs.
+   */
+  private waitsForMerge(deadline: number): boolean {
+    const task = this.folds[this.foldIndex];
+    if (!task || !task.source.merging()) return false;
+    if (deadline !== Infinity && performance.now() - this.started < MAX_MERGE_WAIT_MS) return true;
+    task.source.stopMerging();
     return false;
   }
 
