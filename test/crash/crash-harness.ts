@@ -18,8 +18,8 @@
  * and then a crashed store is handed straight to a second child without the parent opening it, so
  * that recovery itself gets killed (during the replay, the WAL segment switch, or just after).
  *
- * With `stalls`, every child blocks its own event loop (a busy loop, as a long synchronous
- * checkpoint or the host's own work would) for `stalls.ms` after every `stalls.every`
+ * With `stalls`, every child blocks its own event loop (a synchronous wait: no timer runs, as
+ * during a long synchronous checkpoint or the host's own work) for `stalls.ms` after every `stalls.every`
  * acknowledgements, while the parent keeps trying to open the store from outside every
  * CONTEND_EVERY_MS. Every such open must get LockedError: one that succeeds took the lock of a live
  * holder, which is the failure. The kills then land before, during and after stalls, and the same
