@@ -16,6 +16,7 @@ import { test } from 'node:test';
 import { Database } from '../../src/index.js';
 import { runCrashCycles } from '../crash/crash-harness.js';
 import { enc, tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const DIE_WHILE_LOCKING = path.join(import.meta.dirname, '..', 'crash', 'die-while-locking-child.ts');
 const DIE_CREATING_SEGMENT = path.join(import.meta.dirname, '..', 'crash', 'die-creating-segment-child.ts');
@@ -23,7 +24,7 @@ const REPO = path.join(import.meta.dirname, '..', '..');
 
 /** Runs a child that is meant to SIGKILL itself; resolves once it is reaped. */
 async function runToOwnKill(script: string, args: string[]): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, childArgs(script, ...args), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
