@@ -35,6 +35,7 @@ import {
   type PageTrial,
   type Section,
 } from '../support/corruption-harness.js';
+import { compiledPath } from '../support/compiled.mjs';
 
 const FULL = process.env.CORRUPTION_FULL === '1';
 const SEED = process.env.CORRUPTION_SEED ? Number(process.env.CORRUPTION_SEED) : crypto.randomInt(1, 2 ** 31);
@@ -44,12 +45,10 @@ const HANG_MS = 30_000;
 const PAGE_CHUNKS = 4;
 const WIDTH = Math.max(1, Math.min(2, os.availableParallelism()));
 
-// Workers do not inherit the parent's TypeScript loader, so each registers tsx itself, which with
-// loading the engine takes a second or two: a worker runs one job after another rather than one each.
-const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => {
-  tsx.register();
-  return import(${JSON.stringify(new URL('../support/corruption-worker.ts', import.meta.url).href)});
-});`;
+// Workers do not inherit the parent's TypeScript loader: they run the worker as tsc compiled it
+// (test/support/compiled.mjs). Starting one and loading the engine still takes a while, so a worker
+// runs one job after another rather than one each.
+const WORKER = compiledPath(path.join(import.meta.dirname, '..', 'support', 'corruption-worker.ts'));
 
 /** Runs one job on `worker`; rejects naming the current trial if it stops making progress. */
 function runOn(worker: Worker, job: Job): Promise<JobResult> {
@@ -103,7 +102,7 @@ function runPool(jobs: Job[], width: number): Promise<Settled>[] {
     let worker: Worker | null = null;
     while (next < jobs.length) {
       const i = next++;
-      worker ??= new Worker(BOOT, { eval: true });
+      worker ??= new Worker(WORKER);
       try {
         done[i]!.settle({ ok: true, value: await runOn(worker, jobs[i]!) });
       } catch (error) {
