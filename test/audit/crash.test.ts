@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedbAuditStore } from '../../src/index.js';
+import { childArgs } from '../support/child-script.js';
 
 const CHILD = path.join(import.meta.dirname, 'crash-child.ts');
 const ROUNDS = Number(process.env.AUDIT_CRASH_ROUNDS ?? 2);
@@ -16,7 +17,7 @@ const BATCH = 40;
 
 function runAndKill(dir: string, round: number, killAfterAcks: number): Promise<Set<number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(round), String(BATCH)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, childArgs(CHILD, dir, String(round), String(BATCH)), { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked = new Set<number>();
     let buf = '';
     let err = '';

@@ -4,13 +4,14 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { buildProgram } from '../../src/cli/program.js';
 import { cli, ROOT, tmp } from './harness.js';
+import { childArgs } from '../support/child-script.js';
 
 const VERB_NAMES = ['init', 'ingest', 'query', 'export', 'verify', 'repair', 'backup', 'restore', 'list-backups', 'cleanup-backups', 'compact', 'rotate-key', 'purge-expired', 'erase-subject', 'verify-export', 'stats', 'health', 'serve', 'forward', 'bench', 'demo'];
 
 test('a write verb on a store another process holds fails with exit 3, naming that process, in one line', async (t) => {
   const dir = path.join(tmp(t), 's');
   assert.equal(cli(['init', '--dir', dir]).code, 0);
-  const holder = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/hold-lock-child.ts'), dir, 'manager'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const holder = spawn(process.execPath, childArgs(path.join(ROOT, 'test/support/hold-lock-child.ts'), dir, 'manager'), { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => holder.kill('SIGKILL'));
   await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
   const r = cli(['compact', '--dir', dir]);

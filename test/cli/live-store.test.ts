@@ -4,11 +4,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli, json, ROOT, tmp } from './harness.js';
+import { childArgs } from '../support/child-script.js';
 
 test('read verbs work against a store another process keeps writing raw records to; write verbs are refused with its pid', async (t) => {
   const dir = path.join(tmp(t), 's');
   assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
-  const writer = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'kv'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = spawn(process.execPath, childArgs(path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'kv'), { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => writer.kill('SIGKILL'));
   await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
 
@@ -43,7 +44,7 @@ test('query, export, stats and verify (Merkle logs included) answer while an age
   const root = tmp(t);
   const dir = path.join(root, 's');
   assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
-  const writer = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'audit'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = spawn(process.execPath, childArgs(path.join(ROOT, 'test/cli/live-writer-child.ts'), dir, 'audit'), { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => writer.kill('SIGKILL'));
   await new Promise<void>((resolve) => writer.stdout!.once('data', () => resolve()));
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -1,21 +1,28 @@
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { cli, json, ROOT, tmp } from './harness.js';
+import { cli, json, ROOT } from './harness.js';
 
 const SAMPLE = path.join(ROOT, 'fixtures', 'sample-events.ndjson');
 const events = fs.readFileSync(SAMPLE, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; tenantId: string; action: string; outcome: string; timestamp: string; actor: { id: string } });
 
-function loaded(t: import('node:test').TestContext): string {
-  const dir = path.join(tmp(t), 's');
+// Every test here only queries, so they share one store loaded with the sample events (init and
+// ingest are two spawns of the binary; their own tests are in init.test.ts and ingest.test.ts).
+let root = '';
+let dir = '';
+before(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-cli-query-'));
+  dir = path.join(root, 's');
   assert.equal(cli(['init', '--dir', dir, '--shards', '2']).code, 0);
   assert.equal(cli(['ingest', SAMPLE, '--dir', dir]).code, 0);
-  return dir;
-}
+});
+after(() => {
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
 
-test('query --json prints the matching events as NDJSON, newest first, and nothing else', (t) => {
-  const dir = loaded(t);
+test('query --json prints the matching events as NDJSON, newest first, and nothing else', () => {
   const r = cli(['query', '--dir', dir, '--tenant', 'acme-health', '--action', 'auth.login', '--outcome', 'failure', '--json', '--limit', '1000']);
   assert.equal(r.code, 0, r.stderr);
   const got = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; timestamp: number });
@@ -25,8 +32,7 @@ test('query --json prints the matching events as NDJSON, newest first, and nothi
   for (let i = 1; i < got.length; i++) assert.ok(got[i - 1]!.timestamp >= got[i]!.timestamp);
 });
 
-test('query pages with --limit and --cursor, --asc reverses the order, --from/--to bound the time', (t) => {
-  const dir = loaded(t);
+test('query pages with --limit and --cursor, --asc reverses the order, --from/--to bound the time', () => {
   const tenant = 'globex-pay';
   const mine = events.filter((e) => e.tenantId === tenant).sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
   const first = cli(['query', '--dir', dir, '--tenant', tenant, '--limit', '5', '--asc', '--json']);
@@ -41,8 +47,7 @@ test('query pages with --limit and --cursor, --asc reverses the order, --from/--
   assert.equal(bounded.count, mine.filter((e) => e.timestamp >= from && e.timestamp < to).length);
 });
 
-test('query --count prints only the number; --explain names the index; a table for people', (t) => {
-  const dir = loaded(t);
+test('query --count prints only the number; --explain names the index; a table for people', () => {
   const actor = events.find((e) => e.tenantId === 'stark-cloud')!.actor.id;
   const n = events.filter((e) => e.tenantId === 'stark-cloud' && e.actor.id === actor).length;
   const count = cli(['query', '--dir', dir, '--tenant', 'stark-cloud', '--actor', actor, '--count']);
@@ -54,8 +59,7 @@ test('query --count prints only the number; --explain names the index; a table f
   assert.match(human.stdout, /│ time .*│ actor .*│ action/);
 });
 
-test('query needs --tenant or --all-tenants, and rejects bad filter values as usage errors', (t) => {
-  const dir = loaded(t);
+test('query needs --tenant or --all-tenants, and rejects bad filter values as usage errors', () => {
   const none = cli(['query', '--dir', dir]);
   assert.equal(none.code, 4);
   assert.match(none.stderr, /--tenant/);

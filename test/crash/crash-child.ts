@@ -53,10 +53,9 @@ function ack(i: number): void {
   line(`ack ${i}`);
   if (stallMs > 0 && stallEvery > 0 && ++acks % stallEvery === 0) {
     line('stalling');
-    const until = Date.now() + stallMs;
-    while (Date.now() < until) {
-      // Blocked: no timer runs, so the lock directory is not refreshed meanwhile.
-    }
+    // Blocked: no timer runs, so the lock directory is not refreshed meanwhile. A synchronous wait
+    // blocks the event loop exactly as a busy loop would, without spinning a core for seconds.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
   }
 }
 

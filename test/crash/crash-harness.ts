@@ -18,8 +18,8 @@
  * and then a crashed store is handed straight to a second child without the parent opening it, so
  * that recovery itself gets killed (during the replay, the WAL segment switch, or just after).
  *
- * With `stalls`, every child blocks its own event loop (a busy loop, as a long synchronous
- * checkpoint or the host's own work would) for `stalls.ms` after every `stalls.every`
+ * With `stalls`, every child blocks its own event loop (a synchronous wait: no timer runs, as
+ * during a long synchronous checkpoint or the host's own work) for `stalls.ms` after every `stalls.every`
  * acknowledgements, while the parent keeps trying to open the store from outside every
  * CONTEND_EVERY_MS. Every such open must get LockedError: one that succeeds took the lock of a live
  * holder, which is the failure. The kills then land before, during and after stalls, and the same
@@ -36,6 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Database, LockedError, type RecoveryReport } from '../../src/index.js';
 import { applyTransaction, CRASH_DB_OPTIONS, DEFAULT, parseLast, Rng, SIDE_TABLE, transactionOps } from './workload.js';
+import { childArgs } from '../support/child-script.js';
 
 const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -135,7 +136,7 @@ interface ChildPlan {
 /** Runs one child until our SIGKILL; rejects if it dies any other way or hangs. */
 function runChild(dir: string, seed: number, plan: ChildPlan, stalls?: StallPlan): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(plan.start), String(seed)], {
+    const child = spawn(process.execPath, childArgs(CHILD, dir, String(plan.start), String(seed)), {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: stalls ? { ...process.env, CRASH_STALL_MS: String(stalls.ms), CRASH_STALL_EVERY: String(stalls.every) } : process.env,

@@ -6,6 +6,7 @@ import { Forwarder } from '../../src/forward/forwarder.js';
 import { feedIds, fill, openStore } from '../support/audit-fixture.js';
 import { PgServer, postgresSkipReason } from '../support/postgres.js';
 import { tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const CHILD = path.join(import.meta.dirname, 'forward-child.ts');
 
@@ -16,7 +17,7 @@ interface Child {
 }
 
 function runChild(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, childArgs(CHILD, ...args), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let onReady: () => void = () => {};

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedbAuditStore } from '../../src/index.js';
 import { tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -12,7 +13,7 @@ const REPO = path.resolve(HERE, '../..');
 /** Runs the ingest child until it has acknowledged `minAcks` batches, then SIGKILLs it. */
 function runAndKill(dir: string, minAcks: number): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'ingest-child.ts'), dir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, childArgs(path.join(HERE, 'ingest-child.ts'), dir), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: Record<string, number> = {};
     let acks = 0;
     let buf = '';

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Database, LockedError, RedbManager } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const STALL_CHILD = path.join(import.meta.dirname, '..', 'support', 'stall-writer-child.ts');
 const REPO = path.join(import.meta.dirname, '..', '..');
@@ -34,7 +35,7 @@ test('a holder whose event loop is blocked past the stale threshold keeps its lo
   const dir = tmpDir(t, 'stall');
   const total = 40;
   const stallMs = 3 * STALE_MS;
-  const child = spawn(process.execPath, ['--import', 'tsx', STALL_CHILD, dir, '10', String(stallMs), String(total)], {
+  const child = spawn(process.execPath, childArgs(STALL_CHILD, dir, '10', String(stallMs), String(total)), {
     cwd: REPO,
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,6 +13,7 @@ import { repairShard } from '../../src/shard/maintenance/repair.js';
 import { LOSS_HISTORY_NAME } from '../../src/manager/loss-history.js';
 import { mapPageFile, mapWal } from '../support/corruption-harness.js';
 import { tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const CHILD = path.join(import.meta.dirname, '..', 'support', 'commit-then-die-child.ts');
 const OPTIONS = { shardCount: 1, checkpointIntervalMs: 0, checkpointWalBytes: 1 << 30, memtableBytes: 1 << 30 };
@@ -20,8 +21,8 @@ const key = (i: number): Buffer => Buffer.from(`k/${String(i).padStart(6, '0')}`
 
 /** Runs the child until it has acknowledged `count` commits, then kills it with SIGKILL. */
 async function commitThenKill(baseDir: string, count: number, checkpointAfter?: number): Promise<void> {
-  const args = [CHILD, baseDir, 'manager', String(count), ...(checkpointAfter === undefined ? [] : [String(checkpointAfter)])];
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = childArgs(CHILD, baseDir, 'manager', String(count), ...(checkpointAfter === undefined ? [] : [String(checkpointAfter)]));
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

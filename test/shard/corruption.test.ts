@@ -35,6 +35,7 @@ import {
   type PageTrial,
   type Section,
 } from '../support/corruption-harness.js';
+import { compiledPath } from '../support/compiled.mjs';
 
 const FULL = process.env.CORRUPTION_FULL === '1';
 const SEED = process.env.CORRUPTION_SEED ? Number(process.env.CORRUPTION_SEED) : crypto.randomInt(1, 2 ** 31);
@@ -44,66 +45,76 @@ const HANG_MS = 30_000;
 const PAGE_CHUNKS = 4;
 const WIDTH = Math.max(1, Math.min(2, os.availableParallelism()));
 
-// Workers do not inherit the parent's TypeScript loader, so the worker registers tsx itself.
-const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => {
-  tsx.register();
-  return import(${JSON.stringify(new URL('../support/corruption-worker.ts', import.meta.url).href)});
-});`;
+// Workers do not inherit the parent's TypeScript loader: they run the worker as tsc compiled it
+// (test/support/compiled.mjs). Starting one and loading the engine still takes a while, so a worker
+// runs one job after another rather than one each.
+const WORKER = compiledPath(path.join(import.meta.dirname, '..', 'support', 'corruption-worker.ts'));
 
-/** Runs one job in a fresh worker; rejects naming the current trial if it stops making progress. */
-function runInWorker(job: Job): Promise<JobResult> {
+/** Runs one job on `worker`; rejects naming the current trial if it stops making progress. */
+function runOn(worker: Worker, job: Job): Promise<JobResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(BOOT, { eval: true, workerData: job });
-    let label = 'starting the worker';
+    let label = 'starting the job';
     let lastProgress = Date.now();
     let settled = false;
     const finish = (err: Error | null, result?: JobResult): void => {
       if (settled) return;
       settled = true;
       clearInterval(watchdog);
-      void worker.terminate();
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
       if (err) reject(err);
       else resolve(result!);
     };
     const watchdog = setInterval(() => {
       if (Date.now() - lastProgress > HANG_MS) finish(new Error(`no progress for ${HANG_MS} ms in trial "${label}": a read, open or verify hung`));
     }, 250);
-    worker.on('message', (m: { type: string; label?: string; result?: JobResult; message?: string }) => {
+    const onMessage = (m: { type: string; label?: string; result?: JobResult; message?: string }): void => {
       lastProgress = Date.now();
       if (m.type === 'trial') label = m.label!;
       else if (m.type === 'done') finish(null, m.result);
       else if (m.type === 'failed') finish(new Error(`job failed during "${label}": ${m.message}`));
-    });
-    worker.on('error', (err) => finish(new Error(`worker crashed during "${label}": ${err.stack ?? err.message}`)));
-    worker.on('exit', (code) => finish(new Error(`worker exited with code ${code} during "${label}"`)));
+    };
+    const onError = (err: Error): void => finish(new Error(`worker crashed during "${label}": ${err.stack ?? err.message}`));
+    const onExit = (code: number): void => finish(new Error(`worker exited with code ${code} during "${label}"`));
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(job);
   });
 }
 
 type Settled = { ok: true; value: JobResult } | { ok: false; error: unknown };
 
-/** Runs jobs at most `width` at a time; each promise settles (never rejects) so none goes unhandled. */
+/**
+ * Runs jobs on at most `width` workers, each taking the next job when it finishes one; a worker
+ * whose job failed, crashed or hung is terminated and the next job gets a fresh one. Each promise
+ * settles (never rejects) so none goes unhandled.
+ */
 function runPool(jobs: Job[], width: number): Promise<Settled>[] {
-  const queue = jobs.map((job) => {
-    let start!: () => void;
-    const promise = new Promise<Settled>((resolve) => {
-      start = () => {
-        runInWorker(job).then(
-          (value) => resolve({ ok: true, value }),
-          (error: unknown) => resolve({ ok: false, error }),
-        );
-      };
-    });
-    return { start, promise };
+  const done = jobs.map(() => {
+    let settle!: (s: Settled) => void;
+    const promise = new Promise<Settled>((resolve) => (settle = resolve));
+    return { promise, settle };
   });
   let next = 0;
-  const launch = (): void => {
-    const item = queue[next++];
-    if (!item) return;
-    item.start();
-    void item.promise.then(launch);
+  const lane = async (): Promise<void> => {
+    let worker: Worker | null = null;
+    while (next < jobs.length) {
+      const i = next++;
+      worker ??= new Worker(WORKER);
+      try {
+        done[i]!.settle({ ok: true, value: await runOn(worker, jobs[i]!) });
+      } catch (error) {
+        done[i]!.settle({ ok: false, error });
+        void worker.terminate();
+        worker = null;
+      }
+    }
+    if (worker) void worker.terminate();
   };
-  for (let i = 0; i < width; i++) launch();
-  return queue.map((q) => q.promise);
+  for (let i = 0; i < width; i++) void lane();
+  return done.map((d) => d.promise);
 }
 
 /** Merges the named sections of several jobs; throws the first job error. */
@@ -190,6 +201,8 @@ describe('single-byte corruption', () => {
     t.diagnostic(`live blocks: ${[...kinds].map(([k, n]) => `${k}=${n}`).join(' ')}`);
     t.diagnostic(`${FULL ? 'every byte' : 'every header byte and a quarter of the rest'} flipped in: ${exhaustive.map((b) => `${b.kind}${b.root ? '(root)' : ''}@${b.offset}+${b.length}`).join(', ')}`);
     assert.ok((kinds.get('branch') ?? 0) >= 2 && (kinds.get('value') ?? 0) > 0, 'the fixture must have branch levels and out-of-line values');
+    assert.ok(liveBlocks.some((b) => b.kind === 'branch' && !b.root), 'the fixture must have a tree three levels deep (a branch below the root branch)');
+    assert.ok(liveBlocks.some((b) => b.kind === 'leaf' && b.root), 'the fixture must have a table whose root is a leaf');
     const s = await sections(pageJobs, ['pages']);
     report(t, 'page file', s);
     const detected = Object.entries(s.counts)

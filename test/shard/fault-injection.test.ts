@@ -167,31 +167,34 @@ function buildScript(): Step[] {
 
   const steps: Step[] = [];
   const blob = (): number => 300 + rnd(6000);
-  // The phases are sized so that about 64 KiB of WAL (the checkpoint threshold and segment size)
-  // piles up in A+B and again in C: automatic checkpoints fire from both commit paths (write() and
-  // the group flush), and the WAL rotates several times.
-  // A: single commits building up the tables (events grow in key order, blobs are out of line).
-  for (let i = 0; i < 24; i++) {
-    steps.push({ kind: 'commit', commit: commit('sync', { events: 4, blob: i % 2 === 0 ? blob() : 0, deletes: i < 6 ? 0 : 2 }) });
+  // The phases are sized so that about 64 KiB of WAL (the checkpoint threshold and segment size,
+  // both the smallest the options allow) piles up in A+B and again in C: automatic checkpoints fire
+  // from both commit paths (a group flush in B, write() in C; the clean run asserts both), and the
+  // WAL rotates several times. Every sweep below runs the whole script once per N, so its cost grows
+  // with the square of its length: each phase has as few commits as still reach what it is for.
+  // A: single commits building up the tables (events grow in key order, blobs are out of line and
+  // larger than later on, so that few commits fill most of the first 64 KiB).
+  for (let i = 0; i < 8; i++) {
+    steps.push({ kind: 'commit', commit: commit('sync', { events: 4, blob: blob() + 2500, deletes: i < 2 ? 0 : 2 }) });
   }
-  // B: group commits; one group has a sync commit among the async ones (its fsync covers theirs),
+  // B: group commits; the first has a sync commit among the async ones (its fsync covers theirs),
   // the last is flushed by an explicit checkpoint before its promises are awaited.
-  for (let g = 0; g < 5; g++) {
-    const commits = [0, 1, 2, 3].map((i) => commit(g === 2 && i === 2 ? 'sync' : 'async', { events: 3, blob: i === 1 ? blob() : 0, deletes: 1 }));
-    steps.push({ kind: 'group', commits, checkpointBeforeAwait: g === 4 });
+  for (let g = 0; g < 3; g++) {
+    const commits = [0, 1, 2, 3].map((i) => commit(g === 0 && i === 2 ? 'sync' : 'async', { events: 3, blob: i % 2 === 1 ? blob() : 0, deletes: 1 }));
+    steps.push({ kind: 'group', commits, checkpointBeforeAwait: g === 2 });
   }
   // C: overwrites of out-of-line values (frees their blocks), more deletes, one value of 40 KiB and
   // one of 80 KiB (a commit large enough that write() applies it while the sync thread flushes it).
-  for (let i = 0; i < 20; i++) {
-    const size = i === 7 ? 40_000 : i === 13 ? 80_000 : i % 2 === 0 ? blob() : 0;
+  for (let i = 0; i < 8; i++) {
+    const size = i === 2 ? 40_000 : i === 5 ? 80_000 : i % 2 === 0 ? blob() : 0;
     steps.push({ kind: 'commit', commit: commit('sync', { events: 2, blob: size, deletes: 3 }) });
   }
   steps.push({ kind: 'compact' });
   // D: after the compaction, more groups and single commits, and a final explicit checkpoint.
-  for (let g = 0; g < 3; g++) {
+  for (let g = 0; g < 2; g++) {
     steps.push({ kind: 'group', commits: [0, 1, 2].map((i) => commit('async', { events: 3, blob: i === 0 ? blob() : 0, deletes: 1 })), checkpointBeforeAwait: false });
   }
-  for (let i = 0; i < 10; i++) steps.push({ kind: 'commit', commit: commit('sync', { events: 3, blob: i % 2 === 1 ? blob() : 0, deletes: 2 }) });
+  for (let i = 0; i < 2; i++) steps.push({ kind: 'commit', commit: commit('sync', { events: 3, blob: i === 1 ? blob() : 0, deletes: 2 }) });
   steps.push({ kind: 'checkpoint' });
   return steps;
 }
@@ -383,6 +386,11 @@ interface RunResult {
   checkpoints: number;
   compactions: number;
   segmentsCreated: number;
+  /**
+   * Without a fault only: the steps during which an automatic checkpoint ran, as 'commit' (write())
+   * or 'group' (the flush of a group of writeAsync() calls with no sync commit or checkpoint in it).
+   */
+  automaticCheckpointsIn: Array<'commit' | 'group'>;
 }
 
 /** A FaultyFileIO that also counts the WAL segments created, to prove the workload rotates. */
@@ -426,6 +434,7 @@ async function runWorkload(dir: string, plan: FaultPlan | null): Promise<RunResu
 
   let checkpoints = 0;
   let compactions = 0;
+  const automaticCheckpointsIn: RunResult['automaticCheckpointsIn'] = [];
   let db: Database | null = null;
   try {
     db = Database.open(dir, { ...OPTIONS, io });
@@ -437,6 +446,7 @@ async function runWorkload(dir: string, plan: FaultPlan | null): Promise<RunResu
   if (db) {
     try {
       for (const step of SCRIPT) {
+        const checkpointsBefore = plan ? 0 : db.stats().checkpoints;
         switch (step.kind) {
           case 'commit': {
             try {
@@ -500,6 +510,10 @@ async function runWorkload(dir: string, plan: FaultPlan | null): Promise<RunResu
             break;
           }
         }
+        if (!plan && db.stats().checkpoints > checkpointsBefore) {
+          if (step.kind === 'commit') automaticCheckpointsIn.push('commit');
+          else if (step.kind === 'group' && !step.checkpointBeforeAwait && step.commits.every((c) => c.mode === 'async')) automaticCheckpointsIn.push('group');
+        }
       }
       const stats = db.stats();
       checkpoints = stats.checkpoints;
@@ -542,6 +556,7 @@ async function runWorkload(dir: string, plan: FaultPlan | null): Promise<RunResu
     checkpoints,
     compactions,
     segmentsCreated: io.segmentsCreated,
+    automaticCheckpointsIn,
   };
 }
 
@@ -593,6 +608,10 @@ test('the scripted workload without faults acknowledges every commit and recover
   const explicit = SCRIPT.filter((s) => s.kind === 'checkpoint' || (s.kind === 'group' && s.checkpointBeforeAwait)).length;
   assert.ok(r.segmentsCreated >= 4, `only ${r.segmentsCreated} WAL segments were created`);
   assert.ok(r.checkpoints - explicit >= 2, `only ${r.checkpoints - explicit} automatic checkpoints ran`);
+  assert.ok(r.automaticCheckpointsIn.includes('commit'), 'no automatic checkpoint ran from write()');
+  assert.ok(r.automaticCheckpointsIn.includes('group'), 'no automatic checkpoint ran from the flush of a group of writeAsync() calls');
+  const sizes = SCRIPT.flatMap((s) => (s.kind === 'commit' ? s.commit.ops.map((op) => op.value?.length ?? 0) : []));
+  assert.ok(sizes.some((n) => n >= 80_000), 'the workload has no commit large enough to be applied while the sync thread flushes it');
   assert.equal(r.compactions, 1);
   const outOfLine = SCRIPT.some((s) => s.kind === 'commit' && s.commit.ops.some((op) => (op.value?.length ?? 0) > OPTIONS.pageSize / 4));
   assert.ok(outOfLine, 'the workload stores no out-of-line value');

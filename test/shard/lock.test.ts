@@ -5,12 +5,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Database, LockedError, RedbManager } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const CHILD = path.join(import.meta.dirname, '..', 'support', 'hold-lock-child.ts');
 
 /** Starts a process that holds the database (or whole store) open; resolves once it has it. */
 export function holdInChild(dir: string, mode: 'db' | 'manager' = 'db'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, childArgs(CHILD, dir, mode), { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve(child);

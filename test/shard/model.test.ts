@@ -5,6 +5,9 @@
  * Counts are checked with contents. Some runs use the smallest memtableBytes, with bulk transactions
  * big enough that commits fold the memtables into the trees on their own; range scans are also run
  * across a commit (and a checkpoint), and must return what was there when they started.
+ *
+ * The seed is printed; MODEL_SEED=<n> replays a run. `npm test` makes 100 runs (fast-check's
+ * numRuns; it was 200); MODEL_RUNS=<n> sets the count, and `npm run test:kv-model` makes 1000.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -344,7 +347,7 @@ function withTables(m: Model, names: string[]): Model {
 
 test('random transactions, snapshots, checkpoints, compactions and reopens agree with a Map model', async () => {
   const seed = Number(process.env.MODEL_SEED ?? Date.now() % 2 ** 31);
-  const numRuns = Number(process.env.MODEL_RUNS ?? 200);
+  const numRuns = Number(process.env.MODEL_RUNS ?? 100);
   console.log(`model test seed ${seed} (rerun with MODEL_SEED=${seed}), ${numRuns} runs`);
   await fc.assert(
     fc.asyncProperty(configArb, fc.array(stepArb, { minLength: 5, maxLength: 60 }), (config, steps) => runSequence(config, steps)),

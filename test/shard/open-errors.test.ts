@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { AccessDeniedError, CorruptionError, Database, ErrorCode, RedbManager, ValidationError } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const OPEN_CHILD = path.join(import.meta.dirname, '..', 'support', 'open-child.ts');
 const REPO = path.join(import.meta.dirname, '..', '..');
@@ -85,7 +86,7 @@ test('a store this user may not write is an AccessDeniedError naming the path, a
   const asRoot = process.getuid?.() === 0;
   if (!asRoot) fs.chmodSync(store, 0o555);
   const run = (target: string, ro: boolean): { ok: boolean; code?: string; message?: string; value?: string } => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', OPEN_CHILD, target, 'db', ro ? 'ro' : 'rw'], {
+    const r = spawnSync(process.execPath, childArgs(OPEN_CHILD, target, 'db', ro ? 'ro' : 'rw'), {
       cwd: REPO,
       encoding: 'utf8',
       ...(asRoot ? { uid: 65534, gid: 65534, env: { ...process.env, HOME: '/tmp' } } : {}),

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Database, ErrorCode, ReadOnlyError, RedbManager, ValidationError } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 const WRITER = path.join(import.meta.dirname, '..', 'support', 'busy-writer-child.ts');
 const REPO = path.join(import.meta.dirname, '..', '..');
@@ -53,7 +54,7 @@ test('a read-only open refuses every write and maintenance call with ReadOnlyErr
 
 test('read-only opens beside a live writer see a prefix of its commits and change no file', { timeout: 60_000 }, async (t) => {
   const dir = tmpDir(t, 'ro-live');
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, childArgs(WRITER, dir), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -144,8 +144,8 @@ const key = (prefix: string, n: number): Buffer => Buffer.from(`${prefix}/${pad(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Options of the corrupted copies. A 512-byte page size makes many small blocks (so a few thousand
- * entries give hundreds of leaves, several branch levels and values stored out of line above 128
+ * Options of the corrupted copies. A 512-byte page size makes many small blocks (so under a thousand
+ * entries give over a hundred leaves, several branch levels and values stored out of line above 128
  * bytes). Durability 'none' only skips fsyncs, which detection does not depend on, to keep a trial
  * cheap; no timer checkpoints, so nothing happens that a trial did not ask for. Dedup is off so that
  * every value lives in the table that owns its key, which is how trials map a block to its keys
@@ -172,10 +172,15 @@ export const WAL_OPTIONS: DatabaseOptions = {
 };
 
 /**
- * The page-file fixture: four tables (one of them a single root leaf), about 1,450 entries,
+ * The page-file fixture: four tables (one of them a single root leaf), about 890 entries,
  * inline and out-of-line values, several checkpoints and then overwrites and deletes, so that the
  * file also holds free extents and a non-empty freelist. Closed cleanly: both header slots name the
  * same checkpoint and no WAL is left.
+ *
+ * Its size only sets how many blocks of each kind there are (about 130 leaves, 40 out-of-line values,
+ * 11 branches in trees three levels deep): every trial opens, verifies and reads the whole store, and
+ * every live block gets its own flips, so a larger store costs more per trial and more trials without
+ * reaching another kind of block. The corruption test asserts the kinds it needs are there.
  */
 export function buildPageFileStore(dir: string, rng: Rng): Expected {
   const model = new Model();
@@ -183,11 +188,11 @@ export function buildPageFileStore(dir: string, rng: Rng): Expected {
   try {
     for (let round = 0; round < 5; round++) {
       const ops: Op[] = [];
-      for (let i = 0; i < 150; i++) ops.push({ table: DEFAULT_TABLE, key: key('acct', round * 150 + i), value: rng.bytes(rng.int(8, 60)) });
-      for (let i = 0; i < 130; i++) ops.push({ table: 'events', key: key('evt', round * 130 + i), value: rng.bytes(rng.int(20, 100)) });
-      for (let i = 0; i < 16; i++) {
+      for (let i = 0; i < 90; i++) ops.push({ table: DEFAULT_TABLE, key: key('acct', round * 90 + i), value: rng.bytes(rng.int(8, 60)) });
+      for (let i = 0; i < 80; i++) ops.push({ table: 'events', key: key('evt', round * 80 + i), value: rng.bytes(rng.int(20, 100)) });
+      for (let i = 0; i < 10; i++) {
         const big = rng.int(0, 10) < 7;
-        ops.push({ table: 'blobs', key: key('blob', round * 16 + i), value: rng.bytes(big ? rng.int(150, 1500) : rng.int(10, 100)) });
+        ops.push({ table: 'blobs', key: key('blob', round * 10 + i), value: rng.bytes(big ? rng.int(150, 1500) : rng.int(10, 100)) });
       }
       commit(db, model, ops);
       db.checkpoint();
@@ -240,9 +245,9 @@ export function buildUncleanStore(dir: string, rng: Rng): { files: StoreFiles; e
   try {
     for (let round = 0; round < 2; round++) {
       const ops: Op[] = [];
-      for (let i = 0; i < 250; i++) ops.push({ table: DEFAULT_TABLE, key: key('acct', round * 250 + i), value: rng.bytes(rng.int(8, 60)) });
-      for (let i = 0; i < 150; i++) ops.push({ table: 'events', key: key('evt', round * 150 + i), value: rng.bytes(rng.int(20, 100)) });
-      for (let i = 0; i < 12; i++) ops.push({ table: 'blobs', key: key('blob', round * 12 + i), value: rng.bytes(rng.int(150, 1200)) });
+      for (let i = 0; i < 150; i++) ops.push({ table: DEFAULT_TABLE, key: key('acct', round * 150 + i), value: rng.bytes(rng.int(8, 60)) });
+      for (let i = 0; i < 90; i++) ops.push({ table: 'events', key: key('evt', round * 90 + i), value: rng.bytes(rng.int(20, 100)) });
+      for (let i = 0; i < 8; i++) ops.push({ table: 'blobs', key: key('blob', round * 8 + i), value: rng.bytes(rng.int(150, 1200)) });
       commit(db, model, ops);
       db.checkpoint();
     }

@@ -1,7 +1,8 @@
 /**
  * Child for the lock-stall test: opens the database at argv[2], commits transactions 1..argv[5]
- * (key `k<i>`), and after transaction argv[3] blocks its own event loop for argv[4] ms with a busy
- * loop (what a long synchronous checkpoint or the host's own work does). Then it finishes, closes
+ * (key `k<i>`), and after transaction argv[3] blocks its own event loop for argv[4] ms with a
+ * synchronous wait (to the event loop, what a long synchronous checkpoint or the host's own work
+ * does: no timer runs until it returns). Then it finishes, closes
  * and exits 0. Lines on stdout (synchronous writes): `ready`, `ack <i>`, `stalling`, `resumed`,
  * `closed`; any error goes to stderr with exit code 3.
  */
@@ -24,10 +25,9 @@ async function main(): Promise<void> {
     line(`ack ${i}`);
     if (i === stallAfter) {
       line('stalling');
-      const until = Date.now() + stallMs;
-      while (Date.now() < until) {
-        // Blocked: no timer (proper-lockfile's refresh included) can run.
-      }
+      // Blocked: no timer (proper-lockfile's refresh included) can run. A synchronous wait blocks
+      // the event loop exactly as a busy loop would, without spinning a core for seconds.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stallMs);
       line('resumed');
     }
   }
