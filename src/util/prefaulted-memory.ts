@@ -24,7 +24,8 @@
  * thread starts a full collection of its own for every {@link COLLECT_EVERY_BYTES} it handles, the
  * way retained-memory.ts tells V8 of memory: by allocating and dropping a large ArrayBuffer.
  */
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { startHelperThread } from './helper-thread.js';
 
 /** Bytes of each steady size kept queued. */
 const AHEAD_BYTES = 4 << 20;
@@ -86,29 +87,10 @@ class PrefaultSupply {
 
   private start(): MessagePort | null {
     if (this.port || this.cannotStart) return this.port;
-    const { port1, port2 } = new MessageChannel();
-    try {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { port: port2 },
-        transferList: [port2],
-        stdout: false,
-        stderr: false,
-      });
-      worker.unref();
-      // A thread that fails or dies only leaves the faulting in to the caller; its failure must not
-      // become an unhandled 'error' event.
-      worker.on('error', () => {});
-    } catch {
-      // Threads refused (a permission model without --allow-worker, a thread limit): the caller
-      // allocates everything itself.
-      this.cannotStart = true;
-      port1.close();
-      return null;
-    }
-    port1.unref();
-    this.port = port1;
-    return port1;
+    // A thread that fails or dies only leaves the faulting in to the caller.
+    this.port = startHelperThread(WORKER_SOURCE, {});
+    this.cannotStart = this.port === null;
+    return this.port;
   }
 
   /** Moves every buffer the thread has finished with into `ready`. */

@@ -21,7 +21,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { startHelperThread } from '../../util/helper-thread.js';
 import type { EntryKeys } from './run-merge.js';
 
 /** Word 0: bumped before a merge is posted; word 1: bumped by the thread after writing its output. */
@@ -151,29 +152,18 @@ class BackgroundMerger {
 
   private startThread(): MessagePort | null {
     if (this.port || this.cannotStart) return this.port;
-    const { port1, port2 } = new MessageChannel();
+    let source: string;
     try {
-      const worker = new Worker(bootSource(), {
-        eval: true,
-        workerData: { port: port2, ctrl: this.ctrl.buffer },
-        transferList: [port2],
-        stdout: false,
-        stderr: false,
-      });
-      worker.unref();
-      // A thread that fails to start or dies leaves its merges unanswered: those pairs of runs stay
-      // unmerged until their memtables are folded, and once MAX_QUEUED wait, no merge is handed over.
-      worker.on('error', () => {});
+      source = bootSource();
     } catch {
-      // Threads refused (a permission model without --allow-worker, a thread limit): every merge
-      // stays on the caller.
-      this.cannotStart = true;
-      port1.close();
-      return null;
+      // From the TypeScript sources without tsx to load the thread's module with.
+      source = '';
     }
-    port1.unref();
-    this.port = port1;
-    return port1;
+    // A thread that dies leaves its merges unanswered: those pairs of runs stay unmerged until their
+    // memtables are folded, and once MAX_QUEUED wait, no merge is handed over.
+    this.port = source === '' ? null : startHelperThread(source, { ctrl: this.ctrl.buffer });
+    this.cannotStart = this.port === null;
+    return this.port;
   }
 }
 
