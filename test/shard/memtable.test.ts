@@ -705,6 +705,20 @@ test('runs that interleave in long stretches (index keys: one prefix at a time, 
 });
 
 /**
+ * Integers below n from mulberry32, seeded: the low bits of a power-of-two LCG (as the tests above
+ * use) repeat too soon for keys drawn from thousands.
+ */
+function mulberry(seed: number): (n: number) => number {
+  let state = seed;
+  return (n) => {
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+}
+
+/**
  * One commit's [key, value | null] writes with their bytes in one SharedArrayBuffer, as a commit
  * log lays them out (key, then value): memory the helper thread that merges large runs can read.
  */
@@ -721,14 +735,7 @@ function sharedWrites(writes: [string, string | null][]): Write[] {
 }
 
 test('runs merged on the helper thread read exactly as runs merged in place, while commits, rollbacks and cursors go on', async () => {
-  // mulberry32: the low bits of a power-of-two LCG repeat too soon for keys drawn from thousands.
-  let state = 4242;
-  const rand = (n: number): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) % n;
-  };
+  const rand = mulberry(4242);
   const doneBefore = backgroundMergesDone();
   const mem = memOver();
   // Every version written, by key: [txn, value | null], oldest first.
@@ -782,13 +789,7 @@ test('runs merged on the helper thread read exactly as runs merged in place, whi
 });
 
 test('a fold source over runs the helper thread merged into one hands out what one over the runs does: each key once, newest version first, every older value object superseded', async () => {
-  let state = 99;
-  const rand = (n: number): number => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) % n;
-  };
+  const rand = mulberry(99);
   const mem = memOver();
   const want = new Map<string, string | null>();
   const objects: string[] = [];
