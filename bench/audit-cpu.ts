@@ -6,7 +6,7 @@
 //
 // Environment: ONLY=ingest stops after the ingest line; QPASSES=N runs N query passes (default 2);
 // LEVEL=N opens the store with compressionLevel N; INTEGRITY=off turns the integrity log off (to
-// measure the audit tables' own bytes).
+// measure the audit tables' own bytes); CACHE=N opens it with cacheSizeBytes N MiB.
 
 import { mkdtempSync, readdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ const durability = (values.durability ?? 'none') as 'none' | 'immediate';
 const extra = {
   ...(process.env.LEVEL ? { compressionLevel: Number(process.env.LEVEL) } : {}),
   ...(process.env.INTEGRITY === 'off' ? { integrity: { enabled: false } } : {}),
+  ...(process.env.CACHE ? { cacheSizeBytes: Number(process.env.CACHE) << 20 } : {}),
 };
 const data = makeAuditDataset(20_240_601, events);
 const sizes = auditSizes(events);

@@ -99,7 +99,8 @@ export class PageFile {
     return this.readExtentInto(this.scratch.subarray(0, length), offset);
   }
 
-  private readExtentInto(buf: Uint8Array, offset: number): Uint8Array {
+  /** Reads exactly `buf.length` bytes at `offset` into `buf`; a short read is corruption. */
+  readExtentInto(buf: Uint8Array, offset: number): Uint8Array {
     const n = this.read(buf, offset);
     this.bytesRead += n;
     if (n < buf.length) throw new CorruptionError(this.path, offset, `extent of ${buf.length} bytes runs past the end of the file`);

@@ -75,11 +75,11 @@ function assertReadsBack(dir: string, expected: Map<string, Buffer>, options: Da
 }
 
 /** The same holey store closed with and without the trim; returns both page file sizes. */
-function closeBoth(t: Parameters<typeof tmpDir>[0], options: DatabaseOptions, big = 0): { trimmed: number; untrimmed: number; dir: string; expected: Map<string, Buffer> } {
+function closeBoth(t: Parameters<typeof tmpDir>[0], options: DatabaseOptions, big = 0, bigSize = 3000): { trimmed: number; untrimmed: number; dir: string; expected: Map<string, Buffer> } {
   const plainDir = tmpDir(t, 'untrimmed');
-  holeyStore(plainDir, { ...options, compactOnClose: false }, big).db.close();
+  holeyStore(plainDir, { ...options, compactOnClose: false }, big, bigSize).db.close();
   const dir = tmpDir(t, 'trimmed');
-  const { db, expected } = holeyStore(dir, { ...options, compactOnClose: true }, big);
+  const { db, expected } = holeyStore(dir, { ...options, compactOnClose: true }, big, bigSize);
   db.close();
   return { trimmed: pageFileBytes(dir), untrimmed: pageFileBytes(plainDir), dir, expected };
 }
@@ -92,6 +92,15 @@ test('close moves the blocks past the live size into the holes its checkpoint le
   assert.ok(trimmed < untrimmed * 0.85, `the trim left ${trimmed} of ${untrimmed} bytes`);
   // What stays free is about the slack the trim keeps for what it rewrites: 256 KiB at this size.
   assert.ok(after.freeBytes <= 320 << 10, `${after.freeBytes} bytes are still free after the trim`);
+});
+
+test('blocks moved in several batches read back whole: each batch reuses the buffer the one before it wrote from', (t) => {
+  // Every value 1,400 bytes: the overwritten third is about 11 MB of new blocks past the cut, more
+  // than one 8 MiB batch of moves.
+  const { trimmed, untrimmed, dir, expected } = closeBoth(t, {}, 1, 1400);
+  assertReadsBack(dir, expected);
+  assert.ok(untrimmed - trimmed > 8 << 20, `the trim cut ${untrimmed - trimmed} bytes: too few for a second batch`);
+  t.diagnostic(`the trim cut ${untrimmed - trimmed} bytes`);
 });
 
 test('out-of-line values past the cut move too, and the leaves naming them are rewritten', (t) => {

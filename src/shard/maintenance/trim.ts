@@ -47,6 +47,7 @@ import { encodeCatalog, type StoredTable, type TableState } from '../data/catalo
 import { Version } from '../data/version.js';
 import { SLOT_FLAG_CLEAN } from '../durability/checkpoint.js';
 import { FreeSpace, mergedExtents } from '../durability/free-space.js';
+import { uninitializedBytes } from '../../util/bytes.js';
 import type { ShardCore } from '../core.js';
 
 /**
@@ -285,6 +286,7 @@ function findValues(core: ShardCore, scan: Scan, cut: number, unexplained: numbe
 function moveBlocks(core: ShardCore, w: TrimWriter, movable: Movable[]): Map<number, BlockRef> {
   const moved = new Map<number, BlockRef>();
   movable.sort((a, b) => b.ref.length - a.ref.length || a.ref.offset - b.ref.offset);
+  let staging: Uint8Array = new Uint8Array(0);
   let i = 0;
   while (i < movable.length) {
     let bytes = 0;
@@ -293,8 +295,13 @@ function moveBlocks(core: ShardCore, w: TrimWriter, movable: Movable[]): Map<num
       bytes += movable[i]!.ref.length;
       batch.push(movable[i++]!);
     }
+    // One buffer holds the whole batch, reused for the next once the batch is written: a buffer per
+    // block (a long ingest's close moves tens of thousands) is garbage that raised the close's peak.
+    if (staging.length < bytes) staging = uninitializedBytes(bytes);
+    let at = 0;
     for (const m of batch) {
-      const extent = core.file.readExtent(m.ref.offset, m.ref.length);
+      const extent = core.file.readExtentInto(staging.subarray(at, at + m.ref.length), m.ref.offset);
+      at += m.ref.length;
       const ref = w.move(m.ref, prepareMove(extent, m.ref.offset, core.file.path, m.ref.crc, m.kind, core.codec));
       if (ref) moved.set(m.ref.offset, ref);
     }
