@@ -4,6 +4,7 @@
  * the child arrays are per copy.
  */
 import type { BlockRef } from '../pagefile/layout.js';
+import { BlockRefList } from '../pagefile/block-ref-list.js';
 import { BranchNode, type Node } from './node.js';
 import { uninitializedBytes } from '../util/bytes.js';
 import { comparePackedKey, comparePrefix, probeWord, sharedPrefix } from './packed-key.js';
@@ -100,9 +101,9 @@ export function packSeparators(keys: readonly Uint8Array[]): { seps: Uint8Array;
 }
 
 /** A new branch over the given separators and children. */
-export function makeBranch(keys: readonly Uint8Array[], kids: (Node | null)[], refs: (BlockRef | null)[], txn: number): BranchNode {
+export function makeBranch(keys: readonly Uint8Array[], kids: (Node | null)[], refs: BlockRefList | readonly (BlockRef | null)[], txn: number): BranchNode {
   const { seps, sepOffs, sepBytes } = packSeparators(keys);
-  return new BranchNode(seps, sepOffs, sepBytes, kids, refs, txn, null);
+  return new BranchNode(seps, sepOffs, sepBytes, kids, refs instanceof BlockRefList ? refs : BlockRefList.from(refs), txn, null);
 }
 
 /** A private copy for transaction `txn` (sharing the immutable separator buffers and their probe). */

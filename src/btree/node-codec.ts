@@ -20,6 +20,7 @@
 import { readBlockRef, writeBlockRef } from '../pagefile/block-ref-codec.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { readU16, readU32, writeU16 } from '../util/binary.js';
+import { BlockRefList } from '../pagefile/block-ref-list.js';
 import { BLOB_HASH_SIZE, BranchNode, LEAF_HEADER_SIZE, LeafNode, ValueTag, type Node } from './node.js';
 import { comparePackedKeys } from './packed-key.js';
 
@@ -38,7 +39,7 @@ export function encodeBranch(node: BranchNode): Uint8Array {
   writeU16(b, 0, n);
   let o = 2;
   for (let i = 0; i < n; i++) {
-    const ref = node.refs[i];
+    const ref = node.refs.get(i);
     if (!ref) throw new Error('branch child must be stored before its parent');
     writeBlockRef(b, o, ref);
     o += BLOCK_REF_SIZE;
@@ -105,5 +106,5 @@ export function decodeBranch(b: Uint8Array, ref: BlockRef): BranchNode {
   }
   if (o !== seps.length) throw new NodeFormatError('branch payload has trailing bytes');
   sepOffs[n - 1] = o;
-  return new BranchNode(seps, sepOffs, o, new Array<Node | null>(n).fill(null), refs, 0, ref);
+  return new BranchNode(seps, sepOffs, o, new Array<Node | null>(n).fill(null), BlockRefList.from(refs), 0, ref);
 }

@@ -17,6 +17,7 @@
  * - Nobody keeps a view into the buffers of a node a transaction still owns (they move in place).
  */
 import type { BlockRef } from '../pagefile/layout.js';
+import type { BlockRefList } from '../pagefile/block-ref-list.js';
 import { BLOCK_REF_SIZE } from '../pagefile/layout.js';
 
 /** A value too large to keep inside a leaf, not yet stored in its own block. */
@@ -128,7 +129,7 @@ export class BranchNode {
     public sepOffs: Int32Array,
     public sepBytes: number,
     public kids: (Node | null)[],
-    public refs: (BlockRef | null)[],
+    public refs: BlockRefList,
     public txn: number,
     public ref: BlockRef | null,
   ) {}

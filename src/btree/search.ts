@@ -11,7 +11,7 @@ import type { NodeStore } from './node-store.js';
 export function childAt(branch: BranchNode, i: number, store: NodeStore): Node {
   const kid = branch.kids[i];
   if (kid) return kid;
-  const node = store.load(branch.refs[i]!);
+  const node = store.load(branch.refs.get(i)!);
   if (!node.isLeaf) branch.kids[i] = node;
   return node;
 }

@@ -20,6 +20,7 @@
 import { branchSizeOf, compareSepAt, makeBranch, sepAt, sepList } from './branch.js';
 import { buildLeaf, compareKeyAt, keyAt, LeafPacker } from './leaf.js';
 import { BRANCH_HEADER_SIZE, LEAF_HEADER_SIZE, LeafNode, type BranchNode, type LeafValue, type Node } from './node.js';
+import { BlockRefList } from '../pagefile/block-ref-list.js';
 import { BLOCK_REF_SIZE, type BlockRef } from '../pagefile/layout.js';
 import { childAt } from './search.js';
 import { shortestSeparator, type WriteContext } from './tree-write.js';
@@ -27,8 +28,16 @@ import { shortestSeparator, type WriteContext } from './tree-write.js';
 /** One level's worth of nodes that replace one node, and the separators between them. */
 interface Level {
   nodes: Node[];
-  refs: (BlockRef | null)[];
+  /** Packed: a fold copies the refs of every child it leaves as it is into the branch it rebuilds. */
+  refs: BlockRefList;
   seps: Uint8Array[];
+}
+
+/** Refs for `n` nodes built just now (none stored yet). */
+function unstored(n: number): BlockRefList {
+  const refs = BlockRefList.from([]);
+  refs.splice(0, 0, n);
+  return refs;
 }
 
 /** Writes to merge, by index, keys ascending and distinct; a null value deletes its key. */
@@ -60,7 +69,7 @@ export function mergeSortedWrites(
   while (level.nodes.length > 1) level = m.branches(level.nodes, level.refs, level.seps);
   let top: Node | null = level.nodes[0] ?? null;
   // A root branch left with one child: the child is the root (its depth is every leaf's depth less one).
-  while (top && !top.isLeaf && top.kids.length === 1) top = top.kids[0] ?? ctx.store.load(top.refs[0]!);
+  while (top && !top.isLeaf && top.kids.length === 1) top = top.kids[0] ?? ctx.store.load(top.refs.get(0)!);
   if (top && top.isLeaf && top.count === 0) top = null;
   return { root: top, delta: m.delta };
 }
@@ -111,8 +120,8 @@ class SortedMerge {
   }
 
   /** Packs branches of at most maxNodeSize bytes (and at least two children) over the given children. */
-  branches(kids: (Node | null)[], refs: (BlockRef | null)[], seps: Uint8Array[]): Level {
-    const out: Level = { nodes: [], refs: [], seps: [] };
+  branches(kids: (Node | null)[], refs: BlockRefList, seps: Uint8Array[]): Level {
+    const out: Level = { nodes: [], refs: BlockRefList.from([]), seps: [] };
     const limit = this.ctx.maxNodeSize;
     // Encoded size as in branchSizeOf: a header, a ref per child, a length and bytes per separator.
     const first = BRANCH_HEADER_SIZE + BLOCK_REF_SIZE;
@@ -160,12 +169,12 @@ class SortedMerge {
       const left = nodes[j - 1] as LeafNode;
       seps.push(shortestSeparator(keyAt(left, left.count - 1), keyAt(nodes[j] as LeafNode, 0)));
     }
-    return { nodes, refs: nodes.map(() => null), seps };
+    return { nodes, refs: unstored(nodes.length), seps };
   }
 
   private branch(branch: BranchNode, lo: number, hi: number): Level {
     const kids: (Node | null)[] = [];
-    const refs: (BlockRef | null)[] = [];
+    const refs = BlockRefList.from([]);
     const seps: Uint8Array[] = [];
     // Rebuilt children that deletions may have left too small, by their index in `kids`.
     const rebuilt: number[] | null = this.writes.deletions ? [] : null;
@@ -179,7 +188,7 @@ class SortedMerge {
       const end = j === n ? hi : this.firstAtOrAbove(branch, j, k, hi);
       if (end === k) {
         kids.push(branch.kids[j] ?? null);
-        refs.push(branch.refs[j] ?? null);
+        refs.pushFrom(branch.refs, j);
         continue;
       }
       const sub = this.node(childAt(branch, j, this.ctx.store), k, end);
@@ -193,10 +202,10 @@ class SortedMerge {
         if (x > 0) seps.push(sub.seps[x - 1]!);
         rebuilt?.push(kids.length);
         kids.push(sub.nodes[x]!);
-        refs.push(sub.refs[x]!);
+        refs.pushFrom(sub.refs, x);
       }
     }
-    if (kids.length === 0) return { nodes: [], refs: [], seps: [] };
+    if (kids.length === 0) return { nodes: [], refs: BlockRefList.from([]), seps: [] };
     if (rebuilt && rebuilt.length > 0) this.rebalance(kids, refs, seps, rebuilt);
     return this.branches(kids, refs, seps);
   }
@@ -247,7 +256,7 @@ class SortedMerge {
    * one, or the previous one for the last child); when the two do not fit in one node they share
    * their entries evenly. `rebuilt` holds ascending indexes into `kids`; the arrays change in place.
    */
-  rebalance(kids: (Node | null)[], refs: (BlockRef | null)[], seps: Uint8Array[], rebuilt: number[]): void {
+  rebalance(kids: (Node | null)[], refs: BlockRefList, seps: Uint8Array[], rebuilt: number[]): void {
     // Walk from the right, so that merging at x never moves the indexes still to visit.
     for (let r = rebuilt.length - 1; r >= 0; r--) {
       let x = rebuilt[r]!;
@@ -257,7 +266,8 @@ class SortedMerge {
         const right = this.load(kids, refs, l + 1);
         const merged = left.isLeaf ? this.pairLeaves(left, right as LeafNode) : this.pairBranches(left, right as BranchNode, seps[l]!);
         kids.splice(l, 2, ...merged.nodes);
-        refs.splice(l, 2, ...merged.refs);
+        // Nodes a pairing returns are all new: none is stored yet.
+        refs.splice(l, 2, merged.nodes.length);
         seps.splice(l, 1, ...merged.seps);
         // One node out of two may still be too small (two tiny leaves): it tries its next sibling.
         if (merged.nodes.length !== 1) break;
@@ -267,9 +277,9 @@ class SortedMerge {
   }
 
   /** Child i of an assembled child list, loaded; a stored one gives its block back (it is rebuilt). */
-  private load(kids: (Node | null)[], refs: (BlockRef | null)[], i: number): Node {
-    const node = kids[i] ?? this.ctx.store.load(refs[i]!);
-    this.replaced(refs[i] ?? node.ref);
+  private load(kids: (Node | null)[], refs: BlockRefList, i: number): Node {
+    const node = kids[i] ?? this.ctx.store.load(refs.get(i)!);
+    this.replaced(refs.get(i) ?? node.ref);
     return node;
   }
 
@@ -290,7 +300,7 @@ class SortedMerge {
   private pairLeaves(a: LeafNode, b: LeafNode): Level {
     const txn = this.ctx.txn;
     if (a.size + b.size - LEAF_HEADER_SIZE <= this.ctx.maxLeafSize || a.count + b.count < 2) {
-      return { nodes: [buildLeaf([[a, 0, a.count], [b, 0, b.count]], txn)], refs: [null], seps: [] };
+      return { nodes: [buildLeaf([[a, 0, a.count], [b, 0, b.count]], txn)], refs: unstored(1), seps: [] };
     }
     const half = (a.size + b.size - LEAF_HEADER_SIZE + LEAF_HEADER_SIZE) / 2;
     const n = a.count + b.count;
@@ -301,7 +311,7 @@ class SortedMerge {
     const first = cut <= a.count ? buildLeaf([[a, 0, cut]], txn) : buildLeaf([[a, 0, a.count], [b, 0, cut - a.count]], txn);
     const second = cut < a.count ? buildLeaf([[a, cut, a.count], [b, 0, b.count]], txn) : buildLeaf([[b, cut - a.count, b.count]], txn);
     const sep = shortestSeparator(keyAt(first, first.count - 1), keyAt(second, 0));
-    return { nodes: [first, second], refs: [null, null], seps: [sep] };
+    return { nodes: [first, second], refs: unstored(2), seps: [sep] };
   }
 
   /** Two neighbouring branches as one, or repacked into as many as their size needs. */
@@ -315,7 +325,7 @@ class SortedMerge {
     for (let i = 0; i < kids.length; i++) if (kids[i]?.txn === this.ctx.txn) rebuilt.push(i);
     if (rebuilt.length > 0) this.rebalance(kids, refs, keys, rebuilt);
     if (branchSizeOf(keys, kids.length) <= this.ctx.maxNodeSize || kids.length < 4) {
-      return { nodes: [makeBranch(keys, kids, refs, this.ctx.txn)], refs: [null], seps: [] };
+      return { nodes: [makeBranch(keys, kids, refs, this.ctx.txn)], refs: unstored(1), seps: [] };
     }
     return this.branches(kids, refs, keys);
   }

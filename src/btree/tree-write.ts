@@ -132,16 +132,16 @@ function insert(node: Node, key: Uint8Array, value: LeafValue, ctx: WriteContext
   if (split) {
     insertSeparator(branch, i, split.separator);
     branch.kids.splice(i + 1, 0, split.right);
-    branch.refs.splice(i + 1, 0, null);
+    branch.refs.splice(i + 1, 0, 1);
     if (branch.size > ctx.maxNodeSize && branch.kids.length > 3) splitBranch(branch, i + 1 === branch.kids.length - 1, ctx);
   }
   return branch;
 }
 
 function setChild(branch: BranchNode, i: number, child: Node): void {
-  if (branch.kids[i] === child && branch.refs[i] === null) return;
+  if (branch.kids[i] === child && !branch.refs.stored(i)) return;
   branch.kids[i] = child;
-  branch.refs[i] = null;
+  branch.refs.set(i, null);
 }
 
 /** Splits an owned, oversized leaf: it keeps the left part and the right part is recorded. */
@@ -183,7 +183,7 @@ function splitBranch(branch: BranchNode, appended: boolean, ctx: WriteContext): 
   const right = new BranchNode(seps, sepOffs, sepBytes, branch.kids.slice(m + 1), branch.refs.slice(m + 1), ctx.txn, null);
   ctx.created(right);
   branch.kids.length = m + 1;
-  branch.refs.length = m + 1;
+  branch.refs.truncate(m + 1);
   replaceSeparators(branch, m, nk - m, []);
   splitResult = { separator: promoted, right };
 }
@@ -252,7 +252,7 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
   if (left.isLeaf || right.isLeaf) throw new Error('siblings at different depths');
   const keys = [...sepList(left), sepAt(parent, l).slice(), ...sepList(right)];
   const kids = left.kids.concat(right.kids);
-  const refs = left.refs.concat(right.refs);
+  const refs = [...left.refs, ...right.refs];
   if (branchSizeOf(keys, kids.length) <= ctx.maxNodeSize || kids.length < 4) {
     const merged = makeBranch(keys, kids, refs, ctx.txn);
     ctx.created(merged);
@@ -280,7 +280,7 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
 function replacePair(parent: BranchNode, l: number, nodes: Node[], newSeps: Uint8Array[]): void {
   replaceSeparators(parent, l, 1, newSeps);
   parent.kids.splice(l, 2, ...nodes);
-  parent.refs.splice(l, 2, ...nodes.map(() => null));
+  parent.refs.splice(l, 2, nodes.length);
 }
 
 function mergeLeaves(left: LeafNode, right: LeafNode, ctx: WriteContext): LeafNode {

@@ -71,7 +71,7 @@ test('a branch payload encodes to the documented bytes', () => {
   ];
   const payload = encodeBranch(makeBranch([Buffer.from('b')], [null, null], refs, 1));
   assert.equal(hex(payload), '02000020000000000000400000004433221140200000000000008000000088776655010062');
-  assert.deepEqual(decodeBranch(payload, refs[0]!).refs, refs);
+  assert.deepEqual([...decodeBranch(payload, refs[0]!).refs], refs);
 });
 
 test('freelist and catalog payloads encode to the documented bytes', () => {

@@ -332,9 +332,9 @@ export function mapPageFile(dataPath: string): PageMap {
           const node = store.readNode(ref);
           if (node instanceof BranchNode) {
             const b = add(ref, 'branch', t.name, root, null);
-            const first = walk(node.refs[0]!, false);
+            const first = walk(node.refs.get(0)!, false);
             let last = first;
-            for (let i = 1; i < node.refs.length; i++) last = walk(node.refs[i]!, false);
+            for (let i = 1; i < node.refs.length; i++) last = walk(node.refs.get(i)!, false);
             b.keys = [first[0], last[1]];
             return b.keys;
           }

@@ -205,9 +205,9 @@ class CheckpointWriter {
 
   private storeBranch(node: BranchNode): void {
     for (let i = 0; i < node.kids.length; i++) {
-      if (node.refs[i]) continue;
-      node.refs[i] = node.kids[i]!.ref;
-      this.undo.push(() => (node.refs[i] = null));
+      if (node.refs.stored(i)) continue;
+      node.refs.set(i, node.kids[i]!.ref);
+      this.undo.push(() => node.refs.set(i, null));
     }
     node.ref = this.write(BlockKind.Branch, encodeBranch(node));
     this.persisted.push(node);
@@ -281,7 +281,7 @@ function dirtyNodes(root: Node, out: Node[]): void {
     const top = stack[stack.length - 1]!;
     const node = top.node;
     if (node instanceof BranchNode) {
-      while (top.next < node.kids.length && node.refs[top.next]) top.next++;
+      while (top.next < node.kids.length && node.refs.stored(top.next)) top.next++;
       if (top.next < node.kids.length) {
         stack.push({ node: node.kids[top.next++]!, next: 0 });
         continue;
@@ -623,7 +623,7 @@ export class CheckpointRun {
     for (let i = 0; i < f.slice.length; i++) {
       const { parent, index } = f.slice[i]!;
       const leaf = f.leaves[i]!;
-      parent.refs[index] = leaf.ref;
+      parent.refs.set(index, leaf.ref);
       parent.kids[index] = null;
       trimLeaf(leaf, true);
       cache.put(leaf.ref!.offset, leaf);

@@ -377,7 +377,7 @@ class Copier {
       return;
     }
     for (let i = 0; i < node.refs.length; i++) {
-      this.walk(table, node.refs[i]!, i === 0 ? lo : sepAt(node, i - 1), i === node.sepCount ? hi : sepAt(node, i), lost, depth + 1, depthOf, leafDepth);
+      this.walk(table, node.refs.get(i)!, i === 0 ? lo : sepAt(node, i - 1), i === node.sepCount ? hi : sepAt(node, i), lost, depth + 1, depthOf, leafDepth);
     }
   }
 

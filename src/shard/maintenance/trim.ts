@@ -39,6 +39,7 @@ import { valueRefAt, valueRefOffset, valueTagAt } from '../../btree/leaf.js';
 import { ValueTag, type BranchNode, type LeafNode, type Node } from '../../btree/node.js';
 import { ExtentAllocator, type Extent } from '../../pagefile/allocator.js';
 import { writeBlockRef } from '../../pagefile/block-ref-codec.js';
+import { BlockRefList } from '../../pagefile/block-ref-list.js';
 import { prepareBlock, prepareMove, sealBlock, type PreparedMove } from '../../pagefile/block.js';
 import { encodeFreelist } from '../../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
@@ -93,8 +94,8 @@ interface Movable {
 
 /** What a walk of the trees found. */
 interface Scan {
-  /** Per table, its leaves (for finding out-of-line values past the cut). */
-  leaves: Map<string, BlockRef[]>;
+  /** Per table, its leaves (for finding out-of-line values past the cut), packed: there may be millions. */
+  leaves: Map<string, BlockRefList>;
   leafBytes: Map<string, number>;
   movable: Map<number, Movable>;
   /** Bytes at or past the cut of the blocks the walk found. */
@@ -224,7 +225,7 @@ class TrimWriter {
 /** Height of a tree: 0 for a leaf root. Leaves all sit at one depth, so the leftmost path tells. */
 function heightOf(core: ShardCore, root: Node): number {
   let h = 0;
-  for (let n = root; !n.isLeaf; h++) n = n.kids[0] ?? core.store.load(n.refs[0]!);
+  for (let n = root; !n.isLeaf; h++) n = n.kids[0] ?? core.store.load(n.refs.get(0)!);
   return h;
 }
 
@@ -246,11 +247,11 @@ function scanTrees(core: ShardCore, cut: number): Scan {
       return;
     }
     const branch = loadBranch(core, node, ref);
-    for (let i = 0; i < branch.refs.length; i++) visit(name, branch.kids[i] ?? null, branch.refs[i]!, height - 1);
+    for (let i = 0; i < branch.refs.length; i++) visit(name, branch.kids[i] ?? null, branch.refs.get(i)!, height - 1);
   };
   for (const t of core.durable.tables.values()) {
     if (!t.root) continue;
-    scan.leaves.set(t.name, []);
+    scan.leaves.set(t.name, BlockRefList.from([]));
     scan.leafBytes.set(t.name, 0);
     visit(t.name, t.root, t.root.ref!, heightOf(core, t.root));
   }
@@ -265,8 +266,10 @@ function scanTrees(core: ShardCore, cut: number): Scan {
 function findValues(core: ShardCore, scan: Scan, cut: number, unexplained: number): void {
   const tables = [...scan.leafBytes].sort((a, b) => a[1] - b[1]).map(([name]) => name);
   for (const name of tables) {
-    for (const leafRef of scan.leaves.get(name)!) {
+    const leaves = scan.leaves.get(name)!;
+    for (let k = 0; k < leaves.length; k++) {
       if (unexplained <= 0) return;
+      const leafRef = leaves.get(k)!;
       const leaf = core.store.load(leafRef) as LeafNode;
       for (let i = 0; i < leaf.count; i++) {
         if (valueTagAt(leaf, i) !== ValueTag.OutOfLine) continue;
@@ -334,10 +337,11 @@ function rewriteTree(core: ShardCore, w: TrimWriter, scan: Scan, moved: Map<numb
   const refs: BlockRef[] = [];
   let changed = pastCut(ref, cut);
   for (let i = 0; i < branch.refs.length; i++) {
-    const child = rewriteTree(core, w, scan, moved, cut, branch.kids[i] ?? null, branch.refs[i]!, height - 1);
+    const old = branch.refs.get(i)!;
+    const child = rewriteTree(core, w, scan, moved, cut, branch.kids[i] ?? null, old, height - 1);
     if (!child) return null;
     refs.push(child);
-    if (child !== branch.refs[i]) changed = true;
+    if (child !== old) changed = true;
   }
   if (!changed) return ref;
   const payload = encodeBranch(branch);

@@ -151,7 +151,7 @@ class Verifier {
     }
     let depth = -2;
     for (let i = 0; i < node.refs.length; i++) {
-      const d = this.walk(node.refs[i]!, i === 0 ? lo : keyOf(i - 1), i === n ? hi : keyOf(i), table);
+      const d = this.walk(node.refs.get(i)!, i === 0 ? lo : keyOf(i - 1), i === n ? hi : keyOf(i), table);
       if (d < 0) continue;
       if (depth === -2) depth = d;
       else if (d !== depth) this.issue('tree', file, ref.offset, `table ${table}: leaves at different depths below this branch`);
