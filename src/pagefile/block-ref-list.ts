@@ -54,6 +54,16 @@ export class BlockRefList implements Iterable<BlockRef | null> {
     return { offset: this.v[o]!, length, crc: this.v[o + 2]! };
   }
 
+  /** Offset of ref i (0 for a null), without making the ref. */
+  offsetAt(i: number): number {
+    return this.v[i * NUMBERS]!;
+  }
+
+  /** Length of ref i (0 for a null), without making the ref. */
+  lengthAt(i: number): number {
+    return this.v[i * NUMBERS + 1]!;
+  }
+
   /** Whether ref i is not null. */
   stored(i: number): boolean {
     const length = this.v[i * NUMBERS + 1];

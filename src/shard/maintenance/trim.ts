@@ -86,18 +86,18 @@ export interface TrimInfo {
   durationMs: number;
 }
 
-/** A block past the cut that can move as it is: a leaf none of whose values move, or a value. */
-interface Movable {
-  ref: BlockRef;
-  kind: BlockKindValue;
-}
-
 /** What a walk of the trees found. */
 interface Scan {
   /** Per table, its leaves (for finding out-of-line values past the cut), packed: there may be millions. */
   leaves: Map<string, BlockRefList>;
   leafBytes: Map<string, number>;
-  movable: Map<number, Movable>;
+  /**
+   * Leaves at or past the cut, packed: after a long ingest of random keys the close's checkpoint
+   * leaves most of the tree there, hundreds of thousands of leaves.
+   */
+  leavesPastCut: BlockRefList;
+  /** Out-of-line values at or past the cut, by offset. */
+  valuesToMove: Map<number, BlockRef>;
   /** Bytes at or past the cut of the blocks the walk found. */
   bytesPastCut: number;
   /** Leaves holding values past the cut, by leaf offset: entry index and value ref. */
@@ -237,23 +237,33 @@ function loadBranch(core: ShardCore, node: Node | null, ref: BlockRef): BranchNo
 
 /** Walks every table's branches (not its leaves), noting what lies at or past the cut. */
 function scanTrees(core: ShardCore, cut: number): Scan {
-  const scan: Scan = { leaves: new Map(), leafBytes: new Map(), movable: new Map(), bytesPastCut: 0, valuesPastCut: new Map() };
+  const scan: Scan = { leaves: new Map(), leafBytes: new Map(), leavesPastCut: BlockRefList.from([]), valuesToMove: new Map(), bytesPastCut: 0, valuesPastCut: new Map() };
+  // Leaves are noted from their parent's packed refs, making no object per leaf.
+  const noteLeaf = (name: string, refs: BlockRefList, i: number): void => {
+    const offset = refs.offsetAt(i);
+    const length = refs.lengthAt(i);
+    scan.leaves.get(name)!.pushFrom(refs, i);
+    scan.leafBytes.set(name, scan.leafBytes.get(name)! + length);
+    if (offset + length > cut) {
+      scan.bytesPastCut += offset + length - Math.max(offset, cut);
+      scan.leavesPastCut.pushFrom(refs, i);
+    }
+  };
   const visit = (name: string, node: Node | null, ref: BlockRef, height: number): void => {
     scan.bytesPastCut += bytesPastCut(ref, cut);
-    if (height === 0) {
-      scan.leaves.get(name)!.push(ref);
-      scan.leafBytes.set(name, scan.leafBytes.get(name)! + ref.length);
-      if (pastCut(ref, cut)) scan.movable.set(ref.offset, { ref, kind: BlockKind.Leaf });
-      return;
-    }
     const branch = loadBranch(core, node, ref);
-    for (let i = 0; i < branch.refs.length; i++) visit(name, branch.kids[i] ?? null, branch.refs.get(i)!, height - 1);
+    for (let i = 0; i < branch.refs.length; i++) {
+      if (height === 1) noteLeaf(name, branch.refs, i);
+      else visit(name, branch.kids[i] ?? null, branch.refs.get(i)!, height - 1);
+    }
   };
   for (const t of core.durable.tables.values()) {
     if (!t.root) continue;
     scan.leaves.set(t.name, BlockRefList.from([]));
     scan.leafBytes.set(t.name, 0);
-    visit(t.name, t.root, t.root.ref!, heightOf(core, t.root));
+    const height = heightOf(core, t.root);
+    if (height === 0) noteLeaf(t.name, BlockRefList.from([t.root.ref!]), 0);
+    else visit(t.name, t.root, t.root.ref!, height);
   }
   return scan;
 }
@@ -278,35 +288,66 @@ function findValues(core: ShardCore, scan: Scan, cut: number, unexplained: numbe
         let entries = scan.valuesPastCut.get(leafRef.offset);
         if (!entries) scan.valuesPastCut.set(leafRef.offset, (entries = []));
         entries.push({ index: i, ref });
-        scan.movable.set(ref.offset, { ref, kind: BlockKind.Value });
+        scan.valuesToMove.set(ref.offset, ref);
         unexplained -= bytesPastCut(ref, cut);
       }
     }
   }
 }
 
-/** Moves every movable block it can, largest first; returns the new refs by old offset. */
-function moveBlocks(core: ShardCore, w: TrimWriter, movable: Movable[]): Map<number, BlockRef> {
-  const moved = new Map<number, BlockRef>();
-  movable.sort((a, b) => b.ref.length - a.ref.length || a.ref.offset - b.ref.offset);
+/** The new refs of the blocks the trim moved, by old offset; packed, as there may be hundreds of thousands. */
+class Moves {
+  private readonly index = new Map<number, number>();
+  private readonly refs = BlockRefList.from([]);
+
+  set(oldOffset: number, ref: BlockRef): void {
+    this.index.set(oldOffset, this.refs.length);
+    this.refs.push(ref);
+  }
+
+  get(oldOffset: number): BlockRef | undefined {
+    const i = this.index.get(oldOffset);
+    return i === undefined ? undefined : this.refs.get(i)!;
+  }
+}
+
+/**
+ * Moves every block past the cut it can, largest first: the leaves none of whose values move (a leaf
+ * whose values move is rewritten anyway), and the values. Returns the new refs by old offset.
+ */
+function moveBlocks(core: ShardCore, w: TrimWriter, scan: Scan): Moves {
+  const blocks = BlockRefList.from([]);
+  const kinds: BlockKindValue[] = [];
+  const leaves = scan.leavesPastCut;
+  for (let k = 0; k < leaves.length; k++) {
+    if (scan.valuesPastCut.has(leaves.offsetAt(k))) continue;
+    blocks.pushFrom(leaves, k);
+    kinds.push(BlockKind.Leaf);
+  }
+  for (const ref of scan.valuesToMove.values()) {
+    blocks.push(ref);
+    kinds.push(BlockKind.Value);
+  }
+  const order = new Int32Array(blocks.length);
+  for (let k = 0; k < order.length; k++) order[k] = k;
+  order.sort((a, b) => blocks.lengthAt(b) - blocks.lengthAt(a) || blocks.offsetAt(a) - blocks.offsetAt(b));
+  const moved = new Moves();
   let staging: Uint8Array = new Uint8Array(0);
   let i = 0;
-  while (i < movable.length) {
+  while (i < order.length) {
+    const first = i;
     let bytes = 0;
-    const batch: Movable[] = [];
-    while (i < movable.length && (batch.length === 0 || bytes + movable[i]!.ref.length <= BATCH_BYTES)) {
-      bytes += movable[i]!.ref.length;
-      batch.push(movable[i++]!);
-    }
+    while (i < order.length && (i === first || bytes + blocks.lengthAt(order[i]!) <= BATCH_BYTES)) bytes += blocks.lengthAt(order[i++]!);
     // One buffer holds the whole batch, reused for the next once the batch is written: a buffer per
     // block (a long ingest's close moves tens of thousands) is garbage that raised the close's peak.
     if (staging.length < bytes) staging = uninitializedBytes(bytes);
     let at = 0;
-    for (const m of batch) {
-      const extent = core.file.readExtentInto(staging.subarray(at, at + m.ref.length), m.ref.offset);
-      at += m.ref.length;
-      const ref = w.move(m.ref, prepareMove(extent, m.ref.offset, core.file.path, m.ref.crc, m.kind, core.codec));
-      if (ref) moved.set(m.ref.offset, ref);
+    for (let k = first; k < i; k++) {
+      const old = blocks.get(order[k]!)!;
+      const extent = core.file.readExtentInto(staging.subarray(at, at + old.length), old.offset);
+      at += old.length;
+      const ref = w.move(old, prepareMove(extent, old.offset, core.file.path, old.crc, kinds[order[k]!]!, core.codec));
+      if (ref) moved.set(old.offset, ref);
     }
     w.flush();
   }
@@ -318,7 +359,7 @@ function moveBlocks(core: ShardCore, w: TrimWriter, movable: Movable[]): Map<num
  * children did, and any of them at or past the cut. Returns the node's ref in C2, or null when no
  * hole holds a block that has to be rewritten (the trim then gives up).
  */
-function rewriteTree(core: ShardCore, w: TrimWriter, scan: Scan, moved: Map<number, BlockRef>, cut: number, node: Node | null, ref: BlockRef, height: number): BlockRef | null {
+function rewriteTree(core: ShardCore, w: TrimWriter, scan: Scan, moved: Moves, cut: number, node: Node | null, ref: BlockRef, height: number): BlockRef | null {
   if (height === 0) {
     const values = scan.valuesPastCut.get(ref.offset);
     if (!values) return moved.get(ref.offset) ?? ref;
@@ -423,11 +464,9 @@ export function trimOnClose(core: ShardCore, sessionTxn: number): TrimInfo | nul
   const allocatedPastCut = end - cut - pastList.reduce((n, e) => n + e.length, 0);
   // Whatever the walk did not explain is out-of-line values (verify proves the tiling exact).
   if (allocatedPastCut > scan.bytesPastCut) findValues(core, scan, cut, allocatedPastCut - scan.bytesPastCut);
-  // A leaf whose values move is rewritten anyway, wherever it lies.
-  for (const leafOffset of scan.valuesPastCut.keys()) scan.movable.delete(leafOffset);
 
   const w = new TrimWriter(core, txn, below, past);
-  const moved = moveBlocks(core, w, [...scan.movable.values()]);
+  const moved = moveBlocks(core, w, scan);
   const stored: StoredTable[] = [];
   for (const t of version.tables.values()) {
     const root = t.root ? rewriteTree(core, w, scan, moved, cut, t.root, t.root.ref!, heightOf(core, t.root)) : null;
