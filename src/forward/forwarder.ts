@@ -22,7 +22,7 @@
  *   exponential backoff; anything else stops the forwarder with a ForwardError (or the store's own
  *   typed error, such as a cursor older than the feed keeps), reported by health().
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { ForwardError, RedbError, ValidationError } from '../errors.js';
 import type { AuditEvent } from '../audit/types.js';
 import { RedbAuditStore } from '../audit/audit-store.js';
@@ -32,6 +32,15 @@ import { Backoff, isTransient } from './backoff.js';
 import { LagTracker, type ShardLag } from './lag.js';
 import { storeFeed } from './store-feed.js';
 import { advanceCursor, createPartitions, ensureSchema, insertBatch, monthOf, readCursors, validateTarget, type Month, type PgTarget } from './pg-schema.js';
+
+/**
+ * `pg`, loaded on the first connection: every importer of the package (and every CLI call) would
+ * otherwise load it at start-up, 45-65 ms, whether it forwards or not.
+ */
+let pgModule: Promise<typeof pg> | null = null;
+function loadPg(): Promise<typeof pg> {
+  return (pgModule ??= import('pg').then((m) => m.default));
+}
 
 /** One committed event of a shard's change feed. */
 export interface FeedChange {
@@ -385,7 +394,8 @@ export class Forwarder implements HealthSource {
   /** Connects `lane` if needed: schema, cursor rows, and its shards' cursors as PostgreSQL holds them. */
   private async connect(lane: Lane): Promise<pg.Client> {
     if (lane.client) return lane.client;
-    const client = new pg.Client({
+    const { Client } = await loadPg();
+    const client = new Client({
       connectionString: this.options.connectionString,
       connectionTimeoutMillis: this.opts.timeoutMs,
       query_timeout: this.opts.timeoutMs,
