@@ -87,11 +87,11 @@ export function decodeBranch(b: Uint8Array, ref: BlockRef): BranchNode {
   if (n < 2) throw new NodeFormatError(`branch has ${n} children`);
   const sepStart = 2 + n * BLOCK_REF_SIZE;
   if (sepStart > b.length) throw new NodeFormatError('branch references run past the payload');
-  const refs: (BlockRef | null)[] = new Array(n);
+  const refs = BlockRefList.empty();
   for (let i = 0; i < n; i++) {
     const r = readBlockRef(b, 2 + i * BLOCK_REF_SIZE);
     if (!r) throw new NodeFormatError('branch child reference is malformed');
-    refs[i] = r;
+    refs.push(r);
   }
   const seps = b.subarray(sepStart);
   const sepOffs = new Int32Array(n);
@@ -106,5 +106,5 @@ export function decodeBranch(b: Uint8Array, ref: BlockRef): BranchNode {
   }
   if (o !== seps.length) throw new NodeFormatError('branch payload has trailing bytes');
   sepOffs[n - 1] = o;
-  return new BranchNode(seps, sepOffs, o, new Array<Node | null>(n).fill(null), BlockRefList.from(refs), 0, ref);
+  return new BranchNode(seps, sepOffs, o, new Array<Node | null>(n).fill(null), refs, 0, ref);
 }

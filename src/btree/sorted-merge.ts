@@ -33,13 +33,6 @@ interface Level {
   seps: Uint8Array[];
 }
 
-/** Refs for `n` nodes built just now (none stored yet). */
-function unstored(n: number): BlockRefList {
-  const refs = BlockRefList.from([]);
-  refs.splice(0, 0, n);
-  return refs;
-}
-
 /** Writes to merge, by index, keys ascending and distinct; a null value deletes its key. */
 export interface SortedWrites {
   readonly length: number;
@@ -121,7 +114,7 @@ class SortedMerge {
 
   /** Packs branches of at most maxNodeSize bytes (and at least two children) over the given children. */
   branches(kids: (Node | null)[], refs: BlockRefList, seps: Uint8Array[]): Level {
-    const out: Level = { nodes: [], refs: BlockRefList.from([]), seps: [] };
+    const out: Level = { nodes: [], refs: BlockRefList.empty(), seps: [] };
     const limit = this.ctx.maxNodeSize;
     // Encoded size as in branchSizeOf: a header, a ref per child, a length and bytes per separator.
     const first = BRANCH_HEADER_SIZE + BLOCK_REF_SIZE;
@@ -169,12 +162,12 @@ class SortedMerge {
       const left = nodes[j - 1] as LeafNode;
       seps.push(shortestSeparator(keyAt(left, left.count - 1), keyAt(nodes[j] as LeafNode, 0)));
     }
-    return { nodes, refs: unstored(nodes.length), seps };
+    return { nodes, refs: BlockRefList.nulls(nodes.length), seps };
   }
 
   private branch(branch: BranchNode, lo: number, hi: number): Level {
     const kids: (Node | null)[] = [];
-    const refs = BlockRefList.from([]);
+    const refs = BlockRefList.empty();
     const seps: Uint8Array[] = [];
     // Rebuilt children that deletions may have left too small, by their index in `kids`.
     const rebuilt: number[] | null = this.writes.deletions ? [] : null;
@@ -205,7 +198,7 @@ class SortedMerge {
         refs.pushFrom(sub.refs, x);
       }
     }
-    if (kids.length === 0) return { nodes: [], refs: BlockRefList.from([]), seps: [] };
+    if (kids.length === 0) return { nodes: [], refs: BlockRefList.empty(), seps: [] };
     if (rebuilt && rebuilt.length > 0) this.rebalance(kids, refs, seps, rebuilt);
     return this.branches(kids, refs, seps);
   }
@@ -300,7 +293,7 @@ class SortedMerge {
   private pairLeaves(a: LeafNode, b: LeafNode): Level {
     const txn = this.ctx.txn;
     if (a.size + b.size - LEAF_HEADER_SIZE <= this.ctx.maxLeafSize || a.count + b.count < 2) {
-      return { nodes: [buildLeaf([[a, 0, a.count], [b, 0, b.count]], txn)], refs: unstored(1), seps: [] };
+      return { nodes: [buildLeaf([[a, 0, a.count], [b, 0, b.count]], txn)], refs: BlockRefList.nulls(1), seps: [] };
     }
     const half = (a.size + b.size - LEAF_HEADER_SIZE + LEAF_HEADER_SIZE) / 2;
     const n = a.count + b.count;
@@ -311,7 +304,7 @@ class SortedMerge {
     const first = cut <= a.count ? buildLeaf([[a, 0, cut]], txn) : buildLeaf([[a, 0, a.count], [b, 0, cut - a.count]], txn);
     const second = cut < a.count ? buildLeaf([[a, cut, a.count], [b, 0, b.count]], txn) : buildLeaf([[b, cut - a.count, b.count]], txn);
     const sep = shortestSeparator(keyAt(first, first.count - 1), keyAt(second, 0));
-    return { nodes: [first, second], refs: unstored(2), seps: [sep] };
+    return { nodes: [first, second], refs: BlockRefList.nulls(2), seps: [sep] };
   }
 
   /** Two neighbouring branches as one, or repacked into as many as their size needs. */
@@ -325,7 +318,7 @@ class SortedMerge {
     for (let i = 0; i < kids.length; i++) if (kids[i]?.txn === this.ctx.txn) rebuilt.push(i);
     if (rebuilt.length > 0) this.rebalance(kids, refs, keys, rebuilt);
     if (branchSizeOf(keys, kids.length) <= this.ctx.maxNodeSize || kids.length < 4) {
-      return { nodes: [makeBranch(keys, kids, refs, this.ctx.txn)], refs: unstored(1), seps: [] };
+      return { nodes: [makeBranch(keys, kids, refs, this.ctx.txn)], refs: BlockRefList.nulls(1), seps: [] };
     }
     return this.branches(kids, refs, keys);
   }

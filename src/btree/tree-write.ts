@@ -252,7 +252,7 @@ function rebalance(parent: BranchNode, i: number, ctx: WriteContext): void {
   if (left.isLeaf || right.isLeaf) throw new Error('siblings at different depths');
   const keys = [...sepList(left), sepAt(parent, l).slice(), ...sepList(right)];
   const kids = left.kids.concat(right.kids);
-  const refs = [...left.refs, ...right.refs];
+  const refs = left.refs.concat(right.refs);
   if (branchSizeOf(keys, kids.length) <= ctx.maxNodeSize || kids.length < 4) {
     const merged = makeBranch(keys, kids, refs, ctx.txn);
     ctx.created(merged);

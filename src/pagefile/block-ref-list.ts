@@ -18,9 +18,18 @@ const NUMBERS = 3;
 export class BlockRefList implements Iterable<BlockRef | null> {
   private constructor(private v: number[]) {}
 
+  static empty(): BlockRefList {
+    return new BlockRefList([]);
+  }
+
+  /** A list of `n` nulls. */
+  static nulls(n: number): BlockRefList {
+    return new BlockRefList(new Array<number>(n * NUMBERS).fill(0));
+  }
+
   /** A list of the given refs. */
   static from(refs: Iterable<BlockRef | null>): BlockRefList {
-    const list = new BlockRefList([]);
+    const list = BlockRefList.empty();
     for (const r of refs) list.push(r);
     return list;
   }

@@ -19,6 +19,8 @@ test('refs past 4 GiB with checksums above 2^31 read back exactly, and nulls sta
     [true, false, true, true],
   );
   assert.equal(list.get(4), null, 'past the end reads as null');
+  assert.deepEqual([...BlockRefList.nulls(2)], [null, null]);
+  assert.equal(BlockRefList.empty().length, 0);
   assert.equal(list.stored(4), false);
 });
 

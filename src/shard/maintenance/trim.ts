@@ -237,7 +237,7 @@ function loadBranch(core: ShardCore, node: Node | null, ref: BlockRef): BranchNo
 
 /** Walks every table's branches (not its leaves), noting what lies at or past the cut. */
 function scanTrees(core: ShardCore, cut: number): Scan {
-  const scan: Scan = { leaves: new Map(), leafBytes: new Map(), leavesPastCut: BlockRefList.from([]), valuesToMove: new Map(), bytesPastCut: 0, valuesPastCut: new Map() };
+  const scan: Scan = { leaves: new Map(), leafBytes: new Map(), leavesPastCut: BlockRefList.empty(), valuesToMove: new Map(), bytesPastCut: 0, valuesPastCut: new Map() };
   // Leaves are noted from their parent's packed refs, making no object per leaf.
   const noteLeaf = (name: string, refs: BlockRefList, i: number): void => {
     const offset = refs.offsetAt(i);
@@ -259,7 +259,7 @@ function scanTrees(core: ShardCore, cut: number): Scan {
   };
   for (const t of core.durable.tables.values()) {
     if (!t.root) continue;
-    scan.leaves.set(t.name, BlockRefList.from([]));
+    scan.leaves.set(t.name, BlockRefList.empty());
     scan.leafBytes.set(t.name, 0);
     const height = heightOf(core, t.root);
     if (height === 0) noteLeaf(t.name, BlockRefList.from([t.root.ref!]), 0);
@@ -298,7 +298,7 @@ function findValues(core: ShardCore, scan: Scan, cut: number, unexplained: numbe
 /** The new refs of the blocks the trim moved, by old offset; packed, as there may be hundreds of thousands. */
 class Moves {
   private readonly index = new Map<number, number>();
-  private readonly refs = BlockRefList.from([]);
+  private readonly refs = BlockRefList.empty();
 
   set(oldOffset: number, ref: BlockRef): void {
     this.index.set(oldOffset, this.refs.length);
@@ -316,7 +316,7 @@ class Moves {
  * whose values move is rewritten anyway), and the values. Returns the new refs by old offset.
  */
 function moveBlocks(core: ShardCore, w: TrimWriter, scan: Scan): Moves {
-  const blocks = BlockRefList.from([]);
+  const blocks = BlockRefList.empty();
   const kinds: BlockKindValue[] = [];
   const leaves = scan.leavesPastCut;
   for (let k = 0; k < leaves.length; k++) {
