@@ -52,7 +52,7 @@ function parseOptions(): Options {
     );
     process.exit(0);
   }
-  // By default: us and the three peers. The codec variants (redb-none, redb-lz4, redb-aes) run when named.
+  // By default: us and the three peers. The variants (redb-none, redb-lz4, redb-aes, redb-4k) run when named.
   const requested = values.engines ? values.engines.split(',').map((e) => e.trim()).filter(Boolean) : Object.keys(ENGINES).filter((e) => !e.startsWith('redb-'));
   const engines: EngineName[] = [];
   for (const name of requested) {

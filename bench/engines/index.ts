@@ -36,6 +36,11 @@ export const ENGINES = {
     load: async () => (await import('./redb.js')).engineAes,
     unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
   },
+  'redb-4k': {
+    label: 'redb (4 KiB nodes)',
+    load: async () => (await import('./redb.js')).engine4k,
+    unavailable: () => (existsSync(redbEntry) ? undefined : `${redbEntry} does not exist yet`),
+  },
   lmdb: {
     label: 'lmdb-js',
     load: async () => (await import('./lmdb.js')).engine,

@@ -1,7 +1,7 @@
 // redb-audit itself, through its public API, with `immediate` durability: every `write` is one
 // atomic commit that is fsynced before the call returns. The runner starts this adapter only
 // when src/index.ts exists. Besides the default configuration (zstd), variants measure what each
-// codec costs: no compression, lz4, and zstd with AES-256-GCM encryption.
+// codec costs (no compression, lz4, and zstd with AES-256-GCM encryption) and the old 4 KiB nodes.
 
 import { join } from 'node:path';
 import { Database, type DatabaseOptions } from '../../src/index.js';
@@ -75,3 +75,5 @@ export const engine = variant({});
 export const engineNone = variant({ compression: 'none' });
 export const engineLz4 = variant({ compression: 'lz4' });
 export const engineAes = variant({ encryptionEnabled: true, encryptionKey: BENCH_KEY });
+/** The node size the engine defaulted to before 16 KiB, for the trade-off in docs/performance.md ("Node size"). */
+export const engine4k = variant({ pageSize: 4096 });

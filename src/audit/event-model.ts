@@ -40,13 +40,6 @@ export interface ResolvedAuditOptions extends AuditLimits {
 
 export const DEFAULT_LIMITS: AuditLimits = { maxDetailsBytes: 65536, maxStringLength: 1024, maxBatch: 100_000 };
 
-/**
- * Node size the audit store opens its shards with unless told otherwise. Its leaves (canonical JSON,
- * index keys sharing long prefixes) compress better in larger pages: 20,000 benchmark events took
- * 295 bytes each on disk after close at 8 KiB, 321 at the engine's default 4 KiB, for the same CPU.
- */
-export const AUDIT_PAGE_SIZE = 8192;
-
 const AUDIT_OPTION_NAMES = ['maxDetailsBytes', 'maxStringLength', 'maxBatch', 'retention', 'integrity', 'personalData'];
 
 /** Splits store options into the manager's RedbOptions and the validated audit options. */
@@ -57,7 +50,6 @@ export function resolveAuditOptions(options: AuditStoreOptions | undefined): { r
   const redb: Record<string, unknown> = {};
   const o = (options ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!AUDIT_OPTION_NAMES.includes(k) && o[k] !== undefined) redb[k] = o[k];
-  redb.pageSize ??= AUDIT_PAGE_SIZE;
   // Every stored event is unique (its id is part of what is stored), so hashing values to share
   // them finds nothing to share; and checkpoints of shards without deduplicated values can run
   // between commits (docs/design.md), where deduplicated ones run inside one.

@@ -61,8 +61,7 @@ export interface RedbOptions {
   memtableBytes?: number;
   /**
    * Target encoded size of a tree node in bytes, 512 to 65536 (DatabaseOptions.pageSize). Default
-   * 4096; the audit store opens its shards with 8192 unless given, since its leaves compress better
-   * in larger pages. Only the shape of nodes written from now on depends on it: a store may be
+   * 16384. Only the shape of nodes written from now on depends on it: a store may be
    * reopened with another size.
    */
   pageSize?: number;

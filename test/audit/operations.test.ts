@@ -19,9 +19,10 @@ import {
   type AuditEventInput,
 } from '../../src/index.js';
 import { encodeShards, recordPart } from '../../src/audit/cross-shard.js';
-import { AUDIT_PAGE_SIZE, prepareEvent, DEFAULT_LIMITS } from '../../src/audit/event-model.js';
+import { prepareEvent, DEFAULT_LIMITS } from '../../src/audit/event-model.js';
 import { insertPart } from '../../src/audit/insert.js';
 import { T_INTENTS } from '../../src/audit/tables.js';
+import { SHARD_DEFAULTS } from '../../src/shard/options.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 5, 1);
@@ -45,10 +46,9 @@ async function withStore<T>(name: string, options: Record<string, unknown>, fn: 
   }
 }
 
-test('the audit store opens its shards with 8 KiB nodes unless a pageSize is given, and its events read back either way', async () => {
+test('the audit store opens its shards with the engine default node size unless a pageSize is given, and its events read back either way', async () => {
   await withStore('page-default', {}, (store) => {
-    assert.equal(store.manager.options.pageSize, 8192);
-    assert.equal(store.manager.options.pageSize, AUDIT_PAGE_SIZE);
+    assert.equal(store.manager.options.pageSize, SHARD_DEFAULTS.pageSize);
   });
   await withStore('page-given', { pageSize: 4096 }, async (store, dir) => {
     assert.equal(store.manager.options.pageSize, 4096);
@@ -57,7 +57,7 @@ test('the audit store opens its shards with 8 KiB nodes unless a pageSize is giv
     // The node size shapes only what is written next: the same store reopens at the default size.
     const again = await RedbAuditStore.open({ baseDir: dir, checksumVerification: false });
     try {
-      assert.equal(again.manager.options.pageSize, 8192);
+      assert.equal(again.manager.options.pageSize, SHARD_DEFAULTS.pageSize);
       assert.equal(again.countEvents({ tenantId: 't1' }), 300);
       again.insertEvents(Array.from({ length: 300 }, (_, i) => ev('t1', 1, 300 + i)));
       assert.equal(again.queryEvents({ tenantId: 't1', limit: 1000 }).events.length, 600);

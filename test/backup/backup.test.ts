@@ -55,8 +55,9 @@ function dump(db: Database): Contents {
   return out;
 }
 
+/** Small nodes, so that a few thousand entries make trees of many blocks for a backup to skip or copy. */
 function storeOptions(baseDir: string, extra: RedbOptions = {}): RedbOptions {
-  return { baseDir, shardingEnabled: true, shardCount: 3, checkpointIntervalMs: 0, ...extra };
+  return { baseDir, shardingEnabled: true, shardCount: 3, checkpointIntervalMs: 0, pageSize: 4096, ...extra };
 }
 
 /** Puts `count` events from `from` into the default and `audit` tables of every shard. */

@@ -92,7 +92,8 @@ test('verify rehashes blobs and reports one whose bytes no longer match its hash
 test('a damaged blob block makes every key that names the blob throw CorruptionError', (t) => {
   const dir = tmpDir(t);
   const [a] = distinctValues();
-  let db = Database.open(dir, { compression: 'none', checkpointIntervalMs: 0 });
+  // 4 KiB nodes: a value of more than a quarter node (these 4,096 bytes) gets a block of its own.
+  let db = Database.open(dir, { compression: 'none', checkpointIntervalMs: 0, pageSize: 4096 });
   db.write((tx) => {
     tx.put(enc('x'), a!);
     tx.table('t').put(enc('y'), a!);
