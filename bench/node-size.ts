@@ -4,20 +4,21 @@
 // 3,000,000 puts the table (about 450 MB of keys and values) is larger than the default 256 MiB
 // node cache, so most reads of the first pass load and decompress a leaf, as reads of a large
 // store do. Each size runs in its own process, sizes alternating over the rounds; the table shows
-// the median of the rounds.
+// the median of the rounds. Every run is appended to results/<timestamp>-node-size.jsonl.
 //
 //   npx tsx bench/node-size.ts [--puts N] [--gets N] [--sizes 4096,16384,32768] [--rounds N]
 
 import { fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Database } from '../src/index.js';
 import { makeKeys, makeValues, streamRng } from './data.js';
 
 const SELF = fileURLToPath(import.meta.url);
+const RESULTS_DIR = join(dirname(SELF), 'results');
 const PER_COMMIT = 10_000;
 /** Every this many loaded keys one is kept for the reads, so that the reads need no second copy of the data. */
 const KEEP_EVERY = 10;
@@ -101,6 +102,9 @@ if (values.child !== undefined) {
   const rounds = Number(values.rounds ?? 1);
   for (const s of sizes) if (!Number.isInteger(s) || s < 512 || s > 65536) throw new Error(`--sizes: each must be an integer from 512 to 65536, got ${s}`);
   console.log(`node size: ${fmt(puts)} random puts in durable commits of ${fmt(PER_COMMIT)} through close(), then ${fmt(gets)} random gets reopened, twice; ${rounds} round(s)`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const resultsFile = join(RESULTS_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}-node-size.jsonl`);
+  appendFileSync(resultsFile, JSON.stringify({ type: 'meta', puts, gets, sizes, rounds, node: process.version }) + '\n');
   const all = new Map<number, SizeResult[]>(sizes.map((s) => [s, []]));
   for (let r = 0; r < rounds; r++) {
     // Rotate the order so that no size always runs first on a cold machine.
@@ -108,6 +112,7 @@ if (values.child !== undefined) {
       const s = sizes[(i + r) % sizes.length]!;
       const res = await child(s, puts, gets);
       all.get(s)!.push(res);
+      appendFileSync(resultsFile, JSON.stringify({ type: 'run', round: r + 1, ...res }) + '\n');
       console.log(`  round ${r + 1} ${s}: ${JSON.stringify(res)}`);
     }
   }
@@ -128,4 +133,5 @@ if (values.child !== undefined) {
       ].join(' '),
     );
   }
+  console.log(`\nresults: ${resultsFile}`);
 }

@@ -171,9 +171,10 @@ const KNOWN = new Set([
  * Defaults of the options RedbOptions does not expose; the manager opens its shards with these.
  * Nodes of 16 KiB: a checkpoint's cost for scattered writes is mostly per leaf it stores (encode,
  * compress, checksum, place, refer to), not per byte, and scattered writes touch nearly every leaf
- * whatever its size; 10,000,000 random puts ran 1.39x faster than with 4 KiB, 32 KiB 1.63x, but
- * a point read of a leaf not in the cache reads and decompresses the whole block: 8% slower than
- * 4 KiB at 16 KiB, 44% at 32 KiB (docs/performance.md, "Node size").
+ * whatever its size. 10,000,000 random puts ran 1.34x as fast as with 4 KiB nodes. The price is in
+ * point reads of tables larger than the cache: each read of an uncached leaf reads and decompresses
+ * a whole node (0.90x of 4 KiB's rate at 16 KiB, 0.55x at 32 KiB), and a cache holds a quarter as
+ * many scattered hot keys (docs/performance.md, "Node size").
  */
 export const SHARD_DEFAULTS = { pageSize: 16384, groupCommitWindowMs: 2 } as const;
 
