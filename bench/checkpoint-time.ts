@@ -4,7 +4,7 @@
 // tree. Durability `none` and no automatic checkpoints, so that only the timed checkpoints fold and
 // write. Prints wall and process CPU time per checkpoint (CPU includes the compression workers).
 //
-//   npx tsx bench/checkpoint-time.ts [--threads N] [--base N] [--round N]
+//   npx tsx bench/checkpoint-time.ts [--threads N] [--base N] [--round N] [--page-size N]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { Database } from '../src/index.js';
 import { makeKeys, makeValues, streamRng } from './data.js';
 
-const { values: args } = parseArgs({ options: { threads: { type: 'string' }, base: { type: 'string' }, round: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { threads: { type: 'string' }, base: { type: 'string' }, round: { type: 'string' }, 'page-size': { type: 'string' } } });
 const base = Number(args.base ?? 1_000_000);
 const round = Number(args.round ?? 300_000);
 const PER_COMMIT = 10_000;
@@ -26,6 +26,7 @@ try {
     checkpointWalBytes: 2 ** 40,
     checkpointIntervalMs: 0,
     ...(args.threads !== undefined ? { compressionThreads: Number(args.threads) } : {}),
+    ...(args['page-size'] !== undefined ? { pageSize: Number(args['page-size']) } : {}),
   });
   const keys = streamRng(1, 'checkpoint-time-keys');
   const values = streamRng(1, 'checkpoint-time-values');
@@ -52,7 +53,7 @@ try {
     db.checkpoint();
     out.push(`${(performance.now() - t0).toFixed(0)} ms (${(cpu() - c0).toFixed(2)} s CPU)`);
   }
-  console.log(`compressionThreads ${args.threads ?? 'default'}: checkpoints ${out.join(', ')}`);
+  console.log(`compressionThreads ${args.threads ?? 'default'}, pageSize ${args['page-size'] ?? 'default'}: checkpoints ${out.join(', ')}`);
   db.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
