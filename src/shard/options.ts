@@ -168,7 +168,7 @@ const KNOWN = new Set([
 ]);
 
 /**
- * Defaults of the options RedbOptions does not expose; the manager opens its shards with these.
+ * Defaults of DatabaseOptions that the manager also opens its shards with.
  * Nodes of 16 KiB: a checkpoint's cost for scattered writes is mostly per leaf it stores (encode,
  * compress, checksum, place, refer to), not per byte, and scattered writes touch nearly every leaf
  * whatever its size. 10,000,000 random puts ran 1.34x as fast as with 4 KiB nodes. The price is in
