@@ -52,7 +52,7 @@ export interface RedbOptions {
   walSegmentBytes?: number;
   /** `'immediate'` (default), `'group'` or `'none'`; see DatabaseOptions. */
   durability?: Durability;
-  /** Memory for decoded tree nodes across all shards. Default 256 MiB. */
+  /** Memory for decoded tree nodes across all shards. Default 128 MiB. */
   cacheSizeBytes?: number;
   /**
    * Memory for commits not yet folded into the trees (the memtables) across all shards; a shard
