@@ -9,13 +9,15 @@
 //   npx tsx bench/node-size.ts [--puts N] [--gets N] [--sizes 4096,16384,32768] [--rounds N]
 
 import { fork } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Database } from '../src/index.js';
 import { makeKeys, makeValues, streamRng } from './data.js';
+import { spread } from './summary.js';
+import { footprint } from './workloads.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS_DIR = join(dirname(SELF), 'results');
@@ -30,12 +32,6 @@ interface SizeResult {
   secondPassGetsPerSec: number;
   diskBytes: number;
   peakRssMiB: number;
-}
-
-function dirBytes(dir: string): number {
-  let total = 0;
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) total += statSync(join(e.parentPath, e.name)).size;
-  return total;
 }
 
 function runOne(pageSize: number, puts: number, gets: number): SizeResult {
@@ -56,7 +52,7 @@ function runOne(pageSize: number, puts: number, gets: number): SizeResult {
     }
     db.close();
     const loadMs = performance.now() - t0;
-    const diskBytes = dirBytes(dir);
+    const diskBytes = footprint(dir).bytes;
     db = Database.open(dir, { pageSize });
     const probes = streamRng(1, 'node-size-probes');
     const order = Array.from({ length: gets }, () => kept[probes.below(kept.length)]!);
@@ -84,7 +80,6 @@ function child(pageSize: number, puts: number, gets: number): Promise<SizeResult
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 const { values } = parseArgs({
@@ -117,7 +112,7 @@ if (values.child !== undefined) {
     }
   }
   const base = sizes[0]!;
-  const m = (s: number, k: keyof SizeResult): number => median(all.get(s)!.map((x) => x[k]));
+  const m = (s: number, k: keyof SizeResult): number => spread(all.get(s)!.map((x) => x[k])).median;
   console.log(`\npage size  puts/s (through close)  ÷ ${base}  cold gets/s  ÷ ${base}  second pass gets/s  disk MiB  peak RSS MiB`);
   for (const s of sizes) {
     console.log(
