@@ -118,11 +118,18 @@ const MAX_CHECKPOINT_BACKOFF = 64;
 
 /**
  * A background checkpoint gets at least a commit's time (a moving average) after each commit, and
- * more when what it has left, spread over the commits left before the memtable or WAL budget is
- * used again, needs more: CATCH_UP is the margin on that estimate. Once the budget is used, it
- * finishes at once (memtables stay within twice their budget).
+ * more when what it has left, spread evenly over the commits left until TARGET_FILL of the memtable
+ * or WAL budget is used, needs more. Once the budget is used, it finishes at once (memtables stay
+ * within twice their budget). Even steps keep commit latency flat while a checkpoint runs. Before,
+ * each step took 1.5 times the even share of what was left, a margin against running late: that
+ * front-loaded every run (its commits waited 190 ms early and 60 ms late at 3,000,000 random puts)
+ * and ended it a quarter of the way before the budget, leaving those commits without checkpoint
+ * work, so commits during checkpoints ran at 7.4 times the median commit; with even shares, 2.3-3.0
+ * (docs/performance.md, "Checkpoint pacing").
  */
-const CATCH_UP = 1.5;
+const TARGET_FILL = 0.97;
+/** How much more work a run is taken to need than the last one, until its own pace says (tables grow). */
+const RUN_GROWTH = 1.05;
 /** Progress below which a run's pace says too little to plan by. */
 const MIN_PROGRESS = 0.02;
 /** The least time a background checkpoint step gets, so that it moves on beside very fast commits. */
@@ -164,6 +171,8 @@ export class Database {
   private commitMs = 0;
   /** Commits since the background checkpoint began. */
   private runCommits = 0;
+  /** Work of the last background checkpoint that finished, in ms: the next one's first estimate. */
+  private lastRunWorkMs = 0;
   private readonly tableHandles = new Map<string, Table>();
   /** The commit logs' arena: each transaction's log starts at logStart, where the last one ended. */
   private logArena: Uint8Array = new Uint8Array(64 * 1024);
@@ -894,8 +903,9 @@ export class Database {
   }
 
   /**
-   * How long the background checkpoint may work after this commit: in proportion to commit times,
-   * more as the commits since it began fill the memtable or WAL budget, everything once they have.
+   * How long the background checkpoint may work after this commit: its estimated remaining work
+   * spread evenly over the commits left before TARGET_FILL of the memtable or WAL budget (or, once
+   * past it, before all of it), at least a commit's time, everything once the budget is used.
    */
   private stepBudget(core: ShardCore, run: CheckpointRun): number {
     const o = core.options;
@@ -903,14 +913,19 @@ export class Database {
     if (fill >= 1) return Infinity;
     this.runCommits++;
     const least = Math.max(MIN_STEP_MS, this.commitMs);
-    // Spread what is left over the commits left before the budget is used again, so that the run
-    // ends before it has to finish inside one commit: time per unit of progress so far, times the
-    // progress left, over the commits the fill rate says remain (with a margin).
+    if (fill <= 0) return least;
     const p = run.progress();
-    if (p < MIN_PROGRESS || fill <= 0) return least;
-    const remainingMs = (run.workMs * (1 - p)) / p;
-    const commitsLeft = Math.max(1, ((1 - fill) * this.runCommits) / fill);
-    return Math.max(least, (CATCH_UP * remainingMs) / commitsLeft);
+    // Its own pace says little at first (the first slices fold into a cold tree, progress counts
+    // keys, not leaves): the estimate moves from the last run's total (which the next one exceeds a
+    // little as the table grows) to its own pace as it goes.
+    const ownMs = p >= MIN_PROGRESS ? run.workMs / p : 0;
+    const priorMs = this.lastRunWorkMs > 0 ? this.lastRunWorkMs * RUN_GROWTH : ownMs;
+    const totalMs = ownMs > 0 ? p * ownMs + (1 - p) * priorMs : priorMs;
+    const remainingMs = Math.max(0, totalMs - run.workMs);
+    const perCommit = fill / this.runCommits;
+    const until = fill < TARGET_FILL ? TARGET_FILL : 1;
+    const commitsLeft = Math.max(1, (until - fill) / perCommit);
+    return Math.max(least, remainingMs / commitsLeft);
   }
 
   /** Begins a checkpoint nobody asked for, to run between commits; only once every commit is durable. */
@@ -941,6 +956,7 @@ export class Database {
       ready = run.step(performance.now() + budgetMs);
       if (ready && this.unsynced.length === 0) {
         this.endRun();
+        this.lastRunWorkMs = run.workMs;
         run.finish();
         this.checkpointSucceeded(core);
         return;

@@ -6,6 +6,7 @@
  * the commits after it recovered on reopen, the page file accounted for block by block (verify).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +14,7 @@ import { Database } from '../../src/index.js';
 import type { Node } from '../../src/btree/node.js';
 import type { ShardCore } from '../../src/shard/core.js';
 import { CheckpointRun } from '../../src/shard/durability/checkpoint.js';
+import { FaultyFileIO } from '../support/fault-file-io.js';
 import { enc, tmpDir } from '../support/tmp.js';
 
 /** Small pages and memtable: a few thousand keys make a tree whose fold takes many slices. */
@@ -247,4 +249,41 @@ test('a checkpoint stores the leaves its fold has finished with as it goes, hold
   assert.ok(leavesLeft * 10 < written, `${leavesLeft} folded leaves were still held in memory at the end of the fold, ${written} stored`);
   run.finish();
   intactAfterReopen(db, dir, want);
+});
+
+test('a checkpoint that writes many megabytes flushes the page file as it goes, not all in its last step', (t) => {
+  const dir = tmpDir(t, 'ckpt-run-sync');
+  const io = new FaultyFileIO();
+  const opts = { ...OPTS, pageSize: 4096, memtableBytes: 64 << 20 };
+  const want = new Map<string, Buffer>();
+  const db = Database.open(dir, { ...opts, io });
+  // Random bytes do not compress: 14,000 values of 700 bytes make about 10 MB of leaves.
+  for (let from = 0; from < 14_000; from += 2000) {
+    db.write((tx) => {
+      for (let i = from; i < from + 2000; i++) {
+        const v = randomBytes(700);
+        tx.put(key(i), v);
+        want.set(key(i).toString(), v);
+      }
+    });
+  }
+  const run = new CheckpointRun((db as unknown as { core: ShardCore }).core);
+  const written = (): number => (run as unknown as { writer: { bytes: number } }).writer.bytes;
+  const before = io.syncs;
+  // A deadline already passed: one slice (or one round of leaves) per step, and no commit between.
+  while (!run.step(0));
+  const during = io.syncs - before;
+  assert.ok(written() > 8 << 20, `the run wrote ${written()} bytes`);
+  assert.ok(during >= 1, `the page file was flushed ${during} times before the run's end, with ${written()} bytes written`);
+  run.finish();
+  db.close();
+  const again = Database.open(dir, opts);
+  let n = 0;
+  for (const { key: k, value: v } of again.range()) {
+    assert.ok(want.get(k.toString())?.equals(v), `the value of ${k.toString()} reads back`);
+    n++;
+  }
+  assert.equal(n, want.size);
+  assert.ok(again.verify().ok);
+  again.close();
 });
