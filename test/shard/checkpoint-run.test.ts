@@ -287,3 +287,27 @@ test('a checkpoint that writes many megabytes flushes the page file as it goes, 
   assert.ok(again.verify().ok);
   again.close();
 });
+
+test('a checkpoint step given 50 ms or more folds at once rather than waiting for the merging thread', (t) => {
+  const dir = tmpDir(t, 'ckpt-run-nowait');
+  const SPACE = 40_000;
+  const want = new Map<string, string>();
+  // A memtable large enough that no automatic checkpoint starts: this test starts its own run.
+  const db = Database.open(dir, { ...OPTS, memtableBytes: 64 << 20 });
+  // A store's first log starts in an ordinary buffer, which the merging thread cannot read; a log
+  // that outgrows it moves to shared memory, where the next ones follow. Checkpointed away, so that
+  // the memtable below lies in shared memory only.
+  putSome(db, want, SPACE, 0, 1500, 0);
+  db.checkpoint();
+  // 21 commits leave the memtable with runs of several sizes: a run between commits has the
+  // merging thread merge them into one before it folds, and small steps wait for that.
+  for (let c = 1; c <= 21; c++) putSome(db, want, SPACE, c * 1500, 1500, 0);
+  const run = new CheckpointRun((db as unknown as { core: ShardCore }).core, false, true);
+  const source = (run as unknown as { folds: { source: { merging(): boolean } }[] }).folds[0]!.source;
+  assert.ok(source.merging(), 'the merging thread has the runs');
+  run.step(performance.now() + 100);
+  assert.ok(run.progress() > 0, 'a step of 100 ms folded keys while the merging thread had the runs');
+  while (!run.step(performance.now() + 100));
+  run.finish();
+  intactAfterReopen(db, dir, want);
+});
