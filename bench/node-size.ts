@@ -1,7 +1,7 @@
 // What the node size (`pageSize`) trades (docs/performance.md, "Node size"): random-key puts in
 // durable commits of 10,000 (kv.bulk's key and value shapes) through close(), then, reopened with
 // an empty cache, random point reads of loaded keys, twice over the same keys. With the default
-// 3,000,000 puts the table (about 450 MB of keys and values) is larger than the default 256 MiB
+// 3,000,000 puts the table (about 450 MB of keys and values) is larger than the default 128 MiB
 // node cache, so most reads of the first pass load and decompress a leaf, as reads of a large
 // store do. Each size runs in its own process, sizes alternating over the rounds; the table shows
 // the median of the rounds. Every run is appended to results/<timestamp>-node-size.jsonl.

@@ -128,7 +128,7 @@ const MAX_CHECKPOINT_BACKOFF = 64;
  * (docs/performance.md, "Checkpoint pacing").
  */
 const TARGET_FILL = 0.97;
-/** How much more work a run is taken to need than the last one, until its own pace says (tables grow). */
+/** How much more work a run is taken to need than the last one (tables grow). */
 const RUN_GROWTH = 1.05;
 /** Progress below which a run's pace says too little to plan by. */
 const MIN_PROGRESS = 0.02;
@@ -915,13 +915,13 @@ export class Database {
     const least = Math.max(MIN_STEP_MS, this.commitMs);
     if (fill <= 0) return least;
     const p = run.progress();
-    // Its own pace says little at first (the first slices fold into a cold tree, progress counts
-    // keys, not leaves): the estimate moves from the last run's total (which the next one exceeds a
-    // little as the table grows) to its own pace as it goes.
+    // What is left: the share of the run not done yet, of the last run's total (which the next one
+    // exceeds a little as the table grows). A run's own pace overestimates its early slices, which
+    // fold into a cold tree; only the first run, with no last one, goes by it. Before progress says
+    // anything, the last run's total less the work done.
     const ownMs = p >= MIN_PROGRESS ? run.workMs / p : 0;
-    const priorMs = this.lastRunWorkMs > 0 ? this.lastRunWorkMs * RUN_GROWTH : ownMs;
-    const totalMs = ownMs > 0 ? p * ownMs + (1 - p) * priorMs : priorMs;
-    const remainingMs = Math.max(0, totalMs - run.workMs);
+    const totalMs = this.lastRunWorkMs > 0 ? this.lastRunWorkMs * RUN_GROWTH : ownMs;
+    const remainingMs = ownMs > 0 ? (1 - p) * totalMs : Math.max(0, totalMs - run.workMs);
     const perCommit = fill / this.runCommits;
     const until = fill < TARGET_FILL ? TARGET_FILL : 1;
     const commitsLeft = Math.max(1, (until - fill) / perCommit);
