@@ -38,6 +38,7 @@ import { checkRetention, describe, prepareEvent, resolveAuditOptions, type Prepa
 import { exportToString, exportToWritable, checkExport } from './export/index.js';
 import { readFeed, trimFeed, type ChangeEntry, type ChangesOptions } from './feed.js';
 import { insertPart, type InsertHook, type PartResult } from './insert.js';
+import { upgradeIndexLayout } from './index-layout.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
 import { TotalsCache } from './totals-cache.js';
@@ -144,6 +145,7 @@ export class RedbAuditStore {
     this.batchRecovery = mgr.options.readOnly ? { completed: 0, rolledBack: 0, eventsRemoved: 0 } : recoverOnce(mgr);
     // Every writable open makes sure the store has its id, so read-only forwarders can rely on it.
     if (!mgr.options.readOnly) storeId(mgr);
+    upgradeIndexLayout(mgr);
     const baseDir = mgr.options.baseDir;
     const shardOfTenant = (tenantId: string) => this.mgr.shardAt(this.shardOf(tenantId));
     if (audit.integrity.enabled) {
@@ -717,6 +719,8 @@ export class RedbAuditStore {
       this.resetCaches();
     }
     recoverOnce(this.mgr);
+    // A backup taken by an earlier version restores in the layout of its index.
+    upgradeIndexLayout(this.mgr);
     this.recordOperation('store.restore', 'success', { dir: path.resolve(dir) });
     return r;
   }

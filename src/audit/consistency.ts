@@ -6,7 +6,7 @@
  */
 import type { Snapshot } from '../shard/snapshot.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, isSelfKeyed, readTenant, readU64, tenantLenAt, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, indexTsAt, isSelfKeyed, readTenant, readU32, readU64, resourceDay, resourcePrefix, resourceValue, tenantLenAt, valuePrefix } from './keys.js';
 import { readCount, readTotals } from './stats.js';
 import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
@@ -50,35 +50,29 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
     const entries: [number, string][] = [
       [KIND_ACTOR, e.actor.id],
       [KIND_ACTION, e.action],
-      [KIND_RESOURCE, e.resource.type + '\u0000' + e.resource.id],
       [KIND_OUTCOME, e.outcome],
       [KIND_CATEGORY, e.category],
     ];
     for (const [kind, v] of entries) {
       const p = valuePrefix(no, kind, v, true);
       if (!index.has(indexKey(p, ts, id))) problem(`event ${e.id} lacks its index entry of kind ${kind}`);
-      if (kind !== KIND_RESOURCE) {
-        const k = p.toString('latin1');
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
+      const k = p.toString('latin1');
+      counts.set(k, (counts.get(k) ?? 0) + 1);
     }
+    if (!index.has(indexKey(resourcePrefix(no, resourceValue(e.resource.type, e.resource.id), resourceDay(ts)), ts, id))) problem(`event ${e.id} lacks its index entry of kind ${KIND_RESOURCE}`);
     if (idFromKey(key, tl + 8, key.length, ts) !== e.id) problem(`event ${e.id} is keyed under the id ${idFromKey(key, tl + 8, key.length, ts)}`);
     if (!isSelfKeyed(id) && !ids.has(idsKey(no, idBytesOfKey(key, tl + 8, key.length, ts)))) problem(`event ${e.id} lacks its audit.ids entry`);
   }
   for (const { key } of index.range()) {
     report.indexEntries++;
-    // The entry is prefix (T kind value 0x00) + ts(8) + id: find the terminator after the kind.
-    const tl = tenantLenAt(key);
-    let z = tl + 1;
-    const kind = key[tl]!;
-    if (kind === KIND_RESOURCE) z = key.indexOf(0, key.indexOf(0, z) + 1);
-    else z = key.indexOf(0, z);
-    if (z < 0 || z + 9 > key.length) {
+    const at = indexTsAt(key);
+    if (at < 0) {
       problem(`index entry ${key.toString('hex')} is malformed`);
       continue;
     }
-    const ts = readU64(key, z + 1);
-    const id = key.subarray(z + 9);
+    const ts = readU64(key, at);
+    const id = key.subarray(at + 8);
+    if (key[tenantLenAt(key)] === KIND_RESOURCE && readU32(key, tenantLenAt(key) + 1) !== resourceDay(ts)) problem(`index entry ${key.toString('hex')} is filed under another day than its timestamp's`);
     if (!events.has(eventKey(readTenant(key), ts, id))) problem(`index entry ${key.toString('hex')} points at a missing event`);
   }
   for (const { key, value } of ids.range()) {

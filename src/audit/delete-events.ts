@@ -8,7 +8,7 @@
 import type { WriteTxn } from '../shard/txn/write-txn.js';
 import { keepLeavesOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, tenantLenAt, totalKey, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, resourceDay, resourcePrefix, resourceValue, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
 import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
@@ -35,15 +35,15 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
     const values: [number, string][] = [
       [KIND_ACTOR, e.actor.id],
       [KIND_ACTION, e.action],
-      [KIND_RESOURCE, e.resource.type + '\u0000' + e.resource.id],
       [KIND_OUTCOME, e.outcome],
       [KIND_CATEGORY, e.category],
     ];
     for (const [kind, value] of values) {
       const p = valuePrefix(tenantNo, kind, value, true);
       ixT.remove(indexKey(p, ts, id));
-      if (kind !== KIND_RESOURCE) delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
+      delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
     }
+    ixT.remove(indexKey(resourcePrefix(tenantNo, resourceValue(e.resource.type, e.resource.id), resourceDay(ts)), ts, id));
     if (!isSelfKeyed(id)) idT.remove(idsKey(tenantNo, idBytesOfKey(id, 0, id.length, ts)));
     evT.remove(key);
     deleted.push({ tenantId: e.tenantId, id: e.id });

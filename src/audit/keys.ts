@@ -10,7 +10,8 @@
  *                 0x03 + 16-byte ULID of a time after ts
  *                 0x04 + UTF-8 of a caller's own id
  *   audit.events  T ts(8 BE) idkey                   -> the event's stored form (stored-event.ts)
- *   audit.index   T kind(1) value 0x00 ts(8) idkey   -> empty
+ *   audit.index   T kind(1) value 0x00 ts(8) idkey   -> empty (actor, action, outcome, category)
+ *                 T 0x03 day(4) type 0x00 id 0x00 ts(8) idkey -> empty (resource; day = ts / 86,400,000)
  *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
  *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)
  *   audit.ids     T idbytes                          -> ts(8)   (only ids whose key at their ts
@@ -22,6 +23,13 @@
  * five index keys. The tags keep the order of (ts, id) exactly what it is with the full 16 bytes:
  * at one ts, ULIDs of an earlier time sort first (their first 6 bytes are below ts), then ULIDs of
  * that time (ordered by their random bytes, which is their order), then later ULIDs, then other ids.
+ *
+ * Why resource entries carry the day: an agent's resources are many (every record, file or account
+ * touched), so without it each new entry lands at a random place in an index as large as the store,
+ * and every checkpoint rewrites nearly every leaf of it: write amplification that grows with the
+ * store. Keyed under its day first, a new entry lands among that day's entries only, so what a
+ * checkpoint rewrites is bounded by a day's entries; a resource query visits the days of its window
+ * in turn (resourcePrefix).
  *
  * Invariants: indexed values never contain 0x00 (validation refuses it), so `value 0x00` is an
  * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
@@ -249,6 +257,47 @@ export function valuePrefix(tenantNo: number, kind: number, value: string, termi
   k.write(value, t + 1, 'utf8');
   if (terminated) k[t + 1 + n] = 0;
   return k;
+}
+
+/** Width of the resource index's time buckets (see the header): one UTC day. */
+export const RESOURCE_DAY_MS = 86_400_000;
+
+/** The resource index's bucket of timestamp `ts`. */
+export function resourceDay(ts: number): number {
+  return Math.floor(ts / RESOURCE_DAY_MS);
+}
+
+/** The indexed value of a resource: its type and id, joined by 0x00 (neither contains one). */
+export function resourceValue(type: string, id: string): string {
+  return type + '\u0000' + id;
+}
+
+/**
+ * The resource index prefix of `value` (resourceValue) on `day`: `T 0x03 day(4) value 0x00`.
+ * Entries of the same resource on different days have different prefixes; the days of a window are
+ * visited in turn.
+ */
+export function resourcePrefix(tenantNo: number, value: string, day: number): Buffer {
+  const n = Buffer.byteLength(value, 'utf8');
+  const t = tenantLen(tenantNo);
+  const k = Buffer.allocUnsafe(t + 5 + n + 1);
+  writeTenant(k, 0, tenantNo);
+  k[t] = KIND_RESOURCE;
+  writeU32(k, t + 1, day);
+  k.write(value, t + 5, 'utf8');
+  k[t + 5 + n] = 0;
+  return k;
+}
+
+/** Where the ts of index key `key` starts (after its prefix's terminator), or -1 if it has none. */
+export function indexTsAt(key: Uint8Array): number {
+  const tl = tenantLenAt(key);
+  let z: number;
+  if (key[tl] === KIND_RESOURCE) {
+    z = key.indexOf(0, tl + 5);
+    if (z >= 0) z = key.indexOf(0, z + 1);
+  } else z = key.indexOf(0, tl + 1);
+  return z < 0 || z + 9 > key.length ? -1 : z + 1;
 }
 
 /** An index entry key: an index prefix (`valuePrefix(..., true)`) followed by ts and id. */

@@ -7,13 +7,15 @@
  * than MAX_PREFIX_VALUES of them the time order is used instead.
  *
  * Resource (type, id) pairs have no count (there are too many distinct ones to update per commit):
- * their index is probed, counting at most as many entries as the best estimate so far.
+ * their index is probed over the window's days, counting at most as many entries as the best
+ * estimate so far. A resource plan's prefixes are one per day, in ascending order, covering disjoint
+ * times: they are scanned one after the other, not merged.
  *
  * Estimates assume events spread evenly over the tenant's [min, max] timestamps, so a time window
  * scales every candidate alike; they are estimates, reported by explain() next to what was scanned.
  */
 import type { SnapshotTable } from '../shard/snapshot.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, prefixEnd, tenantPrefix, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, indexBound, prefixEnd, resourceDay, resourcePrefix, resourceValue, tenantPrefix, valuePrefix } from './keys.js';
 import type { NormalQuery } from './query-model.js';
 import { readCount, type TenantTotals } from './stats.js';
 
@@ -39,12 +41,16 @@ export interface TenantPlan {
   tenantId: string;
   /** 0: time order over audit.events; otherwise the index kind (keys.ts). */
   kind: number;
-  /** Key prefixes to scan: [tenant prefix] for time order, else one index prefix per value. */
+  /**
+   * Key prefixes to scan: [tenant prefix] for time order, one index prefix per value for actor,
+   * action, outcome and category, and for a resource one prefix per day of the window, ascending.
+   */
   prefixes: Buffer[];
   estimatedRows: number;
   /**
    * Entries under `prefixes` over all time, as the statistics of this snapshot count them (exact),
-   * or the tenant's total for time order; for a resource plan, the probed count (capped).
+   * or the tenant's total for time order; for a resource plan, the count probed in the window
+   * (capped) scaled to the tenant's whole span.
    */
   indexedRows: number;
   /** Residual filters (Residual bits). */
@@ -102,6 +108,29 @@ function consider(best: Candidate, stats: SnapshotTable, tenantNo: number, kind:
   return est < best.est ? { kind, prefixes: [p], est, answers } : best;
 }
 
+/**
+ * `best`, or the resource index when it holds fewer entries. Resource ids are too many to keep a
+ * count each, so the index itself is counted, over the days of the window (one prefix per day, in
+ * ascending order: keys.ts), never past the best estimate so far scaled to the window (so this probe
+ * costs no more than the plan it might replace would save). The count is scaled back to the tenant's
+ * whole span to compare with the other candidates, whose counts are over all time.
+ */
+function considerResource(best: Candidate, q: NormalQuery, tenantNo: number, totals: TenantTotals, fraction: number, index: SnapshotTable): Candidate {
+  const value = resourceValue(q.resourceType!, q.resourceId!);
+  const first = resourceDay(Math.max(q.from, totals.minTs));
+  const last = resourceDay(Math.min(q.to, totals.maxTs + 1) - 1);
+  const prefixes: Buffer[] = [];
+  for (let day = first; day <= last; day++) prefixes.push(resourcePrefix(tenantNo, value, day));
+  const cap = Math.max(1, Math.ceil(best.est * fraction));
+  let inWindow = 0;
+  for (const p of prefixes) {
+    if (inWindow >= cap) break;
+    for (const _ of index.rangeViews({ gte: indexBound(p, q.from), lt: indexBound(p, q.to), limit: cap - inWindow })) inWindow++;
+  }
+  const est = inWindow / fraction;
+  return est < best.est ? { kind: KIND_RESOURCE, prefixes, est, answers: Residual.ResourceType | Residual.ResourceId } : best;
+}
+
 /** Plans one tenant's part of `q` given its `totals`, or returns null when the tenant has no events. */
 export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tenantId: string, totals: TenantTotals, stats: SnapshotTable, index: SnapshotTable): TenantPlan | null {
   if (totals.count <= 0) return null;
@@ -114,14 +143,7 @@ export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tena
   if (q.action !== undefined) best = consider(best, stats, tenantNo, KIND_ACTION, q.action, Residual.Action);
   if (q.outcome !== undefined) best = consider(best, stats, tenantNo, KIND_OUTCOME, q.outcome, Residual.Outcome);
   if (q.category !== undefined) best = consider(best, stats, tenantNo, KIND_CATEGORY, q.category, Residual.Category);
-  if (q.resourceType !== undefined && q.resourceId !== undefined) {
-    // Resource ids are too many to keep a count each; count the index itself, never past the best
-    // estimate so far (so this probe costs no more than the plan it might replace would save).
-    const p = valuePrefix(tenantNo, KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, true);
-    let est = 0;
-    for (const _ of index.rangeViews({ gte: p, lt: prefixEnd(p)!, limit: Math.max(1, Math.floor(best.est)) })) est++;
-    if (est < best.est) best = { kind: KIND_RESOURCE, prefixes: [p], est, answers: Residual.ResourceType | Residual.ResourceId };
-  }
+  if (q.resourceType !== undefined && q.resourceId !== undefined && fraction > 0) best = considerResource(best, q, tenantNo, totals, fraction, index);
   if (q.actionPrefix !== undefined) {
     const lo = valuePrefix(tenantNo, KIND_ACTION, q.actionPrefix, false);
     const prefixes: Buffer[] = [];

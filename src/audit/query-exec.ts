@@ -17,7 +17,7 @@ import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
 import { decodeEvent, decodeEventText, MAX_TIMESTAMP } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, resourceDay, resourcePrefix, resourceValue, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
 import { eventJsonAt, eventTextAt } from './stored-event.js';
@@ -145,26 +145,40 @@ export function scanBounds(prefix: Buffer, q: NormalQuery, tenantId: string, cur
   return lowerIncl ? { gte: lower, lt: upper, reverse: q.desc } : { gt: lower, lt: upper, reverse: q.desc };
 }
 
-/** A sorted stream of rows from one range scan. */
+/**
+ * A sorted stream of rows from range scans under prefixes of one length: one scan, or (for the
+ * resource index's days) several whose times do not overlap, given in the query's order and read
+ * one after the other.
+ */
 class Source {
   head: Row | null = null;
-  private readonly it: RangeIterator;
+  private it: RangeIterator;
+  private next = 1;
 
   constructor(
     private readonly plan: TenantPlan,
     private readonly view: ShardView,
     private readonly prefixLen: number,
     private readonly time: boolean,
-    range: RangeOptions,
+    private readonly ranges: readonly RangeOptions[],
     private readonly counter: { scanned: number },
   ) {
-    // Views, not copies: each row copies its id, and its value view lives only while it is the head.
-    this.it = (time ? view.events : view.index).rangeViews(range);
+    this.it = this.open(ranges[0]!);
+  }
+
+  /** Views, not copies: each row copies its id, and its value view lives only while it is the head. */
+  private open(range: RangeOptions): RangeIterator {
+    return (this.time ? this.view.events : this.view.index).rangeViews(range);
   }
 
   advance(): boolean {
     if (this.head !== null && this.time) this.head.detach();
-    const e = this.it.step();
+    let e = this.it.step();
+    while (e === null && this.next < this.ranges.length) {
+      this.it.return();
+      this.it = this.open(this.ranges[this.next++]!);
+      e = this.it.step();
+    }
     if (e === null) {
       this.head = null;
       return false;
@@ -208,9 +222,20 @@ export class MergedRows implements Iterable<Row> {
     try {
       for (const plan of plans) {
         const view = views.get(plan.shard)!;
+        if (plan.kind === KIND_RESOURCE) {
+          // One prefix per day, ascending: read in turn, in the query's order.
+          const ranges: RangeOptions[] = [];
+          for (const prefix of plan.prefixes) {
+            const range = scanBounds(prefix, q, plan.tenantId, cursor);
+            if (range) ranges.push(range);
+          }
+          if (q.desc) ranges.reverse();
+          if (ranges.length > 0) this.sources.push(new Source(plan, view, plan.prefixes[0]!.length, false, ranges, counter));
+          continue;
+        }
         for (const prefix of plan.prefixes) {
           const range = scanBounds(prefix, q, plan.tenantId, cursor);
-          if (range) this.sources.push(new Source(plan, view, prefix.length, plan.kind === 0, range, counter));
+          if (range) this.sources.push(new Source(plan, view, prefix.length, plan.kind === 0, [range], counter));
         }
       }
       if (this.sources.length > 1) {
@@ -305,20 +330,34 @@ export function matchesResidual(e: AuditEvent, q: NormalQuery, bits: number): bo
 /** Residual filters that an index membership check answers exactly (no decoding). */
 const MEMBERSHIP = Residual.Actor | Residual.Action | Residual.Outcome | Residual.Category;
 
-/** Index prefixes to test for membership instead of decoding, or null when a residual needs the event. */
-export function membershipPrefixes(q: NormalQuery, plan: TenantPlan): Buffer[] | null {
+/** Index entries that answer a plan's residual filters by membership (see membership). */
+interface Membership {
+  /** Index prefixes whose entry (prefix, ts, id) every counted row must have. */
+  prefixes: Buffer[];
+  /** The resource value (resourceValue) whose entry, under the row's day, it must have; or null. */
+  resource: string | null;
+}
+
+/** The index entries to test for membership instead of decoding, or null when a residual needs the event. */
+function membership(q: NormalQuery, plan: TenantPlan): Membership | null {
   let bits = plan.residual;
-  const out: Buffer[] = [];
+  const out: Membership = { prefixes: [], resource: null };
   if (bits & Residual.ResourceType && bits & Residual.ResourceId) {
-    out.push(valuePrefix(plan.tenantNo, KIND_RESOURCE, q.resourceType + '\u0000' + q.resourceId, true));
+    out.resource = resourceValue(q.resourceType!, q.resourceId!);
     bits &= ~(Residual.ResourceType | Residual.ResourceId);
   }
   if (bits & ~MEMBERSHIP) return null;
-  if (bits & Residual.Actor) out.push(valuePrefix(plan.tenantNo, KIND_ACTOR, q.actorId!, true));
-  if (bits & Residual.Action) out.push(valuePrefix(plan.tenantNo, KIND_ACTION, q.action!, true));
-  if (bits & Residual.Outcome) out.push(valuePrefix(plan.tenantNo, KIND_OUTCOME, q.outcome!, true));
-  if (bits & Residual.Category) out.push(valuePrefix(plan.tenantNo, KIND_CATEGORY, q.category!, true));
+  if (bits & Residual.Actor) out.prefixes.push(valuePrefix(plan.tenantNo, KIND_ACTOR, q.actorId!, true));
+  if (bits & Residual.Action) out.prefixes.push(valuePrefix(plan.tenantNo, KIND_ACTION, q.action!, true));
+  if (bits & Residual.Outcome) out.prefixes.push(valuePrefix(plan.tenantNo, KIND_OUTCOME, q.outcome!, true));
+  if (bits & Residual.Category) out.prefixes.push(valuePrefix(plan.tenantNo, KIND_CATEGORY, q.category!, true));
   return out;
+}
+
+/** Whether the row of `plan` has every index entry `m` names. */
+function isMember(m: Membership, plan: TenantPlan, view: ShardView, row: Row): boolean {
+  for (const p of m.prefixes) if (!view.index.has(indexKey(p, row.ts, row.id))) return false;
+  return m.resource === null || view.index.has(indexKey(resourcePrefix(plan.tenantNo, m.resource, resourceDay(row.ts)), row.ts, row.id));
 }
 
 /** Entries under `prefix` with timestamps in [from, to), counted from the keys alone. */
@@ -356,19 +395,10 @@ export function countPlan(plan: TenantPlan, view: ShardView, q: NormalQuery, cou
     counter.scanned += n;
     return total - n;
   }
-  const members = membershipPrefixes(q, plan);
+  const members = membership(q, plan);
   let n = 0;
   for (const row of new MergedRows([plan], new Map([[plan.shard, view]]), q, undefined, counter)) {
-    if (members) {
-      let ok = true;
-      for (const p of members) {
-        if (!view.index.has(indexKey(p, row.ts, row.id))) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) n++;
-    } else if (matchesResidual(row.event(), q, plan.residual)) n++;
+    if (members ? isMember(members, plan, view, row) : matchesResidual(row.event(), q, plan.residual)) n++;
   }
   return n;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli, json, tmp } from './harness.js';
-import { INIT_ENTRIES, seedKv } from './seed.js';
+import { initEntries, seedKv } from './seed.js';
 
 test('restore rebuilds the backed-up store elsewhere, which then verifies with the same entries', (t) => {
   const root = tmp(t);
@@ -17,7 +17,7 @@ test('restore rebuilds the backed-up store elsewhere, which then verifies with t
   assert.equal(json<{ dir: string }>(r).dir, to);
   const v = json<{ status: string; shards: { entries: number }[] }>(cli(['verify', '--dir', to, '--json']));
   assert.equal(v.status, 'clean');
-  assert.equal(v.shards.reduce((n, s) => n + s.entries, 0), 1500 + INIT_ENTRIES);
+  assert.equal(v.shards.reduce((n, s) => n + s.entries, 0), 1500 + initEntries(2));
 });
 
 test('restore refuses a damaged backup (exit 2), a missing one (exit 6) and a non-empty target without --force', (t) => {

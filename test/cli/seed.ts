@@ -23,5 +23,10 @@ export function seedKv(dir: string, count: number, shards = 1, key?: { file: str
   }
 }
 
-/** Entries a store has from `redb-audit init` alone: the store id the audit layer keeps in audit.meta. */
-export const INIT_ENTRIES = 1;
+/**
+ * Entries a store of `shards` shards has from `redb-audit init` alone, in audit.meta: the store id
+ * (shard 0) and each shard's index layout (src/audit/index-layout.ts).
+ */
+export function initEntries(shards: number): number {
+  return 1 + shards;
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { cli, cliSpawn, json, tmp } from './harness.js';
-import { INIT_ENTRIES, seedKv } from './seed.js';
+import { initEntries, seedKv } from './seed.js';
 
 interface StatsJson {
   status: string;
@@ -19,10 +19,10 @@ test('stats reports every shard, the entries and the sizes, and exits 0 on a hea
   const out = json<StatsJson>(r);
   assert.equal(out.status, 'healthy');
   assert.equal(out.shards.length, 4);
-  assert.equal(out.totals.entries, 2500 + INIT_ENTRIES);
+  assert.equal(out.totals.entries, 2500 + initEntries(4));
   assert.ok(out.shards.every((s) => s.pageFileBytes > 0));
   const human = cli(['stats', '--dir', dir]);
-  assert.match(human.stdout, new RegExp(`4 shard\\(s\\), ${2500 + INIT_ENTRIES} entries`));
+  assert.match(human.stdout, new RegExp(`4 shard\\(s\\), ${2500 + initEntries(4)} entries`));
 });
 
 test('stats --watch --json prints one report per interval until SIGINT', async (t) => {

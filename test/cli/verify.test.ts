@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli, json, tmp } from './harness.js';
-import { INIT_ENTRIES, seedKv } from './seed.js';
+import { initEntries, seedKv } from './seed.js';
 
 interface VerifyJson {
   status: string;
@@ -18,7 +18,7 @@ test('verify of a healthy store exits 0 and counts what it read', (t) => {
   assert.equal(r.code, 0, r.stderr);
   const out = json<VerifyJson>(r);
   assert.equal(out.status, 'clean');
-  assert.equal(out.shards.reduce((n, s) => n + s.entries, 0), 2000 + INIT_ENTRIES);
+  assert.equal(out.shards.reduce((n, s) => n + s.entries, 0), 2000 + initEntries(2));
   const human = cli(['verify', '--dir', dir]);
   assert.equal(human.code, 0);
   assert.match(human.stdout, /clean \(2 shard\(s\)/);
