@@ -2,13 +2,11 @@
 // earlier versions wrote without it (src/audit/index-layout.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { RedbAuditStore, ValidationError, type AuditEventInput } from '../../src/index.js';
 import { KIND_RESOURCE, RESOURCE_DAY_MS, tenantLenAt } from '../../src/audit/keys.js';
 import { META_INDEX_LAYOUT } from '../../src/audit/index-layout.js';
 import { T_INDEX, T_META } from '../../src/audit/tables.js';
+import { tmpDir } from '../support/tmp.js';
 
 const DAY0 = Date.UTC(2026, 5, 1);
 
@@ -74,7 +72,7 @@ function resourceAnswers(store: RedbAuditStore): string[] {
 }
 
 /** The answers worked out from the events themselves. */
-function expectedAnswers(all: readonly { id: string; tenantId: string; timestamp: number; actor: { id: string }; resource: { id: string } }[]): string[] {
+function expectedAnswers(all: readonly Stored[]): string[] {
   const out: string[] = [];
   for (const tenantId of ['acme', 'beta']) {
     for (const resourceId of ['d0', 'd1', 'd2', 'none']) {
@@ -95,61 +93,55 @@ function expectedAnswers(all: readonly { id: string; tenantId: string; timestamp
   return out;
 }
 
-test('a resource query walks the days of its window in either order, across cursors, and counts without decoding', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-layout-'));
-  try {
-    const store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
-    const input = events();
-    const r = store.insertEvents(input);
-    const all = input.map((e, i) => ({ ...(e as { tenantId: string; timestamp: number; actor: { id: string }; resource: { id: string } }), id: r.ids[i]! }));
-    assert.deepEqual(resourceAnswers(store), expectedAnswers(all));
-    const plan = store.explain({ tenantId: 'acme', resourceType: 'doc', resourceId: 'd1' });
-    assert.equal(plan.index, 'resource');
-    assert.ok(store.checkConsistency().ok);
-    store.close();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+type Stored = { id: string; tenantId: string; timestamp: number; actor: { id: string }; resource: { id: string } };
+
+/** A two-shard store in `dir` holding events(), and those events as stored (with their ids). */
+async function seeded(dir: string): Promise<{ store: RedbAuditStore; all: Stored[] }> {
+  const store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
+  const input = events();
+  const r = store.insertEvents(input);
+  return { store, all: input.map((e, i) => ({ ...(e as Omit<Stored, 'id'>), id: r.ids[i]! })) };
+}
+
+test('a resource query walks the days of its window in either order, across cursors, and counts without decoding', async (t) => {
+  const dir = tmpDir(t, 'audit-layout');
+  const { store, all } = await seeded(dir);
+  assert.deepEqual(resourceAnswers(store), expectedAnswers(all));
+  const plan = store.explain({ tenantId: 'acme', resourceType: 'doc', resourceId: 'd1' });
+  assert.equal(plan.index, 'resource');
+  assert.ok(store.checkConsistency().ok);
+  store.close();
 });
 
-test('a store whose resource index has the first layout is converted at a writable open, and its resource queries find every event', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-layout-'));
-  try {
-    let store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
-    const input = events();
-    const r = store.insertEvents(input);
-    const all = input.map((e, i) => ({ ...(e as { tenantId: string; timestamp: number; actor: { id: string }; resource: { id: string } }), id: r.ids[i]! }));
-    assert.equal(toFirstLayout(store), input.length);
-    // In the first layout the new code finds nothing by resource, and the cross-check says so.
-    assert.ok(!store.checkConsistency().ok);
-    store.close();
+test('a store whose resource index has the first layout is converted at a writable open, and its resource queries find every event', async (t) => {
+  const dir = tmpDir(t, 'audit-layout');
+  const seed = await seeded(dir);
+  const all = seed.all;
+  let store = seed.store;
+  assert.equal(toFirstLayout(store), all.length);
+  // In the first layout the new code finds nothing by resource, and the cross-check says so.
+  assert.ok(!store.checkConsistency().ok);
+  store.close();
 
-    // Read-only, the store is refused (its resource queries would answer nothing), and left as it was.
-    await assert.rejects(RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true }), (err: unknown) => err instanceof ValidationError && /earlier version/.test(err.message) && /open the store once for writing/.test(err.message));
+  // Read-only, the store is refused (its resource queries would answer nothing), and left as it was.
+  await assert.rejects(RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true }), (err: unknown) => err instanceof ValidationError && /earlier version/.test(err.message) && /open the store once for writing/.test(err.message));
 
-    store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
-    assert.deepEqual(resourceAnswers(store), expectedAnswers(all));
-    assert.ok(store.checkConsistency().ok);
-    store.close();
+  store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
+  assert.deepEqual(resourceAnswers(store), expectedAnswers(all));
+  assert.ok(store.checkConsistency().ok);
+  store.close();
 
-    const reader = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true });
-    assert.deepEqual(resourceAnswers(reader), expectedAnswers(all));
-    reader.close();
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const reader = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true });
+  assert.deepEqual(resourceAnswers(reader), expectedAnswers(all));
+  reader.close();
 });
 
-test('an index layout this version does not know is refused at open, naming the layout', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-layout-'));
-  try {
-    const store = await RedbAuditStore.open({ baseDir: dir, durability: 'none' });
-    store.insertEvents(events().slice(0, 3));
-    store.manager.shardAt(0).write((tx) => tx.table(T_META).put(META_INDEX_LAYOUT, Buffer.from([9])));
-    store.close();
-    await assert.rejects(RedbAuditStore.open({ baseDir: dir }), (err: unknown) => err instanceof ValidationError && /has layout 9/.test(err.message));
-    await assert.rejects(RedbAuditStore.open({ baseDir: dir, readOnly: true }), (err: unknown) => err instanceof ValidationError && /has layout 9/.test(err.message));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+test('an index layout this version does not know is refused at open, naming the layout', async (t) => {
+  const dir = tmpDir(t, 'audit-layout');
+  const store = await RedbAuditStore.open({ baseDir: dir, durability: 'none' });
+  store.insertEvents(events().slice(0, 3));
+  store.manager.shardAt(0).write((tx) => tx.table(T_META).put(META_INDEX_LAYOUT, Buffer.from([9])));
+  store.close();
+  await assert.rejects(RedbAuditStore.open({ baseDir: dir }), (err: unknown) => err instanceof ValidationError && /has layout 9/.test(err.message));
+  await assert.rejects(RedbAuditStore.open({ baseDir: dir, readOnly: true }), (err: unknown) => err instanceof ValidationError && /has layout 9/.test(err.message));
 });
