@@ -48,49 +48,52 @@ function toFirstLayout(store: RedbAuditStore): number {
   return n;
 }
 
-/** Ids of every resource query's answer (both orders, pages of 5 through cursors) and its count. */
-function resourceAnswers(store: RedbAuditStore): string[] {
-  const out: string[] = [];
+interface ResourceQuery {
+  tenantId: string;
+  resourceType: string;
+  resourceId: string;
+  order: 'asc' | 'desc';
+  from?: number;
+  to?: number;
+}
+
+/** Every resource query the tests ask: both tenants, three resources and one absent, both orders, all time and a window from the last ms of day 0 to the end of day 3. */
+function resourceQueries(): ResourceQuery[] {
+  const out: ResourceQuery[] = [];
   for (const tenantId of ['acme', 'beta']) {
     for (const resourceId of ['d0', 'd1', 'd2', 'none']) {
       for (const order of ['asc', 'desc'] as const) {
-        for (const window of [{}, { from: DAY0 + RESOURCE_DAY_MS - 1, to: DAY0 + 4 * RESOURCE_DAY_MS }]) {
-          const q = { tenantId, resourceType: 'doc', resourceId, order, ...window };
-          const ids: string[] = [];
-          let cursor: string | undefined;
-          do {
-            const page = store.queryEvents({ ...q, limit: 5, cursor });
-            ids.push(...page.events.map((e) => e.id));
-            cursor = page.nextCursor;
-          } while (cursor);
-          out.push(`${JSON.stringify(q)} ${store.countEvents(q)} ${store.countEvents({ ...q, actorId: 'u1' })} ${ids.join(',')}`);
-        }
+        out.push({ tenantId, resourceType: 'doc', resourceId, order });
+        out.push({ tenantId, resourceType: 'doc', resourceId, order, from: DAY0 + RESOURCE_DAY_MS - 1, to: DAY0 + 4 * RESOURCE_DAY_MS });
       }
     }
   }
   return out;
 }
 
-/** The answers worked out from the events themselves. */
+/** Each query's count, its count with actorId u1 too, and its ids (pages of 5 through cursors). */
+function resourceAnswers(store: RedbAuditStore): string[] {
+  return resourceQueries().map((q) => {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = store.queryEvents({ ...q, limit: 5, cursor });
+      ids.push(...page.events.map((e) => e.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return `${JSON.stringify(q)} ${store.countEvents(q)} ${store.countEvents({ ...q, actorId: 'u1' })} ${ids.join(',')}`;
+  });
+}
+
+/** The same, worked out from the events themselves. */
 function expectedAnswers(all: readonly Stored[]): string[] {
-  const out: string[] = [];
-  for (const tenantId of ['acme', 'beta']) {
-    for (const resourceId of ['d0', 'd1', 'd2', 'none']) {
-      for (const order of ['asc', 'desc'] as const) {
-        for (const window of [{}, { from: DAY0 + RESOURCE_DAY_MS - 1, to: DAY0 + 4 * RESOURCE_DAY_MS }]) {
-          const q = { tenantId, resourceType: 'doc', resourceId, order, ...window };
-          const from = 'from' in window ? window.from! : -Infinity;
-          const to = 'to' in window ? window.to! : Infinity;
-          const match = all
-            .filter((e) => e.tenantId === tenantId && e.resource.id === resourceId && e.timestamp >= from && e.timestamp < to)
-            .sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : 1));
-          if (order === 'desc') match.reverse();
-          out.push(`${JSON.stringify(q)} ${match.length} ${match.filter((e) => e.actor.id === 'u1').length} ${match.map((e) => e.id).join(',')}`);
-        }
-      }
-    }
-  }
-  return out;
+  return resourceQueries().map((q) => {
+    const match = all
+      .filter((e) => e.tenantId === q.tenantId && e.resource.id === q.resourceId && e.timestamp >= (q.from ?? -Infinity) && e.timestamp < (q.to ?? Infinity))
+      .sort((a, b) => a.timestamp - b.timestamp || (a.id < b.id ? -1 : 1));
+    if (q.order === 'desc') match.reverse();
+    return `${JSON.stringify(q)} ${match.length} ${match.filter((e) => e.actor.id === 'u1').length} ${match.map((e) => e.id).join(',')}`;
+  });
 }
 
 type Stored = { id: string; tenantId: string; timestamp: number; actor: { id: string }; resource: { id: string } };
