@@ -27,7 +27,7 @@ const extra = {
 };
 const data = makeAuditDataset(20_240_601, events);
 const sizes = auditSizes(events);
-const q = makeQueries(20_240_601, data, { timeWindow: sizes.timeWindowQueries, actor: sizes.actorQueries, actionCount: sizes.actionCountQueries });
+const q = makeQueries(20_240_601, data, { timeWindow: sizes.timeWindowQueries, actor: sizes.actorQueries, actionCount: sizes.actionCountQueries, resource: sizes.resourceQueries });
 
 function cpu(): number {
   const u = process.cpuUsage();

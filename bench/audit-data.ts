@@ -194,17 +194,19 @@ export function* auditEventBatches(seed: number, count: number, perBatch: number
 export interface TimeWindowQuery { tenantId: string; from: number; to: number }
 export interface ActorQuery { tenantId: string; actorId: string }
 export interface ActionCountQuery { tenantId: string; prefix: string }
+export interface ResourceQuery { tenantId: string; resourceType: string; resourceId: string }
 
 export interface QuerySet {
   timeWindow: TimeWindowQuery[];
   actor: ActorQuery[];
   actionCount: ActionCountQuery[];
+  resource: ResourceQuery[];
   /** The tenant with the most events (exported whole). */
   largestTenant: string;
 }
 
 /** Seeded queries; tenants are picked uniformly, so small tenants are asked about as often as big ones. */
-export function makeQueries(seed: number, data: AuditDataset, counts: { timeWindow: number; actor: number; actionCount: number }): QuerySet {
+export function makeQueries(seed: number, data: AuditDataset, counts: { timeWindow: number; actor: number; actionCount: number; resource: number }): QuerySet {
   const rng = streamRng(seed, 'audit-queries');
   const tenant = (): number => rng.below(data.tenants.length);
   const timeWindow = Array.from({ length: counts.timeWindow }, () => {
@@ -219,8 +221,14 @@ export function makeQueries(seed: number, data: AuditDataset, counts: { timeWind
     tenantId: data.tenants[tenant()]!,
     prefix: ACTION_FAMILIES[rng.below(ACTION_FAMILIES.length)]!.slice(0, -1),
   }));
+  // A resource that some event touched (most have a handful of events over the whole span), asked
+  // after the others so that adding it left their queries as they were.
+  const resource = Array.from({ length: counts.resource }, () => {
+    const e = data.events[rng.below(data.events.length)]!;
+    return { tenantId: e.tenantId, resourceType: e.resource.type, resourceId: e.resource.id };
+  });
   const sizes = new Map<string, number>();
   for (const e of data.events) sizes.set(e.tenantId, (sizes.get(e.tenantId) ?? 0) + 1);
   const largestTenant = [...sizes].sort((a, b) => b[1] - a[1])[0]![0];
-  return { timeWindow, actor, actionCount, largestTenant };
+  return { timeWindow, actor, actionCount, resource, largestTenant };
 }

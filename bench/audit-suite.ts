@@ -1,4 +1,4 @@
-// One engine's run of the audit benchmark, in its own process: ingest, the three query kinds, the
+// One engine's run of the audit benchmark, in its own process: ingest, the four query kinds, the
 // export of the largest tenant, and the footprint after close. The timed loops touch each result
 // only to fold it into a digest, which the runner compares across engines (a fast wrong answer
 // does not win).
@@ -16,7 +16,7 @@ export const QUERY_LIMIT = 100;
 
 // The query kinds run twice on the reopened store: first with caches as the reopen left them (every
 // page a query touches is read and decoded on first use), then again with them warm.
-export const AUDIT_WORKLOADS = ['ingest', 'timeWindow', 'actor', 'actionCount', 'timeWindowWarm', 'actorWarm', 'actionCountWarm', 'export'] as const;
+export const AUDIT_WORKLOADS = ['ingest', 'timeWindow', 'actor', 'actionCount', 'resource', 'timeWindowWarm', 'actorWarm', 'actionCountWarm', 'resourceWarm', 'export'] as const;
 export type AuditWorkload = (typeof AUDIT_WORKLOADS)[number];
 
 export interface AuditSizes {
@@ -24,6 +24,7 @@ export interface AuditSizes {
   timeWindowQueries: number;
   actorQueries: number;
   actionCountQueries: number;
+  resourceQueries: number;
 }
 
 export function auditSizes(events: number): AuditSizes {
@@ -34,6 +35,7 @@ export function auditSizes(events: number): AuditSizes {
     timeWindowQueries: Math.round(2000 * scale),
     actorQueries: Math.round(2000 * scale),
     actionCountQueries: Math.round(500 * scale),
+    resourceQueries: Math.round(2000 * scale),
   };
 }
 
@@ -44,6 +46,8 @@ export interface AuditDigests {
   actorRows: number;
   actionCount: string;
   actionCountTotal: number;
+  resource: string;
+  resourceRows: number;
   exportEvents: number;
   exportBytes: number;
   exportHash: string;
@@ -77,7 +81,7 @@ function digestEvents(d: Digest, events: readonly { id: string }[]): void {
   for (const e of events) d.bytes(Buffer.from(e.id));
 }
 
-async function runQueries(db: AuditEngine, q: QuerySet): Promise<Pick<AuditSuiteResult['workloads'], 'timeWindow' | 'actor' | 'actionCount'> & { digests: Omit<AuditDigests, 'exportEvents' | 'exportBytes' | 'exportHash'> }> {
+async function runQueries(db: AuditEngine, q: QuerySet): Promise<Pick<AuditSuiteResult['workloads'], 'timeWindow' | 'actor' | 'actionCount' | 'resource'> & { digests: Omit<AuditDigests, 'exportEvents' | 'exportBytes' | 'exportHash'> }> {
   const window = new Digest();
   let windowRows = 0;
   collectGarbage();
@@ -110,10 +114,22 @@ async function runQueries(db: AuditEngine, q: QuerySet): Promise<Pick<AuditSuite
     countDigest.number(n);
   }
   const actionCount = measure(q.actionCount.length, start);
+
+  const resourceDigest = new Digest();
+  let resourceRows = 0;
+  collectGarbage();
+  start = process.hrtime.bigint();
+  for (const r of q.resource) {
+    const events = await settle(db.resourceLatest(r.tenantId, r.resourceType, r.resourceId, QUERY_LIMIT));
+    resourceRows += events.length;
+    digestEvents(resourceDigest, events);
+  }
+  const resource = measure(q.resource.length, start);
   return {
     timeWindow,
     actor,
     actionCount,
+    resource,
     digests: {
       timeWindow: window.hex(),
       timeWindowRows: windowRows,
@@ -121,13 +137,15 @@ async function runQueries(db: AuditEngine, q: QuerySet): Promise<Pick<AuditSuite
       actorRows,
       actionCount: countDigest.hex(),
       actionCountTotal: countTotal,
+      resource: resourceDigest.hex(),
+      resourceRows,
     },
   };
 }
 
 export async function runAuditSuite(module: AuditEngineModule, dir: string, seed: number, sizes: AuditSizes): Promise<AuditSuiteResult> {
   const data = makeAuditDataset(seed, sizes.events);
-  const queries = makeQueries(seed, data, { timeWindow: sizes.timeWindowQueries, actor: sizes.actorQueries, actionCount: sizes.actionCountQueries });
+  const queries = makeQueries(seed, data, { timeWindow: sizes.timeWindowQueries, actor: sizes.actorQueries, actionCount: sizes.actionCountQueries, resource: sizes.resourceQueries });
   const batches: (typeof data.events)[] = [];
   for (let i = 0; i < data.events.length; i += EVENTS_PER_COMMIT) batches.push(data.events.slice(i, i + EVENTS_PER_COMMIT));
   const dbDir = join(dir, 'db');
@@ -166,9 +184,11 @@ export async function runAuditSuite(module: AuditEngineModule, dir: string, seed
       timeWindow: queried.timeWindow,
       actor: queried.actor,
       actionCount: queried.actionCount,
+      resource: queried.resource,
       timeWindowWarm: warm.timeWindow,
       actorWarm: warm.actor,
       actionCountWarm: warm.actionCount,
+      resourceWarm: warm.resource,
       export: exportMeasure,
     },
     ingestBeforeClose,

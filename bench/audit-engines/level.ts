@@ -35,7 +35,15 @@ class LevelAudit implements AuditEngine {
   }
 
   async actorLatest(tenantId: string, actorId: string, limit: number): Promise<AuditEvent[]> {
-    const prefix = indexPrefix(tenantId, INDEX_KINDS.actor, actorId, true);
+    return this.latest(tenantId, indexPrefix(tenantId, INDEX_KINDS.actor, actorId, true), limit);
+  }
+
+  async resourceLatest(tenantId: string, resourceType: string, resourceId: string, limit: number): Promise<AuditEvent[]> {
+    return this.latest(tenantId, indexPrefix(tenantId, INDEX_KINDS.resource, `${resourceType}\u0000${resourceId}`, true), limit);
+  }
+
+  /** The latest events of an index value: its newest keys, then the events in one getMany. */
+  private async latest(tenantId: string, prefix: Buffer, limit: number): Promise<AuditEvent[]> {
     const keys = await this.db.keys({ gte: prefix, lt: prefixEnd(prefix), reverse: true, limit }).all();
     const values = await this.db.getMany(keys.map((k) => eventKeyOfIndex(tenantId, k, prefix.length)));
     return values.map((v) => JSON.parse(decoder.decode(v!)) as AuditEvent);

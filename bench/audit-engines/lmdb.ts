@@ -36,7 +36,15 @@ class LmdbAudit implements AuditEngine {
   }
 
   actorLatest(tenantId: string, actorId: string, limit: number): AuditEvent[] {
-    const prefix = indexPrefix(tenantId, INDEX_KINDS.actor, actorId, true);
+    return this.latest(tenantId, indexPrefix(tenantId, INDEX_KINDS.actor, actorId, true), limit);
+  }
+
+  resourceLatest(tenantId: string, resourceType: string, resourceId: string, limit: number): AuditEvent[] {
+    return this.latest(tenantId, indexPrefix(tenantId, INDEX_KINDS.resource, `${resourceType}\u0000${resourceId}`, true), limit);
+  }
+
+  /** The latest events of an index value: its newest keys, each event read by key. */
+  private latest(tenantId: string, prefix: Buffer, limit: number): AuditEvent[] {
     const out: AuditEvent[] = [];
     for (const key of this.db.getKeys({ start: prefixEnd(prefix), end: prefix, reverse: true, limit })) {
       out.push(JSON.parse(this.db.get(eventKeyOfIndex(tenantId, key, prefix.length))!.toString()) as AuditEvent);

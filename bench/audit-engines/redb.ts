@@ -29,6 +29,10 @@ class RedbAudit implements AuditEngine {
     return this.store.queryEvents({ tenantId, actorId, limit }).events;
   }
 
+  resourceLatest(tenantId: string, resourceType: string, resourceId: string, limit: number): AuditEvent[] {
+    return this.store.queryEvents({ tenantId, resourceType, resourceId, limit }).events;
+  }
+
   actionCount(tenantId: string, prefix: string): number {
     return this.store.countEvents({ tenantId, action: `${prefix}*` });
   }

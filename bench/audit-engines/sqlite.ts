@@ -40,6 +40,7 @@ class SqliteAudit implements AuditEngine {
   private readonly insertMany: (batch: readonly AuditEvent[]) => void;
   private readonly windowStmt: Database.Statement;
   private readonly actorStmt: Database.Statement;
+  private readonly resourceStmt: Database.Statement;
   private readonly countStmt: Database.Statement;
   private readonly exportStmt: Database.Statement;
 
@@ -57,6 +58,7 @@ class SqliteAudit implements AuditEngine {
     });
     this.windowStmt = db.prepare('SELECT json FROM events WHERE tenant = ? AND ts >= ? AND ts < ? ORDER BY ts DESC, id DESC LIMIT ?').pluck();
     this.actorStmt = db.prepare('SELECT json FROM events WHERE tenant = ? AND actor = ? ORDER BY ts DESC, id DESC LIMIT ?').pluck();
+    this.resourceStmt = db.prepare('SELECT json FROM events WHERE tenant = ? AND resource_type = ? AND resource_id = ? ORDER BY ts DESC, id DESC LIMIT ?').pluck();
     this.countStmt = db.prepare('SELECT count(*) FROM events WHERE tenant = ? AND action >= ? AND action < ?').pluck();
     this.exportStmt = db.prepare('SELECT json FROM events WHERE tenant = ? ORDER BY ts, id').pluck();
   }
@@ -71,6 +73,10 @@ class SqliteAudit implements AuditEngine {
 
   actorLatest(tenantId: string, actorId: string, limit: number): AuditEvent[] {
     return (this.actorStmt.all(tenantId, actorId, limit) as Buffer[]).map((b) => JSON.parse(b.toString()) as AuditEvent);
+  }
+
+  resourceLatest(tenantId: string, resourceType: string, resourceId: string, limit: number): AuditEvent[] {
+    return (this.resourceStmt.all(tenantId, resourceType, resourceId, limit) as Buffer[]).map((b) => JSON.parse(b.toString()) as AuditEvent);
   }
 
   actionCount(tenantId: string, prefix: string): number {

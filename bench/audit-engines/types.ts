@@ -15,6 +15,8 @@ export interface AuditEngine {
   timeWindow(tenantId: string, from: number, to: number, limit: number): MaybePromise<AuditEvent[]>;
   /** The actor's latest events in the tenant, newest first, at most `limit`. */
   actorLatest(tenantId: string, actorId: string, limit: number): MaybePromise<AuditEvent[]>;
+  /** The resource's latest events in the tenant, newest first, at most `limit`. */
+  resourceLatest(tenantId: string, resourceType: string, resourceId: string, limit: number): MaybePromise<AuditEvent[]>;
   /** How many of the tenant's events have an action starting with `prefix` (such as 'auth.'). */
   actionCount(tenantId: string, prefix: string): MaybePromise<number>;
   /** Every event of the tenant, oldest first, as NDJSON (one stored JSON object a line) into `out`

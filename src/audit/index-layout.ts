@@ -1,8 +1,8 @@
 /**
  * The layout of each shard's audit.index, recorded in its audit.meta under 'index.layout' (one byte):
  *
- *   absent  the first layout: resource entries `T 0x03 type 0x00 id 0x00 ts idkey`, with no day
- *   0x02    resource entries under their day, `T 0x03 day(4) type 0x00 id 0x00 ts idkey` (keys.ts)
+ *   absent  the first layout: resource entries `T 0x03 type 0x00 id 0x00 ts idkey`, with no week
+ *   0x02    resource entries under their week, `T 0x03 week(4) type 0x00 id 0x00 ts idkey` (keys.ts)
  *
  * Every other index kind is the same in both. A writable open brings each shard to the current
  * layout: a shard with no marker and an empty index only gets the marker; one with entries has its
@@ -13,7 +13,7 @@
 import { CorruptionError, ValidationError } from '../errors.js';
 import type { RedbManager } from '../manager/redb-manager.js';
 import type { Database } from '../shard/database.js';
-import { KIND_RESOURCE, readU64, resourceDay, tenantLenAt, writeU32 } from './keys.js';
+import { KIND_RESOURCE, readU64, resourceWeek, tenantLenAt, writeU32 } from './keys.js';
 import { T_INDEX, T_META } from './tables.js';
 
 /** audit.meta key of the index layout (every shard). */
@@ -70,7 +70,7 @@ export function upgradeIndexLayout(mgr: RedbManager): LayoutUpgrade {
       if (layout === 'old') for (const { key } of ix.range()) if (key[tenantLenAt(key)] === KIND_RESOURCE) old.push(Buffer.from(key));
       for (const k of old) {
         ix.remove(k);
-        ix.put(dayKeyed(k, db.path), EMPTY);
+        ix.put(weekKeyed(k, db.path), EMPTY);
       }
       tx.table(T_META).put(META_INDEX_LAYOUT, Buffer.from([INDEX_LAYOUT]));
       return old.length;
@@ -83,15 +83,15 @@ export function upgradeIndexLayout(mgr: RedbManager): LayoutUpgrade {
   return done;
 }
 
-/** The current key of a resource entry in the first layout: its day inserted after the kind. */
-function dayKeyed(old: Uint8Array, path: string): Buffer {
+/** The current key of a resource entry in the first layout: its week inserted after the kind. */
+function weekKeyed(old: Uint8Array, path: string): Buffer {
   const tl = tenantLenAt(old);
   const typeEnd = old.indexOf(0, tl + 1);
   const valueEnd = typeEnd < 0 ? -1 : old.indexOf(0, typeEnd + 1);
   if (valueEnd < 0 || valueEnd + 9 > old.length) throw new CorruptionError(path, 0, `the resource index entry ${Buffer.from(old).toString('hex')} is malformed; run verify() and repair()`);
   const k = Buffer.allocUnsafe(old.length + 4);
   k.set(old.subarray(0, tl + 1), 0);
-  writeU32(k, tl + 1, resourceDay(readU64(old, valueEnd + 1)));
+  writeU32(k, tl + 1, resourceWeek(readU64(old, valueEnd + 1)));
   k.set(old.subarray(tl + 1), tl + 5);
   return k;
 }

@@ -1,7 +1,7 @@
 /**
  * The insert transaction of one shard: for each new event, its row in audit.events, its id in
  * audit.ids (unless the id is a ULID of the event's own time), its five index entries in
- * audit.index (the resource one under the event's day: keys.ts), plus one change-feed group for the whole transaction in audit.feed, the batch's
+ * audit.index (the resource one under the event's week: keys.ts), plus one change-feed group for the whole transaction in audit.feed, the batch's
  * aggregated statistics and the feed counter, all in the caller's one write transaction, so an
  * event is never visible (or durable) without every entry that points at it. Entries per event are
  * what ingest pays for (each costs a memtable insert and a fold), so the feed takes one entry per
@@ -26,7 +26,7 @@ import {
   idsKey,
   indexKeyLength,
   readU64,
-  resourceDay,
+  resourceWeek,
   seqKey,
   TAG_ULID,
   tenantPrefix,
@@ -243,7 +243,7 @@ class IndexKeys {
   }
 
   /**
-   * The resource index key of (type, id) at ts: `resourcePrefix(tenantNo, type NUL id, day of ts)`
+   * The resource index key of (type, id) at ts: `resourcePrefix(tenantNo, type NUL id, week of ts)`
    * then ts and the id key, written in place. Resources are not counted in audit.stats, so no
    * prefix is kept per value: building one per event cost an allocation and two UTF-8 passes.
    */
@@ -253,7 +253,7 @@ class IndexKeys {
     let o = this.size;
     o += writeTenant(b, o, tenantNo);
     b[o++] = KIND_RESOURCE;
-    writeU32(b, o, resourceDay(ts));
+    writeU32(b, o, resourceWeek(ts));
     o += 4;
     o = writeText(b, o, type);
     b[o++] = 0;

@@ -11,7 +11,7 @@
  *                 0x04 + UTF-8 of a caller's own id
  *   audit.events  T ts(8 BE) idkey                   -> the event's stored form (stored-event.ts)
  *   audit.index   T kind(1) value 0x00 ts(8) idkey   -> empty (actor, action, outcome, category)
- *                 T 0x03 day(4) type 0x00 id 0x00 ts(8) idkey -> empty (resource; day = ts / 86,400,000)
+ *                 T 0x03 week(4) type 0x00 id 0x00 ts(8) idkey -> empty (resource; week = ts / 604,800,000)
  *   audit.stats   T kind(1) value 0x00               -> count (float64 BE)
  *                 T 0x00                             -> total, min ts, max ts (3 x float64 BE)
  *   audit.ids     T idbytes                          -> ts(8)   (only ids whose key at their ts
@@ -24,12 +24,13 @@
  * at one ts, ULIDs of an earlier time sort first (their first 6 bytes are below ts), then ULIDs of
  * that time (ordered by their random bytes, which is their order), then later ULIDs, then other ids.
  *
- * Why resource entries carry the day: an agent's resources are many (every record, file or account
+ * Why resource entries carry the week: an agent's resources are many (every record, file or account
  * touched), so without it each new entry lands at a random place in an index as large as the store,
  * and every checkpoint rewrites nearly every leaf of it: write amplification that grows with the
- * store. Keyed under its day first, a new entry lands among that day's entries only, so what a
- * checkpoint rewrites is bounded by a day's entries; a resource query visits the days of its window
- * in turn (resourcePrefix).
+ * store. Keyed under its week first (7-day buckets counted from the Unix epoch), a new entry lands
+ * among that week's entries only, so what a checkpoint rewrites is bounded by a week's entries; a
+ * resource query visits the weeks of its window in turn (resourcePrefix). Days ingested as fast and
+ * made resource queries over a month 2-3x slower (docs/performance.md).
  *
  * Invariants: indexed values never contain 0x00 (validation refuses it), so `value 0x00` is an
  * unambiguous prefix and a prefix of `value` without the terminator selects every value starting
@@ -259,12 +260,12 @@ export function valuePrefix(tenantNo: number, kind: number, value: string, termi
   return k;
 }
 
-/** Width of the resource index's time buckets (see the header): one UTC day. */
-export const RESOURCE_DAY_MS = 86_400_000;
+/** Width of the resource index's time buckets (see the header): seven days. */
+export const RESOURCE_WEEK_MS = 7 * 86_400_000;
 
 /** The resource index's bucket of timestamp `ts`. */
-export function resourceDay(ts: number): number {
-  return Math.floor(ts / RESOURCE_DAY_MS);
+export function resourceWeek(ts: number): number {
+  return Math.floor(ts / RESOURCE_WEEK_MS);
 }
 
 /** The indexed value of a resource: its type and id, joined by 0x00 (neither contains one). */
@@ -273,17 +274,17 @@ export function resourceValue(type: string, id: string): string {
 }
 
 /**
- * The resource index prefix of `value` (resourceValue) on `day`: `T 0x03 day(4) value 0x00`.
- * Entries of the same resource on different days have different prefixes; the days of a window are
+ * The resource index prefix of `value` (resourceValue) in `week`: `T 0x03 week(4) value 0x00`.
+ * Entries of the same resource in different weeks have different prefixes; the weeks of a window are
  * visited in turn.
  */
-export function resourcePrefix(tenantNo: number, value: string, day: number): Buffer {
+export function resourcePrefix(tenantNo: number, value: string, week: number): Buffer {
   const n = Buffer.byteLength(value, 'utf8');
   const t = tenantLen(tenantNo);
   const k = Buffer.allocUnsafe(t + 5 + n + 1);
   writeTenant(k, 0, tenantNo);
   k[t] = KIND_RESOURCE;
-  writeU32(k, t + 1, day);
+  writeU32(k, t + 1, week);
   k.write(value, t + 5, 'utf8');
   k[t + 5 + n] = 0;
   return k;

@@ -7,15 +7,15 @@
  * than MAX_PREFIX_VALUES of them the time order is used instead.
  *
  * Resource (type, id) pairs have no count (there are too many distinct ones to update per commit):
- * their index is probed over the window's days, counting at most as many entries as the best
- * estimate so far. A resource plan's prefixes are one per day, in ascending order, covering disjoint
+ * their index is probed over the window's weeks, counting at most as many entries as the best
+ * estimate so far. A resource plan's prefixes are one per week, in ascending order, covering disjoint
  * times: they are scanned one after the other, not merged.
  *
  * Estimates assume events spread evenly over the tenant's [min, max] timestamps, so a time window
  * scales every candidate alike; they are estimates, reported by explain() next to what was scanned.
  */
 import type { SnapshotTable } from '../shard/snapshot.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, indexBound, prefixEnd, resourceDay, resourcePrefix, resourceValue, tenantPrefix, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, indexBound, prefixEnd, resourceWeek, resourcePrefix, resourceValue, tenantPrefix, valuePrefix } from './keys.js';
 import type { NormalQuery } from './query-model.js';
 import { readCount, type TenantTotals } from './stats.js';
 
@@ -43,7 +43,7 @@ export interface TenantPlan {
   kind: number;
   /**
    * Key prefixes to scan: [tenant prefix] for time order, one index prefix per value for actor,
-   * action, outcome and category, and for a resource one prefix per day of the window, ascending.
+   * action, outcome and category, and for a resource one prefix per week of the window, ascending.
    */
   prefixes: Buffer[];
   estimatedRows: number;
@@ -110,19 +110,19 @@ function consider(best: Candidate, stats: SnapshotTable, tenantNo: number, kind:
 
 /**
  * `best`, or the resource index when it holds fewer entries. Resource ids are too many to keep a
- * count each, so the index itself is counted, over the days of the window (one prefix per day, in
+ * count each, so the index itself is counted, over the weeks of the window (one prefix per week, in
  * ascending order: keys.ts), never past the best estimate so far scaled to the window (so this probe
  * costs no more than the plan it might replace would save). The count is scaled back to the tenant's
  * whole span to compare with the other candidates, whose counts are over all time. Against the time
- * order alone it is taken without a probe (each day probed costs a seek: half of what a resource
+ * order alone it is taken without a probe (each week probed costs a seek: half of what a resource
  * query over a month cost).
  */
 function considerResource(best: Candidate, q: NormalQuery, tenantNo: number, totals: TenantTotals, fraction: number, index: SnapshotTable): Candidate {
   const value = resourceValue(q.resourceType!, q.resourceId!);
-  const first = resourceDay(Math.max(q.from, totals.minTs));
-  const last = resourceDay(Math.min(q.to, totals.maxTs + 1) - 1);
+  const first = resourceWeek(Math.max(q.from, totals.minTs));
+  const last = resourceWeek(Math.min(q.to, totals.maxTs + 1) - 1);
   const prefixes: Buffer[] = [];
-  for (let day = first; day <= last; day++) prefixes.push(resourcePrefix(tenantNo, value, day));
+  for (let week = first; week <= last; week++) prefixes.push(resourcePrefix(tenantNo, value, week));
   const candidate = { kind: KIND_RESOURCE, prefixes, est: best.est, answers: Residual.ResourceType | Residual.ResourceId };
   // Against the time order alone no probe is needed: the index holds at most the tenant's events,
   // each a match, so it never scans more. Its estimate is then the tenant's events in the window.

@@ -17,7 +17,7 @@ import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
 import { decodeEvent, decodeEventText, MAX_TIMESTAMP } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, resourceDay, resourcePrefix, resourceValue, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, resourceWeek, resourcePrefix, resourceValue, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
 import { eventJsonAt, eventTextAt } from './stored-event.js';
@@ -147,7 +147,7 @@ export function scanBounds(prefix: Buffer, q: NormalQuery, tenantId: string, cur
 
 /**
  * A sorted stream of rows from range scans under prefixes of one length: one scan, or (for the
- * resource index's days) several whose times do not overlap, given in the query's order and read
+ * resource index's weeks) several whose times do not overlap, given in the query's order and read
  * one after the other.
  */
 class Source {
@@ -223,7 +223,7 @@ export class MergedRows implements Iterable<Row> {
       for (const plan of plans) {
         const view = views.get(plan.shard)!;
         if (plan.kind === KIND_RESOURCE) {
-          // One prefix per day, ascending: read in turn, in the query's order.
+          // One prefix per week, ascending: read in turn, in the query's order.
           const ranges: RangeOptions[] = [];
           for (const prefix of plan.prefixes) {
             const range = scanBounds(prefix, q, plan.tenantId, cursor);
@@ -334,7 +334,7 @@ const MEMBERSHIP = Residual.Actor | Residual.Action | Residual.Outcome | Residua
 interface Membership {
   /** Index prefixes whose entry (prefix, ts, id) every counted row must have. */
   prefixes: Buffer[];
-  /** The resource value (resourceValue) whose entry, under the row's day, it must have; or null. */
+  /** The resource value (resourceValue) whose entry, under the row's week, it must have; or null. */
   resource: string | null;
 }
 
@@ -357,7 +357,7 @@ function membership(q: NormalQuery, plan: TenantPlan): Membership | null {
 /** Whether the row of `plan` has every index entry `m` names. */
 function isMember(m: Membership, plan: TenantPlan, view: ShardView, row: Row): boolean {
   for (const p of m.prefixes) if (!view.index.has(indexKey(p, row.ts, row.id))) return false;
-  return m.resource === null || view.index.has(indexKey(resourcePrefix(plan.tenantNo, m.resource, resourceDay(row.ts)), row.ts, row.id));
+  return m.resource === null || view.index.has(indexKey(resourcePrefix(plan.tenantNo, m.resource, resourceWeek(row.ts)), row.ts, row.id));
 }
 
 /** Entries under `prefix` with timestamps in [from, to), counted from the keys alone. */

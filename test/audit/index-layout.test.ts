@@ -1,24 +1,25 @@
-// The resource index under each event's day (src/audit/keys.ts) and the conversion of stores that
+// The resource index under each event's week (src/audit/keys.ts) and the conversion of stores that
 // earlier versions wrote without it (src/audit/index-layout.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedbAuditStore, ValidationError, type AuditEventInput } from '../../src/index.js';
-import { KIND_RESOURCE, RESOURCE_DAY_MS, tenantLenAt } from '../../src/audit/keys.js';
+import { KIND_RESOURCE, RESOURCE_WEEK_MS, tenantLenAt } from '../../src/audit/keys.js';
 import { META_INDEX_LAYOUT } from '../../src/audit/index-layout.js';
 import { T_INDEX, T_META } from '../../src/audit/tables.js';
 import { tmpDir } from '../support/tmp.js';
 
-const DAY0 = Date.UTC(2026, 5, 1);
+/** The start of a resource-index week (weeks are counted from the Unix epoch). */
+const WEEK0 = Math.ceil(Date.UTC(2026, 5, 1) / RESOURCE_WEEK_MS) * RESOURCE_WEEK_MS;
 
-/** Events of two tenants over days 0, 1, 3 and 4 (none on day 2), on three resources. */
+/** Events of two tenants over weeks 0, 1, 3 and 4 (none in week 2), on three resources. */
 function events(): AuditEventInput[] {
   const out: AuditEventInput[] = [];
-  for (const day of [0, 1, 3, 4]) {
+  for (const week of [0, 1, 3, 4]) {
     for (let i = 0; i < 12; i++) {
       out.push({
         tenantId: i % 3 === 0 ? 'beta' : 'acme',
-        // Some at the very first and last millisecond of the day: the bucket edges.
-        timestamp: DAY0 + day * RESOURCE_DAY_MS + (i === 0 ? 0 : i === 11 ? RESOURCE_DAY_MS - 1 : i * 3_600_000),
+        // Some at the very first and last millisecond of the week: the bucket edges.
+        timestamp: WEEK0 + week * RESOURCE_WEEK_MS + (i === 0 ? 0 : i === 11 ? RESOURCE_WEEK_MS - 1 : i * 3_600_000),
         actor: { id: `u${i % 2}` },
         action: 'record.read',
         resource: { type: 'doc', id: `d${i % 3}` },
@@ -28,7 +29,7 @@ function events(): AuditEventInput[] {
   return out;
 }
 
-/** Rewrites every resource entry of every shard into the first layout (no day) and drops the marker. */
+/** Rewrites every resource entry of every shard into the first layout (no week) and drops the marker. */
 function toFirstLayout(store: RedbAuditStore): number {
   let n = 0;
   for (let s = 0; s < store.manager.shardCount; s++) {
@@ -57,14 +58,14 @@ interface ResourceQuery {
   to?: number;
 }
 
-/** Every resource query the tests ask: both tenants, three resources and one absent, both orders, all time and a window from the last ms of day 0 to the end of day 3. */
+/** Every resource query the tests ask: both tenants, three resources and one absent, both orders, all time and a window from the last ms of week 0 to the end of week 3. */
 function resourceQueries(): ResourceQuery[] {
   const out: ResourceQuery[] = [];
   for (const tenantId of ['acme', 'beta']) {
     for (const resourceId of ['d0', 'd1', 'd2', 'none']) {
       for (const order of ['asc', 'desc'] as const) {
         out.push({ tenantId, resourceType: 'doc', resourceId, order });
-        out.push({ tenantId, resourceType: 'doc', resourceId, order, from: DAY0 + RESOURCE_DAY_MS - 1, to: DAY0 + 4 * RESOURCE_DAY_MS });
+        out.push({ tenantId, resourceType: 'doc', resourceId, order, from: WEEK0 + RESOURCE_WEEK_MS - 1, to: WEEK0 + 4 * RESOURCE_WEEK_MS });
       }
     }
   }
@@ -106,7 +107,7 @@ async function seeded(dir: string): Promise<{ store: RedbAuditStore; all: Stored
   return { store, all: input.map((e, i) => ({ ...(e as Omit<Stored, 'id'>), id: r.ids[i]! })) };
 }
 
-test('a resource query walks the days of its window in either order, across cursors, and counts without decoding', async (t) => {
+test('a resource query walks the weeks of its window in either order, across cursors, and counts without decoding', async (t) => {
   const dir = tmpDir(t, 'audit-layout');
   const { store, all } = await seeded(dir);
   assert.deepEqual(resourceAnswers(store), expectedAnswers(all));

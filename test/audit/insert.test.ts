@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedbAuditStore, type AuditEventInput } from '../../src/index.js';
-import { idBytes, idKeyOf, indexKey, prefixEnd, resourceDay, resourcePrefix } from '../../src/audit/keys.js';
+import { idBytes, idKeyOf, indexKey, prefixEnd, resourceWeek, resourcePrefix } from '../../src/audit/keys.js';
 import { T_INDEX, T_TENANTS } from '../../src/audit/tables.js';
 import { lookupTenant } from '../../src/audit/tenants.js';
 import { newUlid } from '../../src/audit/ulid.js';
@@ -53,7 +53,7 @@ test('caller ULIDs are duplicates whether their key lies below, at or above the 
   }
 });
 
-test('resource index entries are the keys of resourcePrefix(type NUL id, day), ASCII or not, so queries by resource find them', async () => {
+test('resource index entries are the keys of resourcePrefix(type NUL id, week), ASCII or not, so queries by resource find them', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-insert-'));
   try {
     const store = await RedbAuditStore.open({ baseDir: dir, durability: 'none' });
@@ -67,7 +67,7 @@ test('resource index entries are the keys of resourcePrefix(type NUL id, day), A
       resources.forEach((res, i) => {
         const id = store.queryEvents({ tenantId: 'r', resourceType: res.type, resourceId: res.id }).events.map((e) => e.id);
         assert.deepEqual(id, [r.ids[i]]);
-        const prefix = resourcePrefix(no, `${res.type}\u0000${res.id}`, resourceDay(T0 + i));
+        const prefix = resourcePrefix(no, `${res.type}\u0000${res.id}`, resourceWeek(T0 + i));
         const keys = [...ix.range({ gte: prefix, lt: prefixEnd(prefix)! })].map((en) => Buffer.from(en.key));
         assert.equal(keys.length, 1);
         assert.deepEqual(keys[0], indexKey(prefix, T0 + i, idKeyOf(idBytes(r.ids[i]!), T0 + i)));
