@@ -24,14 +24,6 @@ export const INDEX_LAYOUT = 2;
 
 const EMPTY = new Uint8Array(0);
 
-/** What bringing the shards to the current layout did. */
-export interface LayoutUpgrade {
-  /** Shards whose resource entries were rekeyed. */
-  shards: number;
-  /** Resource entries rekeyed. */
-  entries: number;
-}
-
 /** Whether shard `db` is in the current layout, or (no marker yet) has nothing indexed to convert. */
 function layoutOf(db: Database): 'current' | 'empty' | 'old' {
   const v = db.table(T_META).get(META_INDEX_LAYOUT);
@@ -51,8 +43,7 @@ function layoutOf(db: Database): 'current' | 'empty' | 'old' {
  * Brings every shard of a writable store to the current layout (see the module comment). A
  * read-only store is only checked: a shard in the old layout makes it throw a ValidationError.
  */
-export function upgradeIndexLayout(mgr: RedbManager): LayoutUpgrade {
-  const done: LayoutUpgrade = { shards: 0, entries: 0 };
+export function upgradeIndexLayout(mgr: RedbManager): void {
   for (let i = 0; i < mgr.shardCount; i++) {
     const db = mgr.shardAt(i);
     const layout = layoutOf(db);
@@ -64,7 +55,7 @@ export function upgradeIndexLayout(mgr: RedbManager): LayoutUpgrade {
           'open the store once for writing (RedbAuditStore.open without readOnly, or any writing verb of the CLI), which converts it, and try again',
       );
     }
-    const rekeyed = db.write((tx) => {
+    db.write((tx) => {
       const ix = tx.table(T_INDEX);
       const old: Buffer[] = [];
       if (layout === 'old') for (const { key } of ix.range()) if (key[tenantLenAt(key)] === KIND_RESOURCE) old.push(Buffer.from(key));
@@ -73,14 +64,8 @@ export function upgradeIndexLayout(mgr: RedbManager): LayoutUpgrade {
         ix.put(weekKeyed(k, db.path), EMPTY);
       }
       tx.table(T_META).put(META_INDEX_LAYOUT, Buffer.from([INDEX_LAYOUT]));
-      return old.length;
     });
-    if (rekeyed > 0) {
-      done.shards++;
-      done.entries += rekeyed;
-    }
   }
-  return done;
 }
 
 /** The current key of a resource entry in the first layout: its week inserted after the kind. */

@@ -50,7 +50,7 @@ export interface TenantPlan {
   /**
    * Entries under `prefixes` over all time, as the statistics of this snapshot count them (exact),
    * or the tenant's total for time order; for a resource plan, the count probed in the window
-   * (capped) scaled to the tenant's whole span.
+   * (capped) scaled to the tenant's whole span, or the tenant's total when no probe was needed.
    */
   indexedRows: number;
   /** Residual filters (Residual bits). */
@@ -114,8 +114,7 @@ function consider(best: Candidate, stats: SnapshotTable, tenantNo: number, kind:
  * ascending order: keys.ts), never past the best estimate so far scaled to the window (so this probe
  * costs no more than the plan it might replace would save). The count is scaled back to the tenant's
  * whole span to compare with the other candidates, whose counts are over all time. Against the time
- * order alone it is taken without a probe (each week probed costs a seek: half of what a resource
- * query over a month cost).
+ * order alone it is taken without a probe, which costs a seek per week of the window.
  */
 function considerResource(best: Candidate, q: NormalQuery, tenantNo: number, totals: TenantTotals, fraction: number, index: SnapshotTable): Candidate {
   const value = resourceValue(q.resourceType!, q.resourceId!);
