@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { eventKey, idBytes, idBytesOfKey, idFromKey, idKeyOf, indexKey, isSelfKeyed, TAG_ULID_SELF, tsText, valuePrefix } from '../../src/audit/keys.js';
+import { eventKey, idBytes, idBytesOfKey, idFromKey, idKeyOf, indexKey, isSelfKeyed, RESOURCE_WEEK_MS, resourcePrefix, resourceValue, resourceWeek, TAG_ULID_SELF, tsText, valuePrefix } from '../../src/audit/keys.js';
 import { MAX_ULID_TIME, ulidToString } from '../../src/audit/ulid.js';
 
 const ULID_TIME_MAX = MAX_ULID_TIME;
@@ -105,6 +105,17 @@ test('the events key example of docs/audit.md is byte for byte what the store wr
   const ts = 1759373697440;
   assert.equal(eventKey(3, ts, idKeyOf(idBytes(id), ts)).toString('hex'), '000300000199a2d821a002a8a48bf2e8f51d0e1d2b');
   assert.equal(eventKey(3, ts + 1, idKeyOf(idBytes(id), ts + 1)).toString('hex'), '000300000199a2d821a1010199a2d821a0a8a48bf2e8f51d0e1d2b');
+});
+
+test('the resource index key example of docs/audit.md is byte for byte what the store writes', () => {
+  const id = '01K6HDG8D0N2J8QWQ8YMEGW79B';
+  const ts = 1759373697440;
+  const prefix = resourcePrefix(3, resourceValue('doc', 'd1'), resourceWeek(ts));
+  assert.equal(indexKey(prefix, ts, idKeyOf(idBytes(id), ts)).toString('hex'), '0003' + '03' + '00000b5d' + '646f63' + '00' + '6431' + '00' + '00000199a2d821a0' + '02a8a48bf2e8f51d0e1d2b');
+  // The last millisecond of that week and the first of the next fall on either side of the bucket edge.
+  const edge = (resourceWeek(ts) + 1) * RESOURCE_WEEK_MS;
+  assert.equal(resourceWeek(edge - 1), 0xb5d);
+  assert.equal(resourceWeek(edge), 0xb5e);
 });
 
 test('tsText writes every timestamp exactly as String does, across the 10^8 split and up to 2^53', () => {
