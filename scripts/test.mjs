@@ -33,12 +33,13 @@ const loader = pathToFileURL(path.join(root, 'test', 'support', 'compiled-loader
 function run(list) {
   const args = ['--import', loader, '--test', '--test-concurrency=2', `--test-timeout=${TIMEOUT_MS}`, ...process.argv.slice(2), ...list];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
-  let report = '';
+  // Kept as bytes until the end: a chunk may end inside a character.
+  const chunks = [];
   child.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);
-    report += chunk;
+    chunks.push(chunk);
   });
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, report })));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, report: Buffer.concat(chunks).toString('utf8') })));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Snapshot } from '../shard/snapshot.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, indexTsAt, isSelfKeyed, readTenant, readU32, readU64, resourceWeek, resourcePrefix, resourceValue, tenantLenAt, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, KIND_TOTAL, eventKey, idBytesOfKey, idFromKey, idKeyOf, idsKey, indexKey, indexTsAt, isSelfKeyed, readTenant, readU32, readU64, resourceIndexKey, resourceValue, resourceWeek, tenantLenAt, valuePrefix } from './keys.js';
 import { readCount, readTotals } from './stats.js';
 import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
@@ -59,7 +59,7 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
       const k = p.toString('latin1');
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
-    if (!index.has(indexKey(resourcePrefix(no, resourceValue(e.resource.type, e.resource.id), resourceWeek(ts)), ts, id))) problem(`event ${e.id} lacks its index entry of kind ${KIND_RESOURCE}`);
+    if (!index.has(resourceIndexKey(no, resourceValue(e.resource.type, e.resource.id), ts, id))) problem(`event ${e.id} lacks its index entry of kind ${KIND_RESOURCE}`);
     if (idFromKey(key, tl + 8, key.length, ts) !== e.id) problem(`event ${e.id} is keyed under the id ${idFromKey(key, tl + 8, key.length, ts)}`);
     if (!isSelfKeyed(id) && !ids.has(idsKey(no, idBytesOfKey(key, tl + 8, key.length, ts)))) problem(`event ${e.id} lacks its audit.ids entry`);
   }
@@ -72,7 +72,8 @@ export function checkShard(shard: number, snap: Snapshot): ConsistencyReport {
     }
     const ts = readU64(key, at);
     const id = key.subarray(at + 8);
-    if (key[tenantLenAt(key)] === KIND_RESOURCE && readU32(key, tenantLenAt(key) + 1) !== resourceWeek(ts)) problem(`index entry ${key.toString('hex')} is filed under another week than its timestamp's`);
+    const tl = tenantLenAt(key);
+    if (key[tl] === KIND_RESOURCE && readU32(key, tl + 1) !== resourceWeek(ts)) problem(`index entry ${key.toString('hex')} is filed under another week than its timestamp's`);
     if (!events.has(eventKey(readTenant(key), ts, id))) problem(`index entry ${key.toString('hex')} points at a missing event`);
   }
   for (const { key, value } of ids.range()) {

@@ -8,7 +8,7 @@
 import type { WriteTxn } from '../shard/txn/write-txn.js';
 import { keepLeavesOfDeleted } from '../integrity/audit-binding.js';
 import { decodeEvent } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, resourceWeek, resourcePrefix, resourceValue, tenantLenAt, totalKey, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, idBytesOfKey, idsKey, isSelfKeyed, indexKey, readTenant, readU64, resourceIndexKey, resourceValue, tenantLenAt, totalKey, valuePrefix } from './keys.js';
 import { StatsDelta } from './stats.js';
 import { eventJson } from './stored-event.js';
 import { T_EVENTS, T_IDS, T_INDEX, T_STATS } from './tables.js';
@@ -43,7 +43,7 @@ export function deleteEvents(tx: WriteTxn, keys: readonly Uint8Array[]): number 
       ixT.remove(indexKey(p, ts, id));
       delta.add(`${tenantNo}:${kind}:${value}`, p, -1);
     }
-    ixT.remove(indexKey(resourcePrefix(tenantNo, resourceValue(e.resource.type, e.resource.id), resourceWeek(ts)), ts, id));
+    ixT.remove(resourceIndexKey(tenantNo, resourceValue(e.resource.type, e.resource.id), ts, id));
     if (!isSelfKeyed(id)) idT.remove(idsKey(tenantNo, idBytesOfKey(id, 0, id.length, ts)));
     evT.remove(key);
     deleted.push({ tenantId: e.tenantId, id: e.id });

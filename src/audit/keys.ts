@@ -290,6 +290,11 @@ export function resourcePrefix(tenantNo: number, value: string, week: number): B
   return k;
 }
 
+/** The resource index key of the event at `ts` with id key `id` on the resource `value` (resourceValue). */
+export function resourceIndexKey(tenantNo: number, value: string, ts: number, id: Uint8Array): Buffer {
+  return indexKey(resourcePrefix(tenantNo, value, resourceWeek(ts)), ts, id);
+}
+
 /** Where the ts of index key `key` starts (after its prefix's terminator), or -1 if it has none. */
 export function indexTsAt(key: Uint8Array): number {
   const tl = tenantLenAt(key);

@@ -17,7 +17,7 @@ import type { Snapshot, SnapshotTable } from '../shard/snapshot.js';
 import { compareBytes } from '../util/bytes.js';
 import type { CursorPos } from './cursor.js';
 import { decodeEvent, decodeEventText, MAX_TIMESTAMP } from './event-model.js';
-import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, resourceWeek, resourcePrefix, resourceValue, valuePrefix } from './keys.js';
+import { KIND_ACTION, KIND_ACTOR, KIND_CATEGORY, KIND_OUTCOME, KIND_RESOURCE, eventKey, indexBound, indexKey, readU64, resourceIndexKey, resourceValue, valuePrefix } from './keys.js';
 import { Residual, type TenantPlan } from './planner.js';
 import type { NormalQuery } from './query-model.js';
 import { eventJsonAt, eventTextAt } from './stored-event.js';
@@ -357,7 +357,7 @@ function membership(q: NormalQuery, plan: TenantPlan): Membership | null {
 /** Whether the row of `plan` has every index entry `m` names. */
 function isMember(m: Membership, plan: TenantPlan, view: ShardView, row: Row): boolean {
   for (const p of m.prefixes) if (!view.index.has(indexKey(p, row.ts, row.id))) return false;
-  return m.resource === null || view.index.has(indexKey(resourcePrefix(plan.tenantNo, m.resource, resourceWeek(row.ts)), row.ts, row.id));
+  return m.resource === null || view.index.has(resourceIndexKey(plan.tenantNo, m.resource, row.ts, row.id));
 }
 
 /** Entries under `prefix` with timestamps in [from, to), counted from the keys alone. */
