@@ -2,11 +2,14 @@
 // earlier versions wrote without it (src/audit/index-layout.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RedbAuditStore, ValidationError, type AuditEventInput } from '../../src/index.js';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { RedbAuditStore, RedbManager, ValidationError, type AuditEventInput } from '../../src/index.js';
 import { KIND_RESOURCE, RESOURCE_WEEK_MS, tenantLenAt } from '../../src/audit/keys.js';
 import { META_INDEX_LAYOUT } from '../../src/audit/index-layout.js';
 import { T_INDEX, T_META } from '../../src/audit/tables.js';
 import { tmpDir } from '../support/tmp.js';
+import { childArgs } from '../support/child-script.js';
 
 /** The start of a resource-index week (weeks are counted from the Unix epoch). */
 const WEEK0 = Math.ceil(Date.UTC(2026, 5, 1) / RESOURCE_WEEK_MS) * RESOURCE_WEEK_MS;
@@ -138,6 +141,51 @@ test('a store whose resource index has the first layout is converted at a writab
   const reader = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true });
   assert.deepEqual(resourceAnswers(reader), expectedAnswers(all));
   reader.close();
+});
+
+/** Resource entries of every shard in each layout: the byte after the kind is a week's first (0x00) or a type's. */
+function resourceEntries(mgr: RedbManager): { weeks: number; first: number } {
+  const n = { weeks: 0, first: 0 };
+  for (let s = 0; s < mgr.shardCount; s++) {
+    for (const { key } of mgr.shardAt(s).table(T_INDEX).range()) {
+      const at = tenantLenAt(key);
+      if (key[at] === KIND_RESOURCE) key[at + 1] === 0 ? n.weeks++ : n.first++;
+    }
+  }
+  return n;
+}
+
+test('a conversion killed between two of its transactions is taken up again by the next writable open', async (t) => {
+  const dir = tmpDir(t, 'audit-layout');
+  const seed = await seeded(dir);
+  toFirstLayout(seed.store);
+  seed.store.close();
+
+  /** Runs the child (transactions of `batch` entries, killed after `killAfter` of them); the entries on disk after. */
+  const convertAndKill = (batch: number, killAfter: number): { weeks: number; first: number } => {
+    const child = spawnSync(process.execPath, childArgs(path.join(import.meta.dirname, 'convert-layout-child.ts'), dir, String(batch), String(killAfter)), { encoding: 'utf8' });
+    assert.equal(child.signal, 'SIGKILL', `the child was not killed: ${child.stdout}${child.stderr}`);
+    const raw = RedbManager.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true });
+    try {
+      return resourceEntries(raw);
+    } finally {
+      raw.close();
+    }
+  };
+  // Stopped twice partway, each time with both layouts on disk; the second run goes on from the first.
+  const first = convertAndKill(10, 2);
+  assert.ok(first.weeks > 0 && first.first > 0, `expected a half-converted index, got ${JSON.stringify(first)}`);
+  assert.equal(first.weeks + first.first, seed.all.length);
+  const second = convertAndKill(3, 3);
+  assert.ok(second.weeks > first.weeks && second.first > 0, `expected the second run to go on from the first, got ${JSON.stringify(second)}`);
+  assert.equal(second.weeks + second.first, seed.all.length);
+  await assert.rejects(RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, readOnly: true }), ValidationError);
+
+  const store = await RedbAuditStore.open({ baseDir: dir, shardingEnabled: true, shardCount: 2, durability: 'none' });
+  assert.deepEqual(resourceEntries(store.manager), { weeks: seed.all.length, first: 0 });
+  assert.deepEqual(resourceAnswers(store), expectedAnswers(seed.all));
+  assert.ok(store.checkConsistency().ok);
+  store.close();
 });
 
 test('an index layout this version does not know is refused at open, naming the layout', async (t) => {
