@@ -34,6 +34,11 @@ export class BlobValue {
     readonly hash: Uint8Array,
     /** Length of the value the hash stands for. */
     readonly length: number,
+    /**
+     * Bytes this reference brought into memory until a checkpoint stores them: the blob's length
+     * when the write that made it also added the blob, 0 when it named a blob already held.
+     */
+    readonly held = 0,
   ) {}
 }
 

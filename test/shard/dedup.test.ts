@@ -3,6 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { blake3 } from '../../src/blob/blake3.js';
+import { valueTagAt } from '../../src/btree/leaf.js';
+import { ValueTag, type Node } from '../../src/btree/node.js';
+import { childAt } from '../../src/btree/search.js';
+import { BLOB_TABLE } from '../../src/shard/data/blob-table.js';
+import type { ShardCore } from '../../src/shard/core.js';
 import { CorruptionError, Database } from '../../src/index.js';
 import { enc, tmpDir } from '../support/tmp.js';
 
@@ -43,6 +48,43 @@ test('10k puts of 100 distinct 4 KiB values take about the space of 100, and del
   db.checkpoint();
   const after = db.stats().pageFileBytes - db.stats().freeBytes;
   assert.ok(after < 16 * 1024, `after deleting every reference, ${after} bytes are still in use`);
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
+test('the bytes of new blobs count towards memtableBytes, and the blob table keeps each blob out of line', (t) => {
+  const dir = tmpDir(t);
+  const values = distinctValues();
+  const db = Database.open(dir, { memtableBytes: 256 << 10, checkpointWalBytes: 1 << 30, checkpointIntervalMs: 0 });
+  // 400 KiB of new blobs against a 256 KiB budget: counted as their 32-byte hashes, they never reached it.
+  for (let b = 0; b < 100; b += 10) {
+    db.write((tx) => {
+      for (let i = b; i < b + 10; i++) tx.put(enc(`k${i}`), values[i]!);
+    });
+  }
+  assert.ok(db.stats().checkpoints >= 1, 'no checkpoint after 400 KiB of new blobs under a 256 KiB memtable budget');
+  // Naming blobs the store holds adds no blob bytes: 100 more references stay well under the budget.
+  db.checkpoint();
+  const before = db.stats().checkpoints;
+  db.write((tx) => {
+    for (let i = 0; i < 100; i++) tx.put(enc(`again${i}`), values[i]!);
+  });
+  assert.equal(db.stats().checkpoints, before);
+  db.checkpoint();
+  // Every entry of the blob table's leaves is a reference to a block of its own.
+  const core = (db as unknown as { core: ShardCore }).core;
+  const stack: Node[] = [core.latest.tables.get(BLOB_TABLE)!.root!];
+  let blobs = 0;
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.isLeaf) {
+      for (let i = 0; i < node.count; i++, blobs++) assert.equal(valueTagAt(node, i), ValueTag.OutOfLine);
+    } else {
+      for (let i = 0; i < node.kids.length; i++) stack.push(childAt(node, i, core.store));
+    }
+  }
+  assert.equal(blobs, 100);
+  assert.deepEqual(db.get(enc('again57')), values[57]);
   assert.ok(db.verify().ok);
   db.close();
 });

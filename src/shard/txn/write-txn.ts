@@ -268,7 +268,7 @@ export class WriteTxn extends TxTable {
       const known = this.blobBytes.has(hs) || hasInTable(this.base.tables, BLOB_TABLE, hash, this.store);
       if (!known) this.blobBytes.set(hs, copyBytes(value));
       this.bumpBlob(hash, 1);
-      const stored = new BlobValue(hash, value.length);
+      const stored = new BlobValue(hash, value.length, known ? 0 : value.length);
       // A blob the log already carries (or the store already holds) is named by its hash.
       if (log) {
         // The arena is read after logging: logging may have moved it to a new buffer.
@@ -549,7 +549,11 @@ export class WriteTxn extends TxTable {
         if (count === delta) {
           const bytes = this.blobBytes.get(keyString(hash));
           if (!bytes) throw new CorruptionError(this.store.file.path, 0, `blob ${Buffer.from(hash).toString('hex')} is referenced but its bytes are missing`);
-          this.putInternal(tables, BLOB_TABLE, hash, bytes.length > this.settings.inlineMax ? new OutOfLineValue(bytes) : bytes);
+          // Out of line whatever its size: commits change the blob table directly, and its keys are
+          // hashes, so each commit's new blobs land in leaves all over it; inline, every such leaf
+          // was copied whole with all its blobs at every commit, and held in memory until the
+          // next checkpoint (docs/performance.md, "Deduplicated values").
+          this.putInternal(tables, BLOB_TABLE, hash, new OutOfLineValue(bytes));
         }
         this.putInternal(tables, BLOB_REFS_TABLE, hash, encodeRefCount(count));
       } else {
