@@ -57,6 +57,9 @@ export interface TenantPlan {
   residual: number;
   /** Tenant's total events. */
   total: number;
+  /** The tenant's earliest and latest event times: no row of the plan lies outside them. */
+  minTs: number;
+  maxTs: number;
 }
 
 /** Residual bits of every filter the query sets. */
@@ -175,5 +178,7 @@ export function planTenant(q: NormalQuery, shard: number, tenantNo: number, tena
     indexedRows: best.est,
     residual: all & ~best.answers,
     total: totals.count,
+    minTs: totals.minTs,
+    maxTs: totals.maxTs,
   };
 }

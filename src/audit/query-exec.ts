@@ -152,19 +152,18 @@ export function scanBounds(prefix: Buffer, q: NormalQuery, tenantId: string, cur
  */
 class Source {
   head: Row | null = null;
-  private it: RangeIterator;
+  /** Opened at the first advance: a merge may never start a source (MergedRows.waiting). */
+  private it: RangeIterator | null = null;
   private next = 1;
 
   constructor(
-    private readonly plan: TenantPlan,
+    readonly plan: TenantPlan,
     private readonly view: ShardView,
     private readonly prefixLen: number,
     private readonly time: boolean,
     private readonly ranges: readonly RangeOptions[],
     private readonly counter: { scanned: number },
-  ) {
-    this.it = this.open(ranges[0]!);
-  }
+  ) {}
 
   /** Views, not copies: each row copies its id, and its value view lives only while it is the head. */
   private open(range: RangeOptions): RangeIterator {
@@ -173,6 +172,7 @@ class Source {
 
   advance(): boolean {
     if (this.head !== null && this.time) this.head.detach();
+    this.it ??= this.open(this.ranges[0]!);
     let e = this.it.step();
     while (e === null && this.next < this.ranges.length) {
       this.it.return();
@@ -193,7 +193,7 @@ class Source {
   close(): void {
     // The snapshot closes after this: a head kept by the caller must not keep a view of its bytes.
     if (this.head !== null && this.time) this.head.detach();
-    this.it.return();
+    this.it?.return();
   }
 }
 
@@ -213,6 +213,14 @@ function compareRows(a: Row, b: Row): number {
 export class MergedRows implements Iterable<Row> {
   private readonly heap: Source[] = [];
   private readonly sources: Source[] = [];
+  /**
+   * With several sources, those not started yet, by their tenant's latest event time (desc) or
+   * earliest (asc), best first: a source starts (a seek) only once its tenant could hold a row
+   * that comes before the heap's top. The first page of a query across ten thousand tenants
+   * sought every tenant's newest event to return the hundred newest of a few of them.
+   */
+  private readonly waiting: { source: Source; bound: number }[] = [];
+  private started = 0;
   private readonly sign: number;
   /** The heap's top must step before the next row is read (it was handed out). */
   private pending = false;
@@ -239,11 +247,8 @@ export class MergedRows implements Iterable<Row> {
         }
       }
       if (this.sources.length > 1) {
-        for (const s of this.sources) {
-          if (!s.advance()) continue;
-          this.heap.push(s);
-          this.up(this.heap.length - 1);
-        }
+        for (const source of this.sources) this.waiting.push({ source, bound: q.desc ? source.plan.maxTs : source.plan.minTs });
+        this.waiting.sort((a, b) => (a.bound - b.bound) * this.sign);
       }
     } catch (err) {
       this.close();
@@ -267,9 +272,25 @@ export class MergedRows implements Iterable<Row> {
         }
       }
     }
+    this.startWaiting();
     if (heap.length === 0) return null;
     this.pending = true;
     return heap[0]!.head;
+  }
+
+  /** Starts the waiting sources whose tenants could hold a row at or before the heap's top. */
+  private startWaiting(): void {
+    const waiting = this.waiting;
+    const heap = this.heap;
+    while (this.started < waiting.length) {
+      const w = waiting[this.started]!;
+      // Rows of that tenant lie at or before its bound in the query's order; ts ties may go either way.
+      if (heap.length > 0 && (w.bound - heap[0]!.head!.ts) * this.sign > 0) return;
+      this.started++;
+      if (!w.source.advance()) continue;
+      heap.push(w.source);
+      this.up(heap.length - 1);
+    }
   }
 
   /** Ends every source's scan (a head kept by the caller drops its view of stored bytes). */
