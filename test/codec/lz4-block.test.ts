@@ -8,20 +8,9 @@ import { createRequire } from 'node:module';
 import { CodecDecodeError } from '../../src/codec/page-codec.js';
 import { createCompressor, Decompressors } from '../../src/codec/compression.js';
 import { lz4BlockBound, lz4CompressBlock, lz4DecompressBlock } from '../../src/codec/lz4-block.js';
+import { prng as rng } from '../../fixtures/audit-events.js';
 
 const lz4napi = createRequire(import.meta.url)('lz4-napi') as { compressSync(b: Buffer): Buffer; uncompressSync(b: Uint8Array): Buffer };
-
-/** A seeded generator (mulberry32), so that a failure names an input that can be made again. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Inputs of every kind a page holds, and the edges of the format. */
 function inputs(): [string, Uint8Array][] {
