@@ -123,15 +123,10 @@ function considerResource(best: Candidate, q: NormalQuery, tenantNo: number, tot
   const value = resourceValue(q.resourceType!, q.resourceId!);
   const first = resourceWeek(Math.max(q.from, totals.minTs));
   const last = resourceWeek(Math.min(q.to, totals.maxTs + 1) - 1);
-  const weeks = (): Buffer[] => {
-    const prefixes: Buffer[] = [];
-    for (let week = first; week <= last; week++) prefixes.push(resourcePrefix(tenantNo, value, week));
-    return prefixes;
-  };
   const answers = Residual.ResourceType | Residual.ResourceId;
   // Against the time order alone no probe is needed: the index holds at most the tenant's events,
   // each a match, so it never scans more. Its estimate is then the tenant's events in the window.
-  if (best.kind === 0) return { kind: KIND_RESOURCE, prefixes: weeks(), est: best.est, answers };
+  if (best.kind === 0) return { kind: KIND_RESOURCE, prefixes: weekPrefixes(tenantNo, value, first, last), est: best.est, answers };
   // Probed week by week, each prefix made as it is reached: the probe stops at the other index's
   // estimate, and the full list is made only if the resource index wins.
   const cap = Math.max(1, Math.ceil(best.est * fraction));
@@ -141,7 +136,14 @@ function considerResource(best: Candidate, q: NormalQuery, tenantNo: number, tot
     for (const _ of index.rangeViews({ gte: indexBound(p, q.from), lt: indexBound(p, q.to), limit: cap - inWindow })) inWindow++;
   }
   const est = inWindow / fraction;
-  return est < best.est ? { kind: KIND_RESOURCE, prefixes: weeks(), est, answers } : best;
+  return est < best.est ? { kind: KIND_RESOURCE, prefixes: weekPrefixes(tenantNo, value, first, last), est, answers } : best;
+}
+
+/** The resource index prefixes of `value` for weeks first..last, ascending. */
+function weekPrefixes(tenantNo: number, value: string, first: number, last: number): Buffer[] {
+  const prefixes: Buffer[] = [];
+  for (let week = first; week <= last; week++) prefixes.push(resourcePrefix(tenantNo, value, week));
+  return prefixes;
 }
 
 /** Plans one tenant's part of `q` given its `totals`, or returns null when the tenant has no events. */
