@@ -42,6 +42,7 @@ import { upgradeIndexLayout } from './index-layout.js';
 import { KIND_NAMES } from './keys.js';
 import { planTenant, RESIDUAL_NAMES, type TenantPlan } from './planner.js';
 import { TotalsCache } from './totals-cache.js';
+import { TenantListCache } from './tenant-list-cache.js';
 import { checkShard, type ConsistencyReport } from './consistency.js';
 import { countPlan, matchesResidual, MergedRows, openView, type Row, type ShardView } from './query-exec.js';
 import { DEFAULT_LIMIT, normaliseQuery, queryFingerprint, type NormalQuery } from './query-model.js';
@@ -112,6 +113,7 @@ export class RedbAuditStore {
   private tenantCache: Map<string, number>[] = [];
   private readonly shardCache = new Map<string, number>();
   private readonly totalsCache = new TotalsCache();
+  private readonly tenantLists = new TenantListCache();
   /**
    * The last page query's objects, ended (snapshots closed, scans released), kept only so that their
    * shapes outlive it. V8 drops an object shape at a full garbage collection once no object has it,
@@ -570,7 +572,7 @@ export class RedbAuditStore {
     run.views.set(s, view);
     const stats = view.snap.table(T_STATS);
     if (q.allTenants) {
-      for (const [no, id] of listTenants(view.snap.table(T_TENANTS))) {
+      for (const [no, id] of this.tenantLists.tenants(view.snap)) {
         if (id === SYSTEM_TENANT) continue;
         const plan = planTenant(q, s, no, id, this.totalsCache.totals(view.snap, stats, no), stats, view.index);
         if (plan) run.plans.push(plan);
