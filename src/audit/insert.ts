@@ -2,8 +2,9 @@
  * The insert transaction of one shard: for each new event, its row in audit.events, its id in
  * audit.ids (unless the id is a ULID of the event's own time), its five index entries in
  * audit.index (the resource one under the event's week: keys.ts), plus one change-feed group for
- * the whole transaction in audit.feed, the batch's aggregated statistics and the feed counter, all in the caller's one write transaction, so an
- * event is never visible (or durable) without every entry that points at it. Entries per event are
+ * the whole transaction in audit.feed, the batch's aggregated statistics and the feed counter, all
+ * in the caller's one write transaction, so an event is never visible (or durable) without every
+ * entry that points at it. Entries per event are
  * what ingest pays for (each costs a memtable insert and a fold), so the feed takes one entry per
  * commit, the id one only when it is needed, and statistics one per distinct value per commit.
  *

@@ -4,6 +4,7 @@
  * payload is stored compressed only when that makes it smaller.
  */
 import { createRequire } from 'node:module';
+import { readU32, writeU32 } from '../util/binary.js';
 import { uninitializedBytes } from '../util/bytes.js';
 import { CodecDecodeError } from './page-codec.js';
 import { lz4BlockBound, lz4CompressBlock, lz4DecompressBlock } from './lz4-block.js';
@@ -77,10 +78,7 @@ class Lz4Compressor implements Compressor {
     const bound = LZ4_PREFIX + lz4BlockBound(src.length);
     if (this.scratch.length < bound) this.scratch = new Uint8Array(bound);
     const out = this.scratch;
-    out[0] = src.length & 255;
-    out[1] = (src.length >>> 8) & 255;
-    out[2] = (src.length >>> 16) & 255;
-    out[3] = src.length >>> 24;
+    writeU32(out, 0, src.length);
     const n = LZ4_PREFIX + lz4CompressBlock(src, out, LZ4_PREFIX);
     if (n >= src.length) return null;
     return transient ? out.subarray(0, n) : out.slice(0, n);
@@ -88,7 +86,7 @@ class Lz4Compressor implements Compressor {
 
   decompress(src: Uint8Array, rawLength: number): Uint8Array {
     if (src.length < LZ4_PREFIX) throw new CodecDecodeError(`lz4 data is ${src.length} bytes, shorter than its length prefix`);
-    const stated = (src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24)) >>> 0;
+    const stated = readU32(src, 0);
     if (stated !== rawLength) throw new CodecDecodeError(`lz4 data states ${stated} raw bytes, ${rawLength} expected`);
     const out = uninitializedBytes(rawLength);
     lz4DecompressBlock(src, LZ4_PREFIX, src.length, out);

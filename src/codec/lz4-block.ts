@@ -23,6 +23,7 @@
  * CodecDecodeError for a block that breaks any of them: a damaged page must never read outside
  * its bytes or come out a different length.
  */
+import { readU16, writeU16 } from '../util/binary.js';
 import { CodecDecodeError } from './page-codec.js';
 
 const MIN_MATCH = 4;
@@ -75,8 +76,8 @@ function writeSequence(src: Uint8Array, from: number, lits: number, offset: numb
   d += lits;
   let tok = (lits >= 15 ? 15 : lits) << 4;
   if (offset > 0) {
-    dst[d++] = offset & 255;
-    dst[d++] = offset >>> 8;
+    writeU16(dst, d, offset);
+    d += 2;
     const extra = matchLen - MIN_MATCH;
     if (extra >= 15) d = writeMore(dst, d, extra - 15);
     tok |= extra >= 15 ? 15 : extra;
@@ -177,7 +178,7 @@ export function lz4DecompressBlock(src: Uint8Array, from: number, end: number, d
     d += lits;
     if (s === end) break;
     if (s + 2 > end) malformed('it ends inside an offset');
-    const offset = src[s]! | (src[s + 1]! << 8);
+    const offset = readU16(src, s);
     s += 2;
     if (offset === 0 || offset > d) malformed(`offset ${offset} reaches before the start of the output`);
     let len = (token & 15) + MIN_MATCH;
