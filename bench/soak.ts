@@ -20,13 +20,14 @@
 //   json-1500-nodedup  the same with dedupEnabled false
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Database, type DatabaseOptions } from '../src/index.js';
 import { KEY_BYTES, streamRng, type Rng } from './data.js';
+import { footprint } from './workloads.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const RESULTS_DIR = join(dirname(SELF), 'results');
@@ -82,12 +83,6 @@ function nextValue(set: SoakSet, rng: Rng, value: Buffer, i: number): void {
   value.write(text.slice(0, value.length));
 }
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  return n;
-}
-
 async function child(name: string, puts: number): Promise<SoakResult> {
   const set = SETS[name]!;
   const dir = mkdtempSync(join(tmpdir(), `soak-${name}-`));
@@ -123,7 +118,7 @@ async function child(name: string, puts: number): Promise<SoakResult> {
       secondHalfRssMiB: halves[1]!,
       peakRssMiB: (process.resourceUsage().maxRSS * 1024) / MIB,
       rssAfterCloseMiB: process.memoryUsage().rss / MIB,
-      diskMiB: dirBytes(dir) / MIB,
+      diskMiB: footprint(dir).bytes / MIB,
       checkpoints,
     };
   } finally {
