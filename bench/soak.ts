@@ -1,5 +1,6 @@
 // Memory soak: one key-value store per option set, each in its own process, written with durable
-// commits of random keys until the set's count, then closed; reports throughput, the highest
+// commits of random keys until the set's count, then closed; reports throughput, commit latency
+// (median, p99, max: a checkpoint done inside one commit shows as the max), the highest
 // resident memory seen after a commit in the first half of the run and in the second, the peak
 // (maxRSS, close included), the resident memory after close, the directory's bytes and the
 // checkpoints run. A store whose memory is bounded by its options (memtableBytes, cacheSizeBytes)
@@ -27,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Database, type DatabaseOptions } from '../src/index.js';
 import { KEY_BYTES, streamRng, type Rng } from './data.js';
+import { latencyOf, type Latency } from './latency.js';
 import { footprint } from './workloads.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -67,6 +69,7 @@ interface SoakResult {
   rssAfterCloseMiB: number;
   diskMiB: number;
   checkpoints: number;
+  latency: Latency;
 }
 
 const WORDS = ['record', 'update', 'tenant', 'actor', 'service', 'outcome', 'success', 'before', 'after', 'field'];
@@ -93,7 +96,8 @@ async function child(name: string, puts: number): Promise<SoakResult> {
     const value = Buffer.alloc(set.valueBytes);
     const t0 = performance.now();
     const halves = [0, 0];
-    for (let at = 0; at < puts; at += set.perCommit) {
+    const commitMs = new Float64Array(Math.ceil(puts / set.perCommit));
+    for (let at = 0, c = 0; at < puts; at += set.perCommit, c++) {
       const fill = (tx: { put(k: Uint8Array, v: Uint8Array): void }): void => {
         for (let i = at; i < Math.min(puts, at + set.perCommit); i++) {
           rng.fill(key, 0, KEY_BYTES);
@@ -101,8 +105,10 @@ async function child(name: string, puts: number): Promise<SoakResult> {
           tx.put(key, value);
         }
       };
+      const began = performance.now();
       if (set.async) await db.writeAsync(fill);
       else db.write(fill);
+      commitMs[c] = performance.now() - began;
       const half = at < puts / 2 ? 0 : 1;
       halves[half] = Math.max(halves[half]!, process.memoryUsage().rss / MIB);
     }
@@ -120,6 +126,7 @@ async function child(name: string, puts: number): Promise<SoakResult> {
       rssAfterCloseMiB: process.memoryUsage().rss / MIB,
       diskMiB: footprint(dir).bytes / MIB,
       checkpoints,
+      latency: latencyOf(commitMs)!,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -156,12 +163,13 @@ async function main(): Promise<void> {
   for (const name of names) {
     const r = await runChild(name, Math.round(SETS[name]!.puts * scale));
     appendFileSync(file, JSON.stringify({ type: 'run', ...r }) + '\n');
-    const row = [r.set, r.puts.toLocaleString('en-US'), r.seconds.toFixed(1), Math.round(r.putsPerSec).toLocaleString('en-US'), r.firstHalfRssMiB.toFixed(0), r.secondHalfRssMiB.toFixed(0), r.peakRssMiB.toFixed(0), r.rssAfterCloseMiB.toFixed(0), r.diskMiB.toFixed(0), String(r.checkpoints)];
+    const l = r.latency;
+    const row = [r.set, r.puts.toLocaleString('en-US'), r.seconds.toFixed(1), Math.round(r.putsPerSec).toLocaleString('en-US'), `${l.medianMs.toFixed(0)} / ${l.p99Ms.toFixed(0)} / ${l.maxMs.toFixed(0)}`, r.firstHalfRssMiB.toFixed(0), r.secondHalfRssMiB.toFixed(0), r.peakRssMiB.toFixed(0), r.rssAfterCloseMiB.toFixed(0), r.diskMiB.toFixed(0), String(r.checkpoints)];
     rows.push(row);
     console.log(row.join('  '));
   }
-  console.log('\n| set | puts | s | puts/s | RSS MiB, first half | second half | peak (close included) | after close | disk MiB | checkpoints |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('\n| set | puts | s | puts/s | commit ms p50 / p99 / max | RSS MiB, first half | second half | peak (close included) | after close | disk MiB | checkpoints |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   console.log(`\nresults: ${file}`);
 }

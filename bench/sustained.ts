@@ -43,6 +43,7 @@ import type { AuditEngineModule } from './audit-engines/types.js';
 import { makeKeys, makeValues, streamRng, type Pair } from './data.js';
 import { ENGINES, isEngineName } from './engines/index.js';
 import { isPromise, type MaybePromise } from './engines/types.js';
+import { latencyOf, type Latency } from './latency.js';
 import { footprint } from './workloads.js';
 import { liveChildren } from './live-children.js';
 
@@ -87,15 +88,6 @@ interface MemorySample {
   externalMiB: number;
 }
 
-interface Latency {
-  commits: number;
-  medianMs: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-  p99OverMedian: number;
-}
-
 export interface SustainedResult {
   workload: Workload;
   engine: string;
@@ -123,18 +115,6 @@ export interface SustainedResult {
 
 // ---------------------------------------------------------------------------------------------
 // Child: one engine, one run.
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
-function latencyOf(ms: Float64Array): Latency | null {
-  if (ms.length === 0) return null;
-  const sorted = Float64Array.from(ms).sort();
-  const median = percentile(sorted, 0.5);
-  const p99 = percentile(sorted, 0.99);
-  return { commits: ms.length, medianMs: median, p99Ms: p99, p999Ms: percentile(sorted, 0.999), maxMs: sorted[sorted.length - 1]!, p99OverMedian: p99 / median };
-}
 
 interface Target {
   label: string;
