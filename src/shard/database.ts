@@ -940,7 +940,7 @@ export class Database {
       this.checkpointFailed(core, err);
       return;
     }
-    this.advanceRun(this.run.atOnce ? Infinity : Math.max(MIN_STEP_MS, this.commitMs));
+    this.advanceRun(Math.max(MIN_STEP_MS, this.commitMs));
   }
 
   /**

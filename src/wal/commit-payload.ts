@@ -9,6 +9,12 @@
  *   5 table    varint name length, UTF-8 name: later operations apply to this table
  *   6 put blob varint key length, key, 32-byte BLAKE3 hash, varint value length: set key to a value
  *              already in the blob table (a deduplicated value seen before; the bytes are not repeated)
+ *   7 fold releases  varint checkpoint txn C, varint count n, then n times: 32-byte BLAKE3 hash,
+ *              varint r >= 1. The references to deduplicated values that the fold of the checkpoint
+ *              at txn C dropped: r fewer for each hash. A record holding it carries nothing else. It
+ *              applies only when replay starts from that checkpoint, whose trees are folded but
+ *              whose blob tables are not (shard/durability/checkpoint.ts, "References a fold
+ *              releases"); over any other starting point it does nothing.
  *
  * The current table starts as "default". Replaying the operations in order against the checkpointed
  * state reproduces the commit exactly.
@@ -17,7 +23,7 @@ import { copyInto, uninitializedBytes } from '../util/bytes.js';
 import { retainedBytes } from '../util/retained-memory.js';
 import { readVarint, writeVarint } from '../util/varint.js';
 
-export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5, PutBlob: 6 } as const;
+export const Op = { Put: 1, Delete: 2, Clear: 3, Drop: 4, Table: 5, PutBlob: 6, FoldReleases: 7 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
 /** The table operations start on. */
@@ -185,14 +191,46 @@ export class CommitLog {
   }
 }
 
-/** One decoded operation; keys and values are views into the payload. For PutBlob, `value` is the hash. */
-export interface DecodedOp {
+/** References to one deduplicated value that a fold dropped. */
+export interface BlobRelease {
+  /** The blob's BLAKE3 hash (32 bytes). */
+  hash: Uint8Array;
+  /** How many references went (at least 1). */
+  count: number;
+}
+
+/** One decoded table operation; keys and values are views into the payload. For PutBlob, `value` is the hash. */
+export interface DecodedTableOp {
   op: typeof Op.Put | typeof Op.Delete | typeof Op.Clear | typeof Op.Drop | typeof Op.PutBlob;
   table: string;
   key: Uint8Array | null;
   value: Uint8Array | null;
   /** PutBlob: length of the value the hash stands for. */
   length: number;
+}
+
+/** A decoded fold-releases operation (op 7). Hashes are views into the payload. */
+export interface DecodedFoldReleases {
+  op: typeof Op.FoldReleases;
+  /** The checkpoint whose fold dropped the references. */
+  checkpointTxn: number;
+  releases: BlobRelease[];
+}
+
+export type DecodedOp = DecodedTableOp | DecodedFoldReleases;
+
+/** The payload of a record holding only a fold's released references (op 7). */
+export function encodeFoldReleases(checkpointTxn: number, releases: readonly BlobRelease[]): Uint8Array {
+  const b = new Uint8Array(1 + 8 + 8 + releases.length * (32 + 8));
+  b[0] = Op.FoldReleases;
+  let o = writeVarint(b, 1, checkpointTxn);
+  o = writeVarint(b, o, releases.length);
+  for (const r of releases) {
+    if (r.hash.length !== 32 || !Number.isSafeInteger(r.count) || r.count < 1) throw new Error('internal: a fold release needs a 32-byte hash and a count of at least 1');
+    b.set(r.hash, o);
+    o = writeVarint(b, o + 32, r.count);
+  }
+  return b.subarray(0, o);
 }
 
 /** Decodes a commit payload; returns a reason string when it is malformed. */
@@ -226,6 +264,20 @@ export function decodeCommit(b: Uint8Array): DecodedOp[] | string {
       ops.push({ op, table, key, value: hash, length });
     } else if (op === Op.Clear || op === Op.Drop) {
       ops.push({ op, table, key: null, value: null, length: 0 });
+    } else if (op === Op.FoldReleases) {
+      const checkpointTxn = readVarint(b, pos, end);
+      const n = readVarint(b, pos, end);
+      if (checkpointTxn < 0 || n < 0) return 'fold releases run past the payload';
+      const releases: BlobRelease[] = [];
+      for (let i = 0; i < n; i++) {
+        if (pos.o + 32 > end) return 'fold releases run past the payload';
+        const hash = b.subarray(pos.o, pos.o + 32);
+        pos.o += 32;
+        const count = readVarint(b, pos, end);
+        if (count < 1) return 'a fold release has no count';
+        releases.push({ hash, count });
+      }
+      ops.push({ op, checkpointTxn, releases });
     } else if (op === Op.Table) {
       const name = bytes();
       if (!name || name.length === 0) return 'commit table name is empty or runs past the payload';

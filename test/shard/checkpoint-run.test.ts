@@ -28,12 +28,13 @@ const value = (i: number, round: number): Buffer => enc(`v${round}-${i}-${'x'.re
 const scrambled = (n: number, k: number): number => (k * 7919 + 17) % n;
 
 /** Puts `count` keys out of `space` (scrambled, from `from` on), in one commit. */
-function putSome(db: Database, want: Map<string, string>, space: number, from: number, count: number, round: number): void {
+function putSome(db: Database, want: Map<string, string>, space: number, from: number, count: number, round: number, valueOf = value): void {
   db.write((tx) => {
     for (let k = from; k < from + count; k++) {
       const i = scrambled(space, k);
-      tx.put(key(i), value(i, round));
-      want.set(key(i).toString(), value(i, round).toString());
+      const v = valueOf(i, round);
+      tx.put(key(i), v);
+      want.set(key(i).toString(), v.toString());
     }
   });
 }
@@ -321,5 +322,102 @@ test('a checkpoint step given 50 ms or more folds at once rather than waiting fo
   assert.ok(run.progress() > 0, 'a step of 100 ms folded keys while the merging thread had the runs');
   while (!run.step(performance.now() + 100));
   run.finish();
+  intactAfterReopen(db, dir, want);
+});
+
+/**
+ * Deduplicated values (dedupThreshold 64, values 80-200 bytes): a pool of 40 values shared between
+ * keys, and values of their own that the next overwrite of the key leaves unreferenced.
+ */
+const BLOB_OPTS = { ...OPTS, dedupThreshold: 64 } as const;
+const sharedValue = (n: number): Buffer => enc(`shared-${n}-`.padEnd(80 + (n % 5) * 20, 's'));
+const ownValue = (i: number, round: number): Buffer => enc(`own-${i}-${round}-`.padEnd(90 + (i % 7) * 15, 'o'));
+
+/** Half the keys to a shared value, half to one of their own. */
+const blobValue = (i: number, round: number): Buffer => ((i + round) % 2 === 0 ? sharedValue((i + round) % 40) : ownValue(i, round));
+
+/** Puts `count` keys out of `space` (see putSome) to deduplicated values, in one commit. */
+function putBlobs(db: Database, want: Map<string, string>, space: number, from: number, count: number, round: number): void {
+  putSome(db, want, space, from, count, round, blobValue);
+}
+
+function blobCount(db: Database): number {
+  return (db as unknown as { core: ShardCore }).core.latest.tables.get('__blobs')?.count ?? 0;
+}
+
+/** Distinct values the model holds at or above the dedup threshold: the blobs a folded store keeps. */
+function distinctBlobs(want: Map<string, string>): number {
+  return new Set([...want.values()].filter((v) => v.length >= 64)).size;
+}
+
+test('a store of deduplicated values checkpoints between commits too, and its blob counts stay exact through a crash and a reopen', (t) => {
+  const dir = tmpDir(t, 'ckpt-run-blobs');
+  const want = new Map<string, string>();
+  const SPACE = 6000;
+  const db = Database.open(dir, BLOB_OPTS);
+  for (let from = 0; from < SPACE; from += 1000) putBlobs(db, want, SPACE, from, 1000, 0);
+  db.checkpoint();
+  assert.equal(blobCount(db), distinctBlobs(want));
+  // Overwrites release the values of round 0; commits beside the run add and release blobs too.
+  let at = 0;
+  let round = 1;
+  let finishedBetween = 0;
+  for (let attempt = 0; attempt < 10 && finishedBetween < 2; attempt++) {
+    while (db.stats().checkpointRunningTxn === null) {
+      putBlobs(db, want, SPACE, at % SPACE, 40, round);
+      at += 40;
+      assert.ok(at < 100 * SPACE, 'no checkpoint was ever running after a commit: each ran within one');
+    }
+    const running = db.stats().checkpointRunningTxn;
+    const before = db.stats().checkpoints;
+    let during = 0;
+    // The page file as it is before each commit: the one that finishes the run writes its header slot.
+    const pageFileBefore = `${dir}-before`;
+    t.after(() => fs.rmSync(pageFileBefore, { force: true }));
+    while (db.stats().checkpointRunningTxn === running) {
+      fs.copyFileSync(path.join(dir, 'data.redb'), pageFileBefore);
+      round++;
+      putBlobs(db, want, SPACE, at % SPACE, 20, round);
+      at += 20;
+      during++;
+      assert.ok(during < 10_000, 'the checkpoint never finished');
+    }
+    if (during < 2 || db.stats().checkpoints !== before + 1) continue;
+    finishedBetween++;
+    assert.equal(db.stats().lastCheckpointError, null);
+    // verify() reads the checkpoint from disk: its blob counts plus the releases its fold logged.
+    const report = db.verify();
+    assert.ok(report.ok, JSON.stringify(report.issues.slice(0, 3)));
+    // A crash now: recovery replays the logged releases over the checkpoint they belong to.
+    const crashed = `${dir}-crash-${finishedBetween}`;
+    t.after(() => fs.rmSync(crashed, { recursive: true, force: true }));
+    fs.cpSync(dir, crashed, { recursive: true, filter: (p) => !path.basename(p).startsWith('lock') });
+    const recovered = Database.open(crashed, BLOB_OPTS);
+    assert.deepEqual(contents(recovered), want);
+    assert.ok(recovered.verify().ok);
+    recovered.checkpoint();
+    assert.equal(blobCount(recovered), distinctBlobs(want), 'blob count after recovery and a full fold');
+    assert.ok(recovered.verify().ok, 'blob counts after recovery and a full fold');
+    recovered.close();
+    // A crash after the releases were logged but before the header slot landed: the older
+    // checkpoint and the whole WAL. Replay over that checkpoint must ignore the releases.
+    const torn = `${dir}-torn-${finishedBetween}`;
+    t.after(() => fs.rmSync(torn, { recursive: true, force: true }));
+    fs.cpSync(dir, torn, { recursive: true, filter: (p) => !path.basename(p).startsWith('lock') });
+    fs.copyFileSync(pageFileBefore, path.join(torn, 'data.redb'));
+    const older = Database.open(torn, BLOB_OPTS);
+    assert.ok(older.stats().checkpointTxn < running!, 'the copy should start from the checkpoint before the run');
+    assert.deepEqual(contents(older), want);
+    assert.ok(older.verify().ok);
+    older.checkpoint();
+    assert.equal(blobCount(older), distinctBlobs(want), 'blob count after replay over the older checkpoint and a full fold');
+    // Every count equals the references to its blob (a release applied twice leaves shared ones low).
+    const folded = older.verify();
+    assert.ok(folded.ok, JSON.stringify(folded.issues.slice(0, 3)));
+    older.close();
+  }
+  assert.equal(finishedBetween, 2, 'no checkpoint of the deduplicated store ran between commits');
+  db.checkpoint();
+  assert.equal(blobCount(db), distinctBlobs(want));
   intactAfterReopen(db, dir, want);
 });

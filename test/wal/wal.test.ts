@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Database } from '../../src/index.js';
-import { decodeCommit, CommitLog, Op } from '../../src/wal/commit-payload.js';
+import { decodeCommit, CommitLog, encodeFoldReleases, Op } from '../../src/wal/commit-payload.js';
 import { encodeRecord, recordChecksumValid } from '../../src/wal/record-format.js';
 import { enc, tmpDir } from '../support/tmp.js';
 
@@ -28,7 +28,7 @@ test('a commit log round-trips through its payload encoding, table switches incl
   const ops = decodeCommit(log.payload());
   assert.ok(Array.isArray(ops));
   assert.deepEqual(
-    ops.map((o) => [o.op, o.table, o.key && Buffer.from(o.key).toString(), o.value?.length ?? null]),
+    ops.map((o) => (o.op === Op.FoldReleases ? [o.op] : [o.op, o.table, o.key && Buffer.from(o.key).toString(), o.value?.length ?? null])),
     [
       [Op.Put, 'default', 'k1', 2],
       [Op.Put, 'events', 'k2', 300],
@@ -38,6 +38,24 @@ test('a commit log round-trips through its payload encoding, table switches incl
     ],
   );
   assert.match(decodeCommit(Uint8Array.of(9)) as string, /unknown commit operation/);
+});
+
+test('a fold-releases payload round-trips, and a truncated one is malformed rather than misread', () => {
+  const releases = [
+    { hash: new Uint8Array(32).fill(1), count: 1 },
+    { hash: new Uint8Array(32).fill(2), count: 300 },
+  ];
+  const payload = encodeFoldReleases(2 ** 40, releases);
+  const ops = decodeCommit(payload);
+  assert.ok(Array.isArray(ops));
+  assert.equal(ops.length, 1);
+  const op = ops[0]!;
+  assert.equal(op.op, Op.FoldReleases);
+  assert.ok(op.op === Op.FoldReleases);
+  assert.equal(op.checkpointTxn, 2 ** 40);
+  assert.deepEqual(op.releases.map((r) => [r.hash[0], r.count]), [[1, 1], [2, 300]]);
+  for (const cut of [1, 8, 20, payload.length - 1]) assert.equal(typeof decodeCommit(payload.subarray(0, cut)), 'string', `cut at ${cut}`);
+  assert.throws(() => encodeFoldReleases(1, [{ hash: new Uint8Array(32), count: 0 }]), /count of at least 1/);
 });
 
 test('a record checksummed for one segment does not validate in another', () => {

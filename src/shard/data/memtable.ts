@@ -514,8 +514,6 @@ export class MemTable {
   size = 0;
   /** Bytes of keys and values held, plus bookkeeping: what folding it would free. */
   bytes = 0;
-  /** Whether any write held is a deduplicated value (folding it changes the blob tables). */
-  holdsBlobs = false;
   /** Pairs of neighbouring runs the helper thread is merging (see compact). */
   private merging: { newer: Run; older: Run; job: BackgroundMerge }[] = [];
 
@@ -539,7 +537,6 @@ export class MemTable {
     for (let i = 0; i < n; i++) {
       const v = writes.values[i];
       bytes += wl[i * W_LOC + W_KEY_LEN]! + (v === undefined ? wl[i * W_LOC + W_VALUE_LEN]! : heldBytes(v)) + WRITE_OVERHEAD;
-      if (v instanceof BlobValue) this.holdsBlobs = true;
     }
     // Sorted by the entries' words first (most comparisons end there), equal keys in write order.
     const order = new Int32Array(n);
@@ -740,7 +737,6 @@ export class MemTable {
     let firstEntry = this.entries.n;
     for (let j = from; j < this.commitEnds[first]!; j++) if (this.writes[j]! < firstEntry) firstEntry = this.writes[j]!;
     const out = new MemTable(treeHas);
-    out.holdsBlobs = this.holdsBlobs;
     out.entries.copyTail(this.entries, firstEntry);
     // Each run keeps its entries of those commits, in order: no key is compared again.
     for (const run of this.runs) {

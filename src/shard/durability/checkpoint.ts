@@ -21,8 +21,8 @@
 import path from 'node:path';
 import { encodeBranch, encodeLeaf } from '../../btree/node-codec.js';
 import { compareSepAt, childIndexForWrite } from '../../btree/branch.js';
-import { trimLeaf, valueRefOffset } from '../../btree/leaf.js';
-import { BranchNode, type LeafNode, type Node } from '../../btree/node.js';
+import { trimLeaf, valueRefAt, valueRefOffset, valueTagAt } from '../../btree/leaf.js';
+import { BranchNode, ValueTag, type LeafNode, type Node, type OutOfLineValue } from '../../btree/node.js';
 import { writeBlockRef } from '../../pagefile/block-ref-codec.js';
 import type { Extent } from '../../pagefile/allocator.js';
 import { prepareBlock, prepareCompressed, sealBlock, type PreparedBlock } from '../../pagefile/block.js';
@@ -31,6 +31,7 @@ import { encodeFreelist } from '../../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
 import { ExtentList } from '../../pagefile/extent-list.js';
 import { BLOCK_REF_SIZE, BlockKind, type BlockKindValue, type BlockRef } from '../../pagefile/layout.js';
+import { encodeFoldReleases } from '../../wal/commit-payload.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName } from '../../wal/segment-format.js';
 import { listSegments } from '../../wal/wal-scan.js';
 import { encodeCatalog, type StoredTable, type TableState } from '../data/catalog.js';
@@ -108,6 +109,11 @@ class CheckpointWriter {
   /** Leaf bytes before and after compression, to size future leaves. */
   leafRaw = 0;
   leafPacked = 0;
+  /**
+   * Out-of-line values of the blob tables written so far, by value object: written ahead while the
+   * run goes on (writeValue), taken by storeValues in `finish` instead of writing them again.
+   */
+  readonly directValues = new Map<OutOfLineValue, BlockRef>();
 
   constructor(
     private readonly core: ShardCore,
@@ -261,10 +267,15 @@ class CheckpointWriter {
       const v = pending[i];
       if (!v) continue;
       const at = valueRefOffset(leaf, i);
-      writeBlockRef(leaf.data, at, this.write(BlockKind.Value, v.data));
+      writeBlockRef(leaf.data, at, this.directValues.get(v) ?? this.write(BlockKind.Value, v.data));
       wrote(at);
     }
     leaf.pending = null;
+  }
+
+  /** Writes one out-of-line value of a blob table ahead of its leaf (see directValues). */
+  writeValue(v: OutOfLineValue): void {
+    if (!this.directValues.has(v)) this.directValues.set(v, this.write(BlockKind.Value, v.data));
   }
 
   rollback(): void {
@@ -273,7 +284,11 @@ class CheckpointWriter {
   }
 }
 
-/** The nodes under `root` not stored yet, children before their parent. */
+/**
+ * The nodes under `root` not stored yet, children before their parent. A child whose slot holds no
+ * ref may still be stored: a commit copied its parent (a blob table's branch) before a checkpoint
+ * stored the child. Stored again, its first block would leak; storeBranch takes its ref instead.
+ */
 function dirtyNodes(root: Node, out: Node[]): void {
   if (root.ref) return;
   const stack: { node: Node; next: number }[] = [{ node: root, next: 0 }];
@@ -281,7 +296,7 @@ function dirtyNodes(root: Node, out: Node[]): void {
     const top = stack[stack.length - 1]!;
     const node = top.node;
     if (node instanceof BranchNode) {
-      while (top.next < node.kids.length && node.refs.stored(top.next)) top.next++;
+      while (top.next < node.kids.length && (node.refs.stored(top.next) || node.kids[top.next]!.ref)) top.next++;
       if (top.next < node.kids.length) {
         stack.push({ node: node.kids[top.next++]!, next: 0 });
         continue;
@@ -367,6 +382,23 @@ interface FoldTask {
  * While it runs, T is held like a snapshot: commits copy rather than edit the nodes T reaches (the
  * internal blob tables' trees, which commits change directly), and no block T reaches is reused.
  * Blocks that commits after T free stay out of the stored freelist (T's tree still reaches them).
+ * Those tables' nodes are stored last, in `finish`, with no commit after them: a commit never sees
+ * a block of theirs that the run may still give up. Their out-of-line values (the blobs' bytes, the
+ * bulk) are written ahead, as the run goes, but their refs reach a leaf only in `finish` too. T's
+ * nodes that a commit copied meanwhile are stored all the same (T's tree holds them), and nothing
+ * in memory reaches their blocks afterwards: install frees them. Their values it does not: the
+ * copies hold the same value objects, unstored, and install gives them the refs (so the next
+ * checkpoint does not write those bytes again), freeing only values no copy holds any more.
+ *
+ * References a fold releases. Folding drops references to deduplicated values (a tree value
+ * replaced or deleted, a memtable version superseded), which lowers their counts in the blob
+ * tables; commits after T change those tables too. Run at once, the fold applies its releases to
+ * the blob tables it stores. Run between commits, it stores T's blob tables as they were (each
+ * count then too high by what the fold released) and logs the releases in a WAL record of their
+ * own (WAL op 7, naming T), durable before the header slot is written; install then applies them
+ * to the newest version's blob tables. Replay from this checkpoint applies the record, replay from
+ * an older one (the slot write failed, or the slot was lost) ignores it, since that tree still
+ * holds the references; a later checkpoint starts past it. The record takes the next txn either way.
  */
 export class CheckpointRun {
   /** The transaction stored: every commit up to it. */
@@ -388,6 +420,13 @@ export class CheckpointRun {
   /** Blocks the blob-table changes dropped from the stored tables (see applyFoldBlobDeltas). */
   private storedFrees = new ExtentList();
   private order: Node[] = [];
+  /** The nodes of the tables commits change directly (the blob tables) that `finish` stored. */
+  private directNodes: Node[] = [];
+  /** T's unstored leaves of those tables holding out-of-line values, to write ahead; and how many are done. */
+  private directLeaves: LeafNode[] = [];
+  private nextDirectLeaf = 0;
+  /** The txn of the WAL record holding the fold's released references (0: none was written). */
+  private releasesTxn = 0;
   /**
    * Leaves the fold has finished with, to store before the next slice (each as its parent and index
    * there), and how many of them are stored.
@@ -408,23 +447,15 @@ export class CheckpointRun {
   /** Versions held by the memtables folded (at least their keys): what folding goes through. */
   private foldKeys = 0;
   /**
-   * Whether the run must be done start to end without commits in between (Database then does so):
-   * when the store holds deduplicated values. Folding then changes the blob tables, which commits
-   * change too (directly in their trees, not through memtables): T's blob trees and the newest
-   * ones would share nodes this run stores, and which of the two frees a node's block would depend
-   * on the order commits and steps came in.
-   */
-  readonly atOnce: boolean;
-
-  /**
    * `core.latest` must be durable (the caller flushed the WAL). `between` for a run stepped between
    * commits: its memtables' runs are merged into one on the helper thread first (waitsForMerge),
-   * which a run done at once would not wait for.
+   * which a run done at once would not wait for, and the references its fold releases are logged
+   * rather than stored (see the class comment).
    */
   constructor(
     private readonly core: ShardCore,
     clean = false,
-    between = false,
+    private readonly between = false,
   ) {
     if (core.latest !== core.durable) throw new Error('internal: a checkpoint starts from a durable version');
     const version = core.durable;
@@ -446,11 +477,6 @@ export class CheckpointRun {
       !core.ringChanged &&
       (!clean || (active.flags & SLOT_FLAG_CLEAN) !== 0);
     this.tx = null;
-    let blobs = false;
-    for (const t of version.tables.values()) {
-      if (isReservedTableName(t.name) ? t.count > 0 || (t.root !== null && !t.root.ref) : t.mem?.holdsBlobs === true) blobs = true;
-    }
-    this.atOnce = blobs;
     if (this.unchanged) return;
     // From the first block written, the older slot's blocks may be overwritten.
     core.fallbackIntact = false;
@@ -459,7 +485,7 @@ export class CheckpointRun {
     core.readers.add(this.txn);
     for (const t of version.tables.values()) {
       if (!t.mem) continue;
-      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(between && !blobs), root: t.root, count: t.count, finishedBelow: null, sliceKeys: FOLD_SLICE_KEYS });
+      this.folds.push({ name: t.name, mem: t.mem, source: t.mem.foldSource(between), root: t.root, count: t.count, finishedBelow: null, sliceKeys: FOLD_SLICE_KEYS });
       this.foldKeys += t.mem.size;
     }
     if (this.folds.length > 0) {
@@ -484,6 +510,8 @@ export class CheckpointRun {
       } else if (this.stored === null) {
         if (this.waitsForMerge(deadline)) break;
         this.foldSlice();
+      } else if (this.nextDirectLeaf < this.directLeaves.length) {
+        this.writeDirectValues();
       } else if (this.nextNode < this.order.length) {
         this.storeSlice();
       } else {
@@ -497,7 +525,7 @@ export class CheckpointRun {
     this.writer.flush();
     this.syncAsItGoes();
     this.workMs += performance.now() - began;
-    return this.stored !== null && this.nextNode === this.order.length;
+    return this.stored !== null && this.nextDirectLeaf === this.directLeaves.length && this.nextNode === this.order.length;
   }
 
   /**
@@ -519,7 +547,10 @@ export class CheckpointRun {
    * stored). A guess at first; it steadies as the run goes on.
    */
   progress(): number {
-    if (this.stored !== null) return this.order.length === 0 ? 1 : FOLD_SHARE + ((1 - FOLD_SHARE) * this.nextNode) / this.order.length;
+    if (this.stored !== null) {
+      const total = this.order.length + this.directLeaves.length;
+      return total === 0 ? 1 : FOLD_SHARE + ((1 - FOLD_SHARE) * (this.nextNode + this.nextDirectLeaf)) / total;
+    }
     let done = 0;
     for (const f of this.folds) done += f.source.done;
     return this.foldKeys === 0 ? FOLD_SHARE : (FOLD_SHARE * Math.min(done, this.foldKeys)) / this.foldKeys;
@@ -662,11 +693,21 @@ export class CheckpointRun {
     const tables = new Map(this.version.tables);
     for (const f of this.folds) tables.set(f.name, { name: f.name, root: f.root, count: f.count, mem: null });
     if (this.tx) {
-      this.storedFrees = this.tx.applyFoldBlobDeltas(tables, Math.max(this.core.readers.newest(), this.txn));
+      // Between commits the releases are logged at the end instead (finish, logReleases).
+      if (!this.between) this.storedFrees = this.tx.applyFoldBlobDeltas(tables, Math.max(this.core.readers.newest(), this.txn));
       this.tx.endSlicedFold();
     }
-    for (const t of tables.values()) if (t.root) dirtyNodes(t.root, this.order);
+    const direct: Node[] = [];
+    for (const t of tables.values()) if (t.root) dirtyNodes(t.root, isReservedTableName(t.name) ? direct : this.order);
+    for (const node of direct) if (node.isLeaf && node.pending) this.directLeaves.push(node);
     this.stored = tables;
+  }
+
+  /** Writes the out-of-line values of the next few blob-table leaves of T (see directValues). */
+  private writeDirectValues(): void {
+    const end = Math.min(this.directLeaves.length, this.nextDirectLeaf + STORE_SLICE_NODES);
+    for (let n = this.nextDirectLeaf; n < end; n++) for (const v of this.directLeaves[n]!.pending ?? []) if (v) this.writer.writeValue(v);
+    this.nextDirectLeaf = end;
   }
 
   private storeSlice(): void {
@@ -695,6 +736,10 @@ export class CheckpointRun {
     const sync = core.options.durability !== 'none';
     let retired: Extent[];
     try {
+      for (const t of this.stored!.values()) if (t.root && isReservedTableName(t.name)) dirtyNodes(t.root, this.directNodes);
+      // Every value through directValues, those not written ahead too: install settles them all.
+      for (const node of this.directNodes) if (node.isLeaf && node.pending) for (const v of node.pending) if (v) w.writeValue(v);
+      w.store(this.directNodes);
       const stored: StoredTable[] = [];
       for (const t of this.stored!.values()) stored.push({ name: t.name, count: t.count, root: t.root ? t.root.ref! : null });
       stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -729,6 +774,7 @@ export class CheckpointRun {
         flags: this.clean ? SLOT_FLAG_CLEAN : 0,
         ...keyFields(core),
       };
+      if (this.between) this.logReleases();
       const target = (1 - core.slots.activeIndex) as 0 | 1;
       core.file.writeSlot(target, slot);
       if (sync) core.file.sync();
@@ -774,8 +820,26 @@ export class CheckpointRun {
   }
 
   /**
+   * Logs the references the fold released (see the class comment) as the next txn's WAL record and
+   * makes it durable; from then on that txn is taken, applied or not. Nothing when there are none.
+   */
+  private logReleases(): void {
+    const releases = this.tx?.foldReleases() ?? [];
+    if (releases.length === 0) return;
+    const core = this.core;
+    const latest = core.latest;
+    const txn = latest.txn + 1;
+    core.wal.append(txn, encodeFoldReleases(this.txn, releases));
+    core.wal.sync();
+    // Until install applies them, memory reads the record as replay over an older checkpoint does: as nothing.
+    core.latest = core.durable = new Version(txn, latest.tables, latest.store);
+    this.releasesTxn = txn;
+  }
+
+  /**
    * Makes the newest version read the folded trees: each folded table gets its stored tree under a
-   * memtable of the commits after T (none when the version is T's own).
+   * memtable of the commits after T (none when the version is T's own), and the blob tables the
+   * fold's released references.
    */
   private install(): void {
     const core = this.core;
@@ -786,9 +850,7 @@ export class CheckpointRun {
     if (latest === this.version) {
       tables = this.stored!;
     } else {
-      // Commits came after T: only a run without deduplicated values (see atOnce) gets here, and
-      // its fold changed no blob table, so the newest version's blob tables stay as they are.
-      if (this.storedFrees.length > 0 || this.atOnce) throw new Error('internal: a checkpoint that changed blob tables is installed over later commits');
+      if (!this.between) throw new Error('internal: a checkpoint run at once is installed over later commits');
       tables = new Map(latest.tables);
       // The new memtables' lookups must hold the store and their root only: holding `latest` would
       // chain every older version, and its memtables, to the newest one.
@@ -797,11 +859,53 @@ export class CheckpointRun {
         const root = f.root;
         tables.set(f.name, { name: f.name, root, count: f.count, mem: f.mem.since(this.txn, (key) => treeHas(root, key, store)) });
       }
+      // Blocks the stored checkpoint reaches, so freed for the checkpoint after it (checkpointTxn latest.txn).
+      core.space.addFreed(latest.txn + 1, this.settleDirect(tables), latest.txn);
+      if (this.releasesTxn !== 0) {
+        core.space.addFreed(latest.txn + 1, tx.applyFoldBlobDeltas(tables, Math.max(core.readers.newest(), latest.txn)), latest.txn);
+        tx.endSlicedFold();
+      }
     }
     core.latest = core.durable = new Version(latest.txn, tables, latest.store);
     // What the fold dropped stays readable for every reader of a version before this one, T's or later.
     core.space.addFreed(latest.txn + 1, tx.freed, this.txn);
     core.space.addFreed(latest.txn + 1, this.storedFrees, this.txn);
+  }
+
+  /**
+   * Brings the blob tables of `tables` (the newest version's) in line with what this run stored of
+   * T's: an unstored leaf there that holds a value this run wrote takes its ref. Returns the blocks
+   * this run wrote that nothing there reaches: nodes T held unstored that a commit after T copied
+   * (it had no block to free then), and values no leaf holds any more (a commit deleted the blob).
+   */
+  private settleDirect(tables: ReadonlyMap<string, TableState>): ExtentList {
+    const out = new ExtentList();
+    const values = this.writer.directValues;
+    if (this.directNodes.length === 0 && values.size === 0) return out;
+    const ours = new Set(this.directNodes);
+    const reached = new Set<Node>();
+    const held = new Set<number>();
+    for (const [name, t] of tables) {
+      if (!isReservedTableName(name) || !t.root) continue;
+      const stack: Node[] = [t.root];
+      while (stack.length > 0) {
+        const node = stack.pop()!;
+        const mine = ours.has(node);
+        // A node stored before this run reaches only nodes stored before it.
+        if (node.ref && !mine) continue;
+        if (mine) reached.add(node);
+        if (node instanceof BranchNode) {
+          for (const kid of node.kids) if (kid) stack.push(kid);
+        } else if (mine) {
+          for (let i = 0; i < node.count; i++) if (valueTagAt(node, i) === ValueTag.OutOfLine) held.add(valueRefAt(node, i)!.offset);
+        } else if (node.pending) {
+          adoptValues(node as LeafNode, values, held);
+        }
+      }
+    }
+    for (const node of this.directNodes) if (!reached.has(node)) out.push(node.ref!.offset, node.ref!.length);
+    for (const ref of values.values()) if (!held.has(ref.offset)) out.push(ref.offset, ref.length);
+    return out;
   }
 
   /** Abandons the run: memory stays as it was, and what it wrote waits in quarantine. */
@@ -823,6 +927,29 @@ export class CheckpointRun {
     this.core.space.quarantine(this.writer.allocated);
     if (!this.unchanged) this.core.readers.remove(this.txn);
   }
+}
+
+/**
+ * Gives an unstored leaf the refs of the pending values a checkpoint has just stored (the same value
+ * objects: the leaf is a commit's copy of one it stored), and adds their offsets to `held`. The
+ * bytes read the same either way; the next checkpoint then has nothing to write for them.
+ */
+function adoptValues(leaf: LeafNode, stored: ReadonlyMap<OutOfLineValue, BlockRef>, held: Set<number>): void {
+  const pending = leaf.pending!;
+  let left = 0;
+  for (let i = 0; i < pending.length; i++) {
+    const v = pending[i];
+    if (!v) continue;
+    const ref = stored.get(v);
+    if (!ref) {
+      left++;
+      continue;
+    }
+    writeBlockRef(leaf.data, valueRefOffset(leaf, i), ref);
+    pending[i] = undefined;
+    held.add(ref.offset);
+  }
+  if (left === 0) leaf.pending = null;
 }
 
 /** Writes a checkpoint of `core.durable`, which must equal `core.latest` (the caller flushed the WAL), start to end. */

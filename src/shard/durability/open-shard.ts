@@ -23,7 +23,7 @@ import { decodeFreelist } from '../../pagefile/freelist-codec.js';
 import type { HeaderSlot } from '../../pagefile/header-slot.js';
 import { BlockKind, FORMAT_VERSION, HEADER_SIZE } from '../../pagefile/layout.js';
 import { PageFile } from '../../pagefile/page-file.js';
-import { decodeCommit } from '../../wal/commit-payload.js';
+import { decodeCommit, Op } from '../../wal/commit-payload.js';
 import { SEGMENT_HEADER_SIZE, segmentFileName, WAL_DIR } from '../../wal/segment-format.js';
 import { listSegments, scanWal, type WalScanResult } from '../../wal/wal-scan.js';
 import { WalWriter } from '../../wal/wal-writer.js';
@@ -352,7 +352,14 @@ export function replayWal(
       const ops = decodeCommit(copyBytes(payload));
       if (typeof ops === 'string') throw new CorruptionError(path.join(walDir, segmentFileName(at.segment)), at.offset, ops);
       const tx = new WriteTxn(version, txn, settings, null);
-      for (const op of ops) tx.applyDecoded(op);
+      for (const op of ops) {
+        // A fold's released references count only over the checkpoint that fold stored (checkpoint.ts).
+        if (op.op === Op.FoldReleases) {
+          if (op.checkpointTxn === slot.checkpointTxn) tx.applyFoldReleases(op.releases);
+        } else {
+          tx.applyDecoded(op);
+        }
+      }
       // Nobody reads while a store opens: every dirty node may be changed in place.
       version = tx.merge(-Infinity);
       space.addFreed(txn, tx.freed);

@@ -22,7 +22,7 @@ import { treeDelete, treePut } from '../../btree/tree-write.js';
 import { ExtentList } from '../../pagefile/extent-list.js';
 import type { BlockRef } from '../../pagefile/layout.js';
 import { compareBytes, copyBytes } from '../../util/bytes.js';
-import { CommitLog, Op, type DecodedOp } from '../../wal/commit-payload.js';
+import { CommitLog, Op, type BlobRelease, type DecodedOp } from '../../wal/commit-payload.js';
 import { BLOB_REFS_TABLE, BLOB_TABLE, decodeRefCount, encodeRefCount } from '../data/blob-table.js';
 import type { TableState } from '../data/catalog.js';
 import { MemTable, type MemValue } from '../data/memtable.js';
@@ -364,7 +364,30 @@ export class WriteTxn extends TxTable {
       case Op.Drop:
         this.applyDrop(op.table);
         break;
+      case Op.FoldReleases:
+        // Only replay knows whether the record's checkpoint is the one it starts from; it calls
+        // applyFoldReleases itself then. Anywhere else (repair rebuilds every count through its
+        // own writes) the record changes nothing.
+        break;
     }
+  }
+
+  /** @internal Replay of a fold's released blob references (WAL op 7) over the checkpoint they belong to. */
+  applyFoldReleases(releases: readonly BlobRelease[]): void {
+    for (const r of releases) this.bumpBlob(copyBytes(r.hash), -r.count);
+  }
+
+  /**
+   * @internal The blob references a sliced fold dropped and has not applied yet (see
+   * applyFoldBlobDeltas), in hash order. A fold only ever drops references.
+   */
+  foldReleases(): BlobRelease[] {
+    const out: BlobRelease[] = [];
+    for (const { hash, delta } of this.blobDelta.values()) {
+      if (delta > 0) throw new Error('internal: a fold added a blob reference');
+      if (delta < 0) out.push({ hash, count: -delta });
+    }
+    return out.sort((a, b) => compareBytes(a.hash, b.hash));
   }
 
   /** @internal Closes the transaction to its callback's code; the merge still follows. */
