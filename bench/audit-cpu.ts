@@ -8,7 +8,7 @@
 // LEVEL=N opens the store with compressionLevel N; INTEGRITY=off turns the integrity log off (to
 // measure the audit tables' own bytes); CACHE=N opens it with cacheSizeBytes N MiB.
 
-import { mkdtempSync, readdirSync, rmSync, statSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,7 @@ import { RedbAuditStore } from '../src/index.js';
 import type { AuditEventInput } from '../src/audit/types.js';
 import { makeAuditDataset, makeQueries } from './audit-data.js';
 import { auditSizes, EVENTS_PER_COMMIT } from './audit-suite.js';
+import { footprint } from './workloads.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string' }, durability: { type: 'string' } } });
 const events = Number(values.events ?? 20000);
@@ -33,12 +34,6 @@ function cpu(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  return n;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'audit-cpu-'));
 try {
   const store = await RedbAuditStore.open({ baseDir: dir, durability, ...extra });
@@ -49,7 +44,7 @@ try {
   store.close();
   const closeCpu = cpu() - c0 - ingestCpu;
   const ingestWall = performance.now() - w0;
-  const bpe = dirBytes(dir) / events;
+  const bpe = footprint(dir).bytes / events;
   const out: string[] = [];
   out.push(`ingest ${events} ev: cpu ${ingestCpu.toFixed(2)}s + close ${closeCpu.toFixed(2)}s = ${((ingestCpu + closeCpu) * 1e6 / events).toFixed(1)} us/event cpu; wall ${(ingestWall / 1000).toFixed(2)}s; bytes/event ${bpe.toFixed(1)}`);
   if (process.env.ONLY !== 'ingest') await queriesAndExport(out);

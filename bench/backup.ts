@@ -11,17 +11,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { RedbManager } from '../src/index.js';
+import { footprint } from './workloads.js';
 
 const { values } = parseArgs({ options: { 'events-per-shard': { type: 'string', default: '100000' } } });
 const perShard = Number(values['events-per-shard']);
 const shardCount = 4;
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'redb-backup-bench-'));
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
-  return n;
-}
 
 /** An audit event as JSON: mostly repetitive fields, plus a random nonce (so it does not compress away). */
 function event(i: number): Buffer {
@@ -65,7 +60,7 @@ try {
   delay.disable();
   append(m, perShard, perShard / 100);
   const [inc, incMs] = await timed(() => m.backup(path.join(root, 'inc'), { since: path.join(root, 'full') }));
-  const storeBytes = dirBytes(options.baseDir);
+  const storeBytes = footprint(options.baseDir).bytes;
   m.close();
   const [check, verifyMs] = await timed(() => RedbManager.verifyBackup(path.join(root, 'inc')));
   const [, restoreMs] = await timed(() => RedbManager.restore(path.join(root, 'inc'), path.join(root, 'restored')));
@@ -77,9 +72,9 @@ try {
       {
         events: shardCount * perShard,
         storeBytes,
-        full: { bytes: dirBytes(path.join(root, 'full')), ms: fullMs, blocks: full.shards.reduce((n, s) => n + s.blocks, 0) },
+        full: { bytes: footprint(path.join(root, 'full')).bytes, ms: fullMs, blocks: full.shards.reduce((n, s) => n + s.blocks, 0) },
         eventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
-        incremental: { bytes: dirBytes(path.join(root, 'inc')), ms: incMs, storedBlocks: inc.shards.reduce((n, s) => n + s.storedBlocks, 0) },
+        incremental: { bytes: footprint(path.join(root, 'inc')).bytes, ms: incMs, storedBlocks: inc.shards.reduce((n, s) => n + s.storedBlocks, 0) },
         verifyBackup: { ok: check.ok, ms: verifyMs },
         restore: { ms: restoreMs, verifyOk: verified, verifyMs: restoredVerifyMs },
       },

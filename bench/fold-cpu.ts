@@ -6,12 +6,13 @@
 //   npx tsx bench/fold-cpu.ts [--puts 300000] [--deletes 100000] [--ranges 2000] [--compression zstd|lz4|none]
 //                             [--level 3] [--load-deletes 0] [--memtable bytes]
 
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Database } from '../src/index.js';
 import { makeKeys, makeProbes, makeValues, streamRng } from './data.js';
+import { footprint } from './workloads.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,12 +59,6 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
-function dirBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
-  return n;
-}
-
 const keys = makeKeys(streamRng(7, 'bulk.keys'), puts);
 const values = makeValues(streamRng(7, 'bulk.values'), puts);
 const starts = makeProbes(streamRng(7, 'range.starts'), ranges, puts);
@@ -89,7 +84,7 @@ try {
   db.close();
   out.closeCpuUsPerPut = (cpuSeconds(t) / puts) * 1e6;
   p.done();
-  out.bytesPerEntry = dirBytes(dir) / puts;
+  out.bytesPerEntry = footprint(dir).bytes / puts;
 
   db = Database.open(dir, { durability: 'immediate', compression, compressionLevel, memtableBytes, checkpointWalBytes: Math.max(memtableBytes, 64 << 20) });
   let seen = 0;
