@@ -46,7 +46,7 @@ export interface RedbOptions {
   dedupThreshold?: number;
   /** Checkpoint interval while there are changes; 0 turns it off. Default 60000. */
   checkpointIntervalMs?: number;
-  /** Checkpoint after this many WAL bytes. Default 64 MiB. */
+  /** Checkpoint after this many WAL bytes. Default 96 MiB. */
   checkpointWalBytes?: number;
   /** WAL segment size (log rotation). Default 16 MiB. */
   walSegmentBytes?: number;
@@ -56,7 +56,7 @@ export interface RedbOptions {
   cacheSizeBytes?: number;
   /**
    * Memory for commits not yet folded into the trees (the memtables) across all shards; a shard
-   * checkpoints when its share is full. Default 64 MiB.
+   * checkpoints when its share is full. Default 96 MiB.
    */
   memtableBytes?: number;
   /**
