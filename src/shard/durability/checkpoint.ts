@@ -331,6 +331,9 @@ const SYNC_EVERY_BYTES = 8 << 20;
  */
 const STORE_SLICE_NODES = 16;
 
+/** Blobs written ahead between two looks at the clock (each compressed on its own, as a value block). */
+const DIRECT_SLICE_VALUES = 64;
+
 /**
  * Finished leaves a fold slice aims to hand over, compressed in one round while the next slice folds
  * (about 4 ms of zstd on one thread for 128 leaves of 4 KiB; more per round: longer commits while a
@@ -425,6 +428,8 @@ export class CheckpointRun {
   /** T's unstored leaves of those tables holding out-of-line values, to write ahead; and how many are done. */
   private directLeaves: LeafNode[] = [];
   private nextDirectLeaf = 0;
+  /** The next value to write of the leaf at nextDirectLeaf. */
+  private nextDirectValue = 0;
   /** The txn of the WAL record holding the fold's released references (0: none was written). */
   private releasesTxn = 0;
   /**
@@ -703,11 +708,24 @@ export class CheckpointRun {
     this.stored = tables;
   }
 
-  /** Writes the out-of-line values of the next few blob-table leaves of T (see directValues). */
+  /**
+   * Writes the next DIRECT_SLICE_VALUES out-of-line values of T's blob-table leaves (see
+   * directValues): a leaf of a blob table can name hundreds of blobs, so a slice counts values.
+   */
   private writeDirectValues(): void {
-    const end = Math.min(this.directLeaves.length, this.nextDirectLeaf + STORE_SLICE_NODES);
-    for (let n = this.nextDirectLeaf; n < end; n++) for (const v of this.directLeaves[n]!.pending ?? []) if (v) this.writer.writeValue(v);
-    this.nextDirectLeaf = end;
+    let written = 0;
+    while (this.nextDirectLeaf < this.directLeaves.length && written < DIRECT_SLICE_VALUES) {
+      const pending = this.directLeaves[this.nextDirectLeaf]!.pending ?? [];
+      while (this.nextDirectValue < pending.length && written < DIRECT_SLICE_VALUES) {
+        const v = pending[this.nextDirectValue++];
+        if (!v) continue;
+        this.writer.writeValue(v);
+        written++;
+      }
+      if (this.nextDirectValue < pending.length) break;
+      this.nextDirectLeaf++;
+      this.nextDirectValue = 0;
+    }
   }
 
   private storeSlice(): void {
