@@ -51,8 +51,8 @@ export function resolveAuditOptions(options: AuditStoreOptions | undefined): { r
   const o = (options ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!AUDIT_OPTION_NAMES.includes(k) && o[k] !== undefined) redb[k] = o[k];
   // Every stored event is unique (its id is part of what is stored), so hashing values to share
-  // them finds nothing to share; and checkpoints of shards without deduplicated values can run
-  // between commits (docs/design.md), where deduplicated ones run inside one.
+  // them finds nothing to share, and each blob costs a block of its own (docs/performance.md,
+  // "Deduplicated values").
   if (redb.dedupEnabled === undefined && redb.dedup === undefined) redb.dedupEnabled = false;
   const int = (name: string, min: number, max: number, dflt: number): number => {
     const v = o[name];
