@@ -735,9 +735,10 @@ export class CheckpointRun {
   }
 
   /**
-   * Writes the catalog, the freelist and the header slot, then installs the folded trees in the
-   * newest version, which must be durable. With `clean` (close), both slots end up describing the
-   * checkpoint and the WAL is deleted. On failure the run is abandoned and the error thrown.
+   * Stores the blob tables' nodes, writes the catalog and the freelist, logs the fold's released
+   * references (a run between commits) and writes the header slot, then installs the folded trees
+   * in the newest version, which must be durable. With `clean` (close), both slots end up describing
+   * the checkpoint and the WAL is deleted. On failure the run is abandoned and the error thrown.
    */
   finish(): CheckpointInfo {
     const core = this.core;
