@@ -423,7 +423,7 @@ export class CheckpointRun {
   /** Blocks the blob-table changes dropped from the stored tables (see applyFoldBlobDeltas). */
   private storedFrees = new ExtentList();
   private order: Node[] = [];
-  /** The nodes of the tables commits change directly (the blob tables) that `finish` stored. */
+  /** T's unstored nodes of the tables commits change directly (the blob tables): `finish` stores them. */
   private directNodes: Node[] = [];
   /** T's unstored leaves of those tables holding out-of-line values, to write ahead; and how many are done. */
   private directLeaves: LeafNode[] = [];
@@ -702,9 +702,8 @@ export class CheckpointRun {
       if (!this.between) this.storedFrees = this.tx.applyFoldBlobDeltas(tables, Math.max(this.core.readers.newest(), this.txn));
       this.tx.endSlicedFold();
     }
-    const direct: Node[] = [];
-    for (const t of tables.values()) if (t.root) dirtyNodes(t.root, isReservedTableName(t.name) ? direct : this.order);
-    for (const node of direct) if (node.isLeaf && node.pending) this.directLeaves.push(node);
+    for (const t of tables.values()) if (t.root) dirtyNodes(t.root, isReservedTableName(t.name) ? this.directNodes : this.order);
+    for (const node of this.directNodes) if (node.isLeaf && node.pending) this.directLeaves.push(node);
     this.stored = tables;
   }
 
@@ -755,9 +754,7 @@ export class CheckpointRun {
     const sync = core.options.durability !== 'none';
     let retired: Extent[];
     try {
-      for (const t of this.stored!.values()) if (t.root && isReservedTableName(t.name)) dirtyNodes(t.root, this.directNodes);
-      // Every value through directValues, those not written ahead too: install settles them all.
-      for (const node of this.directNodes) if (node.isLeaf && node.pending) for (const v of node.pending) if (v) w.writeValue(v);
+      // T's nodes do not change after the fold (commits copy them), and step() wrote all their values ahead.
       w.store(this.directNodes);
       const stored: StoredTable[] = [];
       for (const t of this.stored!.values()) stored.push({ name: t.name, count: t.count, root: t.root ? t.root.ref! : null });
